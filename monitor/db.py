@@ -1,0 +1,116 @@
+"""Database access: engine, sessions and migrations. The only place that creates engines.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign keys on;
+any other SQLAlchemy URL (PostgreSQL) works unchanged. The schema is managed by
+Alembic (``migrations/``); :func:`upgrade` applies it, :func:`check_schema` refuses to
+run on a stale schema (STYLE.md #15).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.errors import StaleSchemaError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url``; for SQLite, create the parent folder and set pragmas."""
+    sa_url = make_url(url)
+    kwargs: dict = {"future": True}
+    if sa_url.get_backend_name() == "sqlite":
+        db = sa_url.database
+        if db and db != ":memory:":
+            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(sa_url, **kwargs)
+    if sa_url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (records are built after it)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+    """An Alembic Config bound to ``engine`` and to this package's migrations."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply Alembic migrations up to ``revision`` (an empty database gets the schema)."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        cfg = alembic_config(engine)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None when it has no schema yet."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    """The newest revision this version of press-monitor knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`StaleSchemaError` unless the database is at the head revision."""
+    current, head = current_revision(engine), head_revision(engine)
+    if current != head:
+        state = "has no schema" if current is None else f"is at revision {current}"
+        raise StaleSchemaError(
+            f"the database {state}, this version needs {head}: run 'monitor db upgrade'"
+        )
+
+
+def has_tables(engine: Engine) -> bool:
+    """True when the database has any table at all."""
+    return bool(inspect(engine).get_table_names())

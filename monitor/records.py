@@ -1,0 +1,179 @@
+"""Frozen, typed records passed between pipeline stages.
+
+Data flows one way: config -> scheduler -> fetch -> parse -> normalise -> store ->
+match -> outbox -> deliver. Each stage takes and returns these records; ORM classes
+stay inside :mod:`monitor.store` and :mod:`monitor.outbox`, which convert rows to
+records. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One ``[[feeds]]`` entry of the config, validated."""
+
+    url: str  # http(s) URL, or an absolute local file path (fixtures)
+    name: str | None = None  # display name; None -> the feed's own title
+    interval_s: float = 300.0
+    backlog_s: float = 86400.0  # first poll: entries older than this are stored, not alerted
+    language: str | None = None  # "uk" | "ru" | "en" | ... ; wins over detection
+    full_text: bool = False  # fetch the article page and extract the main text
+    timeout_s: float | None = None  # per-feed override of [fetch] timeout
+    max_bytes: int | None = None  # per-feed override of [fetch] max_bytes
+
+    @property
+    def is_local(self) -> bool:
+        """True for a feed configured as a local file path (fixtures)."""
+        return not self.url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    """The ``[fetch]`` table: bounds and politeness for every HTTP request."""
+
+    connect_timeout_s: float = 10.0
+    timeout_s: float = 30.0  # total wall-clock deadline per fetch
+    max_bytes: int = 10 * 1024 * 1024  # counted after decompression
+    max_redirects: int = 5
+    per_host: int = 2
+    concurrency: int = 16
+    user_agent: str | None = None  # None -> "press-monitor/<version> (+<project url>)"
+    force_refetch_s: float = 12 * 3600.0  # unconditional GET at least this often
+    parse_timeout_s: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """One ``[channels]`` entry: a name bound to an apprise URL and its options."""
+
+    name: str
+    url: str  # with ${VAR} already substituted: holds secrets, never log it
+    masked_url: str  # the same URL with secrets replaced by '***', safe to show
+    quiet_hours: str | None = None  # "22:00-07:00" in [monitor].timezone
+    rate_limit: str | None = None  # "1/s", "20/min"; None -> default for the channel kind
+    template: str | None = None  # path to a template overriding the default for the kind
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """One ``[[rules]]`` entry of the config (the query is compiled by :mod:`monitor.match`)."""
+
+    name: str
+    query: str
+    channels: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # empty -> any language
+    delivery: str = "instant"  # "instant" | "digest"
+    digest: str | None = None  # "hourly" | "daily HH:MM" (when delivery == "digest")
+    priority: str = "normal"  # "normal" | "high" (high ignores quiet hours)
+    min_sources: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One feed entry as parsed (before normalisation); strings may hold HTML."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary_html: str  # summary/content, HTML as given
+    published: datetime | None  # UTC-aware, or None when the entry has no date
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What :func:`monitor.parse.parse_feed` returns."""
+
+    title: str | None
+    entries: tuple[Entry, ...]
+    ttl_s: float | None = None  # RSS <ttl>, in seconds
+    warning: str | None = None  # feedparser 'bozo' message: kept, not a failure
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A normalised article, ready to be deduplicated and stored."""
+
+    feed_url: str
+    guid: str
+    link: str | None
+    canonical_link: str | None
+    title: str
+    text: str  # plain text: HTML stripped, entities decoded
+    published: datetime | None  # UTC
+    first_seen: datetime  # UTC
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as stored: has a database id and its source's display name."""
+
+    id: int
+    feed_url: str
+    source: str
+    guid: str
+    link: str | None
+    title: str
+    text: str
+    published: datetime | None
+    first_seen: datetime
+    language: str | None
+    alertable: bool = True  # False for first-poll backlog: stored, not alerted
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a rule matched: one term and where its surface form was found."""
+
+    term: str  # the term as written in the rule (or the @group entry)
+    surface: str  # the text as written in the article
+    field: str  # "title" | "text"
+    score: int = 100  # 0-100; < 100 only for fuzzy matches
+    start: int = -1  # character offset of the surface in the field, -1 if unknown
+    end: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """The text a matcher sees. ``language`` None -> the matcher detects it."""
+
+    title: str
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that matched a document, with its evidence."""
+
+    rule: str
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One outbox row: a match to deliver to one channel."""
+
+    id: int
+    rule: str
+    channel: str
+    status: str  # "pending" | "sending" | "sent" | "dead"
+    attempts: int
+    article_id: int
+    title: str
+    link: str | None
+    source: str
+    published: datetime | None  # UTC
+    text: str
+    evidence: tuple[Evidence, ...]
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    priority: str = "normal"
+    delivery: str = "instant"
+    extra: Mapping[str, str] = field(default_factory=dict)
