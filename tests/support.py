@@ -1,0 +1,143 @@
+"""Shared test support: the ../shared data folder and a real HTTP server on 127.0.0.1.
+
+Tests talk to real servers on loopback only; nothing here reaches another address.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test with a reason when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared test data lives beside the checkout")
+    return path
+
+
+@dataclass
+class Request:
+    """A request the local server received."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Response:
+    """What a route answers. ``body`` may be an iterable of chunks (for slow drips)."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | Iterable[bytes] = b""
+
+
+Handler = Callable[[Request], Response]
+
+
+class LocalServer:
+    """A threaded HTTP/1.1 server on 127.0.0.1:<free port> with programmable routes.
+
+    ``server.route("/feed.xml", handler)`` or ``server.static("/a", body, headers)``;
+    ``server.url("/a")``; every request is recorded in ``server.requests``.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Handler] = {}
+        self.requests: list[Request] = []
+        outer = self
+
+        class _H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output quiet
+                pass
+
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                req = Request(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length) if length else b"",
+                )
+                outer.requests.append(req)
+                handler = outer.routes.get(parts.path)
+                resp = handler(req) if handler else Response(404, {}, b"not found")
+                self.send_response(resp.status)
+                headers = dict(resp.headers)
+                if isinstance(resp.body, bytes):
+                    headers.setdefault("Content-Length", str(len(resp.body)))
+                    chunks: Iterable[bytes] = [resp.body]
+                else:
+                    headers.setdefault("Connection", "close")
+                    chunks = resp.body
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                if "Content-Length" not in headers:
+                    self.close_connection = True
+
+            do_GET = do_POST = do_HEAD = do_PUT = _handle
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> LocalServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def route(self, path: str, handler: Handler) -> str:
+        self.routes[path] = handler
+        return self.url(path)
+
+    def static(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None, status: int = 200
+    ) -> str:
+        return self.route(path, lambda _req: Response(status, dict(headers or {}), body))
+
+    def hits(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path == path]
+
+
+@pytest.fixture
+def http_server() -> Iterable[LocalServer]:
+    """A fresh :class:`LocalServer` per test."""
+    server = LocalServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
