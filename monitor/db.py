@@ -114,3 +114,8 @@ def check_schema(engine: Engine) -> None:
 def has_tables(engine: Engine) -> bool:
     """True when the database has any table at all."""
     return bool(inspect(engine).get_table_names())
+
+
+def display_url(url: str) -> str:
+    """The database URL with any password hidden."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,5 @@
+"""``python -m monitor`` runs the ``monitor`` command."""
+
+from monitor.cli import run
+
+run()

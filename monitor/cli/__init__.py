@@ -1,0 +1,108 @@
+"""The ``monitor`` command: ``monitor [--config PATH] COMMAND [options]``.
+
+Each area registers its subcommands from its own module (``register(subparsers)``);
+every handler is ``(args, ctx) -> int`` and returns the exit code. Expected errors
+become one-line messages: a config error exits 2, other expected errors exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from monitor import __version__
+from monitor.cli.context import Context
+from monitor.errors import ConfigError, MonitorError
+from monitor.log import setup_logging
+
+# Modules that add subcommands; a module missing from a partial install is skipped.
+COMMAND_MODULES = (
+    "monitor.cli.core",
+    "monitor.cli.rules",
+    "monitor.cli.feeds",
+    "monitor.cli.alerts",
+    "monitor.cli.ops",
+)
+
+
+def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Options accepted both before and after the command (``--config`` etc.)."""
+
+    # Below the command, SUPPRESS keeps a value given before the command.
+    def default(value: str | None) -> str | None:
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--config",
+        "-c",
+        metavar="PATH",
+        default=default(None),
+        help="config file (default: $MONITOR_CONFIG, else ./config.toml)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=default("text"),
+        help="log format on stderr (default: text)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=default("info"),
+        help="default: info",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="monitor", description="press-monitor: watch news feeds, alert on matching articles."
+    )
+    parser.add_argument("--version", action="version", version=f"press-monitor {__version__}")
+    common_options(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    for choice in sub.choices.values():
+        _add_common_recursively(choice)
+    return parser
+
+
+def _add_common_recursively(parser: argparse.ArgumentParser) -> None:
+    sub_actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not any("--config" in a.option_strings for a in parser._actions):
+        common_options(parser, top=False)
+    for action in sub_actions:
+        for child in action.choices.values():
+            _add_common_recursively(child)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``monitor`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_format, args.log_level)
+    ctx = Context(args)
+    try:
+        return int(args.handler(args, ctx) or 0)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except MonitorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def run() -> None:
+    """``python -m monitor``."""
+    sys.exit(main())

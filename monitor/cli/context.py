@@ -1,0 +1,46 @@
+"""What every CLI handler gets: the parsed arguments plus lazily loaded config and database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor import db
+from monitor.config import Config, load_config, resolve_config_path
+
+
+class Context:
+    """Loads the config and opens the (migrated) database on first use."""
+
+    def __init__(self, args: argparse.Namespace, environ: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.environ = dict(os.environ if environ is None else environ)
+        self._config: Config | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def config_path(self) -> str:
+        return str(resolve_config_path(getattr(self.args, "config", None), self.environ))
+
+    def config(self) -> Config:
+        """The validated config (raises ConfigError: exit 2)."""
+        if self._config is None:
+            self._config = load_config(self.config_path, self.environ)
+        return self._config
+
+    def engine(self, *, migrate: bool = True) -> Engine:
+        """The database engine; migrates an empty or old database when ``migrate``."""
+        if self._engine is None:
+            self._engine = db.make_engine(self.config().monitor.database)
+            if migrate:
+                db.upgrade(self._engine)
+            else:
+                db.check_schema(self._engine)
+        return self._engine
+
+    def session_factory(self) -> sessionmaker[Session]:
+        """Sessions on the migrated database."""
+        return db.make_session_factory(self.engine())

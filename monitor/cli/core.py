@@ -1,0 +1,114 @@
+"""Core commands: ``run``, ``check-config``, ``db upgrade``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from monitor import db
+from monitor.cli.context import Context
+from monitor.config import Config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``run``, ``check-config`` and ``db upgrade``."""
+    p = sub.add_parser("run", help="run the daemon (until SIGTERM), or one cycle with --once")
+    p.add_argument(
+        "--once", action="store_true", help="poll every feed once, deliver what is due, exit"
+    )
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate the config and print a summary")
+    p.set_defaults(handler=cmd_check_config)
+
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+    up = dbsub.add_parser("upgrade", help="apply database migrations")
+    up.set_defaults(handler=cmd_db_upgrade)
+
+
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    """``monitor run [--once]``."""
+    from monitor.daemon import Daemon
+
+    daemon = Daemon(ctx.config(), ctx.environ)
+    if args.once:
+        report = daemon.run_once()
+        daemon.parse_pool.close()
+        print(
+            f"polled {len(report.outcomes)} feeds: {report.new} new articles, "
+            f"{report.alerts} alerts, {report.failed} feeds failed",
+            file=sys.stderr,
+        )
+        for o in report.outcomes:
+            if o.status == "error":
+                print(f"  feed failed: {o.url}: {o.error_kind}: {o.error}", file=sys.stderr)
+        return 0
+    return daemon.serve()
+
+
+def cmd_check_config(args: argparse.Namespace, ctx: Context) -> int:
+    """``monitor check-config``: exit 0 and a summary, or exit 2 naming file, key and line."""
+    print(summary(ctx.config()))
+    return 0
+
+
+def summary(config: Config) -> str:
+    """A one-screen summary of a config; channel URLs are shown masked."""
+    m = config.monitor
+    lines = [
+        f"config:   {config.path}: OK",
+        f"database: {db.display_url(m.database)}",
+        f"timezone: {m.timezone}; default interval {_dur(m.poll_interval_s)}; backlog {_dur(m.backlog_s)}",
+        f"feeds ({len(config.feeds)}):",
+    ]
+    for f in config.feeds:
+        extra = [f"every {_dur(f.interval_s)}"]
+        if f.language:
+            extra.append(f.language)
+        if f.full_text:
+            extra.append("full text")
+        lines.append(f"  - {f.name or '(feed title)'}: {f.url} ({', '.join(extra)})")
+    lines.append(f"channels ({len(config.channels)}):")
+    for c in config.channels.values():
+        opts = "".join(
+            f"; {k} {v}" for k, v in (("quiet hours", c.quiet_hours), ("rate", c.rate_limit)) if v
+        )
+        lines.append(f"  - {c.name}: {c.masked_url}{opts}")
+    lines.append(
+        f"terms ({len(config.terms)}): "
+        + ", ".join(f"@{k} ({len(v)})" for k, v in config.terms.items())
+    )
+    lines.append(f"rules ({len(config.rules)}):")
+    for r in config.rules:
+        extra = [f"-> {', '.join(r.channels) or 'no channel (recorded only)'}"]
+        if r.languages:
+            extra.append("languages " + ",".join(r.languages))
+        if r.delivery == "digest":
+            extra.append(f"digest {r.digest}")
+        if r.priority != "normal":
+            extra.append(f"priority {r.priority}")
+        if r.min_sources > 1:
+            extra.append(f"min_sources {r.min_sources}")
+        lines.append(f"  - {r.name}: {r.query}  ({'; '.join(extra)})")
+    return "\n".join(lines)
+
+
+def _dur(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def cmd_db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
+    """``monitor db upgrade``: apply migrations up to head."""
+    engine = db.make_engine(ctx.config().monitor.database)
+    before = db.current_revision(engine)
+    db.upgrade(engine)
+    after = db.current_revision(engine)
+    print(
+        f"database {db.display_url(ctx.config().monitor.database)}: "
+        + (f"upgraded {before or 'empty'} -> {after}" if before != after else f"already at {after}")
+    )
+    return 0

@@ -1,0 +1,339 @@
+"""The orchestrator: one poll cycle, top to bottom. It alone knows the order.
+
+For each due feed, concurrently (bounded by :class:`monitor.fetch.FeedClient`):
+
+1. fetch (conditional GET; 304 or an identical body costs no parse),
+2. parse the bytes in a worker process (bounded in time),
+3. normalise entries into Articles,
+4. drop articles already stored, fetch full text for the rest when the feed asks,
+5. in ONE transaction: store the new articles, match each against every rule, record
+   matches and their outbox rows, and update the feed's scheduling state,
+6. on failure: record the classified error on the feed, back off, and raise one
+   operator notice when the feed has been broken longer than the threshold.
+
+Expected errors (:class:`FetchError`) are recorded and the cycle goes on; anything
+else propagates. Delivery of the outbox is a separate step (:mod:`monitor.delivery`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor import store
+from monitor.config import Config
+from monitor.db import session_scope
+from monitor.errors import FetchError
+from monitor.fetch import FeedClient, FetchResult, FetchState
+from monitor.log import event
+from monitor.normalize import normalize_entries
+from monitor.parse import ParsePool
+from monitor.records import Article, Document, FeedConfig, ParsedFeed, StoredArticle
+from monitor.schedule import is_feed_broken, next_check
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """The current time, UTC-aware."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    """What one feed's poll came to."""
+
+    url: str
+    status: str  # "ok" | "not_modified" | "error"
+    new: int = 0
+    alerts: int = 0
+    error_kind: str | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """What one poll cycle did."""
+
+    outcomes: tuple[FeedOutcome, ...]
+    started: datetime
+    duration_ms: int
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def alerts(self) -> int:
+        return sum(o.alerts for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return sum(o.status == "error" for o in self.outcomes)
+
+
+@dataclass
+class Runtime:
+    """Long-lived parts a cycle uses; the config is swapped on reload."""
+
+    config: Config
+    session_factory: sessionmaker[Session]
+    parse_pool: ParsePool
+    on_feed: Callable[[FeedOutcome], None] | None = None  # metrics hook
+    on_match: Callable[[str], None] | None = None  # metrics hook: rule name
+
+
+async def poll_cycle(
+    rt: Runtime, now: datetime | None = None, *, all_feeds: bool = False
+) -> CycleReport:
+    """Poll every due feed (every active feed with ``all_feeds``) once, concurrently."""
+    now = now or utcnow()
+    started = time.monotonic()
+    with session_scope(rt.session_factory) as session:
+        store.sync_feeds(session, rt.config.feeds, now)
+        states = store.feed_states(session, due_at=None if all_feeds else now)
+    feeds = {f.url: f for f in rt.config.feeds}
+    async with FeedClient(rt.config.fetch) as client:
+        tasks = [_poll_one(rt, client, feeds[s.url], s) for s in states if s.url in feeds]
+        outcomes = await asyncio.gather(*tasks)
+    report = CycleReport(tuple(outcomes), now, int((time.monotonic() - started) * 1000))
+    event(
+        log,
+        "cycle.finished",
+        feeds=len(outcomes),
+        new=report.new,
+        alerts=report.alerts,
+        failed=report.failed,
+        duration_ms=report.duration_ms,
+    )
+    return report
+
+
+async def _poll_one(
+    rt: Runtime, client: FeedClient, feed: FeedConfig, state: store.FeedState
+) -> FeedOutcome:
+    started = time.monotonic()
+    try:
+        outcome = await poll_feed(rt, client, feed, state)
+    except FetchError as exc:
+        outcome = _record_failure(rt, feed, state, exc, int((time.monotonic() - started) * 1000))
+    if rt.on_feed:
+        rt.on_feed(outcome)
+    return outcome
+
+
+async def poll_feed(
+    rt: Runtime, client: FeedClient, feed: FeedConfig, state: store.FeedState
+) -> FeedOutcome:
+    """Fetch, parse, normalise, store, match one feed; raise FetchError on failure."""
+    started = time.monotonic()
+    fstate = FetchState(state.etag, state.last_modified, state.body_hash, state.last_forced_at)
+    result = await client.fetch(feed, fstate, utcnow())
+    if result.status == "not_modified" or result.body is None:
+        return _record_not_modified(rt, feed, state, result, started)
+    parsed = await rt.parse_pool.parse(
+        result.body, result.content_type, result.final_url or feed.url
+    )
+    now = utcnow()
+    articles = normalize_entries(parsed, feed, now)
+    if feed.full_text:
+        articles = await _with_full_text(rt, client, state, articles)
+    return _store_and_match(rt, feed, state, result, parsed, articles, started)
+
+
+async def _with_full_text(
+    rt: Runtime, client: FeedClient, state: store.FeedState, articles: list[Article]
+) -> list[Article]:
+    """Fetch and extract the page of each article not stored yet (same bounds as feeds)."""
+    with session_scope(rt.session_factory) as session:
+        fresh = {a.guid for a in store.unseen_articles(session, state.id, articles)}
+
+    async def one(article: Article) -> Article:
+        if article.guid not in fresh or not article.link:
+            return article
+        try:
+            _title, text = await client.fetch_article(article.link)
+        except FetchError as exc:
+            event(
+                log,
+                "article.full_text_failed",
+                logging.WARNING,
+                feed_url=state.url,
+                link=article.link,
+                error_kind=exc.kind,
+                error=exc.message,
+            )
+            return article
+        if text and text not in article.text:
+            return replace(article, text=f"{article.text}\n\n{text}".strip())
+        return article
+
+    return list(await asyncio.gather(*(one(a) for a in articles)))
+
+
+def _store_and_match(
+    rt: Runtime,
+    feed: FeedConfig,
+    state: store.FeedState,
+    result: FetchResult,
+    parsed: ParsedFeed,
+    articles: list[Article],
+    started: float,
+) -> FeedOutcome:
+    now = utcnow()
+    config = rt.config
+    rules = {r.name: r for r in config.rules}
+    alerts = 0
+    with session_scope(rt.session_factory) as session:
+        new = store.insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
+        for article in new:
+            alerts += _match_article(rt, session, article, rules, now)
+        hints = [h for h in (result.max_age_s, parsed.ttl_s) if h]
+        fresh = store.record_success(
+            session,
+            state.id,
+            title=parsed.title,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=result.body_hash,
+            warning=parsed.warning,
+            next_check=next_check(now, feed.interval_s, failures=0, hints_s=hints),
+            now=now,
+            forced=result.forced,
+        )
+        _notify_recovered(rt, session, state, now)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    event(
+        log,
+        "feed.polled",
+        feed_url=feed.url,
+        status="ok",
+        entries=len(articles),
+        new=len(new),
+        alerts=alerts,
+        warning=parsed.warning or "",
+        duration_ms=duration_ms,
+        next_check=fresh.next_check_at.isoformat() if fresh.next_check_at else "",
+    )
+    return FeedOutcome(feed.url, "ok", len(new), alerts, duration_ms=duration_ms)
+
+
+def _match_article(
+    rt: Runtime, session: Session, article: StoredArticle, rules: dict, now: datetime
+) -> int:
+    if not article.alertable or rt.config.matcher is None:
+        return 0
+    matches = rt.config.matcher.match(Document(article.title, article.text, article.language))
+    for m in matches:
+        event(
+            log,
+            "rule.matched",
+            rule=m.rule,
+            feed_url=article.feed_url,
+            article_id=article.id,
+            link=article.link or "",
+            surfaces=",".join(sorted({e.surface for e in m.evidence})),
+        )
+        if rt.on_match:
+            rt.on_match(m.rule)
+    return store.record_matches(session, article, matches, rules, now)
+
+
+def _record_not_modified(
+    rt: Runtime, feed: FeedConfig, state: store.FeedState, result: FetchResult, started: float
+) -> FeedOutcome:
+    now = utcnow()
+    hints = [result.max_age_s] if result.max_age_s else []
+    with session_scope(rt.session_factory) as session:
+        store.record_not_modified(
+            session,
+            state.id,
+            now=now,
+            forced=result.forced,
+            next_check=next_check(now, feed.interval_s, failures=0, hints_s=hints),
+        )
+        _notify_recovered(rt, session, state, now)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    event(
+        log, "feed.polled", feed_url=feed.url, status="not_modified", new=0, duration_ms=duration_ms
+    )
+    return FeedOutcome(feed.url, "not_modified", duration_ms=duration_ms)
+
+
+def _record_failure(
+    rt: Runtime, feed: FeedConfig, state: store.FeedState, exc: FetchError, duration_ms: int
+) -> FeedOutcome:
+    now = utcnow()
+    hints = [exc.retry_after_s] if exc.retry_after_s else []
+    with session_scope(rt.session_factory) as session:
+        fresh = store.record_failure(
+            session,
+            state.id,
+            exc,
+            now=now,
+            next_check=next_check(now, feed.interval_s, failures=state.failures + 1, hints_s=hints),
+        )
+        _notify_broken(rt, session, fresh, exc, now)
+    event(
+        log,
+        "feed.failed",
+        logging.WARNING,
+        feed_url=feed.url,
+        status="error",
+        error_kind=exc.kind,
+        error=exc.message,
+        failures=fresh.failures,
+        next_check=fresh.next_check_at.isoformat() if fresh.next_check_at else "",
+        duration_ms=duration_ms,
+    )
+    return FeedOutcome(
+        feed.url, "error", error_kind=exc.kind, error=exc.message, duration_ms=duration_ms
+    )
+
+
+def _notify_broken(
+    rt: Runtime, session: Session, state: store.FeedState, exc: FetchError, now: datetime
+) -> None:
+    """One operator notice when a feed has failed longer than the threshold (no storm)."""
+    channel = rt.config.monitor.operator_channel
+    if not channel or state.broken_notified_at is not None or state.error_since is None:
+        return
+    if not is_feed_broken(state.error_since, now, rt.config.monitor.feed_broken_after_s):
+        return
+    from monitor.outbox import enqueue_operator_notice
+
+    since = state.error_since.isoformat(timespec="minutes")
+    enqueue_operator_notice(
+        session,
+        f"feed-broken:{state.url}:{since}",
+        f"Feed broken: {state.source}",
+        f"Feed {state.source} ({state.url}) broken since {since} UTC: {exc.kind}: {exc.message}",
+        channel,
+        now,
+    )
+    store.set_broken_notified(session, state.id, now)
+    event(log, "feed.broken_notified", logging.WARNING, feed_url=state.url, error_kind=exc.kind)
+
+
+def _notify_recovered(rt: Runtime, session: Session, state: store.FeedState, now: datetime) -> None:
+    channel = rt.config.monitor.operator_channel
+    if not channel or state.broken_notified_at is None:
+        return
+    from monitor.outbox import enqueue_operator_notice
+
+    enqueue_operator_notice(
+        session,
+        f"feed-recovered:{state.url}:{now.isoformat(timespec='minutes')}",
+        f"Feed recovered: {state.source}",
+        f"Feed {state.source} ({state.url}) works again.",
+        channel,
+        now,
+    )
+    store.set_broken_notified(session, state.id, None)

@@ -1,0 +1,258 @@
+"""Config contract: every error path names the file, the key, the line, and exits 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config, parse_duration, parse_size
+from monitor.errors import ConfigError
+from tests.support import ROOT
+
+VALID = """
+[monitor]
+database = "sqlite:///{db}"
+timezone = "Europe/Kyiv"
+
+[channels]
+desk = "json://127.0.0.1:9/hook"
+tg = "tgram://${{TG_TOKEN}}/12345"
+
+[terms]
+coalition = ["coalition of the willing", "коаліція рішучих"]
+
+[[feeds]]
+url = "https://example.org/rss"
+
+[[rules]]
+name = "witkoff-coalition"
+query = 'Witkoff AND @coalition'
+channels = ["desk"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def valid(tmp_path: Path) -> str:
+    return VALID.format(db=tmp_path / "m.db")
+
+
+ENV = {"TG_TOKEN": "123456789:AAFakeTokenForTestsOnly0123456789"}
+
+
+def test_valid_config_loads_into_frozen_records(tmp_path: Path) -> None:
+    """A valid file gives feeds, rules, channels with env substituted and masked."""
+    config = load_config(write(tmp_path, valid(tmp_path)), ENV)
+    assert [f.url for f in config.feeds] == ["https://example.org/rss"]
+    assert config.rules[0].channels == ("desk",)
+    assert config.channels["tg"].url == f"tgram://{ENV['TG_TOKEN']}/12345"
+    assert ENV["TG_TOKEN"] not in config.channels["tg"].masked_url
+    assert config.feeds[0].interval_s == 300
+    assert config.matcher is not None
+
+
+def test_example_config_is_valid() -> None:
+    """The bundled config.example.toml loads without any environment variable."""
+    config = load_config(ROOT / "config.example.toml", {})
+    assert any(r.name == "witkoff-coalition" for r in config.rules)
+    assert any(Path(f.url).name == "seed_feed.xml" for f in config.feeds)
+
+
+# (mutation of the valid config, key named in the error, line number, words in the message)
+ERRORS = [
+    (
+        "query = 'Witkoff AND @coalition'",
+        "query = 'Witkoff AND @nosuch'",
+        "rules[0].query",
+        18,
+        "nosuch",
+    ),
+    (
+        "query = 'Witkoff AND @coalition'",
+        "query = 'Witkoff AND ('",
+        "rules[0].query",
+        18,
+        "witkoff-coalition",
+    ),
+    (
+        'channels = ["desk"]',
+        'channels = ["pager"]',
+        "rules[0].channels",
+        19,
+        "unknown channel 'pager'",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Mars/Olympus"',
+        "monitor.timezone",
+        3,
+        "unknown timezone",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "UTC"\npoll_intervall = "5m"',
+        "monitor.poll_intervall",
+        4,
+        "did you mean 'poll_interval'",
+    ),
+    (
+        'url = "https://example.org/rss"',
+        'url = "https://example.org/rss"\ninterval = "often"',
+        "feeds[0].interval",
+        15,
+        "not a duration",
+    ),
+    (
+        'url = "https://example.org/rss"',
+        'url = "ftp://example.org/rss"',
+        "feeds[0].url",
+        14,
+        "unsupported scheme",
+    ),
+    (
+        'url = "https://example.org/rss"',
+        'url = "https://example.org/rss"\nlanguage = "xx"',
+        "feeds[0].language",
+        15,
+        "unknown language",
+    ),
+    (
+        'name = "witkoff-coalition"',
+        'name = "witkoff-coalition"\ndelivery = "weekly"',
+        "rules[0].delivery",
+        18,
+        "instant",
+    ),
+    ('desk = "json://127.0.0.1:9/hook"', 'desk = "not a url"', "channels.desk", 6, "apprise URL"),
+    (
+        'desk = "json://127.0.0.1:9/hook"',
+        'desk = { url = "json://x", quiet_hours = "late" }',
+        "channels.desk.quiet_hours",
+        6,
+        "22:00-07:00",
+    ),
+    (
+        'coalition = ["coalition of the willing", "коаліція рішучих"]',
+        "coalition = 5",
+        "terms.coalition",
+        10,
+        "list of non-empty strings",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "key", "line", "words"), ERRORS)
+def test_config_error_names_key_line_and_problem(
+    tmp_path: Path, old: str, new: str, key: str, line: int | None, words: str
+) -> None:
+    text = valid(tmp_path)
+    assert old in text
+    text = text.replace(old, new, 1)
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ENV)
+    err = info.value
+    assert err.key == key
+    if line is not None:
+        assert err.line == line, str(err)
+    assert words in str(err)
+    assert str(path) in str(err)
+
+
+def test_missing_environment_variable_is_named_without_leaking_others(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, valid(tmp_path)), {})
+    assert info.value.key == "channels.tg"
+    assert "${TG_TOKEN} is not set" in str(info.value)
+
+
+def test_systemd_credential_fills_variable(tmp_path: Path) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "TG_TOKEN").write_text(ENV["TG_TOKEN"] + "\n")
+    config = load_config(write(tmp_path, valid(tmp_path)), {"CREDENTIALS_DIRECTORY": str(creds)})
+    assert ENV["TG_TOKEN"] in config.channels["tg"].url
+
+
+def test_toml_syntax_error_gives_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, valid(tmp_path).replace('timezone = "Europe/Kyiv"', 'timezone = "Europe/Kyiv')
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ENV)
+    assert info.value.line == 3
+    assert "invalid TOML" in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml", {})
+
+
+def test_duplicate_feed_and_rule_are_rejected(tmp_path: Path) -> None:
+    text = valid(tmp_path) + '\n[[feeds]]\nurl = "https://example.org/rss"\n'
+    with pytest.raises(ConfigError, match="listed twice") as info:
+        load_config(write(tmp_path, text), ENV)
+    assert info.value.key == "feeds[1].url" and info.value.line == 22
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("5m", 300), ("1h", 3600), ("2d", 172800), (45, 45)]
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("10MiB", 10 * 2**20), ("500kB", 500_000), (1024, 1024)]
+)
+def test_sizes(text: object, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=60,
+    )
+
+
+def test_check_config_exit_codes_and_masked_summary(tmp_path: Path) -> None:
+    """check-config prints a summary with masked secrets (exit 0) or the error (exit 2)."""
+    import os
+
+    env = {**os.environ, **ENV}
+    path = write(tmp_path, valid(tmp_path))
+    ok = run_cli("check-config", "--config", str(path), env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "witkoff-coalition" in ok.stdout and "tgram://" in ok.stdout
+    assert ENV["TG_TOKEN"] not in ok.stdout + ok.stderr
+    bad = write(tmp_path, valid(tmp_path).replace('["desk"]', '["nope"]'))
+    fail = run_cli("--config", str(bad), "check-config", env=env)
+    assert fail.returncode == 2
+    assert "rules[0].channels" in fail.stderr and ":19:" in fail.stderr
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    import os
+
+    path = write(tmp_path, valid(tmp_path))
+    env = {**os.environ, **ENV, "MONITOR_CONFIG": str(path)}
+    assert run_cli("check-config", env=env, cwd=tmp_path).returncode == 0
+    env.pop("MONITOR_CONFIG")
+    missing = run_cli("check-config", env=env, cwd=tmp_path)
+    assert missing.returncode == 2 and "config.toml" in missing.stderr
