@@ -1,0 +1,57 @@
+"""The PostgreSQL path: the same migrations and storage code work on a real server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select, text
+
+from monitor import db, store
+from monitor.models import AlertRow, Base
+from monitor.records import Article, Evidence, FeedConfig, Match, RuleConfig
+from monitor.urls import canonical_url
+from tests.pg import postgres_url  # noqa: F401  (fixture)
+
+NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
+
+
+def test_postgres_migrates_stores_once_and_writes_outbox(postgres_url: str) -> None:  # noqa: F811
+    engine = db.make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    db.upgrade(engine)
+    db.check_schema(engine)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, Base.metadata) == []
+    factory = db.make_session_factory(engine)
+    with db.session_scope(factory) as s:
+        store.sync_feeds(
+            s, [FeedConfig("https://a.example/rss"), FeedConfig("https://b.example/rss")], NOW
+        )
+        a, b = store.feed_states(s)
+    link = "https://news.example/x"
+    art = Article(a.url, "g1", link, canonical_url(link), "Віткофф", "текст", NOW, NOW)
+    with db.session_scope(factory) as s:
+        [stored] = store.insert_new_articles(s, a, [art], now=NOW, backlog_s=86400)
+        rule = RuleConfig("r", "Witkoff", ("desk",))
+        store.record_matches(
+            s, stored, [Match("r", (Evidence("Witkoff", "Віткофф", "title"),))], {"r": rule}, NOW
+        )
+    dup = Article(
+        b.url,
+        "other",
+        link + "?utm_source=x",
+        canonical_url(link + "?utm_source=x"),
+        "t",
+        "x",
+        NOW,
+        NOW,
+    )
+    with db.session_scope(factory) as s:
+        assert store.insert_new_articles(s, b, [dup], now=NOW, backlog_s=86400) == []
+        assert s.scalar(select(func.count(AlertRow.id))) == 1
+        assert s.scalar(select(AlertRow.created_at)) == NOW  # timezone round-trip
+    engine.dispose()
