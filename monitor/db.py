@@ -9,6 +9,7 @@ run on a stale schema (STYLE.md #15).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StaleSchemaError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+def _migrations_dir() -> Path:
+    """``migrations/`` beside the package (checkout, editable install), else the copy a
+    regular install puts under ``<prefix>/share/press-monitor/migrations``."""
+    beside = Path(__file__).resolve().parent.parent / "migrations"
+    if (beside / "env.py").is_file():
+        return beside
+    return Path(sys.prefix) / "share" / "press-monitor" / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 def make_engine(url: str) -> Engine:
