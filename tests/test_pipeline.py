@@ -1,0 +1,253 @@
+"""End to end: config -> fetch (real HTTP on 127.0.0.1) -> store (SQLite file) -> match ->
+outbox -> delivery through real apprise to a real json:// receiver and a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from monitor import db
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.models import AlertRow, ArticleRow, FeedRow
+from tests.support import ROOT, LocalServer, Response
+
+SEED_FEED = (ROOT / "seeds" / "seed_feed.xml").read_bytes()
+SEED_LINK = "https://www.eurointegration.com.ua/news/2026/01/7/seed-witkoff-coalition/"
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    """A small RSS 2.0 document from (guid, link, title) items."""
+    body = "".join(
+        f"<item><guid>{g}</guid><link>{link}</link><title>{t}</title>"
+        f"<description>{t}</description></item>"
+        for g, link, t in items
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"{body}</channel></rss>"
+    ).encode()
+
+
+def make_config(
+    tmp_path: Path,
+    server: LocalServer,
+    feeds: list[str],
+    *,
+    extra_rules: str = "",
+    channels: str | None = None,
+    fetch: str = "",
+) -> Path:
+    hook = server.url("/hook")
+    channels = channels or f'hook = "json://{hook.removeprefix("http://")}"'
+    feed_tables = "".join(f'\n[[feeds]]\nurl = "{u}"\nbacklog = "3650d"\n' for u in feeds)
+    text = f"""
+[monitor]
+database = "sqlite:///{tmp_path}/monitor.db"
+timezone = "Europe/Kyiv"
+tick = "1s"
+
+[fetch]
+timeout = "3s"
+connect_timeout = "2s"
+{fetch}
+
+[channels]
+{channels}
+
+[terms]
+coalition = ["coalition of the willing", "коаліція рішучих", "коалиция желающих"]
+{feed_tables}
+[[rules]]
+name = "witkoff-coalition"
+query = 'Witkoff AND @coalition'
+channels = ["hook"]
+
+[[rules]]
+name = "silent"
+query = '"Boris Johnson" AND yacht'
+channels = ["hook"]
+{extra_rules}
+"""
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def received(server: LocalServer) -> list[dict]:
+    return [json.loads(r.body) for r in server.hits("/hook")]
+
+
+@pytest.fixture
+def hook_ok(http_server: LocalServer) -> LocalServer:
+    http_server.static("/hook", b"{}", {"Content-Type": "application/json"})
+    return http_server
+
+
+def test_seed_article_alerts_once_across_repolls_and_feeds(
+    tmp_path: Path, hook_ok: LocalServer
+) -> None:
+    """The seed fires the rule once; a re-poll and the same link with ?utm_source from
+    another feed do not alert again; the non-matching rule stays silent."""
+    server = hook_ok
+    a = server.static("/a.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    b = server.static(
+        "/b.xml",
+        rss(("other-guid", SEED_LINK + "?utm_source=x&fbclid=1", "Віткофф і коаліція рішучих")),
+        {"Content-Type": "application/rss+xml"},
+    )
+    daemon = Daemon(load_config(make_config(tmp_path, server, [a, b]), {}))
+    try:
+        report = daemon.run_once()
+        daemon.run_once()
+    finally:
+        daemon.parse_pool.close()
+    assert report.failed == 0
+    msgs = received(server)
+    assert len(msgs) == 1, msgs
+    body = msgs[0]["title"] + "\n" + msgs[0]["message"]
+    assert "witkoff-coalition" in body and "Віткофф" in body and SEED_LINK in body
+    with db.session_scope(daemon.session_factory) as s:
+        assert {r.rule for r in s.scalars(select(AlertRow))} == {"witkoff-coalition"}
+        assert s.scalars(select(AlertRow.status)).all() == ["sent"]
+        assert len(s.scalars(select(ArticleRow)).all()) == 5  # the seed feed's 5 items, once
+
+
+def test_unchanged_feed_is_answered_304_and_costs_no_parse(
+    tmp_path: Path, hook_ok: LocalServer
+) -> None:
+    server = hook_ok
+
+    def conditional(req):
+        if req.headers.get("if-none-match") == '"v1"':
+            return Response(304, {"ETag": '"v1"'})
+        return Response(200, {"ETag": '"v1"', "Content-Type": "application/rss+xml"}, SEED_FEED)
+
+    url = server.route("/feed.xml", conditional)
+    daemon = Daemon(load_config(make_config(tmp_path, server, [url]), {}))
+    parses = []
+    real_parse = daemon.parse_pool.parse
+
+    async def counting_parse(*args, **kwargs):
+        parses.append(args)
+        return await real_parse(*args, **kwargs)
+
+    daemon.parse_pool.parse = counting_parse
+    try:
+        daemon.run_once()
+        second = daemon.run_once()
+    finally:
+        daemon.parse_pool.close()
+    assert [o.status for o in second.outcomes] == ["not_modified"]
+    assert len(parses) == 1
+    assert server.hits("/feed.xml")[-1].headers.get("if-none-match") == '"v1"'
+
+
+def test_failing_channel_keeps_alert_pending_then_delivers_once(
+    tmp_path: Path, http_server: LocalServer
+) -> None:
+    server = http_server
+    state = {"fail": True}
+
+    def hook(_req):
+        return Response(500, {}, b"down") if state["fail"] else Response(200, {}, b"{}")
+
+    server.route("/hook", hook)
+    url = server.static("/a.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    daemon = Daemon(load_config(make_config(tmp_path, server, [url]), {}))
+    try:
+        daemon.run_once()
+        with db.session_scope(daemon.session_factory) as s:
+            row = s.scalars(select(AlertRow)).one()
+            assert row.status == "pending" and row.attempts == 1 and row.last_error
+            row.next_attempt_at = row.created_at  # due again now (skip the backoff wait)
+        state["fail"] = False
+        daemon.deliver()
+        daemon.deliver()
+    finally:
+        daemon.parse_pool.close()
+    ok = [r for r in server.hits("/hook")]
+    assert len(ok) == 2  # one failed attempt, one delivery, nothing more
+    with db.session_scope(daemon.session_factory) as s:
+        assert s.scalars(select(AlertRow.status)).all() == ["sent"]
+
+
+def test_broken_feeds_are_recorded_and_others_still_processed(
+    tmp_path: Path, hook_ok: LocalServer
+) -> None:
+    server = hook_ok
+
+    def drip(_req):
+        def body():
+            for _ in range(20):
+                yield b"<"
+                time.sleep(0.5)
+
+        return Response(200, {"Content-Type": "application/rss+xml"}, body())
+
+    garbage = server.static(
+        "/garbage.xml", b"\x00\x01 this is not a feed {}", {"Content-Type": "text/plain"}
+    )
+    missing = server.url("/missing.xml")
+    slow = server.route("/slow.xml", drip)
+    good = server.static("/good.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    daemon = Daemon(load_config(make_config(tmp_path, server, [garbage, missing, slow, good]), {}))
+    started = time.monotonic()
+    try:
+        report = daemon.run_once()
+    finally:
+        daemon.parse_pool.close()
+    assert time.monotonic() - started < 15
+    by_url = {o.url: o for o in report.outcomes}
+    assert by_url[good].status == "ok" and by_url[good].new == 5
+    assert by_url[missing].error_kind == "http_status"
+    assert by_url[slow].error_kind == "timeout"
+    assert by_url[garbage].error_kind in ("not_a_feed", "parse_error")
+    with db.session_scope(daemon.session_factory) as s:
+        rows = {r.url: r for r in s.scalars(select(FeedRow))}
+        assert "404" in rows[missing].error_message
+        assert rows[missing].failures == 1 and rows[missing].next_check_at is not None
+    assert len(received(server)) == 1
+
+
+def test_run_once_cli_on_example_config_prints_exactly_one_alert(tmp_path: Path) -> None:
+    """The example config, with its real (network) feeds removed: one alert on stdout."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    text = re.sub(r'\[\[feeds\]\]\nurl = "https://[^\n]*\n(?:(?!\[\[)[^\n]*\n)*', "", text)
+    text = text.replace(
+        'url = "seeds/seed_feed.xml"', f'url = "{ROOT / "seeds" / "seed_feed.xml"}"'
+    )
+    text = text.replace(
+        '# database = "sqlite:///data/monitor.db"', f'database = "sqlite:///{tmp_path}/m.db"'
+    )
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(cfg), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("witkoff-coalition") == 1, out.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(cfg), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert again.returncode == 0 and "witkoff-coalition" not in again.stdout
