@@ -1,0 +1,181 @@
+"""Compiled indexes: word patterns, terms and the per-token cache. No I/O.
+
+Every distinct rule word becomes a *pattern* (an id). At compile time each pattern is
+expanded into index entries: its inflected forms (``forms``), its name keys
+(``names`` plus a one-deletion index for long keys), or its prefix (``prefixes``).
+An article token is looked up once per distinct spelling and the resulting
+``{pattern id: score}`` is cached, so matching an article costs one dict look-up per
+token whatever the number of rules. Terms (phrases) are sequences of patterns,
+indexed by their first pattern.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.fuzz import ratio
+
+from monitor.match.keys import (
+    MIN_FUZZY_KEY,
+    Lexicon,
+    deletes,
+    english_forms,
+    name_keys,
+)
+from monitor.match.normalize import TOKEN_RE, is_cyrillic, is_latin, normalize_token
+from monitor.match.query import Word
+
+_CACHE_LIMIT = 200_000
+_NO_HITS: dict[int, int] = {}
+
+# One term occurrence: (field, first token, end token, score).
+Hit = tuple[str, int, int, int]
+
+
+def word_forms(word: Word, lexicon: Lexicon) -> frozenset[str]:
+    """The normalised spellings a non-prefix rule word matches exactly."""
+    if word.exact:
+        return frozenset({word.text})
+    if any(is_cyrillic(c) for c in word.text):
+        return lexicon.forms(word.text)
+    if any(is_latin(c) for c in word.text):
+        return frozenset(english_forms(word.text))
+    return frozenset({word.text})
+
+
+@dataclass(frozen=True, slots=True)
+class TermSpec:
+    """A compiled term: its pattern ids in order and its label for evidence."""
+
+    patterns: tuple[int, ...]
+    label: str
+
+
+class WordIndex:
+    """Rule words -> pattern ids, and article tokens -> ``{pattern id: score}``."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.ids: dict[Word, int] = {}
+        self.forms: dict[str, list[int]] = defaultdict(list)
+        self.names: dict[str, list[int]] = defaultdict(list)
+        self.fuzzy: dict[str, set[str]] = defaultdict(set)
+        self.prefixes: dict[str, list[int]] = defaultdict(list)
+        self.prefix_lengths: tuple[int, ...] = ()
+        self._cache: dict[str, dict[int, int]] = {}
+
+    def add(self, word: Word) -> int:
+        """The pattern id of ``word``, indexing it on first sight."""
+        pid = self.ids.get(word)
+        if pid is not None:
+            return pid
+        pid = self.ids[word] = len(self.ids)
+        if word.prefix:
+            self.prefixes[word.text].append(pid)
+            self.prefix_lengths = tuple(sorted({*self.prefix_lengths, len(word.text)}))
+            return pid
+        for form in word_forms(word, self.lexicon):
+            self.forms[form].append(pid)
+        if word.name:
+            self._add_name(word.text, pid)
+        return pid
+
+    def _add_name(self, text: str, pid: int) -> None:
+        for key in name_keys(text):
+            self.names[key].append(pid)
+            if len(key) >= MIN_FUZZY_KEY:
+                self.fuzzy[key].add(key)
+                for d in deletes(key):
+                    self.fuzzy[d].add(key)
+
+    def lookup(self, raw: str) -> dict[int, int]:
+        """``{pattern id: score}`` for one raw article token (cached by spelling)."""
+        hits = self._cache.get(raw)
+        if hits is None:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            hits = self._cache[raw] = self._analyse(raw) or _NO_HITS
+        return hits
+
+    def _analyse(self, raw: str) -> dict[int, int]:
+        norm = normalize_token(raw)
+        hits = dict.fromkeys(self.forms.get(norm, ()), 100)
+        if self.names and raw[:1].isupper():
+            for key in name_keys(norm):
+                self._match_name(key, hits)
+        for length in self.prefix_lengths:
+            if len(norm) < length:
+                break
+            for pid in self.prefixes.get(norm[:length], ()):
+                hits[pid] = 100
+        return hits
+
+    def _match_name(self, key: str, hits: dict[int, int]) -> None:
+        for pid in self.names.get(key, ()):
+            hits[pid] = 100
+        if len(key) < MIN_FUZZY_KEY or not self.fuzzy:
+            return
+        candidates = set(self.fuzzy.get(key, ()))
+        for d in deletes(key):
+            candidates |= self.fuzzy.get(d, set())
+        for rule_key in candidates:
+            if rule_key != key and Levenshtein.distance(key, rule_key, score_cutoff=1) <= 1:
+                score = int(ratio(key, rule_key))
+                for pid in self.names[rule_key]:
+                    hits[pid] = max(hits.get(pid, 0), score)
+
+    @property
+    def cache_size(self) -> int:
+        """Distinct token spellings analysed so far."""
+        return len(self._cache)
+
+
+class TermIndex:
+    """Terms indexed by their first pattern; finds every term occurrence in a field."""
+
+    def __init__(self, words: WordIndex) -> None:
+        self.words = words
+        self.ids: dict[TermSpec, int] = {}
+        self.specs: list[TermSpec] = []
+        self.by_first: dict[int, list[int]] = defaultdict(list)
+
+    def add(self, words: tuple[Word, ...], label: str) -> int:
+        """The term id for a phrase, indexing it on first sight."""
+        spec = TermSpec(tuple(self.words.add(w) for w in words), label)
+        tid = self.ids.get(spec)
+        if tid is None:
+            tid = self.ids[spec] = len(self.specs)
+            self.specs.append(spec)
+            self.by_first[spec.patterns[0]].append(tid)
+        return tid
+
+    def scan(self, field: str, text: str, found: dict[int, list[Hit]]) -> None:
+        """Add every term occurrence in ``text`` to ``found`` (term id -> hits)."""
+        lookup = self.words.lookup
+        positions = {}
+        for i, raw in enumerate(TOKEN_RE.findall(text)):
+            hits = lookup(raw)
+            if hits:
+                positions[i] = hits
+        by_first, specs = self.by_first, self.specs
+        for i, hits in positions.items():
+            for pid, score in hits.items():
+                for tid in by_first.get(pid, ()):
+                    rest = specs[tid].patterns
+                    end = _phrase_end(rest, i, score, positions)
+                    if end is not None:
+                        found.setdefault(tid, []).append((field, i, end[0], end[1]))
+
+
+def _phrase_end(
+    patterns: tuple[int, ...], start: int, score: int, positions: dict[int, dict[int, int]]
+) -> tuple[int, int] | None:
+    """``(end token, lowest score)`` when the phrase continues from ``start``, else None."""
+    for k in range(1, len(patterns)):
+        next_hits = positions.get(start + k)
+        if next_hits is None or patterns[k] not in next_hits:
+            return None
+        score = min(score, next_hits[patterns[k]])
+    return start + len(patterns), score

@@ -1,0 +1,185 @@
+"""The compiled rule set: ``compile_rules(rules, terms) -> Matcher``. No I/O.
+
+Matching one document: tokens -> cached pattern hits -> term occurrences (phrase
+index) -> only the rules that use a hit term (plus rules that can match with no
+term at all, e.g. ``NOT x``) evaluate their boolean structure. The cost per
+article grows with its length, not with the number of rules.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from monitor.match.index import Hit, TermIndex, WordIndex
+from monitor.match.keys import Lexicon
+from monitor.match.language import detect_language
+from monitor.match.normalize import token_spans
+from monitor.match.query import And, Near, Node, Not, Or, Term, parse_query
+from monitor.records import Document, Evidence, Match, RuleConfig
+
+# A part of the evidence: (label, field, first token, end token, score).
+Part = tuple[str, str, int, int, int]
+# A positional result: (field, first token, end token, parts).
+Span = tuple[str, int, int, tuple[Part, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _TermRef:
+    tid: int
+    label: str
+    title_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    tree: object  # Node with Terms replaced by _TermRef
+    languages: frozenset[str]
+
+
+class Matcher:
+    """Rules compiled into shared indexes. Thread-safe for concurrent ``match`` calls."""
+
+    def __init__(self, rules: list[_Rule], terms: TermIndex, term_rules: dict[int, list[int]]):
+        self._rules = rules
+        self._terms = terms
+        self._term_rules = term_rules
+        self._always = [i for i, r in enumerate(rules) if _evaluate(r.tree, {}) is not None]
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """Names of the compiled rules, in config order."""
+        return tuple(r.name for r in self._rules)
+
+    @property
+    def languages_loaded(self) -> tuple[str, ...]:
+        """Morphology dictionaries in memory (for diagnostics)."""
+        return self._terms.words.lexicon.loaded
+
+    def match(self, doc: Document) -> list[Match]:
+        """The rules that match ``doc``, each with its evidence, in config order."""
+        found: dict[int, list[Hit]] = {}
+        self._terms.scan("title", doc.title, found)
+        self._terms.scan("text", doc.text, found)
+        candidates = set(self._always)
+        for tid in found:
+            candidates.update(self._term_rules.get(tid, ()))
+        language = doc.language
+        detected = False
+        matches = []
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for index in sorted(candidates):
+            rule = self._rules[index]
+            if rule.languages:
+                if language is None and not detected:
+                    language, detected = detect_language(doc.title + "\n" + doc.text), True
+                if language not in rule.languages:
+                    continue
+            result = _evaluate(rule.tree, found)
+            if result is not None:
+                matches.append(Match(rule.name, _evidence(result, doc, spans)))
+        return matches
+
+
+def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]]) -> Matcher:
+    """Compile every rule's query into one :class:`Matcher`; raises :class:`QueryError`."""
+    index = TermIndex(WordIndex(Lexicon()))
+    compiled: list[_Rule] = []
+    term_rules: dict[int, list[int]] = defaultdict(list)
+    for number, rule in enumerate(rules):
+        tree = parse_query(rule.query, terms, rule=rule.name)
+        used: set[int] = set()
+        compiled.append(
+            _Rule(
+                rule.name,
+                _bind(tree, index, used),
+                frozenset(lang.lower() for lang in rule.languages),
+            )
+        )
+        for tid in used:
+            term_rules[tid].append(number)
+    return Matcher(compiled, index, dict(term_rules))
+
+
+def _bind(node: Node, index: TermIndex, used: set[int]) -> object:
+    """The AST with each :class:`Term` replaced by a reference into ``index``."""
+    if isinstance(node, Term):
+        tid = index.add(node.words, node.label)
+        used.add(tid)
+        return _TermRef(tid, node.label, node.title_only)
+    if isinstance(node, Not):
+        return Not(_bind(node.child, index, used))
+    if isinstance(node, Near):
+        return Near(_bind(node.left, index, used), _bind(node.right, index, used), node.distance)
+    return type(node)(tuple(_bind(c, index, used) for c in node.children))
+
+
+def _evaluate(node: object, found: Mapping[int, list[Hit]]) -> list[Span] | None:
+    """Spans supporting ``node`` (possibly empty, for NOT), or None when it is false."""
+    if isinstance(node, _TermRef):
+        spans = [
+            (field, s, e, ((node.label, field, s, e, score),))
+            for field, s, e, score in found.get(node.tid, ())
+            if not node.title_only or field == "title"
+        ]
+        return spans or None
+    if isinstance(node, Or):
+        spans = []
+        hit = False
+        for child in node.children:
+            result = _evaluate(child, found)
+            if result is not None:
+                hit = True
+                spans.extend(result)
+        return spans if hit else None
+    if isinstance(node, And):
+        spans = []
+        for child in node.children:
+            result = _evaluate(child, found)
+            if result is None:
+                return None
+            spans.extend(result)
+        return spans
+    if isinstance(node, Not):
+        return [] if _evaluate(node.child, found) is None else None
+    if isinstance(node, Near):
+        return _near(node, found)
+    raise TypeError(f"unknown node {node!r}")
+
+
+def _near(node: Near, found: Mapping[int, list[Hit]]) -> list[Span] | None:
+    left = _evaluate(node.left, found)
+    right = _evaluate(node.right, found) if left else None
+    if not left or not right:
+        return None
+    spans = []
+    for lf, ls, le, lp in left:
+        for rf, rs, re_, rp in right:
+            if lf != rf or not (le <= rs or re_ <= ls):
+                continue
+            if max(rs - le, ls - re_) <= node.distance:
+                spans.append((lf, min(ls, rs), max(le, re_), lp + rp))
+    return spans or None
+
+
+def _evidence(
+    spans: list[Span], doc: Document, cache: dict[str, list[tuple[int, int]]]
+) -> tuple[Evidence, ...]:
+    """Evidence from spans, one per distinct (term, surface, field), in text order."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    parts = sorted({p for span in spans for p in span[3]}, key=lambda p: (p[1] != "title", p[2]))
+    for label, field, s, e, score in parts:
+        text = doc.title if field == "title" else doc.text
+        offsets = cache.get(field)
+        if offsets is None:
+            offsets = cache[field] = token_spans(text)
+        start, end = offsets[s][0], offsets[e - 1][1]
+        surface = text[start:end]
+        key = (label, surface.casefold(), field)
+        if key not in seen:
+            seen.add(key)
+            out.append(Evidence(label, surface, field, score, start, end))
+    return tuple(out)
