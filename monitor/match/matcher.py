@@ -9,13 +9,12 @@ article grows with its length, not with the number of rules.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.match.index import Hit, TermIndex, WordIndex
+from monitor.match.index import Hit, TermIndex, TokenOffsets, WordIndex
 from monitor.match.keys import Lexicon
 from monitor.match.language import detect_language
-from monitor.match.normalize import token_spans
 from monitor.match.query import And, Near, Node, Not, Or, Term, parse_query
 from monitor.records import Document, Evidence, Match, RuleConfig
 
@@ -37,6 +36,7 @@ class _Rule:
     name: str
     tree: object  # Node with Terms replaced by _TermRef
     languages: frozenset[str]
+    test: Callable[[Mapping[int, list[Hit]]], bool]  # fast yes/no; spans only when yes
 
 
 class Matcher:
@@ -46,7 +46,7 @@ class Matcher:
         self._rules = rules
         self._terms = terms
         self._term_rules = term_rules
-        self._always = [i for i, r in enumerate(rules) if _evaluate(r.tree, {}) is not None]
+        self._always = [i for i, r in enumerate(rules) if r.test({})]
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -61,15 +61,16 @@ class Matcher:
     def match(self, doc: Document) -> list[Match]:
         """The rules that match ``doc``, each with its evidence, in config order."""
         found: dict[int, list[Hit]] = {}
-        self._terms.scan("title", doc.title, found)
-        self._terms.scan("text", doc.text, found)
+        offsets = {
+            "title": TokenOffsets(doc.title, self._terms.scan("title", doc.title, found)),
+            "text": TokenOffsets(doc.text, self._terms.scan("text", doc.text, found)),
+        }
         candidates = set(self._always)
         for tid in found:
             candidates.update(self._term_rules.get(tid, ()))
         language = doc.language
         detected = False
         matches = []
-        spans: dict[str, list[tuple[int, int]]] = {}
         for index in sorted(candidates):
             rule = self._rules[index]
             if rule.languages:
@@ -77,9 +78,11 @@ class Matcher:
                     language, detected = detect_language(doc.title + "\n" + doc.text), True
                 if language not in rule.languages:
                     continue
+            if not rule.test(found):
+                continue
             result = _evaluate(rule.tree, found)
-            if result is not None:
-                matches.append(Match(rule.name, _evidence(result, doc, spans)))
+            if result is not None:  # False only when NEAR rejects what the fast test let pass
+                matches.append(Match(rule.name, _evidence(result, offsets)))
         return matches
 
 
@@ -91,13 +94,9 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
     for number, rule in enumerate(rules):
         tree = parse_query(rule.query, terms, rule=rule.name)
         used: set[int] = set()
-        compiled.append(
-            _Rule(
-                rule.name,
-                _bind(tree, index, used),
-                frozenset(lang.lower() for lang in rule.languages),
-            )
-        )
+        bound = _bind(tree, index, used)
+        languages = frozenset(lang.lower() for lang in rule.languages)
+        compiled.append(_Rule(rule.name, bound, languages, _tester(bound)))
         for tid in used:
             term_rules[tid].append(number)
     return Matcher(compiled, index, dict(term_rules))
@@ -114,6 +113,24 @@ def _bind(node: Node, index: TermIndex, used: set[int]) -> object:
     if isinstance(node, Near):
         return Near(_bind(node.left, index, used), _bind(node.right, index, used), node.distance)
     return type(node)(tuple(_bind(c, index, used) for c in node.children))
+
+
+def _tester(node: object) -> Callable[[Mapping[int, list[Hit]]], bool]:
+    """A closure answering "does ``node`` hold?" without building evidence."""
+    if isinstance(node, _TermRef):
+        tid = node.tid
+        if node.title_only:
+            return lambda found: any(h[0] == "title" for h in found.get(tid, ()))
+        return lambda found: tid in found
+    if isinstance(node, Not):
+        child = _tester(node.child)
+        return lambda found: not child(found)
+    if isinstance(node, Near):
+        return lambda found: _near(node, found) is not None
+    children = tuple(_tester(c) for c in node.children)
+    if isinstance(node, And):
+        return lambda found: all(c(found) for c in children)
+    return lambda found: any(c(found) for c in children)
 
 
 def _evaluate(node: object, found: Mapping[int, list[Hit]]) -> list[Span] | None:
@@ -164,20 +181,15 @@ def _near(node: Near, found: Mapping[int, list[Hit]]) -> list[Span] | None:
     return spans or None
 
 
-def _evidence(
-    spans: list[Span], doc: Document, cache: dict[str, list[tuple[int, int]]]
-) -> tuple[Evidence, ...]:
+def _evidence(spans: list[Span], offsets: Mapping[str, TokenOffsets]) -> tuple[Evidence, ...]:
     """Evidence from spans, one per distinct (term, surface, field), in text order."""
     seen: set[tuple[str, str, str]] = set()
     out = []
     parts = sorted({p for span in spans for p in span[3]}, key=lambda p: (p[1] != "title", p[2]))
     for label, field, s, e, score in parts:
-        text = doc.title if field == "title" else doc.text
-        offsets = cache.get(field)
-        if offsets is None:
-            offsets = cache[field] = token_spans(text)
-        start, end = offsets[s][0], offsets[e - 1][1]
-        surface = text[start:end]
+        tokens = offsets[field]
+        start, end = tokens.span(s)[0], tokens.span(e - 1)[1]
+        surface = tokens.text[start:end]
         key = (label, surface.casefold(), field)
         if key not in seen:
             seen.add(key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import islice
 
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 _APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4\u2032\u02b9\u02bb"
@@ -31,6 +32,10 @@ _FOLD = str.maketrans(
 # Letters that look alike in Latin and Cyrillic (after casefolding).
 _LATIN_TO_CYR = dict(zip("aceiopxykmthbjs", "асеіорхукмтнвјѕ", strict=True))
 _CYR_TO_LATIN = {c: latin for latin, c in _LATIN_TO_CYR.items()}
+
+
+_LATIN_RE = re.compile(r"[a-zA-Z\u00c0-\u024f]")
+_CYR_RE = re.compile(r"[\u0400-\u052f]")
 
 
 def is_cyrillic(ch: str) -> bool:
@@ -54,10 +59,10 @@ def repair_homoglyphs(token: str) -> str:
     ``вiткофф`` (Latin i) -> ``віткофф``; ``witкoff`` -> ``witkoff``. A token whose
     minority letters are not all look-alikes is left as it is.
     """
+    if token.isascii() or not _LATIN_RE.search(token) or not _CYR_RE.search(token):
+        return token
     cyr = sum(1 for c in token if is_cyrillic(c))
     lat = sum(1 for c in token if is_latin(c))
-    if not cyr or not lat:
-        return token
     table = _LATIN_TO_CYR if cyr >= lat else _CYR_TO_LATIN
     minority = is_latin if cyr >= lat else is_cyrillic
     if any(minority(c) and c not in table for c in token):
@@ -80,6 +85,7 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-def token_spans(text: str) -> list[tuple[int, int]]:
-    """Character ``(start, end)`` of every raw token, aligned with ``TOKEN_RE.findall``."""
-    return [m.span() for m in TOKEN_RE.finditer(text)]
+def token_spans(text: str, limit: int | None = None) -> list[tuple[int, int]]:
+    """Character ``(start, end)`` of the first ``limit`` raw tokens (all when None),
+    aligned with ``TOKEN_RE.findall``."""
+    return [m.span() for m in islice(TOKEN_RE.finditer(text), limit)]
