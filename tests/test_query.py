@@ -121,3 +121,24 @@ def test_rule_names_in_config_order() -> None:
     """``rule_names`` lists every compiled rule in order."""
     rules = [RuleConfig(name=n, query="x") for n in ("b", "a", "c")]
     assert compile_rules(rules, {}).rule_names == ("b", "a", "c")
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        ("Witkoff NEAR/5 Putin NEAR/10 Kremlin", "Witkoff met Putin in the Kremlin", True),
+        (
+            "Witkoff NEAR/5 Putin NEAR/1 Kremlin",
+            "Witkoff met Putin later that day in the Kremlin",
+            False,
+        ),
+        ("Zelensky", "Зеленська та Зеленський", True),
+        ("Zelensky", "President Zelenskyy", True),
+        ("Vance", "Венс заявив", False),
+        ("Witkoff and Kushner", "Witkoff and Kushner", True),  # lower-case 'and' is a word
+        ("Witkoff and Kushner", "Witkoff, Kushner", False),
+    ],
+)
+def test_documented_examples(query: str, text: str, expected: bool) -> None:
+    """Examples promised in docs/rules.md hold."""
+    assert _fires(query, text) is expected

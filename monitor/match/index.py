@@ -61,7 +61,8 @@ class WordIndex:
         self.lexicon = lexicon
         self.ids: dict[Word, int] = {}
         self.forms: dict[str, list[int]] = defaultdict(list)
-        self.names: dict[str, list[int]] = defaultdict(list)
+        self.names: dict[str, list[int]] = defaultdict(list)  # whole key of a rule name
+        self.stems: dict[str, list[int]] = defaultdict(list)  # its stems (trailing vowels off)
         self.fuzzy: dict[str, set[str]] = defaultdict(set)
         self.prefixes: dict[str, list[int]] = defaultdict(list)
         self.prefix_lengths: tuple[int, ...] = ()
@@ -84,12 +85,16 @@ class WordIndex:
         return pid
 
     def _add_name(self, text: str, pid: int) -> None:
-        for key in name_keys(text):
-            self.names[key].append(pid)
-            if len(key) >= MIN_FUZZY_KEY:
-                self.fuzzy[key].add(key)
-                for d in deletes(key):
-                    self.fuzzy[d].add(key)
+        keys = name_keys(text, inflected=False)
+        if len(keys.whole) < 2:
+            return
+        self.names[keys.whole].append(pid)
+        for stem in keys.stems:
+            self.stems[stem].append(pid)
+        if len(keys.whole) >= MIN_FUZZY_KEY:
+            self.fuzzy[keys.whole].add(keys.whole)
+            for d in deletes(keys.whole):
+                self.fuzzy[d].add(keys.whole)
 
     def lookup(self, raw: str) -> dict[int, int]:
         """``{pattern id: score}`` for one raw article token (cached by spelling)."""
@@ -104,8 +109,12 @@ class WordIndex:
         norm = normalize_token(raw)
         hits = dict.fromkeys(self.forms.get(norm, ()), 100)
         if self.names and raw[:1].isupper():
-            for key in name_keys(norm):
+            keys = name_keys(norm)
+            for key in keys.all:
                 self._match_name(key, hits)
+            for stem in keys.stems:
+                for pid in self.stems.get(stem, ()):
+                    hits.setdefault(pid, 100)
         for length in self.prefix_lengths:
             if len(norm) < length:
                 break

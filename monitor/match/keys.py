@@ -9,7 +9,7 @@ article needs only dictionary look-ups:
   get plural and possessive endings only (``willing`` never yields ``will``).
 * :func:`name_keys` turns a capitalised word into phonetic keys: case endings
   stripped, transliterated with anyascii, folded (w->v, wh->v, initial u+vowel->v,
-  g/kh->h, y->i, doubled letters collapsed), so ``Witkoff``, ``Віткоффа``,
+  g/kh->h, c->k/s, y->i, doubled letters collapsed, ie->e), so ``Witkoff``, ``Віткоффа``,
   ``Уиткоффом`` and ``Whitkoff`` share the key ``vitkof``.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from anyascii import anyascii
 
@@ -74,11 +75,14 @@ _FOLDS = (
     (re.compile(r"dzh"), "j"),
     (re.compile(r"[kg]h|g"), "h"),
     (re.compile(r"ph"), "f"),
-    (re.compile(r"ck|c|q"), "k"),
+    (re.compile(r"ck|c(?![eiy])|q"), "k"),
+    (re.compile(r"c"), "s"),
     (re.compile(r"x"), "ks"),
+    (re.compile(r"oo"), "u"),
     (re.compile(r"y"), "i"),
     (re.compile(r"[^a-z]"), ""),
     (re.compile(r"(.)\1+"), r"\1"),
+    (re.compile(r"ie"), "e"),
 )
 MIN_FUZZY_KEY = 8  # keys shorter than this must be equal; longer ones may differ by one edit
 
@@ -106,26 +110,41 @@ def strip_case_ending(word: str) -> str:
     return word
 
 
-def name_keys(word: str) -> frozenset[str]:
+@dataclass(frozen=True, slots=True)
+class NameKeys:
+    """Phonetic keys of one word: ``whole`` as written, ``stems`` without an ending.
+
+    A rule word's whole key may meet either key set of an article token
+    (``Віткоффа`` -> stem ``vitkof`` = ``Witkoff``); a rule word's stem only meets
+    a token's stems, so ``Costa`` (stem ``kost``) finds ``Косту`` but not ``Кость``.
+    """
+
+    whole: str
+    stems: frozenset[str]
+
+    @property
+    def all(self) -> frozenset[str]:
+        """The whole key and the stems."""
+        return self.stems | {self.whole}
+
+
+def name_keys(word: str, *, inflected: bool = True) -> NameKeys:
     """Phonetic keys of a normalised word used as a name, across scripts and case forms.
 
-    The keys are the folded whole word, the word without a case ending (Cyrillic),
-    and each of those without trailing vowels (so ``Шойгу``/``Shoigu`` and
-    ``Зеленського``/``Zelensky`` meet). No I/O.
+    ``inflected`` (article tokens) also strips a Cyrillic case ending; rule words are
+    written in the nominative and keep theirs. Stems also drop trailing vowels
+    (``Зеленського``/``Zelensky`` meet on ``zelensk``). No I/O.
     """
     base = strip_possessive(word).replace("'", "")
-    variants = {base}
-    if base and is_cyrillic(base[0]):
-        variants.add(strip_case_ending(base))
-    keys = set()
-    for variant in variants:
-        key = phonetic_key(anyascii(variant))
-        if len(key) >= 2:
-            keys.add(key)
-            stem = key.rstrip(_VOWELS)
-            if len(stem) >= _MIN_STEM:
-                keys.add(stem)
-    return frozenset(keys)
+    whole = phonetic_key(anyascii(base))
+    stems = set()
+    if not inflected:
+        stems.add(whole.rstrip(_VOWELS))
+    elif base and is_cyrillic(base[0]):  # Latin tokens do not inflect (possessives aside)
+        stem = phonetic_key(anyascii(strip_case_ending(base)))
+        stems |= {stem, stem.rstrip(_VOWELS)}
+    stems = {k for k in stems if len(k) >= _MIN_STEM and k != whole}
+    return NameKeys(whole, frozenset(stems))
 
 
 def deletes(key: str) -> set[str]:
