@@ -101,9 +101,20 @@ def test_no_match_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(out) == {"matched": []}
 
 
-def test_rule_option_restricts_to_one_rule(capsys: pytest.CaptureFixture[str]) -> None:
-    """--rule NAME reports only that rule: exit 1 when it alone does not match."""
-    code, out, _ = run(["--text", SEED, "--rule", "kushner"], capsys)
+def test_rule_option_restricts_to_one_rule_and_explains_a_miss(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--rule NAME reports only that rule; when it misses, each term found or not."""
+    code, out, _ = run(["--text", "Віткофф прибув.", "--rule", "witkoff-coalition"], capsys)
+    assert code == 1
+    assert out.splitlines()[0] == "rule witkoff-coalition: no match"
+    assert "'Witkoff' <- 'Віткофф' in text (exact)" in out
+    assert "'коаліція рішучих': not found" in out
+
+
+def test_no_match_without_rule_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --rule, a miss is one line."""
+    code, out, _ = run(["--text", "Nothing relevant."], capsys)
     assert (code, out.strip()) == (1, "no rule matched")
 
 
@@ -138,7 +149,9 @@ def test_language_option_is_honoured(capsys: pytest.CaptureFixture[str]) -> None
     for lang, expected in (("uk", 1), ("ru", 0)):
         args = parser.parse_args(["test-rule", "--text", SEED, "--language", lang])
         assert cmd_test_rule(args, Ctx(rules)) == expected
-    capsys.readouterr()
+    args = parser.parse_args(["test-rule", "--text", SEED, "--rule", "ru-only"])
+    assert cmd_test_rule(args, Ctx(rules)) == 1
+    assert "language: uk (rule wants: ru) SKIPPED" in capsys.readouterr().out
 
 
 def test_source_is_required() -> None:

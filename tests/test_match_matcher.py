@@ -98,3 +98,26 @@ def test_normalize_token(raw: str, expected: str) -> None:
 def test_apostrophe_does_not_split_but_hyphen_does() -> None:
     """``м’ясо`` is one token; ``Trump-style`` is two."""
     assert tokenize("м’ясо Trump-style") == ["м'ясо", "trump", "style"]
+
+
+def test_explain_reports_language_and_every_term() -> None:
+    """``explain`` says which terms were found and whether the language check passed."""
+    rule = RuleConfig(name="w", query="Witkoff AND Kushner", languages=("ru",))
+    matcher = compile_rules([rule], {})
+    report = matcher.explain(Document(title="", text="Віткофф прибув до Парижа."), "w")
+    assert (report.matched, report.language, report.languages) == (False, "uk", ("ru",))
+    (witkoff, found), (kushner, missing) = report.terms
+    assert (witkoff, kushner, missing) == ("Witkoff", "Kushner", ())
+    assert found[0].surface == "Віткофф"
+
+
+def test_many_rules_share_terms() -> None:
+    """Rules repeating a term share one index entry; each still reports its own match."""
+    rules = [RuleConfig(name=f"r{i}", query=f"Witkoff OR word{i}") for i in range(300)]
+    matcher = compile_rules(rules, {})
+    matches = matcher.match(Document(title="", text="Уиткофф і word7"))
+    assert len(matches) == 300
+    assert {e.term for e in next(m for m in matches if m.rule == "r7").evidence} == {
+        "Witkoff",
+        "word7",
+    }

@@ -3,7 +3,8 @@
 ``monitor test-rule (--text T | --file PATH | --url URL) [--rule NAME] [--json]
 [--title T] [--language L]`` runs the configured rules (the same compiled matcher
 the daemon uses) over one text and prints, per matching rule, each term, the surface
-form found, where (title/text), its score and a snippet. Exit 0 when some rule
+form found, where (title/text), its score and a snippet; with ``--rule`` and no match, it
+says why (the language check, each term found or not). Exit 0 when some rule
 matched, 1 when none did, 2 for an unknown ``--rule`` or an unreadable ``--file``.
 """
 
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from monitor.match import compile_rules
-from monitor.match.explain import describe_matches, matches_json
+from monitor.match.explain import describe_matches, describe_report, matches_json
 from monitor.records import Document
 
 EXIT_MATCHED = 0
@@ -57,6 +58,8 @@ def cmd_test_rule(args: argparse.Namespace, ctx: object) -> int:
     matches = [m for m in matcher.match(doc) if not args.rule or m.rule == args.rule]
     if args.json:
         print(json.dumps(matches_json(matches), ensure_ascii=False))
+    elif args.rule and not matches:
+        print(describe_report(matcher.explain(doc, args.rule), doc))
     else:
         print(describe_matches(matches, doc))
     return EXIT_MATCHED if matches else EXIT_NO_MATCH

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from monitor.match.matcher import RuleReport
 from monitor.records import Document, Evidence, Match
 
 SNIPPET_CHARS = 40
@@ -44,6 +45,20 @@ def describe_matches(matches: Sequence[Match], doc: Document) -> str:
     for match in matches:
         lines.append(f"rule {match.rule}: matched")
         lines.extend(describe_evidence(ev, doc) for ev in match.evidence)
+    return "\n".join(lines)
+
+
+def describe_report(report: RuleReport, doc: Document) -> str:
+    """Why one rule did not match: the language check and each term found or not."""
+    lines = [f"rule {report.rule}: {'matched' if report.matched else 'no match'}"]
+    if report.languages:
+        ok = "ok" if report.language in report.languages else "SKIPPED"
+        wanted = ", ".join(report.languages)
+        lines.append(f"  language: {report.language or 'unknown'} (rule wants: {wanted}) {ok}")
+    for label, evidence in report.terms:
+        if not evidence:
+            lines.append(f"  {label!r}: not found")
+        lines.extend(describe_evidence(ev, doc) for ev in evidence)
     return "\n".join(lines)
 
 

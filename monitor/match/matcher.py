@@ -39,6 +39,17 @@ class _Rule:
     test: Callable[[Mapping[int, list[Hit]]], bool]  # fast yes/no; spans only when yes
 
 
+@dataclass(frozen=True, slots=True)
+class RuleReport:
+    """What :meth:`Matcher.explain` finds out about one rule and one document."""
+
+    rule: str
+    matched: bool
+    language: str | None  # the document's language, given or detected
+    languages: tuple[str, ...]  # the rule's restriction; empty = any
+    terms: tuple[tuple[str, tuple[Evidence, ...]], ...]  # each term and where it was found
+
+
 class Matcher:
     """Rules compiled into shared indexes. Thread-safe for concurrent ``match`` calls."""
 
@@ -58,13 +69,22 @@ class Matcher:
         """Morphology dictionaries in memory (for diagnostics)."""
         return self._terms.words.lexicon.loaded
 
-    def match(self, doc: Document) -> list[Match]:
-        """The rules that match ``doc``, each with its evidence, in config order."""
+    @property
+    def cached_tokens(self) -> int:
+        """Distinct token spellings analysed and cached so far (bounded)."""
+        return self._terms.words.cache_size
+
+    def _scan(self, doc: Document) -> tuple[dict[int, list[Hit]], dict[str, TokenOffsets]]:
         found: dict[int, list[Hit]] = {}
         offsets = {
             "title": TokenOffsets(doc.title, self._terms.scan("title", doc.title, found)),
             "text": TokenOffsets(doc.text, self._terms.scan("text", doc.text, found)),
         }
+        return found, offsets
+
+    def match(self, doc: Document) -> list[Match]:
+        """The rules that match ``doc``, each with its evidence, in config order."""
+        found, offsets = self._scan(doc)
         candidates = set(self._always)
         for tid in found:
             candidates.update(self._term_rules.get(tid, ()))
@@ -78,12 +98,30 @@ class Matcher:
                     language, detected = detect_language(doc.title + "\n" + doc.text), True
                 if language not in rule.languages:
                     continue
-            if not rule.test(found):
-                continue
-            result = _evaluate(rule.tree, found)
-            if result is not None:  # False only when NEAR rejects what the fast test let pass
-                matches.append(Match(rule.name, _evidence(result, offsets)))
+            if rule.test(found):  # cheap yes/no first; evidence only for the matches
+                spans = _evaluate(rule.tree, found) or []
+                matches.append(Match(rule.name, _evidence(spans, offsets)))
         return matches
+
+    def explain(self, doc: Document, rule_name: str) -> RuleReport:
+        """Why ``rule_name`` does or does not match ``doc``: language and every term's hits."""
+        rule = next((r for r in self._rules if r.name == rule_name), None)
+        if rule is None:
+            raise KeyError(rule_name)
+        found, offsets = self._scan(doc)
+        language = doc.language or detect_language(doc.title + "\n" + doc.text)
+        terms = []
+        for ref in _term_refs(rule.tree):
+            spans = _evaluate(ref, found) or []
+            terms.append((ref.label, _evidence(spans, offsets)))
+        language_ok = not rule.languages or language in rule.languages
+        return RuleReport(
+            rule=rule.name,
+            matched=language_ok and rule.test(found),
+            language=language,
+            languages=tuple(sorted(rule.languages)),
+            terms=tuple(terms),
+        )
 
 
 def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]]) -> Matcher:
@@ -113,6 +151,17 @@ def _bind(node: Node, index: TermIndex, used: set[int]) -> object:
     if isinstance(node, Near):
         return Near(_bind(node.left, index, used), _bind(node.right, index, used), node.distance)
     return type(node)(tuple(_bind(c, index, used) for c in node.children))
+
+
+def _term_refs(node: object) -> list[_TermRef]:
+    """The term references of a bound tree, left to right."""
+    if isinstance(node, _TermRef):
+        return [node]
+    if isinstance(node, Not):
+        return _term_refs(node.child)
+    if isinstance(node, Near):
+        return _term_refs(node.left) + _term_refs(node.right)
+    return [ref for child in node.children for ref in _term_refs(child)]
 
 
 def _tester(node: object) -> Callable[[Mapping[int, list[Hit]]], bool]:
