@@ -115,3 +115,25 @@ def test_lowercase_word_is_not_fuzzed() -> None:
 def test_inflection_and_normalisation(query: str, text: str, expected: bool) -> None:
     """Rule words match their inflected forms, never a different word."""
     assert _matches(query, text) is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "surface", "expected"),
+    [
+        ("Costa", "Косту", True),
+        ("Costa", "Кость", False),
+        ("Modi", "Мода", False),
+        ("Modi", "Моді", True),
+        ("Milei", "Milo", False),
+        ("Rubio", "Ruby", False),
+        ("Cameron", "Cameroon", False),
+        ("Vance", "Vanke", False),
+        ("Umerov", "Умєрова", True),
+        ("Yermak", "Єрмаком", True),
+    ],
+)
+def test_name_stems_need_an_inflected_cyrillic_token(
+    query: str, surface: str, expected: bool
+) -> None:
+    """Vowel-less stems of a rule name only meet Cyrillic words that lost a case ending."""
+    assert _matches(query, f"Вчора {surface} заявив.") is expected

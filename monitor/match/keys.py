@@ -67,6 +67,7 @@ _CASE_ENDINGS = tuple(
     )
 )
 _MIN_STEM = 3
+_MIN_RULE_STEM = 4  # shorter rule stems meet common words: "Modi" -> "mod" would find "Мода"
 _VOWELS = "aeiou"
 _FOLDS = (
     (re.compile(r"^wh"), "v"),
@@ -139,7 +140,9 @@ def name_keys(word: str, *, inflected: bool = True) -> NameKeys:
     whole = phonetic_key(anyascii(base))
     stems = set()
     if not inflected:
-        stems.add(whole.rstrip(_VOWELS))
+        stem = whole.rstrip(_VOWELS)
+        if len(stem) >= _MIN_RULE_STEM:
+            stems.add(stem)
     elif base and is_cyrillic(base[0]):  # Latin tokens do not inflect (possessives aside)
         stem = phonetic_key(anyascii(strip_case_ending(base)))
         stems |= {stem, stem.rstrip(_VOWELS)}
