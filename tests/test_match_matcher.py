@@ -48,6 +48,7 @@ def test_only_matching_rules_are_returned() -> None:
     ("doc_language", "text", "expected"),
     [
         ("uk", "Witkoff", True),
+        ("uk-UA", "Witkoff", True),
         ("ru", "Witkoff", False),
         (None, "Віткофф прибув до Парижа і зустрівся з лідерами.", True),
         (None, "Уиткофф прибыл в Париж и встретился с лидерами.", False),

@@ -88,7 +88,7 @@ class Matcher:
         candidates = set(self._always)
         for tid in found:
             candidates.update(self._term_rules.get(tid, ()))
-        language = doc.language
+        language = _base_language(doc.language)
         detected = False
         matches = []
         for index in sorted(candidates):
@@ -109,7 +109,7 @@ class Matcher:
         if rule is None:
             raise KeyError(rule_name)
         found, offsets = self._scan(doc)
-        language = doc.language or detect_language(doc.title + "\n" + doc.text)
+        language = _base_language(doc.language) or detect_language(doc.title + "\n" + doc.text)
         terms = []
         for ref in _term_refs(rule.tree):
             spans = _evaluate(ref, found) or []
@@ -122,6 +122,11 @@ class Matcher:
             languages=tuple(sorted(rule.languages)),
             terms=tuple(terms),
         )
+
+
+def _base_language(language: str | None) -> str | None:
+    """``"uk-UA"`` -> ``"uk"``; None stays None."""
+    return language.split("-")[0].split("_")[0].lower() if language else None
 
 
 def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]]) -> Matcher:
