@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
+from bench import match_eval
 from monitor.match import compile_rules
 from monitor.records import Document, RuleConfig
-from tests.support import ROOT, shared_path
-
-sys.path.insert(0, str(ROOT / "bench"))
-import match_eval  # noqa: E402
+from tests.support import shared_path
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,9 @@ def test_rule_names_in_config_order() -> None:
         ("Vance", "Венс заявив", False),
         ("Witkoff and Kushner", "Witkoff and Kushner", True),  # lower-case 'and' is a word
         ("Witkoff and Kushner", "Witkoff, Kushner", False),
+        ("«коаліція рішучих»", "засідання коаліції рішучих", True),  # typographic quotes
+        ("«коаліція рішучих»", "рішучих дій коаліції", False),
+        ("“coalition of the willing”", "Coalition of the Willing met", True),
     ],
 )
 def test_documented_examples(query: str, text: str, expected: bool) -> None:
