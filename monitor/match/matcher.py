@@ -74,17 +74,18 @@ class Matcher:
         """Distinct token spellings analysed and cached so far (bounded)."""
         return self._terms.words.cache_size
 
-    def _scan(self, doc: Document) -> tuple[dict[int, list[Hit]], dict[str, TokenOffsets]]:
+    def _scan(self, doc: Document) -> tuple[dict[int, list[Hit]], _Surfaces]:
+        """Term occurrences of ``doc``, and where to build their evidence from."""
         found: dict[int, list[Hit]] = {}
         offsets = {
             "title": TokenOffsets(doc.title, self._terms.scan("title", doc.title, found)),
             "text": TokenOffsets(doc.text, self._terms.scan("text", doc.text, found)),
         }
-        return found, offsets
+        return found, _Surfaces(offsets)
 
     def match(self, doc: Document) -> list[Match]:
         """The rules that match ``doc``, each with its evidence, in config order."""
-        found, offsets = self._scan(doc)
+        found, surfaces = self._scan(doc)
         candidates = set(self._always)
         for tid in found:
             candidates.update(self._term_rules.get(tid, ()))
@@ -100,7 +101,7 @@ class Matcher:
                     continue
             if rule.test(found):  # cheap yes/no first; evidence only for the matches
                 spans = _evaluate(rule.tree, found) or []
-                matches.append(Match(rule.name, _evidence(spans, offsets)))
+                matches.append(Match(rule.name, _evidence(spans, surfaces)))
         return matches
 
     def explain(self, doc: Document, rule_name: str) -> RuleReport:
@@ -108,12 +109,12 @@ class Matcher:
         rule = next((r for r in self._rules if r.name == rule_name), None)
         if rule is None:
             raise KeyError(rule_name)
-        found, offsets = self._scan(doc)
+        found, surfaces = self._scan(doc)
         language = _base_language(doc.language) or detect_language(doc.title + "\n" + doc.text)
         terms = []
         for ref in _term_refs(rule.tree):
             spans = _evaluate(ref, found) or []
-            terms.append((ref.label, _evidence(spans, offsets)))
+            terms.append((ref.label, _evidence(spans, surfaces)))
         language_ok = not rule.languages or language in rule.languages
         return RuleReport(
             rule=rule.name,
@@ -181,10 +182,20 @@ def _tester(node: object) -> Callable[[Mapping[int, list[Hit]]], bool]:
         return lambda found: not child(found)
     if isinstance(node, Near):
         return lambda found: _near(node, found) is not None
-    children = tuple(_tester(c) for c in node.children)
-    if isinstance(node, And):
-        return lambda found: all(c(found) for c in children)
-    return lambda found: any(c(found) for c in children)
+    return _chain([_tester(c) for c in node.children], isinstance(node, And))
+
+
+def _chain(
+    testers: list[Callable[[Mapping[int, list[Hit]]], bool]], conjunction: bool
+) -> Callable[[Mapping[int, list[Hit]]], bool]:
+    """``a and b and ...`` (or ``or``) as nested closures: cheaper than all()/any()."""
+    first = testers[0]
+    if len(testers) == 1:
+        return first
+    rest = _chain(testers[1:], conjunction)
+    if conjunction:
+        return lambda found: first(found) and rest(found)
+    return lambda found: first(found) or rest(found)
 
 
 def _evaluate(node: object, found: Mapping[int, list[Hit]]) -> list[Span] | None:
@@ -235,17 +246,38 @@ def _near(node: Near, found: Mapping[int, list[Hit]]) -> list[Span] | None:
     return spans or None
 
 
-def _evidence(spans: list[Span], offsets: Mapping[str, TokenOffsets]) -> tuple[Evidence, ...]:
+class _Surfaces:
+    """Evidence for the term occurrences of one document, each built once.
+
+    Many rules share a term (``Putin`` in fifteen rules), so an occurrence's offsets,
+    surface and :class:`Evidence` are computed the first time a rule needs them.
+    """
+
+    def __init__(self, offsets: Mapping[str, TokenOffsets]) -> None:
+        self.offsets = offsets
+        self.cache: dict[Part, tuple[Evidence, tuple[str, str, str]]] = {}
+
+    def evidence(self, part: Part) -> tuple[Evidence, tuple[str, str, str]]:
+        """The evidence of one occurrence and its dedup key (term, folded surface, field)."""
+        built = self.cache.get(part)
+        if built is None:
+            label, field, s, e, score = part
+            tokens = self.offsets[field]
+            start, end = tokens.span(s)[0], tokens.span(e - 1)[1]
+            surface = tokens.text[start:end]
+            ev = Evidence(label, surface, field, score, start, end)
+            built = self.cache[part] = (ev, (label, surface.casefold(), field))
+        return built
+
+
+def _evidence(spans: list[Span], surfaces: _Surfaces) -> tuple[Evidence, ...]:
     """Evidence from spans, one per distinct (term, surface, field), in text order."""
     seen: set[tuple[str, str, str]] = set()
     out = []
     parts = sorted({p for span in spans for p in span[3]}, key=lambda p: (p[1] != "title", p[2]))
-    for label, field, s, e, score in parts:
-        tokens = offsets[field]
-        start, end = tokens.span(s)[0], tokens.span(e - 1)[1]
-        surface = tokens.text[start:end]
-        key = (label, surface.casefold(), field)
+    for part in parts:
+        ev, key = surfaces.evidence(part)
         if key not in seen:
             seen.add(key)
-            out.append(Evidence(label, surface, field, score, start, end))
+            out.append(ev)
     return tuple(out)
