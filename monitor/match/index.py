@@ -1,0 +1,221 @@
+"""Compiled indexes: word patterns, terms and the per-token cache. No I/O.
+
+Every distinct rule word becomes a *pattern* (an id). At compile time each pattern is
+expanded into index entries: its inflected forms (``forms``), its name keys
+(``names`` plus a one-deletion index for long keys), or its prefix (``prefixes``).
+An article token is looked up once per distinct spelling and the resulting
+``{pattern id: score}`` is cached, so matching an article costs one dict look-up per
+token whatever the number of rules. Terms (phrases) are sequences of patterns,
+indexed by their first pattern.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import compress
+
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.fuzz import ratio
+
+from monitor.match.keys import (
+    MIN_FUZZY_KEY,
+    Lexicon,
+    deletes,
+    english_forms,
+    name_keys,
+)
+from monitor.match.normalize import TOKEN_RE, is_cyrillic, is_latin, normalize_token
+from monitor.match.query import Word
+
+_CACHE_LIMIT = 200_000
+_NO_HITS: dict[int, int] = {}
+
+# One term occurrence: (field, first token, end token, score).
+Hit = tuple[str, int, int, int]
+
+
+def word_forms(word: Word, lexicon: Lexicon) -> frozenset[str]:
+    """The normalised spellings a non-prefix rule word matches exactly."""
+    if word.exact:
+        return frozenset({word.text})
+    if any(is_cyrillic(c) for c in word.text):
+        return lexicon.forms(word.text)
+    if any(is_latin(c) for c in word.text):
+        return frozenset(english_forms(word.text))
+    return frozenset({word.text})
+
+
+@dataclass(frozen=True, slots=True)
+class TermSpec:
+    """A compiled term: its pattern ids in order and its label for evidence."""
+
+    patterns: tuple[int, ...]
+    label: str
+
+
+class WordIndex:
+    """Rule words -> pattern ids, and article tokens -> ``{pattern id: score}``."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.ids: dict[Word, int] = {}
+        self.forms: dict[str, list[int]] = defaultdict(list)
+        self.names: dict[str, list[int]] = defaultdict(list)  # whole key of a rule name
+        self.stems: dict[str, list[int]] = defaultdict(list)  # its stems (trailing vowels off)
+        self.fuzzy: dict[str, set[str]] = defaultdict(set)
+        self.prefixes: dict[str, list[int]] = defaultdict(list)
+        self.prefix_lengths: tuple[int, ...] = ()
+        self.cache: dict[str, dict[int, int]] = {}  # raw token -> hits; read without a lock
+
+    def add(self, word: Word) -> int:
+        """The pattern id of ``word``, indexing it on first sight."""
+        pid = self.ids.get(word)
+        if pid is not None:
+            return pid
+        pid = self.ids[word] = len(self.ids)
+        if word.prefix:
+            self.prefixes[word.text].append(pid)
+            self.prefix_lengths = tuple(sorted({*self.prefix_lengths, len(word.text)}))
+            return pid
+        for form in word_forms(word, self.lexicon):
+            self.forms[form].append(pid)
+        if word.name:
+            self._add_name(word.text, pid)
+        return pid
+
+    def _add_name(self, text: str, pid: int) -> None:
+        keys = name_keys(text, inflected=False)
+        if len(keys.whole) < 2:
+            return
+        self.names[keys.whole].append(pid)
+        for stem in keys.stems:
+            self.stems[stem].append(pid)
+        if len(keys.whole) >= MIN_FUZZY_KEY:
+            self.fuzzy[keys.whole].add(keys.whole)
+            for d in deletes(keys.whole):
+                self.fuzzy[d].add(keys.whole)
+
+    def lookup(self, raw: str) -> dict[int, int]:
+        """``{pattern id: score}`` for one raw article token (cached by spelling)."""
+        hits = self.cache.get(raw)
+        if hits is None:
+            if len(self.cache) >= _CACHE_LIMIT:
+                self.cache.clear()
+            hits = self.cache[raw] = self._analyse(raw) or _NO_HITS
+        return hits
+
+    def _analyse(self, raw: str) -> dict[int, int]:
+        norm = normalize_token(raw)
+        hits = dict.fromkeys(self.forms.get(norm, ()), 100)
+        if self.names and raw[:1].isupper():
+            keys = name_keys(norm)
+            for key in keys.all:
+                self._match_name(key, hits)
+            for stem in keys.stems:
+                for pid in self.stems.get(stem, ()):
+                    hits.setdefault(pid, 100)
+        for length in self.prefix_lengths:
+            if len(norm) < length:
+                break
+            for pid in self.prefixes.get(norm[:length], ()):
+                hits[pid] = 100
+        return hits
+
+    def _match_name(self, key: str, hits: dict[int, int]) -> None:
+        for pid in self.names.get(key, ()):
+            hits[pid] = 100
+        if len(key) < MIN_FUZZY_KEY or not self.fuzzy:
+            return
+        candidates = set(self.fuzzy.get(key, ()))
+        for d in deletes(key):
+            candidates |= self.fuzzy.get(d, set())
+        for rule_key in candidates:
+            if rule_key != key and Levenshtein.distance(key, rule_key, score_cutoff=1) <= 1:
+                score = int(ratio(key, rule_key))
+                for pid in self.names[rule_key]:
+                    hits[pid] = max(hits.get(pid, 0), score)
+
+    @property
+    def cache_size(self) -> int:
+        """Distinct token spellings analysed so far."""
+        return len(self.cache)
+
+
+class TermIndex:
+    """Terms indexed by their first pattern; finds every term occurrence in a field."""
+
+    def __init__(self, words: WordIndex) -> None:
+        self.words = words
+        self.ids: dict[TermSpec, int] = {}
+        self.specs: list[TermSpec] = []
+        self.by_first: dict[int, list[int]] = defaultdict(list)
+
+    def add(self, words: tuple[Word, ...], label: str) -> int:
+        """The term id for a phrase, indexing it on first sight."""
+        spec = TermSpec(tuple(self.words.add(w) for w in words), label)
+        tid = self.ids.get(spec)
+        if tid is None:
+            tid = self.ids[spec] = len(self.specs)
+            self.specs.append(spec)
+            self.by_first[spec.patterns[0]].append(tid)
+        return tid
+
+    def scan(self, field: str, text: str, found: dict[int, list[Hit]]) -> list[str]:
+        """Add every term occurrence in ``text`` to ``found`` (term id -> hits).
+
+        Returns the raw tokens (for :class:`TokenOffsets`).
+        """
+        tokens = TOKEN_RE.findall(text)
+        hits_at = list(map(self.words.cache.get, tokens))  # C loop: most tokens are cached
+        if None in hits_at:
+            lookup = self.words.lookup
+            hits_at = [
+                lookup(raw) if h is None else h for raw, h in zip(tokens, hits_at, strict=True)
+            ]
+        positions = {i: hits_at[i] for i in compress(range(len(hits_at)), hits_at)}
+        by_first, specs = self.by_first, self.specs
+        for i, hits in positions.items():
+            for pid, score in hits.items():
+                for tid in by_first.get(pid, ()):
+                    end = _phrase_end(specs[tid].patterns, i, score, positions)
+                    if end is not None:
+                        found.setdefault(tid, []).append((field, i, end[0], end[1]))
+        return tokens
+
+
+class TokenOffsets:
+    """Character spans of a field's tokens, computed only as far as evidence needs.
+
+    Each token starts at the first word character after the previous one ends, so
+    ``str.find`` from there finds it: cheaper than a second regex pass.
+    """
+
+    def __init__(self, text: str, tokens: list[str]) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.spans: list[tuple[int, int]] = []
+
+    def span(self, index: int) -> tuple[int, int]:
+        """``(start, end)`` of token ``index`` in the text."""
+        spans = self.spans
+        if index >= len(spans):
+            find, append = self.text.find, spans.append
+            pos = spans[-1][1] if spans else 0
+            for token in self.tokens[len(spans) : index + 1]:
+                start = find(token, pos)
+                pos = start + len(token)
+                append((start, pos))
+        return spans[index]
+
+
+def _phrase_end(
+    patterns: tuple[int, ...], start: int, score: int, positions: dict[int, dict[int, int]]
+) -> tuple[int, int] | None:
+    """``(end token, lowest score)`` when the phrase continues from ``start``, else None."""
+    for k in range(1, len(patterns)):
+        next_hits = positions.get(start + k)
+        if next_hits is None or patterns[k] not in next_hits:
+            return None
+        score = min(score, next_hits[patterns[k]])
+    return start + len(patterns), score

@@ -1,0 +1,225 @@
+"""Word keys: inflected forms of rule words and script-independent name keys. No I/O.
+
+Two mechanisms, both applied to *rule* words at compile time so that matching an
+article needs only dictionary look-ups:
+
+* :class:`Lexicon` expands a Ukrainian/Russian dictionary word to the forms of its
+  lexeme (pymorphy3), restricted to the rule word's part of speech so a participle
+  does not pull in its verb (``желающих`` never yields ``желает``); English words
+  get plural and possessive endings only (``willing`` never yields ``will``).
+* :func:`name_keys` turns a capitalised word into phonetic keys: case endings
+  stripped, transliterated with anyascii, folded (w->v, wh->v, initial u+vowel->v,
+  g/kh->h, c->k/s, y->i, doubled letters collapsed, ie->e), so ``Witkoff``, ``Віткоффа``,
+  ``Уиткоффом`` and ``Whitkoff`` share the key ``vitkof``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from anyascii import anyascii
+
+from monitor.match.normalize import is_cyrillic
+
+# Case endings of Ukrainian/Russian surnames and nouns, longest first.
+_CASE_ENDINGS = tuple(
+    sorted(
+        [
+            "ами",
+            "ями",
+            "ові",
+            "еві",
+            "єві",
+            "ому",
+            "ого",
+            "ою",
+            "ею",
+            "єю",
+            "ом",
+            "ем",
+            "єм",
+            "ой",
+            "ей",
+            "ій",
+            "ий",
+            "ої",
+            "им",
+            "ім",
+            "ам",
+            "ям",
+            "ах",
+            "ях",
+            "а",
+            "я",
+            "у",
+            "ю",
+            "і",
+            "и",
+            "е",
+            "ы",
+            "ї",
+        ],
+        key=len,
+        reverse=True,
+    )
+)
+_MIN_STEM = 3
+_MIN_RULE_STEM = 4  # shorter rule stems meet common words: "Modi" -> "mod" would find "Мода"
+_VOWELS = "aeiou"
+_FOLDS = (
+    (re.compile(r"^wh"), "v"),
+    (re.compile(r"w"), "v"),
+    (re.compile(r"^u(?=[aeiouy])"), "v"),
+    (re.compile(r"dzh"), "j"),
+    (re.compile(r"[kg]h|g"), "h"),
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"ck|c(?![eiy])|q"), "k"),
+    (re.compile(r"c"), "s"),
+    (re.compile(r"x"), "ks"),
+    (re.compile(r"oo"), "u"),
+    (re.compile(r"y"), "i"),
+    (re.compile(r"[^a-z]"), ""),
+    (re.compile(r"(.)\1+"), r"\1"),
+    (re.compile(r"ie"), "e"),
+)
+MIN_FUZZY_KEY = 8  # keys shorter than this must be equal; longer ones may differ by one edit
+
+
+def phonetic_key(ascii_word: str) -> str:
+    """Fold a transliterated word to its phonetic key (``Whitkoff`` -> ``vitkof``)."""
+    key = ascii_word.lower()
+    for pattern, repl in _FOLDS:
+        key = pattern.sub(repl, key)
+    return key
+
+
+def strip_possessive(word: str) -> str:
+    """``witkoff's`` -> ``witkoff``; ``witkoffs'`` -> ``witkoffs`` (apostrophes already folded)."""
+    if word.endswith("'s"):
+        return word[:-2]
+    return word.rstrip("'")
+
+
+def strip_case_ending(word: str) -> str:
+    """Remove one Cyrillic case ending, keeping a stem of at least three letters."""
+    for ending in _CASE_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= _MIN_STEM:
+            return word[: -len(ending)]
+    return word
+
+
+@dataclass(frozen=True, slots=True)
+class NameKeys:
+    """Phonetic keys of one word: ``whole`` as written, ``stems`` without an ending.
+
+    A rule word's whole key may meet either key set of an article token
+    (``Віткоффа`` -> stem ``vitkof`` = ``Witkoff``); a rule word's stem only meets
+    a token's stems, so ``Costa`` (stem ``kost``) finds ``Косту`` but not ``Кость``.
+    """
+
+    whole: str
+    stems: frozenset[str]
+
+    @property
+    def all(self) -> frozenset[str]:
+        """The whole key and the stems."""
+        return self.stems | {self.whole}
+
+
+def name_keys(word: str, *, inflected: bool = True) -> NameKeys:
+    """Phonetic keys of a normalised word used as a name, across scripts and case forms.
+
+    ``inflected`` (article tokens) also strips a Cyrillic case ending; rule words are
+    written in the nominative and keep theirs. Stems also drop trailing vowels
+    (``Зеленського``/``Zelensky`` meet on ``zelensk``). No I/O.
+    """
+    base = strip_possessive(word).replace("'", "")
+    whole = phonetic_key(anyascii(base))
+    stems = set()
+    if not inflected:
+        stem = whole.rstrip(_VOWELS)
+        if len(stem) >= _MIN_RULE_STEM:
+            stems.add(stem)
+    elif base and is_cyrillic(base[0]):  # Latin tokens do not inflect (possessives aside)
+        stem = phonetic_key(anyascii(strip_case_ending(base)))
+        stems |= {stem, stem.rstrip(_VOWELS)}
+    stems = {k for k in stems if len(k) >= _MIN_STEM and k != whole}
+    return NameKeys(whole, frozenset(stems))
+
+
+def deletes(key: str) -> set[str]:
+    """Every string one deletion away from ``key`` (for one-edit look-ups)."""
+    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+def english_forms(word: str) -> set[str]:
+    """A Latin word plus its plural and possessive forms (never shorter forms)."""
+    forms = {word, word + "s", word + "es", word + "'s", word + "s'", word + "'"}
+    if len(word) > 2 and word.endswith("y") and word[-2] not in _VOWELS:
+        forms.add(word[:-1] + "ies")
+    return forms
+
+
+_UK_ONLY = set("іїєґ'")
+_RU_ONLY = set("ыэъ")
+
+
+class Lexicon:
+    """pymorphy3 analyzers for uk and ru, loaded on first use (about 25 MB each)."""
+
+    def __init__(self) -> None:
+        self._analyzers: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def _analyzer(self, lang: str):  # noqa: ANN202 - pymorphy3 has no type hints
+        with self._lock:
+            if lang not in self._analyzers:
+                import pymorphy3
+
+                self._analyzers[lang] = pymorphy3.MorphAnalyzer(lang=lang)
+            return self._analyzers[lang]
+
+    def forms(self, word: str) -> frozenset[str]:
+        """All inflected forms of a normalised Cyrillic word; ``{word}`` when unknown."""
+        cached = self._cache.get(word)
+        if cached is None:
+            cached = frozenset(self._expand(word))
+            self._cache[word] = cached
+        return cached
+
+    def _expand(self, word: str) -> set[str]:
+        letters = set(word)
+        langs = ["uk"] if letters & _UK_ONLY else ["ru"] if letters & _RU_ONLY else ["uk", "ru"]
+        forms = {word}
+        for lang in langs:
+            morph = self._analyzer(lang)
+            if not morph.word_is_known(word):
+                continue
+            forms |= _lexeme_forms(morph.parse(word), word)
+        return {f.replace("ё", "е") for f in forms}
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """Languages whose dictionaries are in memory."""
+        return tuple(self._analyzers)
+
+
+def _lexeme_forms(parses: Iterable, word: str) -> set[str]:
+    """Forms of the dictionary parses of ``word``, same part of speech as the parse.
+
+    When the word is itself a dictionary form of some parse, only those parses count
+    (``прем'єр`` the person, not the genitive plural of ``прем'єра``).
+    """
+    known = [p for p in parses if type(p.methods_stack[0][0]).__name__ == "DictionaryAnalyzer"]
+    lemmas = [p for p in known if p.normal_form.replace("ё", "е") == word]
+    forms: set[str] = set()
+    for parse in lemmas or known:
+        same = ("POS", "tense", "voice") if parse.tag.POS in ("PRTF", "PRTS") else ("POS",)
+        for form in parse.lexeme:
+            if all(getattr(form.tag, g) == getattr(parse.tag, g) for g in same):
+                forms.add(form.word)
+    return forms

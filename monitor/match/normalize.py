@@ -1,0 +1,91 @@
+"""Text normalisation and the word tokenizer shared by rules and articles. No I/O.
+
+Tokens are found on the original text (so offsets point into what the user sees) and
+each token is normalised on its own: NFKC, casefold, apostrophe variants folded to
+``'``, soft hyphens and zero-width characters removed, ``ё`` folded to ``е``, and a
+mixed-script token (``Вiткофф`` with a Latin ``i``) repaired to its majority script.
+A right single quote or modifier apostrophe inside a word never splits it
+(``м’ясо`` is one token); hyphens and dashes do (``Trump-style`` -> ``trump``, ``style``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from itertools import islice
+
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4\u2032\u02b9\u02bb"
+_WORD_CHARS = rf"[\w\u0300-\u036f{_INVISIBLE}]"
+TOKEN_RE = re.compile(rf"{_WORD_CHARS}+(?:[{_APOSTROPHES}]{_WORD_CHARS}+)*")
+
+_FOLD = str.maketrans(
+    {
+        **{c: None for c in _INVISIBLE},
+        **{c: "'" for c in _APOSTROPHES},
+        **{c: '"' for c in "\u00ab\u00bb\u201c\u201d\u201e\u201f\u2033"},
+        **{c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"},
+        "ё": "е",
+    }
+)
+
+# Letters that look alike in Latin and Cyrillic (after casefolding).
+_LATIN_TO_CYR = dict(zip("aceiopxykmthbjs", "асеіорхукмтнвјѕ", strict=True))
+_CYR_TO_LATIN = {c: latin for latin, c in _LATIN_TO_CYR.items()}
+
+
+_LATIN_RE = re.compile(r"[a-zA-Z\u00c0-\u024f]")
+_CYR_RE = re.compile(r"[\u0400-\u052f]")
+
+
+def is_cyrillic(ch: str) -> bool:
+    """True for a Cyrillic letter (U+0400..U+052F)."""
+    return "\u0400" <= ch <= "\u052f"
+
+
+def is_latin(ch: str) -> bool:
+    """True for an ASCII Latin letter or a Latin letter with diacritics."""
+    return ("a" <= ch <= "z") or ("A" <= ch <= "Z") or ("\u00c0" <= ch <= "\u024f" and ch.isalpha())
+
+
+def fold_text(text: str) -> str:
+    """NFKC + casefold + apostrophe/quote/dash folding + invisible characters removed."""
+    return unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+
+
+def repair_homoglyphs(token: str) -> str:
+    """Rewrite the minority-script look-alike letters of a mixed-script token.
+
+    ``вiткофф`` (Latin i) -> ``віткофф``; ``witкoff`` -> ``witkoff``. A token whose
+    minority letters are not all look-alikes is left as it is.
+    """
+    if token.isascii() or not _LATIN_RE.search(token) or not _CYR_RE.search(token):
+        return token
+    cyr = sum(1 for c in token if is_cyrillic(c))
+    lat = sum(1 for c in token if is_latin(c))
+    table = _LATIN_TO_CYR if cyr >= lat else _CYR_TO_LATIN
+    minority = is_latin if cyr >= lat else is_cyrillic
+    if any(minority(c) and c not in table for c in token):
+        return token
+    return "".join(table.get(c, c) if minority(c) else c for c in token)
+
+
+def normalize_token(raw: str) -> str:
+    """The normalised form of one token as found by :data:`TOKEN_RE`."""
+    return repair_homoglyphs(fold_text(raw))
+
+
+def tokenize(text: str) -> list[str]:
+    """Normalised tokens of ``text`` (empty ones dropped), for rule terms."""
+    out = []
+    for raw in TOKEN_RE.findall(text):
+        norm = normalize_token(raw)
+        if norm.strip("'"):
+            out.append(norm)
+    return out
+
+
+def token_spans(text: str, limit: int | None = None) -> list[tuple[int, int]]:
+    """Character ``(start, end)`` of the first ``limit`` raw tokens (all when None),
+    aligned with ``TOKEN_RE.findall``."""
+    return [m.span() for m in islice(TOKEN_RE.finditer(text), limit)]

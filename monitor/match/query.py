@@ -1,0 +1,272 @@
+"""Query language parser: rule text -> AST. No I/O.
+
+Grammar (operators are upper-case; juxtaposition means AND)::
+
+    query   := or
+    or      := and ("OR" and)*
+    and     := unary (["AND"] unary)*
+    unary   := "NOT" unary | near
+    near    := primary ("NEAR/" n primary)*
+    primary := ["title:"] ( "(" query ")" | term | "@"group )
+    term    := ["="] ( word["*"] | '"' phrase '"' )
+
+Regular expressions are deliberately not part of the language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from monitor.errors import QueryError
+from monitor.match.normalize import TOKEN_RE, tokenize
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a term: normalised text, and how it may match."""
+
+    text: str  # normalised
+    name: bool = False  # capitalised in the rule: matched by name keys across scripts
+    exact: bool = False  # leading '=': no inflection, no fuzz
+    prefix: bool = False  # trailing '*': any word starting with ``text``
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word or phrase (words in order); ``label`` is how the rule wrote it."""
+
+    words: tuple[Word, ...]
+    label: str
+    title_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """All children must match."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """At least one child must match."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """The child must not match."""
+
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Both sides match in the same field with at most ``distance`` words between them."""
+
+    left: Node
+    right: Node
+    distance: int
+
+
+Node = Term | And | Or | Not | Near
+
+_LEX = re.compile(
+    r'\s+|(?P<lp>\()|(?P<rp>\))|(?P<phrase>=?"[^"]*"?)|(?P<bare>[^\s()"]+(?:"[^"]*"?)?)'
+)
+_NEAR = re.compile(r"NEAR/(\d+)$")
+_MIN_PREFIX = 2
+_MAX_NEAR = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str  # "(" ")" "AND" "OR" "NOT" "NEAR" "TERM"
+    text: str
+    pos: int
+    distance: int = 0
+
+
+def _lex(query: str, rule: str | None) -> list[_Tok]:
+    toks = []
+    for m in _LEX.finditer(query):
+        if m.lastgroup is None:
+            continue
+        text, pos = m.group(), m.start()
+        if m.lastgroup in ("lp", "rp") or text in ("AND", "OR", "NOT"):
+            toks.append(_Tok(text, text, pos))
+        elif text.startswith("NEAR/"):
+            near = _NEAR.match(text)
+            if not near or not 0 <= int(near.group(1)) <= _MAX_NEAR:
+                raise QueryError(
+                    f"NEAR needs a distance 0-{_MAX_NEAR}: NEAR/5", rule=rule, position=pos
+                )
+            toks.append(_Tok("NEAR", text, pos, int(near.group(1))))
+        elif text in ("title:", "TITLE:"):
+            toks.append(_Tok("TITLE", text, pos))
+        else:
+            toks.append(_Tok("TERM", text, pos))
+    return toks
+
+
+class _Parser:
+    def __init__(self, query: str, rule: str | None, groups: Mapping[str, Sequence[str]]) -> None:
+        # Typographic quotes in a query delimit phrases like '"'.
+        self.query = query.translate(str.maketrans(dict.fromkeys("«»“”„", '"')))
+        self.rule = rule
+        self.groups = groups
+        self.toks = _lex(self.query, rule)
+        self.i = 0
+
+    def error(self, message: str, pos: int | None = None) -> QueryError:
+        if pos is None:
+            pos = self.toks[self.i].pos if self.i < len(self.toks) else len(self.query)
+        return QueryError(message, rule=self.rule, position=pos)
+
+    def peek(self) -> str | None:
+        return self.toks[self.i].kind if self.i < len(self.toks) else None
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise self.error("the query is empty", 0)
+        node = self.parse_or()
+        if self.i < len(self.toks):
+            raise self.error(f"unexpected {self.toks[self.i].text!r}")
+        return node
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while self.peek() == "OR":
+            self.i += 1
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_unary()]
+        while self.peek() in ("AND", "NOT", "(", "TERM", "TITLE"):
+            if self.peek() == "AND":
+                self.i += 1
+            children.append(self.parse_unary())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_unary(self) -> Node:
+        if self.peek() == "NOT":
+            self.i += 1
+            return Not(self.parse_unary())
+        return self.parse_near()
+
+    def parse_near(self) -> Node:
+        node = self.parse_primary()
+        while self.peek() == "NEAR":
+            tok = self.toks[self.i]
+            self.i += 1
+            right = self.parse_primary()
+            for side in (node, right):
+                if not _is_positional(side):
+                    raise self.error("NEAR joins terms, phrases or groups, not AND/NOT", tok.pos)
+            node = Near(node, right, tok.distance)
+        return node
+
+    def parse_primary(self, title_only: bool = False) -> Node:
+        kind = self.peek()
+        if kind is None:
+            raise self.error("a term is missing at the end of the query")
+        tok = self.toks[self.i]
+        self.i += 1
+        if kind == "TITLE":
+            return self.parse_primary(title_only=True)
+        if kind == "(":
+            node = self.parse_or()
+            if self.peek() != ")":
+                raise self.error("missing ')'", tok.pos)
+            self.i += 1
+            return _scoped(node) if title_only else node
+        if kind == "TERM":
+            return self.parse_term(tok, title_only)
+        raise self.error(f"unexpected {tok.text!r}", tok.pos)
+
+    def parse_term(self, tok: _Tok, title_only: bool) -> Node:
+        text = tok.text
+        if text.lower().startswith("title:"):
+            return self.parse_term(_Tok("TERM", text[6:], tok.pos + 6), True)
+        if text.startswith("@"):
+            return self.parse_group(text[1:], tok.pos, title_only)
+        return parse_term_text(text, tok.pos, self.rule, title_only)
+
+    def parse_group(self, name: str, pos: int, title_only: bool) -> Node:
+        entries = self.groups.get(name)
+        if entries is None:
+            folded = {k.casefold(): v for k, v in self.groups.items()}
+            entries = folded.get(name.casefold())
+        if entries is None:
+            raise self.error(f"unknown group @{name} (define it under [terms])", pos)
+        if not entries:
+            raise self.error(f"group @{name} is empty", pos)
+        terms = tuple(parse_term_text(e, pos, self.rule, title_only, quoted=True) for e in entries)
+        return terms[0] if len(terms) == 1 else Or(terms)
+
+
+def _is_positional(node: Node) -> bool:
+    if isinstance(node, Term | Near):
+        return True
+    return isinstance(node, Or) and all(_is_positional(c) for c in node.children)
+
+
+def _scoped(node: Node) -> Node:
+    """The same expression with every term restricted to the title."""
+    if isinstance(node, Term):
+        return Term(node.words, node.label, True)
+    if isinstance(node, Not):
+        return Not(_scoped(node.child))
+    if isinstance(node, Near):
+        return Near(_scoped(node.left), _scoped(node.right), node.distance)
+    return type(node)(tuple(_scoped(c) for c in node.children))
+
+
+def parse_term_text(
+    text: str, pos: int, rule: str | None, title_only: bool = False, quoted: bool = False
+) -> Term:
+    """One term (bare word, ``"phrase"``, ``=exact``, ``prefix*``) -> :class:`Term`."""
+    label = text
+    exact = text.startswith("=")
+    body = text[1:] if exact else text
+    if body.startswith('"'):
+        if len(body) < 2 or not body.endswith('"'):
+            raise QueryError('a quoted phrase is missing its closing "', rule=rule, position=pos)
+        body = body[1:-1]
+        label = body if not exact else "=" + body
+    elif not quoted and '"' in body:
+        raise QueryError('a " inside a word', rule=rule, position=pos)
+    words = []
+    for raw in TOKEN_RE.finditer(body + " "):
+        after = body[raw.end() : raw.end() + 1]
+        words.extend(_words(raw.group(), after == "*", exact, rule, pos))
+    if not words:
+        raise QueryError(f"{text!r} has no words", rule=rule, position=pos)
+    if body.count("*") != sum(w.prefix for w in words):
+        raise QueryError("'*' is only allowed at the end of a word", rule=rule, position=pos)
+    return Term(tuple(words), label, title_only)
+
+
+def _words(raw: str, prefix: bool, exact: bool, rule: str | None, pos: int) -> list[Word]:
+    norms = tokenize(raw)
+    out = []
+    for k, norm in enumerate(norms):
+        is_prefix = prefix and k == len(norms) - 1
+        if is_prefix and len(norm) < _MIN_PREFIX:
+            raise QueryError(
+                f"a wildcard needs at least {_MIN_PREFIX} letters before '*'",
+                rule=rule,
+                position=pos,
+            )
+        name = raw[:1].isupper() and not exact and not is_prefix
+        out.append(Word(norm, name=name, exact=exact, prefix=is_prefix))
+    return out
+
+
+def parse_query(query: str, groups: Mapping[str, Sequence[str]], rule: str | None = None) -> Node:
+    """Parse a rule query into an AST; raises :class:`QueryError` with the position."""
+    return _Parser(query, rule, groups).parse()

@@ -1,0 +1,124 @@
+"""Matcher contract: evidence, languages, detection, normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.match import compile_rules, detect_language
+from monitor.match.normalize import normalize_token, tokenize
+from monitor.records import Document, Evidence, RuleConfig
+
+
+def test_evidence_has_term_surface_field_and_offsets() -> None:
+    """Evidence points at the surface as written, in the field where it was found."""
+    matcher = compile_rules([RuleConfig(name="w", query="Witkoff")], {})
+    doc = Document(title="Новини", text="Учора Віткоффа бачили в Парижі.")
+    [match] = matcher.match(doc)
+    assert match.rule == "w"
+    assert match.evidence == (Evidence("Witkoff", "Віткоффа", "text", 100, 6, 14),)
+    assert doc.text[6:14] == "Віткоффа"
+
+
+def test_phrase_evidence_covers_the_whole_phrase_in_the_title() -> None:
+    """A phrase's surface spans all its words; title evidence says field 'title'."""
+    matcher = compile_rules([RuleConfig(name="c", query='"коаліція рішучих"')], {})
+    [match] = matcher.match(Document(title="Засідання «коаліції рішучих»", text=""))
+    [ev] = match.evidence
+    assert (ev.surface, ev.field, ev.start, ev.end) == ("коаліції рішучих", "title", 11, 27)
+
+
+def test_fuzzy_evidence_scores_below_100() -> None:
+    """A one-edit match on a long name reports a score under 100."""
+    matcher = compile_rules([RuleConfig(name="z", query="Zelenskyy")], {})
+    [match] = matcher.match(Document(title="", text="President Zelenskiy said"))
+    assert match.evidence[0].surface == "Zelenskiy"
+    matcher = compile_rules([RuleConfig(name="s", query="Schwarzenegger")], {})
+    [match] = matcher.match(Document(title="", text="Actor Schwarzenigger said"))
+    assert 0 < match.evidence[0].score < 100
+
+
+def test_only_matching_rules_are_returned() -> None:
+    """Rules that do not match are absent from the result."""
+    rules = [RuleConfig(name="a", query="Witkoff"), RuleConfig(name="b", query="Kushner")]
+    matches = compile_rules(rules, {}).match(Document(title="", text="Kushner spoke"))
+    assert [m.rule for m in matches] == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("doc_language", "text", "expected"),
+    [
+        ("uk", "Witkoff", True),
+        ("uk-UA", "Witkoff", True),
+        ("ru", "Witkoff", False),
+        (None, "Віткофф прибув до Парижа і зустрівся з лідерами.", True),
+        (None, "Уиткофф прибыл в Париж и встретился с лидерами.", False),
+        (None, "Witkoff arrived in Paris to meet the leaders.", False),
+    ],
+)
+def test_rule_languages_restrict_matching(
+    doc_language: str | None, text: str, expected: bool
+) -> None:
+    """A rule with ``languages`` fires only on those; a given language wins over detection."""
+    matcher = compile_rules([RuleConfig(name="w", query="Witkoff", languages=("uk",))], {})
+    assert bool(matcher.match(Document(title="", text=text, language=doc_language))) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Спецпредставник президента США прибув до Парижа і братиме участь.", "uk"),
+        ("Спецпредставитель президента США прибыл в Париж и примет участие.", "ru"),
+        ("The special envoy arrived in Paris and will take part.", "en"),
+        ("", None),
+        ("12345 !!!", None),
+    ],
+)
+def test_detect_language(text: str, expected: str | None) -> None:
+    """Letter frequencies tell uk, ru and en apart."""
+    assert detect_language(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("М’ЯСО", "м'ясо"),
+        ("мʼясо", "м'ясо"),
+        ("Віт\u00adкофф", "віткофф"),
+        ("Віт\u200bкофф", "віткофф"),
+        ("Вiткофф", "віткофф"),
+        ("Witкoff", "witkoff"),
+        ("ещё", "еще"),
+        ("ﬁnal", "final"),
+    ],
+)
+def test_normalize_token(raw: str, expected: str) -> None:
+    """Case, apostrophes, invisible characters, homoglyphs and compatibility forms fold."""
+    assert normalize_token(raw) == expected
+
+
+def test_apostrophe_does_not_split_but_hyphen_does() -> None:
+    """``м’ясо`` is one token; ``Trump-style`` is two."""
+    assert tokenize("м’ясо Trump-style") == ["м'ясо", "trump", "style"]
+
+
+def test_explain_reports_language_and_every_term() -> None:
+    """``explain`` says which terms were found and whether the language check passed."""
+    rule = RuleConfig(name="w", query="Witkoff AND Kushner", languages=("ru",))
+    matcher = compile_rules([rule], {})
+    report = matcher.explain(Document(title="", text="Віткофф прибув до Парижа."), "w")
+    assert (report.matched, report.language, report.languages) == (False, "uk", ("ru",))
+    (witkoff, found), (kushner, missing) = report.terms
+    assert (witkoff, kushner, missing) == ("Witkoff", "Kushner", ())
+    assert found[0].surface == "Віткофф"
+
+
+def test_many_rules_share_terms() -> None:
+    """Rules repeating a term share one index entry; each still reports its own match."""
+    rules = [RuleConfig(name=f"r{i}", query=f"Witkoff OR word{i}") for i in range(300)]
+    matcher = compile_rules(rules, {})
+    matches = matcher.match(Document(title="", text="Уиткофф і word7"))
+    assert len(matches) == 300
+    assert {e.term for e in next(m for m in matches if m.rule == "r7").evidence} == {
+        "Witkoff",
+        "word7",
+    }
