@@ -117,3 +117,32 @@ def _parse_int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class FailingFeed:
+    """An active feed whose last poll failed."""
+
+    url: str
+    error_kind: str
+    failures: int
+    since: datetime | None
+    next_check_at: datetime | None
+
+
+def failing_feeds(session_factory: SessionFactory, limit: int = 5) -> list[FailingFeed]:
+    """Active feeds with an error, longest-failing first."""
+    stmt = (
+        select(
+            FeedRow.url,
+            FeedRow.error_kind,
+            FeedRow.failures,
+            FeedRow.error_since,
+            FeedRow.next_check_at,
+        )
+        .where(FeedRow.active == 1, FeedRow.error_kind.is_not(None))
+        .order_by(FeedRow.error_since.is_(None), FeedRow.error_since, FeedRow.url)
+        .limit(limit)
+    )
+    with session_factory() as session:
+        return [FailingFeed(u, k, f or 0, s, n) for u, k, f, s, n in session.execute(stmt)]
