@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.config import MonitorSettings
 from monitor.errors import MonitorError
 from monitor.log import event
 from monitor.models import AlertRow, ArticleRow, MatchRow, SightingRow
@@ -45,38 +46,57 @@ def prune(
 
     Their sightings, matches and alerts go with them. With ``keep_matched`` an
     article any rule matched is kept; an article with a pending or sending alert is
-    always kept (it has not been delivered yet).
+    always kept (it has not been delivered yet). Works in batches of
+    :data:`PRUNE_BATCH`, one short write transaction each.
     """
     cutoff = now - timedelta(seconds=retention_s)
-    deleted = 0
-    while ids := _prunable_ids(session_factory, cutoff, keep_matched):
-        with session_factory.begin() as session:
-            _delete_articles(session, ids)
-        deleted += len(ids)
-        if len(ids) < PRUNE_BATCH:
+    deleted, after_id = 0, 0
+    while True:
+        with session_factory() as session:
+            candidates = list(session.scalars(_prunable(cutoff, keep_matched, after_id)))
+        if not candidates:
             break
+        with session_factory.begin() as session:
+            deleted += _delete_articles(session, candidates, cutoff, keep_matched)
+        after_id = candidates[-1]
     event(log, "housekeeping.pruned", articles=deleted, retention_s=retention_s)
     return deleted
 
 
-def _prunable_ids(
-    session_factory: sessionmaker[Session], cutoff: datetime, keep_matched: bool
-) -> list[int]:
+def _prunable(cutoff: datetime, keep_matched: bool, after_id: int, ids: Sequence[int] = ()):  # type: ignore[no-untyped-def]
+    """SELECT the ids of prunable articles (the next batch after ``after_id``, or among ``ids``)."""
     waiting = exists().where(
         AlertRow.article_id == ArticleRow.id, AlertRow.status.in_(WAITING_ALERT_STATUSES)
     )
     stmt = select(ArticleRow.id).where(ArticleRow.first_seen_at < cutoff, ~waiting)
     if keep_matched:
         stmt = stmt.where(~exists().where(MatchRow.article_id == ArticleRow.id))
-    with session_factory() as session:
-        return list(session.scalars(stmt.order_by(ArticleRow.id).limit(PRUNE_BATCH)))
+    if ids:
+        return stmt.where(ArticleRow.id.in_(ids))
+    return stmt.where(ArticleRow.id > after_id).order_by(ArticleRow.id).limit(PRUNE_BATCH)
 
 
-def _delete_articles(session: Session, ids: Sequence[int]) -> None:
-    # Children first and explicitly: correct even where foreign keys are not enforced.
-    for model in (AlertRow, MatchRow, SightingRow):
+def _delete_articles(
+    session: Session, candidates: Sequence[int], cutoff: datetime, keep_matched: bool
+) -> int:
+    """Delete the candidates that are still prunable; return how many were deleted.
+
+    The first statement is a write, so the transaction holds SQLite's write lock
+    from there on; the candidates are then checked again under it (an alert may
+    have turned pending since they were chosen).
+    """
+    waiting = select(AlertRow.article_id).where(AlertRow.status.in_(WAITING_ALERT_STATUSES))
+    session.execute(
+        delete(AlertRow).where(
+            AlertRow.article_id.in_(candidates), AlertRow.article_id.not_in(waiting)
+        )
+    )
+    ids = list(session.scalars(_prunable(cutoff, keep_matched, 0, candidates)))
+    # Children explicitly: correct even where foreign keys are not enforced.
+    for model in (MatchRow, SightingRow):
         session.execute(delete(model).where(model.article_id.in_(ids)))
     session.execute(delete(ArticleRow).where(ArticleRow.id.in_(ids)))
+    return len(ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +119,14 @@ def optimize(engine: Engine) -> OptimizeReport | None:
         free, auto_vacuum = pragma("freelist_count"), pragma("auto_vacuum")
         vacuumed = False
         if auto_vacuum == 2:  # INCREMENTAL: cheap, no rewrite
-            conn.exec_driver_sql("PRAGMA incremental_vacuum").all()
+            # Each step frees one page and execute() steps once; executescript steps
+            # to the end (we are in autocommit, so its implicit COMMIT is a no-op).
+            conn.connection.driver_connection.executescript("PRAGMA incremental_vacuum;")
         elif free >= VACUUM_MIN_FREE_PAGES and free >= before * VACUUM_FREE_FRACTION:
             conn.exec_driver_sql("VACUUM")
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").all()
             vacuumed = True
-        conn.exec_driver_sql("PRAGMA optimize").all()
+        conn.exec_driver_sql("PRAGMA optimize")
         after = pragma("page_count")
     report = OptimizeReport(before * page_size, after * page_size, vacuumed)
     event(
@@ -189,3 +211,21 @@ def _move_into_place(tmp: Path, dest: Path, overwrite: bool) -> None:
         if dest.exists():
             raise MonitorError(f"backup: {dest} exists; pass --force to overwrite it") from None
         os.replace(tmp, dest)
+
+
+@dataclass(frozen=True, slots=True)
+class HousekeepingReport:
+    """What one :func:`run_housekeeping` pass did."""
+
+    pruned: int
+    optimized: OptimizeReport | None
+
+
+def run_housekeeping(
+    session_factory: sessionmaker[Session], engine: Engine, settings: MonitorSettings, now: datetime
+) -> HousekeepingReport:
+    """The daemon's periodic job: prune per ``[monitor].retention`` (if set), then optimize."""
+    pruned = 0
+    if settings.retention_s is not None:
+        pruned = prune(session_factory, now, settings.retention_s, settings.keep_matched)
+    return HousekeepingReport(pruned, optimize(engine))

@@ -183,3 +183,56 @@ def test_backup_into_a_missing_folder_is_a_clear_error(seeded, tmp_path) -> None
     """The destination folder must exist."""
     with pytest.raises(MonitorError, match="does not exist"):
         backup(seeded.engine, tmp_path / "nope" / "copy.db")
+
+
+def test_an_alert_that_turned_pending_after_selection_protects_its_article(seeded) -> None:
+    """Candidates are checked again under the write lock before anything is deleted."""
+    from monitor.housekeeping import _delete_articles
+
+    with seeded.session_factory() as s:
+        article_id = s.scalar(select(ArticleRow.id).where(ArticleRow.guid == "old-matched-sent"))
+    with session_scope(seeded.session_factory) as s:  # an operator re-queued it meanwhile
+        s.execute(
+            AlertRow.__table__.update()
+            .where(AlertRow.article_id == article_id)
+            .values(status="pending")
+        )
+    cutoff = NOW - timedelta(days=30)
+    with session_scope(seeded.session_factory) as s:
+        assert _delete_articles(s, [article_id], cutoff, keep_matched=False) == 0
+    assert "old-matched-sent" in guids(seeded)
+    with seeded.session_factory() as s:
+        assert (
+            s.scalar(select(AlertRow.status).where(AlertRow.article_id == article_id)) == "pending"
+        )
+
+
+def test_incremental_vacuum_is_used_when_the_database_asks_for_it(tmp_path) -> None:
+    """auto_vacuum=INCREMENTAL: free pages are returned without a full VACUUM."""
+    path = tmp_path / "inc.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        conn.execute("CREATE TABLE t (x TEXT)")
+        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 4000,)] * 500)
+        conn.commit()
+        conn.execute("DELETE FROM t")
+        conn.commit()
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 400
+    engine = make_engine(f"sqlite:///{path}")
+    report = optimize(engine)
+    assert report is not None and not report.vacuumed
+    assert report.size_after < report.size_before / 10
+    engine.dispose()
+
+
+def test_run_housekeeping_prunes_only_with_a_retention(seeded) -> None:
+    """The periodic job prunes per [monitor].retention and always optimizes."""
+    from monitor.config import MonitorSettings
+    from monitor.housekeeping import run_housekeeping
+
+    off = run_housekeeping(
+        seeded.session_factory, seeded.engine, MonitorSettings(database=seeded.url), NOW
+    )
+    assert off.pruned == 0 and off.optimized is not None
+    on = MonitorSettings(database=seeded.url, retention_s=30 * DAY, keep_matched=True)
+    assert run_housekeeping(seeded.session_factory, seeded.engine, on, NOW).pruned == 1
