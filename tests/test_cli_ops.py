@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -219,3 +220,24 @@ def test_register_joins_an_existing_db_group() -> None:
     ops.register(sub)
     assert parser.parse_args(["db", "upgrade"]).db_command == "upgrade"
     assert parser.parse_args(["db", "backup", "x.db"]).func is ops.cmd_db_backup
+
+
+def test_status_on_a_broken_database_file_is_one_error_line(tmp_path, capsys) -> None:
+    """A file that is not SQLite: exit 1 and one 'monitor: error:' line, no traceback."""
+    from monitor.db import make_engine, make_session_factory
+
+    bad = tmp_path / "monitor.db"
+    bad.write_bytes(b"this is not a database at all" * 100)
+    engine = make_engine(f"sqlite:///{bad}")
+
+    broken = SimpleNamespace(
+        path=bad,
+        url=f"sqlite:///{bad}",
+        engine=engine,
+        session_factory=make_session_factory(engine),
+    )
+    assert run(Ctx(broken, MonitorSettings(database=broken.url)), "status") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("monitor: error:") and "not a database" in err
+    assert len(err.strip().splitlines()) == 1
+    engine.dispose()

@@ -20,10 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import housekeeping, stats
 from monitor.errors import MonitorError
-from monitor.secrets import mask_url
+from monitor.secrets import mask_text, mask_url
 
 EXIT_NOT_RUNNING = 3
 STALE_AFTER_MIN_S = 120.0  # a heartbeat older than max(this, 4 ticks) means "not running"
@@ -87,15 +88,23 @@ def cmd_status(args: argparse.Namespace, ctx: Any) -> int:
         status = collect_status(
             ctx.config(), ctx.session_factory(), ctx.engine(), datetime.now(UTC)
         )
-    except MonitorError as exc:
-        print(f"monitor: error: {exc}", file=sys.stderr)
-        return 1
+    except (MonitorError, SQLAlchemyError) as exc:
+        return _fail(exc)
     print(
         json.dumps(_jsonable(status), indent=2)
         if args.json
         else render_status(status, ctx.config())
     )
     return 0 if status.daemon == "running" else EXIT_NOT_RUNNING
+
+
+def _fail(exc: Exception) -> int:
+    """Print one masked error line; exit code 1."""
+    print(
+        f"monitor: error: {mask_text(str(exc).splitlines()[0] if str(exc) else repr(exc))}",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def collect_status(config: Any, session_factory: Any, engine: Engine, now: datetime) -> Status:
@@ -259,9 +268,8 @@ def cmd_db_backup(args: argparse.Namespace, ctx: Any) -> int:
     """``monitor db backup PATH [--force]``: online copy of the SQLite database."""
     try:
         dest = housekeeping.backup(ctx.engine(), args.path, overwrite=args.force)
-    except MonitorError as exc:
-        print(f"monitor: error: {exc}", file=sys.stderr)
-        return 1
+    except (MonitorError, SQLAlchemyError) as exc:
+        return _fail(exc)
     print(f"backup written: {dest} ({_human(dest.stat().st_size)})")
     return 0
 
