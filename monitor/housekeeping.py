@@ -154,6 +154,8 @@ def backup(engine: Engine, dest_path: str | os.PathLike[str], *, overwrite: bool
         url = mask_url(engine.url.render_as_string(hide_password=True))
         raise MonitorError(f"backup: {url} is not SQLite; use the database's own tools (pg_dump)")
     dest = Path(dest_path).expanduser().resolve()
+    if dest.is_dir():
+        raise MonitorError(f"backup: {dest} is a folder; give a file name")
     if dest.exists() and not overwrite:
         raise MonitorError(f"backup: {dest} exists; pass --force to overwrite it")
     if not dest.parent.is_dir():

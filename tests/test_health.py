@@ -183,3 +183,22 @@ def test_port_in_use_is_a_monitor_error(served) -> None:
     other = HealthServer(f"127.0.0.1:{server.port}", m.registry, lambda: True)
     with pytest.raises(MonitorError, match=f"127.0.0.1:{server.port}"):
         other.start()
+
+
+def test_serves_on_ipv6_loopback() -> None:
+    """``[::1]:PORT`` binds an IPv6 socket."""
+    import socket
+
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    server = HealthServer("[::1]:0", Metrics().registry, lambda: True)
+    server.start()
+    try:
+        assert server.url.startswith("http://[::1]:")
+        assert get(server.url + "/healthz")[0] == 200
+    finally:
+        server.stop()

@@ -185,6 +185,12 @@ def test_backup_into_a_missing_folder_is_a_clear_error(seeded, tmp_path) -> None
         backup(seeded.engine, tmp_path / "nope" / "copy.db")
 
 
+def test_backup_onto_a_folder_is_a_clear_error_even_with_overwrite(seeded, tmp_path) -> None:
+    """A folder as destination is refused, --force or not."""
+    with pytest.raises(MonitorError, match="is a folder"):
+        backup(seeded.engine, tmp_path, overwrite=True)
+
+
 def test_an_alert_that_turned_pending_after_selection_protects_its_article(seeded) -> None:
     """Candidates are checked again under the write lock before anything is deleted."""
     from monitor.housekeeping import _delete_articles
