@@ -11,7 +11,6 @@ thread and in other threads are logged the same way (``process.crashed``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -26,7 +25,6 @@ from monitor.secrets import MASK, mask_text
 from monitor.secrets import register_secret as register_secret  # re-exported: public here too
 
 LOG_FORMATS = ("text", "json")
-LOG_LEVELS = ("debug", "info", "warning", "error")
 _SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api_?key|credential)s?$")
 _QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic", "apprise", "urllib3")
 
@@ -149,20 +147,4 @@ def _log_thread_uncaught(args: threading.ExceptHookArgs) -> None:
         "process.crashed",
         exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
         extra={"fields": {"thread": name}},
-    )
-
-
-def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--log-format text|json`` and ``--log-level`` (defaults: $MONITOR_LOG_FORMAT / _LEVEL)."""
-    parser.add_argument(
-        "--log-format",
-        choices=LOG_FORMATS,
-        default=os.environ.get("MONITOR_LOG_FORMAT", "text"),
-        help="log lines as key=value text or one JSON object per line (default: text)",
-    )
-    parser.add_argument(
-        "--log-level",
-        choices=LOG_LEVELS,
-        default=os.environ.get("MONITOR_LOG_LEVEL", "info"),
-        help="least severe level logged (default: info)",
     )

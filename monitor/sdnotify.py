@@ -129,10 +129,13 @@ def _one_line(text: str) -> str:
 class WatchdogGate:
     """Decides whether the watchdog may be pinged: only while poll cycles progress. No I/O.
 
-    Times are monotonic seconds given by the caller. A cycle running longer than
-    ``stall_limit_s`` is hung. With ``idle_limit_s`` set, going that long without
-    any cycle starting (the scheduler itself died) is a stall too; the clock for
-    that starts at ``created_at``.
+    Times are monotonic seconds given by the caller. Call :meth:`cycle_started`
+    when a cycle begins and :meth:`cycle_finished` only when it returns (expected
+    errors included). A cycle that raises is never finished, so the clock keeps
+    running from the oldest unfinished start: a hung cycle and cycles that keep
+    crashing both count as a stall once ``stall_limit_s`` has passed. With
+    ``idle_limit_s`` set, going that long without any cycle starting (the
+    scheduler itself died) is a stall too; that clock starts at ``created_at``.
     """
 
     def __init__(
@@ -140,27 +143,28 @@ class WatchdogGate:
     ) -> None:
         self.stall_limit_s = stall_limit_s
         self.idle_limit_s = idle_limit_s
-        self._running_since: float | None = None
+        self._unfinished_since: float | None = None
         self._last_activity = created_at
         self._lock = threading.Lock()
 
     def cycle_started(self, now: float) -> None:
         """A poll cycle began."""
         with self._lock:
-            self._running_since = now
+            if self._unfinished_since is None:
+                self._unfinished_since = now
             self._last_activity = now
 
     def cycle_finished(self, now: float) -> None:
-        """A poll cycle ended (successfully or with an expected error: both are progress)."""
+        """A poll cycle returned: progress."""
         with self._lock:
-            self._running_since = None
+            self._unfinished_since = None
             self._last_activity = now
 
     def should_ping(self, now: float) -> bool:
-        """True while no cycle is hung and the scheduler keeps starting cycles."""
+        """True while no cycle is overdue and the scheduler keeps starting cycles."""
         with self._lock:
-            if self._running_since is not None:
-                return now - self._running_since <= self.stall_limit_s
+            if self._unfinished_since is not None:
+                return now - self._unfinished_since <= self.stall_limit_s
             if self.idle_limit_s is None:
                 return True
             return now - self._last_activity <= self.idle_limit_s

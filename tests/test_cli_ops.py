@@ -49,7 +49,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def run(ctx: Ctx, *argv: str) -> int:
     args = parse(*argv)
-    return args.func(args, ctx)
+    return args.handler(args, ctx)
 
 
 @pytest.fixture
@@ -219,11 +219,11 @@ def test_register_joins_an_existing_db_group() -> None:
     db_sub.add_parser("upgrade")
     ops.register(sub)
     assert parser.parse_args(["db", "upgrade"]).db_command == "upgrade"
-    assert parser.parse_args(["db", "backup", "x.db"]).func is ops.cmd_db_backup
+    assert parser.parse_args(["db", "backup", "x.db"]).handler is ops.cmd_db_backup
 
 
 def test_status_on_a_broken_database_file_is_one_error_line(tmp_path, capsys) -> None:
-    """A file that is not SQLite: exit 1 and one 'monitor: error:' line, no traceback."""
+    """A file that is not SQLite: exit 1 and one 'error:' line, no traceback."""
     from monitor.db import make_engine, make_session_factory
 
     bad = tmp_path / "monitor.db"
@@ -238,6 +238,6 @@ def test_status_on_a_broken_database_file_is_one_error_line(tmp_path, capsys) ->
     )
     assert run(Ctx(broken, MonitorSettings(database=broken.url)), "status") == 1
     err = capsys.readouterr().err
-    assert err.startswith("monitor: error:") and "not a database" in err
+    assert err.startswith("error:") and "not a database" in err
     assert len(err.strip().splitlines()) == 1
     engine.dispose()

@@ -15,7 +15,6 @@ import pytest
 
 from monitor import secrets
 from monitor.log import (
-    add_logging_arguments,
     event,
     register_secret,
     setup_logging,
@@ -178,19 +177,3 @@ def test_journal_is_detected_by_device_and_inode() -> None:
     assert stderr_is_journal({"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
     assert not stderr_is_journal({"JOURNAL_STREAM": "1:2"})
     assert not stderr_is_journal({})
-
-
-def test_logging_arguments() -> None:
-    """--log-format and --log-level with text/info defaults."""
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    add_logging_arguments(parser)
-    args = parser.parse_args([])
-    assert (args.log_format, args.log_level) in {
-        ("text", "info")
-    } or "MONITOR_LOG_FORMAT" in os.environ
-    args = parser.parse_args(["--log-format", "json", "--log-level", "debug"])
-    assert (args.log_format, args.log_level) == ("json", "debug")
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--log-format", "xml"])

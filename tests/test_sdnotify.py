@@ -129,6 +129,9 @@ def test_watchdog_interval_from_environment(env, pid, expected) -> None:
         ([("start", 0.0)], 61.0, False),  # hung cycle
         ([("start", 0.0), ("finish", 70.0)], 71.0, True),  # slow but finished: progress
         ([("start", 0.0), ("finish", 10.0), ("start", 20.0)], 100.0, False),
+        # cycles that raise never finish: the oldest unfinished start counts
+        ([("start", 0.0), ("start", 30.0), ("start", 55.0)], 61.0, False),
+        ([("start", 0.0), ("start", 30.0), ("finish", 40.0)], 61.0, True),
     ],
 )
 def test_gate_stops_pinging_when_a_cycle_hangs(events, now, expected) -> None:

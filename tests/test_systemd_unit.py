@@ -143,7 +143,7 @@ def test_unit_file_has_only_known_sections() -> None:
 # same rule per process (PR_SET_MDWE), so the stack can be exercised under it here.
 MDWE_PROBE = textwrap.dedent(
     """
-    import ctypes, mmap, sys
+    import ctypes, importlib, mmap, sys
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
         sys.exit(77)
@@ -152,28 +152,27 @@ MDWE_PROBE = textwrap.dedent(
         sys.exit(3)  # not enforced: the probe would prove nothing
     except OSError:
         pass
+
+    def optional(name):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            return None
+
     import sqlite3, ssl
-    import sqlalchemy, alembic, feedparser, httpx, apprise, prometheus_client, jinja2, apscheduler
-    from rapidfuzz import fuzz
-    fuzz.ratio("Київ", "Киев")
+    import sqlalchemy, alembic, feedparser, httpx, apprise, apscheduler, rapidfuzz.fuzz
+    rapidfuzz.fuzz.ratio("Київ", "Киев")
     feedparser.parse(b"<rss version='2.0'><channel><item><title>x</title></item></channel></rss>")
     sqlite3.connect(":memory:").execute("select 1")
     ssl.create_default_context()
-    jinja2.Template("{{ x }}").render(x=1)
-    for name in ("ahocorasick", "pymorphy3", "trafilatura", "lxml.etree"):
-        try:
-            __import__(name)
-        except ImportError:
-            pass
-    try:
-        import ahocorasick
+    if jinja2 := optional("jinja2"):
+        jinja2.Template("{{ x }}").render(x=1)
+    if ahocorasick := optional("ahocorasick"):
         a = ahocorasick.Automaton(); a.add_word("abc", 1); a.make_automaton(); list(a.iter("xabc"))
-        import pymorphy3
+    if pymorphy3 := optional("pymorphy3"):
         pymorphy3.MorphAnalyzer(lang="uk").parse("новини")
-        import trafilatura
+    if trafilatura := optional("trafilatura"):
         trafilatura.extract("<html><body><article><p>" + "Речення. " * 40 + "</p></article></body></html>")
-    except ImportError:
-        pass
     cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x + 1)  # libffi closure
     assert cb(1) == 2
     import monitor.sdnotify, monitor.health, monitor.housekeeping

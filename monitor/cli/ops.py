@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "status", help="one screen: daemon, feeds, articles, alerts, database"
     )
     p.add_argument("--json", action="store_true", help="print the same facts as one JSON object")
-    p.set_defaults(func=cmd_status)
+    p.set_defaults(handler=cmd_status)
     register_db(_db_group(subparsers))
 
 
@@ -45,11 +45,11 @@ def register_db(db_subparsers: argparse._SubParsersAction) -> None:
     p = db_subparsers.add_parser("backup", help="copy the live SQLite database to PATH")
     p.add_argument("path", metavar="PATH", help="destination file (must not exist)")
     p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
-    p.set_defaults(func=cmd_db_backup)
+    p.set_defaults(handler=cmd_db_backup)
     p = db_subparsers.add_parser("prune", help="delete articles older than [monitor].retention")
-    p.set_defaults(func=cmd_db_prune)
+    p.set_defaults(handler=cmd_db_prune)
     p = db_subparsers.add_parser("optimize", help="PRAGMA optimize; VACUUM when much space is free")
-    p.set_defaults(func=cmd_db_optimize)
+    p.set_defaults(handler=cmd_db_optimize)
 
 
 def _db_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -101,7 +101,7 @@ def cmd_status(args: argparse.Namespace, ctx: Any) -> int:
 def _fail(exc: Exception) -> int:
     """Print one masked error line; exit code 1."""
     print(
-        f"monitor: error: {mask_text(str(exc).splitlines()[0] if str(exc) else repr(exc))}",
+        f"error: {mask_text(str(exc).splitlines()[0] if str(exc) else repr(exc))}",
         file=sys.stderr,
     )
     return 1
