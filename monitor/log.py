@@ -25,7 +25,7 @@ from monitor.secrets import MASK, mask_text
 from monitor.secrets import register_secret as register_secret  # re-exported: public here too
 
 LOG_FORMATS = ("text", "json")
-_SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api_?key|credential)s?$")
+_SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api_?key|credential)$")
 _QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic", "apprise", "urllib3")
 
 

@@ -105,6 +105,26 @@ def test_text_lines_are_key_value(capsys, monkeypatch) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("key", "masked"),
+    [
+        ("password", True),
+        ("bot_token", True),
+        ("smtp_secret", True),
+        ("api_key", True),
+        ("tokens", False),
+        ("token_count", False),
+        ("passed", False),
+    ],
+)
+def test_secret_named_fields_are_masked_whole(key, masked, capsys) -> None:
+    """A field named like a secret never shows its value; look-alike names do."""
+    setup_logging("text", "info")
+    event(log, "x", **{key: "v4lue-1234"})
+    err = capsys.readouterr().err
+    assert ("v4lue-1234" not in err) is masked
+
+
 def test_text_lines_carry_a_timestamp_outside_the_journal(capsys) -> None:
     """On a terminal, each line starts with ts=...Z."""
     setup_logging("text", "info")
