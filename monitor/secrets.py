@@ -32,7 +32,10 @@ _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 _SECRET_PAIR = re.compile(
     r"(?i)(\b[\w-]*(?:password|passwd|secret|token|api[_-]?key)\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
 )
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+# "Bearer <token>" (the token has a digit: not "bearer bonds") and "Authorization: Basic <b64>".
+_BEARER = re.compile(
+    r"(?i)(\bbearer|authorization:\s*basic)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"
+)
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 
 _registered: list[str] = []

@@ -67,6 +67,7 @@ def test_mask_url(url, expected) -> None:
         ("smtp login failed: password=hunter2secret for alerts", "hunter2secret"),
         ('config: api_key: "k-12345-abcdef"', "k-12345-abcdef"),
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
+        ("Authorization: Basic YWxlcnRzOmh1bnRlcjI=", "YWxlcnRzOmh1bnRlcjI="),
     ],
 )
 def test_mask_text_hides_secrets_in_free_text(text, leaked) -> None:
@@ -80,6 +81,8 @@ def test_mask_text_keeps_ordinary_text() -> None:
     """Counts and words that merely contain 'token' are left alone."""
     text = "event=match.done tokens=42 token_count=3 feed_url=https://news.example/rss"
     assert mask_text(text) == text
+    prose = "basic authentication for bearer instruments and bearer bonds"
+    assert mask_text(prose) == prose
 
 
 def test_registered_secret_is_masked_everywhere_longest_first() -> None:
