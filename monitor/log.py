@@ -1,27 +1,46 @@
 """Structured logging: one event per outcome, stable snake_case keys with units.
 
 ``event(log, "feed.polled", feed_url=url, status="ok", new=3, duration_ms=412)``
-renders as ``event=feed.polled feed_url=... status=ok new=3 duration_ms=412`` (text)
-or one JSON object per line (``--log-format json``). Values pass through
-:func:`monitor.secrets.mask_text` so secrets never reach the log.
+renders as ``level=info event=feed.polled feed_url=... status=ok new=3 duration_ms=412``
+(text) or one JSON object per line (``--log-format json``). Everything that reaches
+the output, tracebacks and other libraries' records included, passes through
+:func:`monitor.secrets.mask_text`; a field whose name says it is a secret
+(``password``, ``token``, ...) is masked whole. Uncaught exceptions in the main
+thread and in other threads are logged the same way (``process.crashed``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sys
+import threading
+import time
+from collections.abc import Mapping
 from typing import Any
 
-from monitor.secrets import mask_text
+from monitor.secrets import MASK, mask_text
+from monitor.secrets import register_secret as register_secret  # re-exported: public here too
 
-_SECRETS: list[str] = []
+LOG_FORMATS = ("text", "json")
+_SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api_?key|credential)$")
+_QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic", "apprise", "urllib3")
 
 
-def register_secret(value: str) -> None:
-    """Remember a literal secret (token, password) so every log line masks it."""
-    if value and len(value) >= 4 and value not in _SECRETS:
-        _SECRETS.append(value)
+def _fields(record: logging.LogRecord) -> Mapping[str, Any]:
+    """The fields :func:`event` attached; other libraries' records have none."""
+    return getattr(record, "fields", None) or {}
+
+
+def _field_value(key: str, value: Any) -> Any:
+    """Mask a secret-named field whole; keep numbers and booleans typed."""
+    if _SECRET_FIELD.search(key) and value is not None:
+        return MASK
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return mask_text(str(value))
 
 
 def _fmt(value: Any) -> str:
@@ -32,24 +51,47 @@ def _fmt(value: Any) -> str:
 
 
 class TextFormatter(logging.Formatter):
+    """``level=info event=name key=value ...``; ``ts=`` first unless journald adds time."""
+
+    def __init__(self, timestamps: bool = True) -> None:
+        super().__init__()
+        self.timestamps = timestamps
+
     def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = getattr(record, "fields", None) or {}
-        head = f"level={record.levelname.lower()} event={record.getMessage()}"
-        body = " ".join(f"{k}={_fmt(v)}" for k, v in fields.items())
-        line = f"{head} {body}" if body else head
+        parts = [f"ts={_iso(record.created)}"] if self.timestamps else []
+        parts.append(f"level={record.levelname.lower()}")
+        if hasattr(record, "fields"):
+            parts.append(f"event={_fmt(mask_text(record.getMessage()))}")
+        else:  # another library's record: its message is free text
+            parts += [f"logger={record.name}", f"msg={_fmt(mask_text(record.getMessage()))}"]
+        parts += [f"{k}={_fmt(_field_value(k, v))}" for k, v in _fields(record).items()]
+        line = " ".join(parts)
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return mask_text(line, tuple(_SECRETS))
+            line += "\n" + mask_text(self.formatException(record.exc_info))
+        return line
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``event``, the fields, ``exception``."""
+
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {"level": record.levelname.lower(), "event": record.getMessage()}
-        for k, v in (getattr(record, "fields", None) or {}).items():
-            out[k] = v if isinstance(v, int | float | bool) or v is None else str(v)
+        out: dict[str, Any] = {"ts": _iso(record.created), "level": record.levelname.lower()}
+        if hasattr(record, "fields"):
+            out["event"] = mask_text(record.getMessage())
+        else:
+            out["logger"], out["msg"] = record.name, mask_text(record.getMessage())
+        for k, v in _fields(record).items():
+            out[k] = _field_value(k, v)
         if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return mask_text(json.dumps(out, ensure_ascii=False), tuple(_SECRETS))
+            out["exception"] = mask_text(self.formatException(record.exc_info))
+        return json.dumps(out, ensure_ascii=False)
+
+
+def _iso(created: float) -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+        + f".{int(created % 1 * 1000):03d}Z"
+    )
 
 
 def event(log: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
@@ -59,11 +101,50 @@ def event(log: logging.Logger, name: str, level: int = logging.INFO, **fields: A
 
 
 def setup_logging(fmt: str = "text", level: str = "info") -> None:
-    """Send log events to stderr (journald adds timestamps) in ``text`` or ``json``."""
+    """Send log events to stderr in ``text`` or ``json``; route uncaught exceptions there too.
+
+    Text lines carry a ``ts=`` unless stderr is the journal (it timestamps lines itself).
+    """
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {fmt!r}")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    formatter = JsonFormatter() if fmt == "json" else TextFormatter(not stderr_is_journal())
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "apprise"):
+    for noisy in _QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_thread_uncaught
+
+
+def stderr_is_journal(environ: Mapping[str, str] | None = None) -> bool:
+    """True when stderr is connected to journald (``$JOURNAL_STREAM`` names its device:inode)."""
+    stream = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stream == f"{st.st_dev}:{st.st_ino}"
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logging.getLogger("monitor").critical(
+        "process.crashed", exc_info=(exc_type, exc, tb), extra={"fields": {"thread": "main"}}
+    )
+
+
+def _log_thread_uncaught(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread else "?"
+    logging.getLogger("monitor").critical(
+        "process.crashed",
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+        extra={"fields": {"thread": name}},
+    )

@@ -1,14 +1,60 @@
-"""Secrets never reach a log line or an error message: masking helpers. No I/O."""
+"""Secrets: masking helpers, the registry of literal secrets, systemd credentials.
+
+Secrets never reach a log line or an error message. :func:`mask_text` masks every
+URL it finds (:func:`mask_url`), ``password=...``-style pairs, bearer tokens and
+every literal value given to :func:`register_secret`. :func:`load_credentials`
+reads systemd credentials (``$CREDENTIALS_DIRECTORY``) so ``${TELEGRAM_BOT_TOKEN}``
+in the config can come from a credential file; :func:`secret_environ` merges them
+over the environment: **a credential wins over an environment variable of the
+same name** (the unit configured it deliberately; the environment is inherited
+and leaks more easily). Only :func:`load_credentials` does I/O.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 MASK = "***"
+MIN_SECRET_LEN = 4  # shorter literals would mask ordinary words
+MAX_CREDENTIAL_BYTES = 64 * 1024
+CREDENTIAL_PREFIX = "press-monitor_"  # LoadCredential=press-monitor:/etc/press-monitor/credentials
+
 _SECRET_QUERY_KEYS = re.compile(r"(token|key|secret|pass|pwd|auth|sig|apikey|api_key|access)", re.I)
 # A URL inside free text: scheme://... up to whitespace or a quote.
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+# key=value / key: value pairs whose key names a secret (not part of a URL: those
+# go through mask_url first).
+_SECRET_PAIR = re.compile(
+    r"(?i)(\b[\w-]*(?:password|passwd|secret|token|api[_-]?key)\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+)
+# "Bearer <token>" (the token has a digit: not "bearer bonds") and "Authorization: Basic <b64>".
+_BEARER = re.compile(
+    r"(?i)(\bbearer|authorization:\s*basic)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"
+)
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+
+_registered: list[str] = []
+_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Remember a literal secret (token, password): :func:`mask_text` masks it from now on."""
+    if value and len(value) >= MIN_SECRET_LEN:
+        with _lock:
+            if value not in _registered:
+                _registered.append(value)
+                _registered.sort(key=len, reverse=True)  # longest first: no partial leftovers
+
+
+def registered_secrets() -> tuple[str, ...]:
+    """The literal secrets registered so far, longest first."""
+    with _lock:
+        return tuple(_registered)
 
 
 def mask_url(url: str) -> str:
@@ -35,17 +81,72 @@ def mask_url(url: str) -> str:
 
 
 def _looks_like_token(segment: str) -> bool:
-    """Bot tokens and API keys: long, mixed letters and digits (``123456:AA...``)."""
-    if len(segment) < 16:
+    """Bot tokens and API keys: a long unbroken run of letters and digits, with digits
+    or mixed case (``123456:AAHdq...``, hex ids). Word slugs (``kyiv-news-2026-11``) pass.
+    """
+    if len(segment) < 16 or " " in segment:
+        return False
+    longest = max(_ALNUM_RUN.findall(segment), key=len, default="")
+    if len(longest) < 16:
         return False
     has_digit = any(c.isdigit() for c in segment)
-    has_alpha = any(c.isalpha() for c in segment)
-    return has_digit and has_alpha and " " not in segment
+    mixed_case = any(c.isupper() for c in longest) and any(c.islower() for c in longest)
+    return any(c.isalpha() for c in segment) and (has_digit or mixed_case)
 
 
 def mask_text(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Mask every URL in ``text`` and every literal secret value given."""
-    for value in secrets:
-        if value and len(value) >= 4:
+    """Mask every URL in ``text``, secret-named pairs, bearer tokens, every literal
+    value given and every registered secret.
+    """
+    for value in sorted({*secrets, *registered_secrets()}, key=len, reverse=True):
+        if value and len(value) >= MIN_SECRET_LEN:
             text = text.replace(value, MASK)
-    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+    text = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return _SECRET_PAIR.sub(
+        lambda m: m.group(0) if m.group(2) == MASK else f"{m.group(1)}{MASK}", text
+    )
+
+
+def load_credentials(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Read every file in ``$CREDENTIALS_DIRECTORY`` as ``{name: value}``; {} without it.
+
+    One trailing newline is dropped (``echo token > file``). A name loaded from the
+    credentials folder (``press-monitor_TELEGRAM_BOT_TOKEN``) is also given without
+    its prefix. Each value is registered as a secret. Unreadable, oversized or
+    non-UTF-8 files are skipped.
+    """
+    env = os.environ if environ is None else environ
+    folder = env.get("CREDENTIALS_DIRECTORY")
+    if not folder or not Path(folder).is_dir():
+        return {}
+    creds: dict[str, str] = {}
+    for path in sorted(Path(folder).iterdir()):
+        value = _read_credential(path)
+        if value is None:
+            continue
+        register_secret(value)
+        creds[path.name] = value
+        if path.name.startswith(CREDENTIAL_PREFIX):
+            creds.setdefault(path.name[len(CREDENTIAL_PREFIX) :], value)
+    return creds
+
+
+def _read_credential(path: Path) -> str | None:
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_CREDENTIAL_BYTES:
+            return None
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text[:-1] if text.endswith("\n") else text
+
+
+def secret_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment with systemd credentials laid over it (credentials win).
+
+    Pass the result to the config loader for ``${VAR}`` substitution.
+    """
+    env = dict(os.environ if environ is None else environ)
+    env.update(load_credentials(env))
+    return env

@@ -1,0 +1,243 @@
+"""``monitor status`` and ``monitor db backup|prune|optimize`` on a real SQLite file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from monitor.cli import ops
+from monitor.config import Config, MonitorSettings
+from monitor.db import session_scope
+from monitor.records import FeedConfig, FetchSettings
+from monitor.stats import Heartbeat, record_heartbeat
+from tests.opsdb import add_article, add_feed, add_match, db, db_template  # noqa: F401
+
+
+@dataclass
+class Ctx:
+    """The slice of the CLI context the ops commands use."""
+
+    db: object
+    settings: MonitorSettings
+    feeds: tuple[FeedConfig, ...] = ()
+
+    def config(self) -> Config:
+        return Config("test.toml", self.settings, FetchSettings(), {}, {}, self.feeds, ())
+
+    def session_factory(self):
+        return self.db.session_factory
+
+    def engine(self):
+        return self.db.engine
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="monitor")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ops.register(sub)
+    return parser.parse_args(argv)
+
+
+def run(ctx: Ctx, *argv: str) -> int:
+    args = parse(*argv)
+    return args.handler(args, ctx)
+
+
+@pytest.fixture
+def ctx(db) -> Ctx:  # noqa: F811
+    """Kyiv time, three feeds: ok, failing soon, backing off; articles today and older; alerts."""
+    now = datetime.now(UTC)
+    with session_scope(db.session_factory) as s:
+        ok = add_feed(s, "https://ok.example/rss", next_check_at=now + timedelta(minutes=5))
+        add_feed(
+            s,
+            "https://flaky.example/rss",
+            error_kind="timeout",
+            failures=1,
+            error_since=now - timedelta(minutes=10),
+            next_check_at=now + timedelta(minutes=4),
+        )
+        add_feed(
+            s,
+            "https://down.example/rss?token=SECRETTOKEN99",
+            error_kind="http_status",
+            failures=6,
+            error_since=now - timedelta(days=1),
+            next_check_at=now + timedelta(hours=3),
+        )
+        add_feed(s, "https://removed.example/rss", active=0)
+        add_article(s, ok, "old", now - timedelta(days=3))
+        for i in range(4):
+            a = add_article(s, ok, f"new{i}", now - timedelta(seconds=i))
+        add_match(s, a, "r1", "pending", "telegram")
+        add_match(s, a, "r2", "dead", "email")
+        add_match(
+            s, add_article(s, ok, "sent", now - timedelta(seconds=9)), "r1", "sent", "telegram"
+        )
+    feeds = tuple(
+        FeedConfig(u, interval_s=600)
+        for u in ("https://ok.example/rss", "https://flaky.example/rss")
+    )
+    return Ctx(db, MonitorSettings(database=db.url, timezone="Europe/Kyiv"), feeds)
+
+
+def test_status_shows_a_running_daemon_and_everything_else(ctx, capsys) -> None:
+    """Fresh heartbeat from a live pid: exit 0 and one line per area."""
+    record_heartbeat(ctx.db.session_factory, datetime.now(UTC) - timedelta(seconds=20), os.getpid())
+    assert run(ctx, "status") == 0
+    out = capsys.readouterr().out
+    lines = dict(line.split(":", 1) for line in out.splitlines() if not line.startswith(" "))
+    assert lines["daemon"].strip().startswith(f"running, pid {os.getpid()}, last cycle")
+    assert "(20 s ago)" in lines["daemon"] or "(21 s ago)" in lines["daemon"]
+    assert lines["feeds"].strip() == "3 active: 1 ok, 1 failing, 1 backing off"
+    assert lines["articles"].strip() == "5 today, 6 in all"  # "old" is 3 days old
+    assert lines["alerts"].strip() == "1 pending, 0 sending, 1 dead (email 1), 1 sent"
+    assert lines["database"].strip().startswith(f"{ctx.db.path}, ")
+    assert "https://down.example/rss?token=***: http_status x6" in out
+    assert "SECRETTOKEN99" not in out
+
+
+def test_status_exits_3_when_the_heartbeat_is_old(ctx, capsys) -> None:
+    """A heartbeat older than max(120 s, 4 ticks) means the daemon is not running."""
+    record_heartbeat(ctx.db.session_factory, datetime.now(UTC) - timedelta(minutes=30), os.getpid())
+    assert run(ctx, "status") == ops.EXIT_NOT_RUNNING
+    assert "NOT RUNNING (heartbeat too old)" in capsys.readouterr().out
+
+
+def test_status_exits_3_when_the_pid_is_gone(ctx, capsys) -> None:
+    """A fresh heartbeat from a process that exited: not running."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    record_heartbeat(ctx.db.session_factory, datetime.now(UTC), int(child.stdout))
+    assert run(ctx, "status") == ops.EXIT_NOT_RUNNING
+    assert "daemon:    NOT RUNNING, pid" in capsys.readouterr().out
+
+
+def test_status_on_a_database_the_daemon_never_used(db, capsys) -> None:  # noqa: F811
+    """An empty database: exit 3, zero counts, no crash."""
+    ctx = Ctx(db, MonitorSettings(database=db.url))
+    assert run(ctx, "status") == ops.EXIT_NOT_RUNNING
+    out = capsys.readouterr().out
+    assert "never ran" in out
+    assert "0 active: 0 ok, 0 failing, 0 backing off" in out
+
+
+def test_status_json_carries_the_same_facts(ctx, capsys) -> None:
+    """--json: one object for scripts, secrets masked."""
+    record_heartbeat(ctx.db.session_factory, datetime.now(UTC), os.getpid())
+    assert run(ctx, "status", "--json") == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert data["daemon"] == "running"
+    assert data["feeds"] == {"ok": 1, "failing": 1, "backing_off": 1}
+    assert data["alerts"] == {"pending": 1, "dead": 1, "sent": 1}
+    assert data["articles_total"] == 6
+    assert "SECRETTOKEN99" not in out
+
+
+@pytest.mark.parametrize(
+    ("now", "tz", "expected"),
+    [
+        (
+            datetime(2026, 11, 27, 1, 30, tzinfo=UTC),
+            "UTC",
+            datetime(2026, 11, 27, 0, 0, tzinfo=UTC),
+        ),
+        # 01:30 UTC is 03:30 in Kyiv (UTC+2): Kyiv's day began at 22:00 UTC the day before
+        (
+            datetime(2026, 11, 27, 1, 30, tzinfo=UTC),
+            "Europe/Kyiv",
+            datetime(2026, 11, 26, 22, 0, tzinfo=UTC),
+        ),
+        (
+            datetime(2026, 11, 26, 23, 30, tzinfo=UTC),
+            "America/New_York",
+            datetime(2026, 11, 26, 5, 0, tzinfo=UTC),
+        ),
+    ],
+)
+def test_today_starts_at_local_midnight(now, tz, expected) -> None:
+    """'Articles today' counts from midnight in [monitor].timezone."""
+    assert ops.local_midnight(now, tz) == expected
+
+
+@pytest.mark.parametrize(
+    ("age_s", "pid_alive", "expected"),
+    [(None, True, "never"), (10, True, "running"), (10, False, "stopped"), (3600, True, "stale")],
+)
+def test_daemon_state(age_s, pid_alive, expected) -> None:
+    """Heartbeat age and pid decide whether the daemon is up."""
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    pid = os.getpid() if pid_alive else 2**22 + 1  # above the default pid_max
+    beat = Heartbeat(None if age_s is None else now - timedelta(seconds=age_s), pid)
+    assert ops.daemon_state(beat, now, 120) == expected
+
+
+def test_db_backup_writes_a_copy_and_refuses_to_overwrite(ctx, tmp_path, capsys) -> None:
+    """``db backup PATH`` copies; a second run refuses with exit 1 unless --force."""
+    dest = tmp_path / "backup.db"
+    assert run(ctx, "db", "backup", str(dest)) == 0
+    assert "backup written" in capsys.readouterr().out
+    with sqlite3.connect(dest) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 6
+    assert run(ctx, "db", "backup", str(dest)) == 1
+    assert "exists" in capsys.readouterr().err
+    assert run(ctx, "db", "backup", "--force", str(dest)) == 0
+
+
+def test_db_prune_uses_the_configured_retention(ctx, capsys) -> None:
+    """``db prune`` applies [monitor].retention once; without it, nothing happens."""
+    assert run(ctx, "db", "prune") == 0
+    assert "nothing to prune" in capsys.readouterr().out
+    ctx.settings = MonitorSettings(database=ctx.db.url, retention_s=86400.0, keep_matched=True)
+    assert run(ctx, "db", "prune") == 0
+    assert capsys.readouterr().out.strip() == "pruned 1 articles"
+
+
+def test_db_optimize_reports_sizes(ctx, capsys) -> None:
+    """``db optimize`` runs and prints before/after sizes."""
+    assert run(ctx, "db", "optimize") == 0
+    assert "->" in capsys.readouterr().out
+
+
+def test_register_joins_an_existing_db_group() -> None:
+    """When the main CLI already has ``db upgrade``, backup lands beside it."""
+    parser = argparse.ArgumentParser(prog="monitor")
+    sub = parser.add_subparsers(dest="command", required=True)
+    db_parser = sub.add_parser("db")
+    db_sub = db_parser.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade")
+    ops.register(sub)
+    assert parser.parse_args(["db", "upgrade"]).db_command == "upgrade"
+    assert parser.parse_args(["db", "backup", "x.db"]).handler is ops.cmd_db_backup
+
+
+def test_status_on_a_broken_database_file_is_one_error_line(tmp_path, capsys) -> None:
+    """A file that is not SQLite: exit 1 and one 'error:' line, no traceback."""
+    from monitor.db import make_engine, make_session_factory
+
+    bad = tmp_path / "monitor.db"
+    bad.write_bytes(b"this is not a database at all" * 100)
+    engine = make_engine(f"sqlite:///{bad}")
+
+    broken = SimpleNamespace(
+        path=bad,
+        url=f"sqlite:///{bad}",
+        engine=engine,
+        session_factory=make_session_factory(engine),
+    )
+    assert run(Ctx(broken, MonitorSettings(database=broken.url)), "status") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "not a database" in err
+    assert len(err.strip().splitlines()) == 1
+    engine.dispose()

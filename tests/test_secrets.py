@@ -1,0 +1,136 @@
+"""Masking of secrets, the secret registry and systemd credentials."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor import secrets
+from monitor.secrets import (
+    MASK,
+    load_credentials,
+    mask_text,
+    mask_url,
+    register_secret,
+    secret_environ,
+)
+
+TG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+@pytest.fixture(autouse=True)
+def clean_registry(monkeypatch):
+    """Each test starts with no registered secrets."""
+    monkeypatch.setattr(secrets, "_registered", [])
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (f"tgram://{TG_TOKEN}/-1001234567", "tgram://***/-1001234567"),
+        (
+            f"https://api.telegram.org/bot{TG_TOKEN}/sendMessage",
+            "https://api.telegram.org/***/sendMessage",
+        ),
+        (
+            "mailtos://alerts:hunter2@smtp.example.com?to=ops@example.com",
+            "mailtos://alerts:***@smtp.example.com?to=ops@example.com",
+        ),
+        (
+            "https://feeds.example/rss?token=s3cr3tvalue&lang=uk",
+            "https://feeds.example/rss?token=***&lang=uk",
+        ),
+        (
+            "https://feeds.example/rss?api_key=abc&page=2",
+            "https://feeds.example/rss?api_key=***&page=2",
+        ),
+        (
+            "https://feeds.example/feeds/4f3c2a1b9d8e7f6a5b4c/rss",
+            "https://feeds.example/feeds/***/rss",
+        ),
+        # word slugs are not tokens: article links stay readable in the log
+        (
+            "https://news.example/2026/11/27/kyiv-energy-grid-update-2026",
+            "https://news.example/2026/11/27/kyiv-energy-grid-update-2026",
+        ),
+        ("https://news.example/rss.xml", "https://news.example/rss.xml"),
+    ],
+)
+def test_mask_url(url, expected) -> None:
+    """Credentials, token path segments and secret query values are masked; the rest stays."""
+    assert mask_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        (f"POST https://api.telegram.org/bot{TG_TOKEN}/sendMessage failed", "AAHdqTcvCH1vGWJx"),
+        ("smtp login failed: password=hunter2secret for alerts", "hunter2secret"),
+        ('config: api_key: "k-12345-abcdef"', "k-12345-abcdef"),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
+        ("Authorization: Basic YWxlcnRzOmh1bnRlcjI=", "YWxlcnRzOmh1bnRlcjI="),
+    ],
+)
+def test_mask_text_hides_secrets_in_free_text(text, leaked) -> None:
+    """URLs, secret-named pairs and bearer tokens inside messages are masked."""
+    masked = mask_text(text)
+    assert leaked not in masked
+    assert MASK in masked
+
+
+def test_mask_text_keeps_ordinary_text() -> None:
+    """Counts and words that merely contain 'token' are left alone."""
+    text = "event=match.done tokens=42 token_count=3 feed_url=https://news.example/rss"
+    assert mask_text(text) == text
+    prose = "basic authentication for bearer instruments and bearer bonds"
+    assert mask_text(prose) == prose
+
+
+def test_registered_secret_is_masked_everywhere_longest_first() -> None:
+    """A registered literal is masked in any text, even when another secret is its prefix."""
+    register_secret("abcd")
+    register_secret("abcdefgh-long")
+    assert mask_text("x abcdefgh-long y abcd z") == "x *** y *** z"
+    register_secret("ab")  # too short to mask safely: ignored
+    assert mask_text("ab") == "ab"
+
+
+def test_credentials_are_read_from_the_credentials_directory(tmp_path) -> None:
+    """Every file becomes a credential; the folder prefix is dropped; values get registered."""
+    (tmp_path / "press-monitor_TELEGRAM_BOT_TOKEN").write_text(TG_TOKEN + "\n")
+    (tmp_path / "SMTP_PASSWORD").write_text("pa ss\n\n")
+    (tmp_path / "subdir").mkdir()
+    (tmp_path / "binary").write_bytes(b"\xff\xfe")
+    creds = load_credentials({"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert creds == {
+        "press-monitor_TELEGRAM_BOT_TOKEN": TG_TOKEN,
+        "TELEGRAM_BOT_TOKEN": TG_TOKEN,
+        "SMTP_PASSWORD": "pa ss\n",  # only one trailing newline is dropped
+    }
+    assert mask_text(f"token is {TG_TOKEN}") == "token is ***"
+
+
+def test_no_credentials_directory_means_no_credentials(tmp_path) -> None:
+    """Outside systemd (or a folder that vanished) there are none."""
+    assert load_credentials({}) == {}
+    assert load_credentials({"CREDENTIALS_DIRECTORY": str(tmp_path / "absent")}) == {}
+
+
+def test_credentials_win_over_environment_variables(tmp_path) -> None:
+    """secret_environ lays credentials over the environment: the credential wins."""
+    (tmp_path / "TELEGRAM_BOT_TOKEN").write_text("from-credential")
+    env = {
+        "CREDENTIALS_DIRECTORY": str(tmp_path),
+        "TELEGRAM_BOT_TOKEN": "from-env",
+        "SMTP_USER": "ops",
+    }
+    merged = secret_environ(env)
+    assert merged["TELEGRAM_BOT_TOKEN"] == "from-credential"
+    assert merged["SMTP_USER"] == "ops"
+    assert env["TELEGRAM_BOT_TOKEN"] == "from-env"  # the input is not modified
+
+
+def test_explicit_credential_wins_over_the_folder_one(tmp_path) -> None:
+    """A drop-in LoadCredential=NAME beats press-monitor_NAME from the folder."""
+    (tmp_path / "TOKEN_X").write_text("explicit")
+    (tmp_path / "press-monitor_TOKEN_X").write_text("folder")
+    assert load_credentials({"CREDENTIALS_DIRECTORY": str(tmp_path)})["TOKEN_X"] == "explicit"
