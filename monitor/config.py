@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import os
@@ -20,7 +19,7 @@ from sqlalchemy.engine import make_url
 from monitor.errors import ConfigError, QueryError
 from monitor.log import register_secret
 from monitor.records import ChannelConfig, FeedConfig, FetchSettings, RuleConfig
-from monitor.secrets import mask_url
+from monitor.secrets import mask_url, secret_environ
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,14 +162,8 @@ def load_config(
 
 
 def _environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    env = dict(os.environ if environ is None else environ)
-    creds = env.get("CREDENTIALS_DIRECTORY")
-    if creds and Path(creds).is_dir():
-        for item in Path(creds).iterdir():
-            if item.is_file() and item.name not in env:
-                with contextlib.suppress(OSError, UnicodeDecodeError):
-                    env[item.name] = item.read_text(encoding="utf-8").strip()
-    return env
+    """The environment with systemd credentials laid over it (credentials win)."""
+    return secret_environ(environ)
 
 
 def parse_duration(value: object) -> float:

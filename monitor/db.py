@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StaleSchemaError
 
+
 def _migrations_dir() -> Path:
     """``migrations/`` beside the package (checkout, editable install), else the copy a
     regular install puts under ``<prefix>/share/press-monitor/migrations``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -72,21 +73,21 @@ ERRORS = [
         "query = 'Witkoff AND @coalition'",
         "query = 'Witkoff AND @nosuch'",
         "rules[0].query",
-        18,
+        17,
         "nosuch",
     ),
     (
         "query = 'Witkoff AND @coalition'",
         "query = 'Witkoff AND ('",
         "rules[0].query",
-        18,
+        17,
         "witkoff-coalition",
     ),
     (
         'channels = ["desk"]',
         'channels = ["pager"]',
         "rules[0].channels",
-        19,
+        18,
         "unknown channel 'pager'",
     ),
     (
@@ -107,28 +108,28 @@ ERRORS = [
         'url = "https://example.org/rss"',
         'url = "https://example.org/rss"\ninterval = "often"',
         "feeds[0].interval",
-        15,
+        14,
         "not a duration",
     ),
     (
         'url = "https://example.org/rss"',
         'url = "ftp://example.org/rss"',
         "feeds[0].url",
-        14,
+        13,
         "unsupported scheme",
     ),
     (
         'url = "https://example.org/rss"',
         'url = "https://example.org/rss"\nlanguage = "xx"',
         "feeds[0].language",
-        15,
+        14,
         "unknown language",
     ),
     (
         'name = "witkoff-coalition"',
         'name = "witkoff-coalition"\ndelivery = "weekly"',
         "rules[0].delivery",
-        18,
+        17,
         "instant",
     ),
     ('desk = "json://127.0.0.1:9/hook"', 'desk = "not a url"', "channels.desk", 6, "apprise URL"),
@@ -201,7 +202,7 @@ def test_duplicate_feed_and_rule_are_rejected(tmp_path: Path) -> None:
     text = valid(tmp_path) + '\n[[feeds]]\nurl = "https://example.org/rss"\n'
     with pytest.raises(ConfigError, match="listed twice") as info:
         load_config(write(tmp_path, text), ENV)
-    assert info.value.key == "feeds[1].url" and info.value.line == 22
+    assert info.value.key == "feeds[1].url" and info.value.line == 21
 
 
 @pytest.mark.parametrize(
@@ -221,6 +222,8 @@ def test_sizes(text: object, size: int) -> None:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess:
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = str(ROOT)  # this checkout, installed or not
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         capture_output=True,
@@ -244,7 +247,7 @@ def test_check_config_exit_codes_and_masked_summary(tmp_path: Path) -> None:
     bad = write(tmp_path, valid(tmp_path).replace('["desk"]', '["nope"]'))
     fail = run_cli("--config", str(bad), "check-config", env=env)
     assert fail.returncode == 2
-    assert "rules[0].channels" in fail.stderr and ":19:" in fail.stderr
+    assert "rules[0].channels" in fail.stderr and ":18:" in fail.stderr
 
 
 def test_config_path_from_environment(tmp_path: Path) -> None:
@@ -253,6 +256,10 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
     path = write(tmp_path, valid(tmp_path))
     env = {**os.environ, **ENV, "MONITOR_CONFIG": str(path)}
     assert run_cli("check-config", env=env, cwd=tmp_path).returncode == 0
+    assert run_cli("check-config", env=env, cwd=ROOT).returncode == 0  # env wins over ./config.toml
     env.pop("MONITOR_CONFIG")
-    missing = run_cli("check-config", env=env, cwd=tmp_path)
+    assert run_cli("check-config", env=env, cwd=tmp_path).returncode == 0  # ./config.toml
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = run_cli("check-config", env=env, cwd=empty)
     assert missing.returncode == 2 and "config.toml" in missing.stderr
