@@ -1,38 +1,51 @@
 """The daemon: APScheduler ticks, the database says what is due.
 
-Two jobs run on a short tick: ``poll`` (one :func:`monitor.pipeline.poll_cycle` over the
-due feeds) and ``deliver`` (:func:`monitor.delivery.deliver_due`), each at most one at a
-time. The main thread only waits for signals: SIGTERM/SIGINT stop taking new work,
-cancel in-flight fetches after ``shutdown_timeout`` and exit; SIGHUP re-reads the
-config (validated first: an invalid file leaves the old config running).
+Three jobs: ``poll`` (one :func:`monitor.pipeline.poll_cycle` over the due feeds, on a
+short tick), ``deliver`` (:func:`monitor.delivery.deliver_due`) and ``housekeeping``
+(retention and optimisation, every few hours), each at most one at a time. The main
+thread only waits for signals: SIGTERM/SIGINT stop taking new work, cancel in-flight
+fetches after ``shutdown_timeout`` and exit 0; SIGHUP (or an edit of the file, with
+``watch_config``) re-reads the config, validated first: an invalid file leaves the
+old config running and the log says exactly what is wrong.
+
+systemd: READY=1 after migrations and config load, STATUS= after every cycle,
+WATCHDOG=1 only while poll cycles make progress (:class:`monitor.sdnotify.WatchdogGate`),
+RELOADING=1 / READY=1 around a reload, STOPPING=1 on shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from monitor import db, store
+from monitor import db, stats
 from monitor.config import Config, load_config
 from monitor.db import session_scope
 from monitor.errors import ConfigError
+from monitor.health import HealthServer, Metrics
 from monitor.log import event
 from monitor.parse import ParsePool
-from monitor.pipeline import CycleReport, Runtime, poll_cycle, utcnow
+from monitor.pipeline import CycleReport, FeedOutcome, Runtime, poll_cycle, utcnow
+from monitor.sdnotify import Notifier, WatchdogGate, WatchdogPinger
+from monitor.store import sync_feeds
 
 log = logging.getLogger(__name__)
+HOUSEKEEPING_EVERY_S = 6 * 3600
 
 
 class Daemon:
-    """One running press-monitor: config, database, scheduler, signal handling."""
+    """One running press-monitor: config, database, scheduler, signals, health."""
 
     def __init__(self, config: Config, environ: dict[str, str] | None = None) -> None:
         self.config = config
@@ -41,13 +54,26 @@ class Daemon:
         db.upgrade(self.engine)  # an empty or old database is migrated at start
         self.session_factory = db.make_session_factory(self.engine)
         self.parse_pool = ParsePool(max_workers=2, timeout_s=config.fetch.parse_timeout_s)
-        self.runtime = Runtime(config, self.session_factory, self.parse_pool)
+        self.metrics = Metrics(alert_source=lambda: stats.alert_counts(self.session_factory))
+        self.runtime = Runtime(
+            config,
+            self.session_factory,
+            self.parse_pool,
+            on_feed=self._observe_feed,
+            on_match=self.metrics.matched,
+        )
+        self.notifier = Notifier(self.environ)
+        self.gate = WatchdogGate(
+            max(600.0, 10 * config.fetch.timeout_s),
+            idle_limit_s=max(600.0, 10 * config.monitor.tick_s),
+            created_at=time.monotonic(),
+        )
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cycle_task: asyncio.Task | None = None
         self.last_report: CycleReport | None = None
-        self.cycles = 0
+        self._cancelled = False
 
     # -- one-shot ------------------------------------------------------------------
     def run_once(self) -> CycleReport:
@@ -61,22 +87,56 @@ class Daemon:
         """The ``poll`` job: one cycle over the due feeds (cancellable on shutdown)."""
         if self.stop_event.is_set():
             return
+        self.gate.cycle_started(time.monotonic())
         asyncio.run(self._poll())
-        self.cycles += 1
-        with session_scope(self.session_factory) as session:
-            now = utcnow()
-            store.set_state(session, "daemon.heartbeat", now.isoformat(), now)
-            store.set_state(session, "daemon.pid", str(os.getpid()), now)
+        if self._cancelled:
+            return
+        self.gate.cycle_finished(time.monotonic())
+        self._after_cycle()
 
     async def _poll(self) -> None:
+        self._cancelled = False
         self._loop = asyncio.get_running_loop()
         self._cycle_task = asyncio.current_task()
         try:
             self.last_report = await poll_cycle(self.runtime)
         except asyncio.CancelledError:
+            self._cancelled = True
             event(log, "cycle.cancelled", logging.WARNING)
         finally:
             self._cycle_task = None
+
+    def _after_cycle(self) -> None:
+        now = utcnow()
+        stats.record_heartbeat(self.session_factory, now, os.getpid())
+        report = self.last_report
+        if report is not None:
+            self.metrics.cycle_completed(report.duration_ms / 1000, now.timestamp())
+            self.metrics.set_cycle_lag(report.lag_s)
+        feeds = stats.feed_status_counts(
+            self.session_factory,
+            now,
+            {f.url: f.interval_s for f in self.config.feeds},
+            self.config.monitor.poll_interval_s,
+        )
+        self.metrics.set_feed_status_counts(feeds)
+        pending = sum(
+            n
+            for (status, _), n in stats.alert_counts(self.session_factory).items()
+            if status in ("pending", "sending")
+        )
+        self.notifier.status(
+            f"feeds ok {feeds['ok']}, failing {feeds['failing']}, backing off "
+            f"{feeds['backing_off']}; alerts pending {pending}; "
+            f"last cycle {now:%H:%M:%S} UTC"
+        )
+
+    def _observe_feed(self, outcome: FeedOutcome) -> None:
+        self.metrics.observe_fetch(
+            outcome.url, outcome.error_kind or outcome.status, outcome.duration_ms / 1000
+        )
+        if outcome.new:
+            self.metrics.articles_stored(outcome.new)
 
     def deliver(self) -> None:
         """The ``deliver`` job: send due alerts and operator notices."""
@@ -86,13 +146,22 @@ class Daemon:
             return
         deliver_due(self.session_factory, self.runtime.config, utcnow())
 
+    def housekeeping(self) -> None:
+        """The ``housekeeping`` job: retention, then PRAGMA optimize / VACUUM when worth it."""
+        from monitor.housekeeping import run_housekeeping
+
+        if not self.stop_event.is_set():
+            run_housekeeping(self.session_factory, self.engine, self.config.monitor, utcnow())
+
     # -- reload ----------------------------------------------------------------------
     def reload(self) -> bool:
         """Re-read the config; keep the old one (and say why) when the new one is invalid."""
+        self.notifier.reloading()
         try:
             config = load_config(self.config.path, self.environ)
         except ConfigError as exc:
             event(log, "config.reload_failed", logging.ERROR, path=self.config.path, error=str(exc))
+            self.notifier.ready(status=f"config reload failed, running on the old config: {exc}")
             return False
         if config.monitor.database != self.config.monitor.database:
             event(
@@ -101,11 +170,14 @@ class Daemon:
                 logging.WARNING,
                 reason="changing [monitor].database needs a restart",
             )
-            config = _with_database(config, self.config.monitor.database)
+            config = dataclasses.replace(
+                config,
+                monitor=dataclasses.replace(config.monitor, database=self.config.monitor.database),
+            )
         self.config = config
         self.runtime.config = config
         with session_scope(self.session_factory) as session:
-            store.sync_feeds(session, config.feeds, utcnow())
+            sync_feeds(session, config.feeds, utcnow())
         event(
             log,
             "config.reloaded",
@@ -114,27 +186,18 @@ class Daemon:
             rules=len(config.rules),
             channels=len(config.channels),
         )
+        self.notifier.ready(status="config reloaded")
         return True
 
     # -- the service -------------------------------------------------------------------
     def serve(self) -> int:
         """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit code."""
         self._install_signals()
-        scheduler = BackgroundScheduler(
-            timezone="UTC",
-            executors={"default": ThreadPoolExecutor(2)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
-        tick = self.config.monitor.tick_s
-        scheduler.add_job(self.poll, "interval", seconds=tick, id="poll", next_run_time=utcnow())
-        scheduler.add_job(
-            self.deliver,
-            "interval",
-            seconds=max(5.0, tick / 3),
-            id="deliver",
-            next_run_time=utcnow(),
-        )
-        scheduler.start()
+        health = self._start_health()
+        scheduler = self._start_scheduler()
+        pinger = WatchdogPinger(self.notifier, self.gate)
+        pinger.start()
+        self.notifier.ready(status=f"polling {len(self.config.feeds)} feeds")
         event(
             log,
             "daemon.started",
@@ -142,15 +205,55 @@ class Daemon:
             feeds=len(self.config.feeds),
             rules=len(self.config.rules),
             database=db.display_url(self.config.monitor.database),
+            http=self.config.monitor.http or "off",
         )
+        watcher = _FileWatcher(Path(self.config.path))
         try:
             while not self.stop_event.wait(0.5):
+                if self.config.monitor.watch_config and watcher.changed():
+                    self.reload_event.set()
                 if self.reload_event.is_set():
                     self.reload_event.clear()
                     self.reload()
         finally:
+            self.notifier.stopping()
+            pinger.stop()
             self._shutdown(scheduler)
+            if health is not None:
+                health.stop()
         return 0
+
+    def _start_health(self) -> HealthServer | None:
+        if not self.config.monitor.http:
+            return None
+        health = HealthServer(
+            self.config.monitor.http,
+            self.metrics.registry,
+            lambda: self.gate.should_ping(time.monotonic()),
+        )
+        health.start()
+        return health
+
+    def _start_scheduler(self) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(
+            timezone="UTC",
+            executors={"default": ThreadPoolExecutor(3)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        tick, now = self.config.monitor.tick_s, utcnow()
+        scheduler.add_job(self.poll, "interval", seconds=tick, id="poll", next_run_time=now)
+        scheduler.add_job(
+            self.deliver, "interval", seconds=max(2.0, tick / 3), id="deliver", next_run_time=now
+        )
+        scheduler.add_job(
+            self.housekeeping,
+            "interval",
+            seconds=HOUSEKEEPING_EVERY_S,
+            id="housekeeping",
+            next_run_time=now + timedelta(minutes=5),
+        )
+        scheduler.start()
+        return scheduler
 
     def _install_signals(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
@@ -164,30 +267,40 @@ class Daemon:
         deadline = started + self.config.monitor.shutdown_timeout_s
         # In-flight fetches get the grace period, then are cancelled (each feed's
         # database work is one transaction, so a cancel never half-writes).
-        while self._cycle_task is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self._cancel_cycle()
+        _wait_for(lambda: self._cycle_task is None, max(0.0, deadline - time.monotonic()))
+        loop, task = self._loop, self._cycle_task
+        if loop is not None and task is not None:
+            loop.call_soon_threadsafe(task.cancel)
         scheduler.shutdown(wait=False)
         _wait_for(lambda: self._cycle_task is None, 2.0)
         self.parse_pool.close()
         self.engine.dispose()
         event(log, "daemon.stopped", duration_ms=int((time.monotonic() - started) * 1000))
 
-    def _cancel_cycle(self) -> None:
-        loop, task = self._loop, self._cycle_task
-        if loop is not None and task is not None:
-            loop.call_soon_threadsafe(task.cancel)
+
+class _FileWatcher:
+    """Notices edits of the config file (mtime and size), for ``watch_config``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.last = self._stamp()
+
+    def _stamp(self) -> tuple[float, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    def changed(self) -> bool:
+        stamp = self._stamp()
+        if stamp is None or stamp == self.last:
+            return False
+        self.last = stamp
+        return True
 
 
 def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> None:
     end = time.monotonic() + timeout_s
     while not predicate() and time.monotonic() < end:
         time.sleep(0.05)
-
-
-def _with_database(config: Config, database: str) -> Config:
-    import dataclasses
-
-    return dataclasses.replace(
-        config, monitor=dataclasses.replace(config.monitor, database=database)
-    )

@@ -65,6 +65,7 @@ class CycleReport:
     outcomes: tuple[FeedOutcome, ...]
     started: datetime
     duration_ms: int
+    lag_s: float = 0.0  # how long the most overdue feed waited past its next check time
 
     @property
     def new(self) -> int:
@@ -103,7 +104,9 @@ async def poll_cycle(
     async with FeedClient(rt.config.fetch) as client:
         tasks = [_poll_one(rt, client, feeds[s.url], s) for s in states if s.url in feeds]
         outcomes = await asyncio.gather(*tasks)
-    report = CycleReport(tuple(outcomes), now, int((time.monotonic() - started) * 1000))
+    due = [s.next_check_at for s in states if s.next_check_at is not None]
+    lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
+    report = CycleReport(tuple(outcomes), now, int((time.monotonic() - started) * 1000), lag_s)
     event(
         log,
         "cycle.finished",

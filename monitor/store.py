@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.errors import FetchError
-from monitor.models import AlertRow, ArticleRow, FeedRow, MatchRow, SightingRow, StateRow
+from monitor.models import AlertRow, ArticleRow, FeedRow, MatchRow, SightingRow
 from monitor.records import Article, Evidence, FeedConfig, Match, RuleConfig, StoredArticle
 
 
@@ -334,18 +334,3 @@ def article_count(session: Session, feed_id: int | None = None) -> int:
     if feed_id is not None:
         q = q.where(ArticleRow.feed_id == feed_id)
     return session.scalar(q) or 0
-
-
-def set_state(session: Session, key: str, value: str, now: datetime) -> None:
-    """Write one daemon state value (heartbeat, pid, last digest...)."""
-    row = session.get(StateRow, key)
-    if row is None:
-        session.add(StateRow(key=key, value=value, updated_at=now))
-    else:
-        row.value, row.updated_at = value, now
-
-
-def get_state(session: Session, key: str) -> str | None:
-    """Read one daemon state value."""
-    row = session.get(StateRow, key)
-    return row.value if row else None
