@@ -32,7 +32,7 @@ import feedparser
 
 from monitor.discover import discover_feeds
 from monitor.errors import FetchError
-from monitor.normalize import html_to_text, repair_mojibake
+from monitor.normalize import repair_mojibake
 from monitor.records import Entry, ParsedFeed
 
 MAX_ENTITY_DECLARATIONS = 64
@@ -69,9 +69,10 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
 
 def _to_parsed_feed(result: feedparser.FeedParserDict, body: bytes, url: str) -> ParsedFeed:
     warning = _bozo_message(result)
-    if not result.get("version") and not result.entries:
-        if _HTML_SNIFF.search(body[:4096]):
-            raise FetchError("not_a_feed", _html_page_message(body, url))
+    looks_empty = not result.get("version") and not result.entries
+    if looks_empty and _HTML_SNIFF.search(body[:4096]):
+        raise FetchError("not_a_feed", _html_page_message(body, url))
+    if looks_empty and not result.feed:
         if warning and _FEED_ROOT.search(body[:65536]):
             raise FetchError("parse_error", f"{url} is not a readable feed: {warning}")
         raise FetchError("not_a_feed", f"{url} is not an RSS, Atom or JSON feed")
@@ -79,7 +80,7 @@ def _to_parsed_feed(result: feedparser.FeedParserDict, body: bytes, url: str) ->
     entries = tuple(_entry(e, base) for e in result.entries)
     if not entries and warning:
         raise FetchError("parse_error", f"{url} has no readable entries: {warning}")
-    title = repair_mojibake(html_to_text(result.feed.get("title") or "")) or None
+    title = repair_mojibake((result.feed.get("title") or "").strip()) or None
     return ParsedFeed(title=title, entries=entries, ttl_s=_ttl_s(result.feed), warning=warning)
 
 
@@ -114,10 +115,16 @@ def _entry(e: feedparser.FeedParserDict, base: str | None) -> Entry:
         link=urljoin(base, link) if base and link else link,
         title=e.get("title") or "",
         summary_html=_longest_text(e),
-        published=_struct_to_utc(
-            e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")
-        ),
+        published=_struct_to_utc(_first_date(e)),
     )
+
+
+def _first_date(e: feedparser.FeedParserDict) -> time.struct_time | None:
+    # dict.get: FeedParserDict.get maps a missing updated_parsed to published_parsed, warning.
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        if value := dict.get(e, key):
+            return value
+    return None
 
 
 def _longest_text(e: feedparser.FeedParserDict) -> str:

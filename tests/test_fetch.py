@@ -30,6 +30,21 @@ FAST = FetchSettings(connect_timeout_s=2.0, timeout_s=2.0)
 MIB = 1024 * 1024
 
 
+@pytest.fixture(scope="module")
+def _shared_server():
+    server = LocalServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http_server(_shared_server: LocalServer) -> LocalServer:
+    """One real server for the module (stopping one costs 0.5 s), reset for each test."""
+    _shared_server.routes.clear()
+    _shared_server.requests.clear()
+    return _shared_server
+
+
 def fetch(url: str, state: FetchState | None = None, settings: FetchSettings = FAST, now=NOW):
     """One fetch in a fresh client; returns the FetchResult or the FetchError."""
 
