@@ -16,13 +16,16 @@ bound, so a pathological document cannot stall or exhaust the daemon.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
 import pickle
 import re
 import struct
+import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,8 +278,9 @@ def _iso_to_utc(value: str) -> datetime | None:
 
 # -- the worker pool ---------------------------------------------------------------------
 # Workers are plain `python -c` subprocesses speaking length-prefixed pickles on stdin and
-# stdout: unlike multiprocessing's spawn they never re-import the caller's __main__, and
-# asyncio can kill one that overruns without touching the others.
+# stdout: unlike multiprocessing's spawn they never re-import the caller's __main__; they
+# are not tied to an event loop (the daemon runs each cycle in a fresh asyncio.run), and
+# one that overruns is killed without touching the others.
 
 _HEADER = struct.Struct("!Q")
 _WORKER_CODE = "import monitor.parse as p; p._worker_main()"
@@ -310,35 +314,40 @@ def _parse_reply(body: bytes, content_type: str | None, url: str) -> tuple:
 
 
 class _Worker:
-    """One worker subprocess."""
+    """One worker subprocess; :meth:`roundtrip` blocks (run it in a thread)."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def start(cls, memory_limit: int | None) -> _Worker:
+    def __init__(self, memory_limit: int | None) -> None:
         env = dict(os.environ, MONITOR_PARSE_MEMORY_LIMIT=str(memory_limit or 0))
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _WORKER_CODE, env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE], env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )  # fmt: skip
-        return cls(process)
 
-    async def roundtrip(self, payload: bytes) -> tuple:
-        """Send one request and read its reply."""
+    def roundtrip(self, payload: bytes) -> tuple:
+        """Send one request and read its reply; EOFError when the worker died."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
         stdin.write(_HEADER.pack(len(payload)) + payload)
-        await stdin.drain()
-        size = _HEADER.unpack(await stdout.readexactly(_HEADER.size))[0]
-        return pickle.loads(await stdout.readexactly(size))
+        stdin.flush()
+        header = stdout.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            raise EOFError("the parse worker exited")
+        size = _HEADER.unpack(header)[0]
+        data = stdout.read(size)
+        if len(data) < size:
+            raise EOFError("the parse worker exited")
+        return pickle.loads(data)
 
-    async def kill(self) -> None:
-        if self.process.returncode is None:
+    def kill(self) -> None:
+        """Kill the process (unblocks a thread waiting in :meth:`roundtrip`) and reap it."""
+        if self.process.poll() is None:
             self.process.kill()
-        await self.process.wait()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                stream and stream.close()
 
 
 class ParsePool:
@@ -346,7 +355,8 @@ class ParsePool:
 
     Each parse is bounded by ``timeout_s`` seconds and each worker by ``memory_limit``
     bytes of address space: a worker that overruns is killed and the parse reported as
-    ``FetchError("parse_error")``; the next parse gets a fresh worker. Workers are reused.
+    ``FetchError("parse_error")``; the next parse gets a fresh worker. Workers are reused,
+    across event loops too.
     """
 
     def __init__(
@@ -358,15 +368,18 @@ class ParsePool:
         self.timeout_s = timeout_s
         self._memory_limit = memory_limit
         self._max_workers = max_workers
-        self._slots: asyncio.Semaphore | None = None  # bound to the running loop lazily
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(max_workers)
+        self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
 
     async def parse(self, body: bytes, content_type: str | None, url: str) -> ParsedFeed:
         """Parse in a worker; raises ``FetchError`` like :func:`parse_feed`."""
         payload = pickle.dumps((body, content_type, url), protocol=pickle.HIGHEST_PROTOCOL)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._max_workers)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # asyncio primitives belong to one loop
+            self._loop, self._slots = loop, asyncio.Semaphore(self._max_workers)
         async with self._slots:
             reply = await self._run(payload, url)
         if reply[0] == "ok":
@@ -374,25 +387,33 @@ class ParsePool:
         raise FetchError(reply[1], reply[2])
 
     async def _run(self, payload: bytes, url: str) -> tuple:
-        worker = self._idle.pop() if self._idle else await self._spawn()
+        worker = await asyncio.to_thread(self._checkout)
         try:
             async with asyncio.timeout(self.timeout_s):
-                reply = await worker.roundtrip(payload)
-        except (TimeoutError, asyncio.IncompleteReadError, OSError) as exc:
-            self._all.discard(worker)
-            await worker.kill()
+                reply = await asyncio.to_thread(worker.roundtrip, payload)
+        except (TimeoutError, EOFError, OSError) as exc:
+            await asyncio.to_thread(self._discard, worker)
             raise FetchError("parse_error", self._failure_message(exc, url)) from exc
         except BaseException:  # cancelled mid-parse: the worker's state is unknown
-            self._all.discard(worker)
-            await worker.kill()
+            self._discard(worker)
             raise
-        self._idle.append(worker)
+        with self._lock:
+            self._idle.append(worker)
         return reply
 
-    async def _spawn(self) -> _Worker:
-        worker = await _Worker.start(self._memory_limit)
-        self._all.add(worker)
+    def _checkout(self) -> _Worker:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        worker = _Worker(self._memory_limit)
+        with self._lock:
+            self._all.add(worker)
         return worker
+
+    def _discard(self, worker: _Worker) -> None:
+        with self._lock:
+            self._all.discard(worker)
+        worker.kill()
 
     def _failure_message(self, exc: BaseException, url: str) -> str:
         if isinstance(exc, TimeoutError):
@@ -400,22 +421,16 @@ class ParsePool:
         return f"the parser process died on {url} (out of memory?): the feed was abandoned"
 
     def close(self) -> None:
-        """Stop every worker process (they also exit on their own when stdin closes)."""
-        for worker in self._all:
-            if worker.process.returncode is None:
-                worker.process.kill()
-        self._all.clear()
-        self._idle.clear()
-
-    async def aclose(self) -> None:
-        """Stop every worker process and wait for them."""
-        workers = list(self._all)
-        self.close()
+        """Stop every worker process."""
+        with self._lock:
+            workers = list(self._all)
+            self._all.clear()
+            self._idle.clear()
         for worker in workers:
-            await worker.process.wait()
+            worker.kill()
 
     async def __aenter__(self) -> ParsePool:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        await asyncio.to_thread(self.close)

@@ -311,3 +311,15 @@ def test_pool_worker_out_of_memory_is_a_parse_error_and_the_pool_recovers():
     assert error.kind == "parse_error" and "memory" in error.message
     assert elapsed < 10
     assert after.entries[0].title == "One"
+
+
+def test_pool_serves_successive_event_loops_with_the_same_worker():
+    pool = ParsePool(max_workers=1, timeout_s=20)
+    try:
+        first = asyncio.run(pool.parse(rss(ITEM), None, "http://x/"))
+        pids = {w.process.pid for w in pool._all}
+        second = asyncio.run(pool.parse(rss(ITEM), None, "http://x/"))  # the daemon's next cycle
+        assert first == second and {w.process.pid for w in pool._all} == pids
+    finally:
+        pool.close()
+    assert pool._all == set()
