@@ -16,6 +16,7 @@ import pytest
 from monitor import PROJECT_URL, __version__
 from monitor.errors import FetchError
 from monitor.fetch import FeedClient, FetchResult, FetchState, parse_max_age, parse_retry_after
+from monitor.parse import parse_feed
 from monitor.records import FeedConfig, FetchSettings
 from monitor.schedule import next_check
 from tests.support import LocalServer, Response
@@ -398,3 +399,61 @@ def test_retry_after_accepts_seconds_and_http_dates(value, expected):
 )
 def test_cache_control_max_age_is_read(value, expected):
     assert parse_max_age(value) == expected
+
+
+def test_fault_routes_end_in_their_kind_and_next_check_while_good_feeds_succeed(http_server):
+    """Every fault route in one gather with healthy feeds: each ends in its error kind and
+    the next check the scheduler derives from it; the healthy feeds are still processed."""
+    from tests.test_parse import BILLION_LAUGHS_MULTI_LINE, QUADRATIC
+
+    def drip(_req):
+        return Response(200, {}, (time.sleep(0.1) or b" " for _ in range(100)))
+
+    page = (
+        b'<html><head><link rel="alternate" type="application/atom+xml" href="/atom"></head></html>'
+    )
+    routes = {
+        "/drip": (drip, "timeout", 600),
+        "/bomb": (Response(200, {"Content-Encoding": "gzip"}, gzip.compress(b"\0" * 30 * MIB)), "too_large", 600),
+        "/429": (Response(429, {"Retry-After": "3600"}, b""), "rate_limited", 3600),
+        "/503": (Response(503, {"Retry-After": format_datetime(NOW + timedelta(hours=3), usegmt=True)}), "http_status", 10800),
+        "/500": (Response(500), "http_status", 600),
+        "/404": (Response(404), "http_status", 600),
+        "/loop": (Response(301, {"Location": "/loop"}), "redirect_loop", 600),
+        "/page": (Response(200, {"Content-Type": "text/html"}, page), "not_a_feed", 600),
+        "/laughs": (Response(200, {}, BILLION_LAUGHS_MULTI_LINE), "parse_error", 600),
+        "/quadratic": (Response(200, {}, QUADRATIC), "parse_error", 600),
+    }  # fmt: skip
+    for path, (answer, _, _) in routes.items():
+        http_server.route(path, answer if callable(answer) else (lambda _r, a=answer: a))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{sock.getsockname()[1]}/feed"
+    urls = {http_server.url(p): (kind, wait) for p, (_, kind, wait) in routes.items()}
+    urls[refused] = ("network", 600)
+    urls[http_server.url("/tls").replace("http:", "https:")] = ("tls", 600)
+    good = [http_server.static(f"/good{i}", RSS.replace(b"One", b"Good %d" % i)) for i in range(3)]
+
+    async def poll(client: FeedClient, url: str):
+        try:
+            result = await client.fetch(FeedConfig(url=url), FetchState(), NOW)
+            return parse_feed(result.body, result.content_type, url)
+        except FetchError as exc:
+            return exc
+
+    async def run():
+        async with FeedClient(FetchSettings(timeout_s=1.5)) as client:
+            return await asyncio.gather(*(poll(client, u) for u in [*urls, *good]))
+
+    tracemalloc.start()
+    try:
+        outcomes = asyncio.run(run())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    for (url, (kind, wait)), exc in zip(urls.items(), outcomes, strict=False):
+        assert isinstance(exc, FetchError) and exc.kind == kind, (url, exc)
+        due = next_check(NOW, 300, failures=1, hints_s=[exc.retry_after_s]) - NOW
+        assert timedelta(seconds=wait) <= due <= timedelta(seconds=wait * 1.1), (url, due)
+    assert [p.entries[0].title for p in outcomes[len(urls) :]] == ["Good 0", "Good 1", "Good 2"]
+    assert peak < 40 * MIB
