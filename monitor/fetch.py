@@ -433,6 +433,13 @@ class FeedClient:
                 raise status_error(status, url, retry_after)
             return _Response(status, resp.headers, await _read_capped(resp, cap), url)
 
+    async def fetch_article(self, url: str) -> tuple[str, str]:
+        """Fetch an article page within the feed bounds; return ``(title, main text)``.
+        Raises :class:`FetchError`. See :mod:`monitor.extract`."""
+        from monitor.extract import fetch_article_async
+
+        return await fetch_article_async(self, url)
+
     async def _fetch_local(self, feed: FeedConfig, state: FetchState, forced: bool) -> FetchResult:
         cap = feed.max_bytes or self.settings.max_bytes
         path = Path(feed.url.removeprefix("file://")).expanduser()
