@@ -319,7 +319,7 @@ class FeedClient:
             limits=httpx.Limits(
                 max_connections=s.concurrency, max_keepalive_connections=s.concurrency
             ),
-            trust_env=False,
+            trust_env=True,  # HTTP(S)_PROXY / NO_PROXY and SSL_CERT_FILE from the environment
         )
         return self
 

@@ -159,14 +159,13 @@ def defuse_entities(body: bytes) -> bytes:
     text, ascii_compatible = _scannable(body)
     if not _ANY_ENTITY_DECL.search(text):
         return body
+    declared = len(_ANY_ENTITY_DECL.findall(text))
+    if declared > MAX_ENTITY_DECLARATIONS:
+        raise FetchError("parse_error", f"the feed's DTD declares {declared} entities: refused")
     declarations = list(_ENTITY_DECL.finditer(text))
-    if len(_ANY_ENTITY_DECL.findall(text)) != len(declarations):
+    if declared != len(declarations):
         raise FetchError(
             "parse_error", "the feed's DTD has an entity declaration we cannot vet: refused"
-        )
-    if len(declarations) > MAX_ENTITY_DECLARATIONS:
-        raise FetchError(
-            "parse_error", f"the feed's DTD declares {len(declarations)} entities: refused"
         )
     _check_amplification(text, declarations)
     external = [m for m in declarations if m.group(5)]

@@ -457,3 +457,21 @@ def test_fault_routes_end_in_their_kind_and_next_check_while_good_feeds_succeed(
         assert timedelta(seconds=wait) <= due <= timedelta(seconds=wait * 1.1), (url, due)
     assert [p.entries[0].title for p in outcomes[len(urls) :]] == ["Good 0", "Good 1", "Good 2"]
     assert peak < 40 * MIB
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/rss+xml; charset=windows-1251", "application/rss+xml", None],
+    ids=["declared", "undeclared", "no-content-type"],
+)
+def test_windows_1251_feed_served_with_or_without_charset_reads_as_cyrillic(
+    http_server, content_type
+):
+    title = "Віткофф зустрівся з лідерами коаліції рішучих у Парижі"
+    body = f'<rss version="2.0"><channel><title>Новини</title><item><title>{title}</title></item></channel></rss>'
+    url = http_server.static(
+        "/cp1251", body.encode("cp1251"), {"Content-Type": content_type} if content_type else {}
+    )
+    result = fetch(url)
+    parsed = parse_feed(result.body, result.content_type, result.final_url)
+    assert (parsed.title, parsed.entries[0].title) == ("Новини", title)
