@@ -259,8 +259,12 @@ class BoundedBody:
         while data:
             self._append(self._decoder.decompress(data, self.cap - self.size + 1))
             data = self._decoder.unconsumed_tail
-            if self._decoder.eof and self._decoder.unused_data.strip(b"\x00"):
-                data = self._decoder.unused_data  # another gzip member follows
+            if self._decoder.eof:
+                rest = self._decoder.unused_data
+                if not rest.startswith(b"\x1f\x8b"):
+                    self._decoder = _Drain()  # trailing junk after the stream: ignored
+                    return
+                data = rest  # another gzip member follows (RFC 1952 2.2)
                 self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
     def _append(self, data: bytes) -> None:
@@ -274,6 +278,16 @@ class BoundedBody:
     def result(self) -> bytes:
         """The whole decompressed body."""
         return b"".join(self._parts)
+
+
+class _Drain:
+    """A decompressor stand-in that swallows whatever follows the end of the stream."""
+
+    eof = False
+    unconsumed_tail = b""
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        return b""
 
 
 def gunzip_if_gzip(body: bytes, cap: int) -> bytes:

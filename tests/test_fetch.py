@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import tracemalloc
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -475,3 +476,25 @@ def test_windows_1251_feed_served_with_or_without_charset_reads_as_cyrillic(
     result = fetch(url)
     parsed = parse_feed(result.body, result.content_type, result.final_url)
     assert (parsed.title, parsed.entries[0].title) == ("Новини", title)
+
+
+@pytest.mark.parametrize(
+    ("encoded", "encoding"),
+    [
+        (gzip.compress(RSS[:50]) + gzip.compress(RSS[50:]), "gzip"),  # two gzip members
+        (gzip.compress(RSS) + b"\0\0junk", "gzip"),  # trailing junk after the stream
+        (zlib.compress(RSS), "deflate"),  # zlib-wrapped deflate
+        (zlib.compress(RSS)[2:-4], "deflate"),  # raw deflate, as some servers send
+    ],
+    ids=["multi-member", "trailing-junk", "deflate", "raw-deflate"],
+)
+def test_compressed_bodies_decode(http_server, encoded, encoding):
+    url = http_server.static("/c", encoded, {"Content-Encoding": encoding})
+    assert fetch(url).body == RSS
+
+
+def test_corrupt_gzip_is_a_parse_error(http_server):
+    url = http_server.static(
+        "/c", b"\x1f\x8b\x08\x00garbage-not-deflate", {"Content-Encoding": "gzip"}
+    )
+    assert error_of(url).kind == "parse_error"
