@@ -304,7 +304,10 @@ def gunzip_if_gzip(body: bytes, cap: int) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class _Response:
+class Page:
+    """What :meth:`FeedClient.get` returns: the final status, headers, decompressed body
+    (None for a 304) and the URL after redirects."""
+
     status: int
     headers: httpx.Headers
     body: bytes | None
@@ -370,22 +373,21 @@ class FeedClient:
             feed.url, conditional_headers(state, forced), cap=cap, deadline_s=feed.timeout_s,
             accept=ACCEPT, allow_304=True, now=now,
         )  # fmt: skip
-        retry_after = parse_retry_after(resp.headers.get("retry-after"), now)
-        max_age = parse_max_age(resp.headers.get("cache-control"))
+        h = resp.headers
         common = {
-            "content_type": resp.headers.get("content-type"),
-            "etag": resp.headers.get("etag") or state.etag,
-            "last_modified": resp.headers.get("last-modified") or state.last_modified,
+            "content_type": h.get("content-type"),
             "final_url": resp.url,
             "http_status": resp.status,
-            "max_age_s": max_age,
-            "retry_after_s": retry_after,
+            "max_age_s": parse_max_age(h.get("cache-control")),
+            "retry_after_s": parse_retry_after(h.get("retry-after"), now),
             "forced": forced,
         }
-        if resp.status == 304 or resp.body is None:
+        if resp.status == 304 or resp.body is None:  # a 304 may omit unchanged validators
+            etag, modified = h.get("etag") or state.etag, h.get("last-modified")
+            common.update(etag=etag, last_modified=modified or state.last_modified)
             return FetchResult("not_modified", None, body_hash=state.body_hash, **common)
-        body = gunzip_if_gzip(resp.body, cap)
-        return _result_for_body(body, state, common)
+        common.update(etag=h.get("etag"), last_modified=h.get("last-modified"))
+        return _result_for_body(gunzip_if_gzip(resp.body, cap), state, common)
 
     async def get(
         self,
@@ -397,7 +399,7 @@ class FeedClient:
         accept: str = "*/*",
         allow_304: bool = False,
         now: datetime | None = None,
-    ) -> _Response:
+    ) -> Page:
         """GET ``url`` within every bound, following redirects; raises :class:`FetchError`
         for transport failures and any final status other than 2xx (and 304 if allowed).
         ``now`` dates a Retry-After given as an HTTP-date (default: the clock)."""
@@ -419,7 +421,7 @@ class FeedClient:
 
     async def _follow(
         self, url: str, headers: dict[str, str], cap: int, allow_304: bool, now: datetime
-    ) -> _Response:
+    ) -> Page:
         chain = [url]
         for _ in range(self.settings.max_redirects + 1):
             resp = await self._once(chain[-1], headers, cap, allow_304, now)
@@ -434,18 +436,18 @@ class FeedClient:
 
     async def _once(
         self, url: str, headers: dict[str, str], cap: int, allow_304: bool, now: datetime
-    ) -> _Response:
+    ) -> Page:
         assert self._http is not None
         async with self._http.stream("GET", url, headers=headers) as resp:
             status = resp.status_code
             if status in REDIRECT_STATUSES and resp.headers.get("location"):
-                return _Response(status, resp.headers, None, url)
+                return Page(status, resp.headers, None, url)
             if status == 304 and allow_304:
-                return _Response(status, resp.headers, None, url)
+                return Page(status, resp.headers, None, url)
             if not 200 <= status < 300:
                 retry_after = parse_retry_after(resp.headers.get("retry-after"), now)
                 raise status_error(status, url, retry_after)
-            return _Response(status, resp.headers, await _read_capped(resp, cap), url)
+            return Page(status, resp.headers, await _read_capped(resp, cap), url)
 
     async def fetch_article(self, url: str) -> tuple[str, str]:
         """Fetch an article page within the feed bounds; return ``(title, main text)``.
@@ -474,10 +476,12 @@ class FeedClient:
             raise FetchError(
                 "network", f"cannot read the local feed file {path}: {exc.strerror}"
             ) from exc
+        if len(raw) > cap:  # the file grew after stat()
+            raise _too_large(cap)
         return _result_for_body(gunzip_if_gzip(raw, cap), state, common)
 
 
-def _redirect_target(chain: list[str], resp: _Response) -> str:
+def _redirect_target(chain: list[str], resp: Page) -> str:
     target = urljoin(chain[-1], resp.headers["location"].strip())
     if urlsplit(target).scheme not in ("http", "https"):
         raise FetchError(

@@ -498,3 +498,17 @@ def test_corrupt_gzip_is_a_parse_error(http_server):
         "/c", b"\x1f\x8b\x08\x00garbage-not-deflate", {"Content-Encoding": "gzip"}
     )
     assert error_of(url).kind == "parse_error"
+
+
+def test_validators_follow_the_latest_full_response(http_server):
+    answers = iter(
+        [Response(200, {"ETag": '"v1"'}, RSS), Response(200, {}, RSS + b" "), Response(304)]
+    )
+    url = http_server.route("/v", lambda _r: next(answers))
+    first = fetch(url)
+    second = fetch(url, state=FetchState(first.etag, None, first.body_hash, NOW), now=NOW)
+    assert (first.etag, second.etag) == ('"v1"', None)  # a 200 without ETag drops the old one
+    third = fetch(url, state=FetchState('"v0"', "Mon, 01 Jan 2026 00:00:00 GMT", "h", NOW), now=NOW)
+    assert (third.status, third.etag, third.last_modified) == (
+        "not_modified", '"v0"', "Mon, 01 Jan 2026 00:00:00 GMT",
+    )  # fmt: skip
