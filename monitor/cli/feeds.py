@@ -1,0 +1,229 @@
+"""Feed commands: ``feeds`` (status table), ``feeds discover URL``, ``feeds import-opml FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.config import Config
+from monitor.discover import discover_feeds
+from monitor.errors import ConfigError, FetchError
+from monitor.fetch import FeedClient
+from monitor.models import ArticleRow, FeedRow
+from monitor.opml import append_feeds_toml, read_opml
+from monitor.parse import parse_feed
+from monitor.records import FetchSettings
+from monitor.schedule import is_feed_broken
+from monitor.secrets import mask_url
+
+RATE_WINDOW = timedelta(days=7)  # "new items per day" is averaged over the last week
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``feeds``, ``feeds list``, ``feeds discover`` and ``feeds import-opml``."""
+    p = sub.add_parser("feeds", help="feed status table; discover feeds; import OPML")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--all", action="store_true", help="include feeds removed from the config")
+    p.set_defaults(handler=cmd_feeds)
+    fsub = p.add_subparsers(dest="feeds_command", metavar="FEEDS_COMMAND")
+    lst = fsub.add_parser("list", help="the status table (same as plain 'feeds')")
+    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    lst.add_argument("--all", action="store_true", help="include feeds removed from the config")
+    lst.set_defaults(handler=cmd_feeds)
+    disc = fsub.add_parser("discover", help="print the feed URLs a web page announces")
+    disc.add_argument("url", metavar="URL")
+    disc.set_defaults(handler=cmd_discover)
+    imp = fsub.add_parser("import-opml", help="append the feeds of an OPML file to the config")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--to", metavar="PATH", help="TOML file to append to (default: the config)")
+    imp.set_defaults(handler=cmd_import_opml)
+
+
+# -- feeds: the status table --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView:
+    """One line of the ``feeds`` table."""
+
+    name: str
+    url: str
+    status: str  # new | ok | failing | broken | removed
+    last_success: datetime | None
+    error_kind: str | None
+    error: str | None
+    next_check: datetime | None
+    failures: int
+    articles: int
+    new_per_day: float
+
+
+def feed_status(row: FeedRow, now: datetime, broken_after_s: float) -> str:
+    """``removed``, ``broken`` (failing past the threshold), ``failing``, ``new`` or ``ok``."""
+    if not row.active:
+        return "removed"
+    if row.failures:
+        return "broken" if is_feed_broken(row.error_since, now, broken_after_s) else "failing"
+    return "ok" if row.last_success_at else "new"
+
+
+def feed_views(
+    session: Session, config: Config, now: datetime, *, include_removed: bool = False
+) -> list[FeedView]:
+    """The status of every configured feed (and removed ones when asked), config order."""
+    rows = {r.url: r for r in session.scalars(select(FeedRow))}
+    stored = _counts(session)
+    recent = _counts(session, since=now - RATE_WINDOW)
+    views = []
+    for feed in config.feeds:
+        row = rows.pop(feed.url, None)
+        if row is None:
+            views.append(
+                FeedView(feed.name or "", feed.url, "new", None, None, None, None, 0, 0, 0.0)
+            )
+        else:
+            views.append(_view(row, now, config, stored, recent, feed.name))
+    if include_removed:
+        views += [_view(r, now, config, stored, recent, None) for r in rows.values()]
+    return views
+
+
+def _counts(session: Session, since: datetime | None = None) -> dict[int, int]:
+    query = select(ArticleRow.feed_id, func.count()).group_by(ArticleRow.feed_id)
+    if since is not None:
+        query = query.where(ArticleRow.first_seen_at >= since)
+    return dict(session.execute(query).all())  # type: ignore[arg-type]
+
+
+def _view(
+    row: FeedRow, now: datetime, config: Config, stored: dict, recent: dict, name
+) -> FeedView:  # type: ignore[no-untyped-def]
+    age = (now - row.created_at) if row.created_at else RATE_WINDOW
+    days = min(max(age, timedelta(days=1)), RATE_WINDOW).total_seconds() / 86400
+    return FeedView(
+        name=name or row.name or row.title or "",
+        url=row.url,
+        status=feed_status(row, now, config.monitor.feed_broken_after_s),
+        last_success=row.last_success_at,
+        error_kind=row.error_kind if row.failures else None,
+        error=row.error_message if row.failures else None,
+        next_check=row.next_check_at,
+        failures=row.failures or 0,
+        articles=stored.get(row.id, 0),
+        new_per_day=round(recent.get(row.id, 0) / days, 1),
+    )
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_table(views: list[FeedView]) -> str:
+    """A plain-text table (times in UTC); secrets in URLs masked."""
+    head = (
+        "NAME",
+        "URL",
+        "STATUS",
+        "LAST SUCCESS",
+        "NEXT CHECK",
+        "FAILS",
+        "ARTICLES",
+        "NEW/DAY",
+        "LAST ERROR",
+    )
+    lines = [head]
+    for v in views:
+        error = f"{v.error_kind}: {v.error}" if v.error_kind else "-"
+        lines.append((
+            _clip(v.name or "-", 28), _clip(mask_url(v.url), 60), v.status, _when(v.last_success),
+            _when(v.next_check), str(v.failures), str(v.articles), f"{v.new_per_day:g}",
+            _clip(error, 90),
+        ))  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1]
+        for line in lines
+    )
+
+
+def _json_view(v: FeedView) -> dict[str, Any]:
+    data = asdict(v)
+    data["url"] = mask_url(v.url)
+    for key in ("last_success", "next_check"):
+        data[key] = data[key].isoformat() if data[key] else None
+    return data
+
+
+def cmd_feeds(args: argparse.Namespace, ctx: Any) -> int:
+    """``monitor feeds [--json] [--all]``."""
+    config = ctx.config()
+    with ctx.session_factory()() as session:
+        views = feed_views(session, config, datetime.now(UTC), include_removed=args.all)
+    if args.json:
+        print(json.dumps([_json_view(v) for v in views], ensure_ascii=False, indent=2))
+    elif not views:
+        print("no feeds configured: add [[feeds]] to the config or run 'monitor feeds import-opml'")
+    else:
+        print(render_table(views))
+    return 0
+
+
+# -- feeds discover -----------------------------------------------------------------------
+
+
+async def find_feeds(url: str, settings: FetchSettings) -> list[str]:
+    """Feed URLs for ``url``: itself when it already is a feed, else the feeds its page
+    announces. Raises :class:`FetchError` when the page cannot be fetched."""
+    async with FeedClient(settings) as client:
+        resp = await client.get(url, accept="text/html, application/rss+xml, application/atom+xml")
+    body = resp.body or b""
+    try:
+        parse_feed(body, resp.headers.get("content-type"), resp.url)
+        return [resp.url]
+    except FetchError:
+        return discover_feeds(body, resp.url)
+
+
+def _fetch_settings(ctx: Any) -> FetchSettings:
+    try:
+        return ctx.config().fetch
+    except ConfigError:  # discovering feeds must not need a config yet
+        return FetchSettings()
+
+
+def cmd_discover(args: argparse.Namespace, ctx: Any) -> int:
+    """``monitor feeds discover URL``: one feed URL per line; exit 1 when none."""
+    feeds = asyncio.run(find_feeds(args.url, _fetch_settings(ctx)))
+    if not feeds:
+        print(f"{mask_url(args.url)} announces no RSS/Atom feed", file=sys.stderr)
+        return 1
+    for feed in feeds:
+        print(feed)
+    return 0
+
+
+# -- feeds import-opml --------------------------------------------------------------------
+
+
+def cmd_import_opml(args: argparse.Namespace, ctx: Any) -> int:
+    """``monitor feeds import-opml FILE [--to PATH]``."""
+    feeds = read_opml(args.file)
+    target = args.to or ctx.config_path
+    added = append_feeds_toml(target, feeds)
+    print(
+        f"imported {added} feeds into {target}"
+        f" ({len(feeds) - added} of {len(feeds)} already listed)"
+    )
+    return 0
