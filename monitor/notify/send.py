@@ -1,0 +1,82 @@
+"""Send one :class:`Message` to one channel, through apprise (Telegram: see telegram.py).
+
+Every failure becomes a :class:`DeliveryError` whose message names what failed with
+secrets masked; nothing else escapes for an expected failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlsplit
+
+import apprise
+
+from monitor.errors import DeliveryError
+from monitor.notify.console import register_console
+from monitor.notify.format import Message, channel_kind
+from monitor.notify.telegram import send_telegram
+from monitor.records import ChannelConfig
+from monitor.secrets import mask_text
+
+_FORMATS = {"html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """Literal secrets in a channel URL (password, token-like pieces) to mask in messages."""
+    found = []
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        found.append(password)
+    for piece in re.split(r"[/@?&=]", url.split("://", 1)[-1]):
+        if len(piece) >= 16 and any(c.isdigit() for c in piece) and any(c.isalpha() for c in piece):
+            found.append(piece)
+    return tuple(found)
+
+
+def send_message(channel: ChannelConfig, message: Message) -> str | None:
+    """Deliver ``message`` on ``channel``; return a message id when the service gives one."""
+    kind = channel_kind(channel.url)
+    if kind == "telegram":
+        return send_telegram(channel.url, message)
+    if kind == "console":
+        register_console()
+    try:
+        _send_apprise(channel.url, message)
+    except DeliveryError as exc:
+        raise DeliveryError(
+            mask_text(exc.message, url_secrets(channel.url)), permanent=exc.permanent
+        ) from exc
+    return None
+
+
+def _send_apprise(url: str, message: Message) -> None:
+    obj = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if obj is None:
+        raise DeliveryError(
+            "apprise cannot use the channel URL (unknown or invalid)", permanent=True
+        )
+    if message.headers and isinstance(getattr(obj, "headers", None), dict):
+        for key, value in message.headers.items():
+            obj.headers.setdefault(key, value)
+    sender = apprise.Apprise()
+    sender.add(obj)
+    with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as logs:
+        ok = sender.notify(
+            body=message.body, title=message.title, body_format=_FORMATS[message.body_format]
+        )
+    if not ok:
+        raise DeliveryError(f"{obj.service_name}: {_failure_detail(logs.getvalue())}")
+
+
+def _failure_detail(log_text: str) -> str:
+    """apprise's warnings and the exception it swallowed: what actually failed."""
+    lines = []
+    for line in log_text.splitlines():
+        level, _, text = line.partition(" ")
+        if level in ("WARNING", "ERROR") or (level == "DEBUG" and "Exception:" in text):
+            lines.append(" ".join(text.split()))
+    return "; ".join(lines[-3:]) or "not delivered"
