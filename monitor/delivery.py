@@ -46,7 +46,7 @@ from monitor.secrets import mask_text
 log = logging.getLogger(__name__)
 SENDING_TIMEOUT_S = 300.0  # a row in "sending" longer than this was interrupted: resend
 PAGE = 500  # due alerts looked at per cycle
-PACE_BUDGET_S = 10.0  # longest a cycle waits for rate-limit tokens
+PACE_BUDGET_S = 10.0  # longest a cycle waits for rate-limit tokens (and <= tick_s / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +137,13 @@ def deliver_due(
     *,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
-    pace_budget_s: float = PACE_BUDGET_S,
+    pace_budget_s: float | None = None,
 ) -> DeliveryReport:
-    """Deliver due alerts and operator notices; never raises for a failing channel."""
+    """Deliver due alerts and operator notices; never raises for a failing channel.
+
+    Waits for rate-limit tokens at most ``pace_budget_s`` (default: half of
+    ``[monitor].tick_s``, at most 10 s); ``sleep`` and ``monotonic`` are replaceable
+    for tests."""
     register_console()
     tally = _Tally()
     limiter = _Limiter(config)
@@ -148,8 +152,11 @@ def deliver_due(
         for name in config.channels:
             limiter.load(s, name, now)
     _deliver_notices(session_factory, config, now, limiter, tally)
-    queues = _plan(session_factory, config, now, tally)
-    _drain(session_factory, config, now, queues, limiter, tally, sleep, monotonic, pace_budget_s)
+    queues = _plan(session_factory, config, now, limiter, tally)
+    budget = (
+        min(PACE_BUDGET_S, config.monitor.tick_s / 2) if pace_budget_s is None else pace_budget_s
+    )
+    _drain(session_factory, config, now, queues, limiter, tally, sleep, monotonic, budget)
     with session_scope(session_factory) as s:
         limiter.save(s, now)
     report = tally.report()
@@ -167,7 +174,7 @@ def deliver_due(
 
 
 def _plan(
-    factory: sessionmaker[Session], config: Config, now: datetime, tally: _Tally
+    factory: sessionmaker[Session], config: Config, now: datetime, limiter: _Limiter, tally: _Tally
 ) -> dict[str, deque[Batch]]:
     """Load the due alerts, hold what must wait, and queue message batches per channel."""
     with session_scope(factory) as s:
@@ -183,11 +190,14 @@ def _plan(
         if channel is None:
             _fail_unknown_channel(factory, config, now, name, channel_alerts, tally)
             continue
-        plan = plan_channel(channel_alerts, channel, rules, sources, now, config.monitor.timezone)
+        fold = limiter.rate(name) is not None
+        tz = config.monitor.timezone
+        plan = plan_channel(channel_alerts, channel, rules, sources, now, tz, fold=fold)
         with session_scope(factory) as s:
             outbox.hold(s, dict(plan.held))
         tally.held += len(plan.held)
-        queues[name] = deque(plan.batches)
+        if plan.batches:
+            queues[name] = deque(plan.batches)
     return queues
 
 
@@ -274,7 +284,7 @@ def _send_batch(
     for i, (part, message) in enumerate(parts):
         started = time.monotonic()
         try:
-            message_id = _send(channel, message)
+            message_id = send_message(channel, message)
         except DeliveryError as exc:
             unsent = [a for p, _m in parts[i:] for a in p]
             _record_failure(factory, config, now, channel, unsent, exc, limiter, tally)
@@ -294,17 +304,6 @@ def _send_batch(
             duration_ms=round((time.monotonic() - started) * 1000),
         )
     return True
-
-
-def _send(channel: ChannelConfig, message: Message) -> str | None:
-    """Send through the channel; any unexpected plugin error is a (retryable) failure."""
-    try:
-        return send_message(channel, message)
-    except DeliveryError:
-        raise
-    except Exception as exc:  # the channel boundary: one bad plugin must not stop delivery
-        detail = mask_text(f"{type(exc).__name__}: {exc}", url_secrets(channel.url))
-        raise DeliveryError(f"unexpected error sending to {channel.masked_url}: {detail}") from exc
 
 
 def _record_failure(
@@ -401,7 +400,7 @@ def _deliver_notices(
         else:
             limiter.take(channel.name)
             try:
-                _send(channel, render_notice(notice.title, notice.body, channel))
+                send_message(channel, render_notice(notice.title, notice.body, channel))
             except DeliveryError as exc:
                 error = mask_text(exc.message, url_secrets(channel.url))
         retry_at = retry_at or now + timedelta(seconds=backoff_s(notice.attempts))

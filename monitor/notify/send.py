@@ -38,7 +38,21 @@ def url_secrets(url: str) -> tuple[str, ...]:
 
 
 def send_message(channel: ChannelConfig, message: Message) -> str | None:
-    """Deliver ``message`` on ``channel``; return a message id when the service gives one."""
+    """Deliver ``message`` on ``channel``; return a message id when the service gives one.
+
+    Raises only :class:`DeliveryError` (secrets masked): an unexpected exception from a
+    plugin is the channel failing, and one bad channel must not stop delivery.
+    """
+    try:
+        return _dispatch(channel, message)
+    except DeliveryError:
+        raise
+    except Exception as exc:
+        detail = mask_text(f"{type(exc).__name__}: {exc}", url_secrets(channel.url))
+        raise DeliveryError(f"unexpected error sending to {channel.masked_url}: {detail}") from exc
+
+
+def _dispatch(channel: ChannelConfig, message: Message) -> str | None:
     kind = channel_kind(channel.url)
     if kind == "telegram":
         return send_telegram(channel.url, message)

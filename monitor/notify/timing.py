@@ -19,7 +19,8 @@ JITTER = 0.2
 
 _HHMM = r"([01]?\d|2[0-3]):([0-5]\d)"
 _QUIET = re.compile(rf"^\s*{_HHMM}\s*-\s*{_HHMM}\s*$")
-_DAILY = re.compile(rf"^\s*daily\s+{_HHMM}\s*$", re.I)
+_DAILY = re.compile(rf"^\s*daily(?:\s+{_HHMM})?\s*$", re.I)
+DEFAULT_DAILY = time(8, 0)  # "daily" without a time
 
 
 def backoff_s(attempts: int, rng: random.Random | None = None) -> float:
@@ -49,13 +50,13 @@ def is_quiet(text: str | None, at: datetime, tz: str) -> bool:
 
 
 def parse_digest(text: str | None) -> str | time:
-    """ "hourly" -> "hourly"; "daily HH:MM" -> the local time; ValueError otherwise."""
+    """ "hourly" -> "hourly"; "daily HH:MM" -> the local time ("daily": 08:00); else ValueError."""
     if text and text.strip().lower() == "hourly":
         return "hourly"
     m = _DAILY.match(text or "")
     if not m:
         raise ValueError(f"digest {text!r} is not 'hourly' or 'daily HH:MM'")
-    return time(int(m.group(1)), int(m.group(2)))
+    return time(int(m.group(1)), int(m.group(2))) if m.group(1) else DEFAULT_DAILY
 
 
 def latest_slot(schedule: str | None, now: datetime, tz: str) -> datetime:
