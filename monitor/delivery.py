@@ -83,7 +83,8 @@ class _Limiter:
 
     def load(self, session: Session, name: str, at: datetime) -> None:
         raw = outbox.get_state(session, f"ratelimit:{name}")
-        bucket = Bucket(1.0, at)
+        rate = self.rate(name)
+        bucket = Bucket(rate.burst if rate else 1.0, at)  # a new bucket starts full
         if raw:
             data = json.loads(raw)
             blocked = data.get("blocked_until")

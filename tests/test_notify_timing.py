@@ -121,7 +121,8 @@ def test_bad_rate_limit_is_refused(text):
 
 
 def test_telegram_defaults_one_per_second_and_one_per_three_seconds_in_groups():
-    assert default_rate("telegram") == Rate(1.0, 1.0)
+    assert default_rate("telegram") == Rate(1.0, 3.0)
+    assert default_rate("generic") == Rate(1.0, 5.0)
     assert default_rate("telegram", is_group_chat=True).per_s == pytest.approx(20 / 60)
     assert default_rate("console") is None
 

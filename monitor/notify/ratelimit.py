@@ -1,8 +1,9 @@
 """Per-channel token buckets: how fast one channel may be sent to. No I/O.
 
 Defaults follow the providers' published limits: Telegram allows about one message a
-second per chat and 20 a minute per group chat (negative chat id); ``console://`` is
-unlimited; any other apprise URL gets one a second. ``ChannelConfig.rate_limit``
+second per chat ("short bursts" tolerated: we allow 3) and 20 a minute per group chat
+(negative chat id: one per 3 s, no burst); ``console://`` is unlimited; any other
+apprise URL gets one a second with bursts of 5. ``ChannelConfig.rate_limit``
 ("N/s", "N/min", "N/h") overrides the default.
 """
 
@@ -47,13 +48,13 @@ def default_rate(kind: str, is_group_chat: bool = False) -> Rate | None:
     """The default rate of a channel kind; None means unlimited.
 
     Telegram group chats get 1 message per 3 s (never more than 20 in any minute),
-    private chats 1 a second, both without bursts.
+    private chats 1 a second after a burst of 3; other kinds 1 a second after 5.
     """
     if kind == "console":
         return None
-    if kind == "telegram" and is_group_chat:
-        return Rate(per_s=20 / 60, burst=1.0)
-    return Rate(per_s=1.0, burst=1.0)
+    if kind == "telegram":
+        return Rate(per_s=20 / 60, burst=1.0) if is_group_chat else Rate(per_s=1.0, burst=3.0)
+    return Rate(per_s=1.0, burst=5.0)
 
 
 def refill(bucket: Bucket | None, rate: Rate, now: datetime) -> Bucket:
