@@ -11,7 +11,6 @@ failing channel is left alone for the rest of the cycle; it never blocks the oth
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import deque
@@ -30,15 +29,13 @@ from monitor.log import event
 from monitor.notify.console import register_console
 from monitor.notify.format import (
     Message,
-    channel_kind,
     render_alert,
     render_digest_parts,
     render_notice,
 )
+from monitor.notify.limiter import ChannelLimits
 from monitor.notify.plan import Batch, plan_channel
-from monitor.notify.ratelimit import Bucket, Rate, default_rate, parse_rate, refill, take, wait_s
 from monitor.notify.send import send_message, url_secrets
-from monitor.notify.telegram import is_group_chat
 from monitor.notify.timing import backoff_s
 from monitor.records import Alert, ChannelConfig
 from monitor.secrets import mask_text
@@ -59,66 +56,6 @@ class DeliveryReport:
     held: int = 0
     messages: int = 0
     notices_sent: int = 0
-
-
-class _Limiter:
-    """Token buckets per channel, kept in the state table between cycles."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.rates: dict[str, Rate | None] = {}
-        self.buckets: dict[str, Bucket] = {}
-
-    def rate(self, name: str) -> Rate | None:
-        if name not in self.rates:
-            channel = self.config.channels[name]
-            try:
-                rate = parse_rate(channel.rate_limit) if channel.rate_limit else None
-            except ValueError:
-                rate = None
-            kind = channel_kind(channel.url)
-            group = kind == "telegram" and is_group_chat(channel.url)
-            self.rates[name] = rate or (None if channel.rate_limit else default_rate(kind, group))
-        return self.rates[name]
-
-    def load(self, session: Session, name: str, at: datetime) -> None:
-        raw = outbox.get_state(session, f"ratelimit:{name}")
-        rate = self.rate(name)
-        bucket = Bucket(rate.burst if rate else 1.0, at)  # a new bucket starts full
-        if raw:
-            data = json.loads(raw)
-            blocked = data.get("blocked_until")
-            bucket = Bucket(
-                float(data["tokens"]),
-                datetime.fromisoformat(data["at"]),
-                datetime.fromisoformat(blocked) if blocked else None,
-            )
-        self.buckets[name] = bucket
-
-    def wait(self, name: str, at: datetime) -> float:
-        rate = self.rate(name)
-        bucket = self.buckets[name]
-        if rate is None:
-            blocked = bucket.blocked_until
-            return max(0.0, (blocked - at).total_seconds()) if blocked else 0.0
-        self.buckets[name] = refill(bucket, rate, at)
-        return wait_s(self.buckets[name], rate, at)
-
-    def take(self, name: str) -> None:
-        if self.rate(name) is not None:
-            self.buckets[name] = take(self.buckets[name])
-
-    def block(self, name: str, until: datetime) -> None:
-        self.buckets[name] = replace(self.buckets[name], blocked_until=until)
-
-    def save(self, session: Session, now: datetime) -> None:
-        for name, b in self.buckets.items():
-            value = {
-                "tokens": b.tokens,
-                "at": b.at.isoformat(),
-                "blocked_until": b.blocked_until.isoformat() if b.blocked_until else None,
-            }
-            outbox.set_state(session, f"ratelimit:{name}", json.dumps(value), now)
 
 
 class _Tally:
@@ -147,11 +84,10 @@ def deliver_due(
     for tests."""
     register_console()
     tally = _Tally()
-    limiter = _Limiter(config)
+    limiter = ChannelLimits(dict(config.channels))
     with session_scope(session_factory) as s:
         outbox.requeue_stale(s, now, SENDING_TIMEOUT_S, config.monitor.max_attempts)
-        for name in config.channels:
-            limiter.load(s, name, now)
+        limiter.load(s, now)
     _deliver_notices(session_factory, config, now, limiter, tally)
     queues = _plan(session_factory, config, now, limiter, tally)
     budget = (
@@ -175,7 +111,11 @@ def deliver_due(
 
 
 def _plan(
-    factory: sessionmaker[Session], config: Config, now: datetime, limiter: _Limiter, tally: _Tally
+    factory: sessionmaker[Session],
+    config: Config,
+    now: datetime,
+    limiter: ChannelLimits,
+    tally: _Tally,
 ) -> dict[str, deque[Batch]]:
     """Load the due alerts, hold what must wait, and queue message batches per channel."""
     with session_scope(factory) as s:
@@ -191,7 +131,7 @@ def _plan(
         if channel is None:
             _fail_unknown_channel(factory, config, now, name, channel_alerts, tally)
             continue
-        fold = limiter.rate(name) is not None
+        fold = limiter.is_limited(name)
         tz = config.monitor.timezone
         plan = plan_channel(channel_alerts, channel, rules, sources, now, tz, fold=fold)
         with session_scope(factory) as s:
@@ -207,7 +147,7 @@ def _drain(
     config: Config,
     now: datetime,
     queues: dict[str, deque[Batch]],
-    limiter: _Limiter,
+    limiter: ChannelLimits,
     tally: _Tally,
     sleep: Callable[[float], None],
     monotonic: Callable[[], float],
@@ -250,7 +190,9 @@ def _messages(
     return render_digest_parts(alerts, channel, tz, heading)
 
 
-def _render(batch: Batch, alerts: Sequence[Alert], channel: ChannelConfig, tz: str):  # type: ignore[no-untyped-def]
+def _render(
+    batch: Batch, alerts: Sequence[Alert], channel: ChannelConfig, tz: str
+) -> list[tuple[tuple[Alert, ...], Message]]:
     """Messages for a batch; a broken override template falls back to the default one."""
     try:
         return _messages(batch, alerts, channel, tz)
@@ -272,7 +214,7 @@ def _send_batch(
     now: datetime,
     channel: ChannelConfig,
     batch: Batch,
-    limiter: _Limiter,
+    limiter: ChannelLimits,
     tally: _Tally,
 ) -> bool:
     """Claim, send and mark one batch; False when the channel failed."""
@@ -314,7 +256,7 @@ def _record_failure(
     channel: ChannelConfig,
     alerts: Sequence[Alert],
     exc: DeliveryError,
-    limiter: _Limiter,
+    limiter: ChannelLimits,
     tally: _Tally,
 ) -> None:
     error = mask_text(exc.message, url_secrets(channel.url))
@@ -386,7 +328,11 @@ def _fail_unknown_channel(
 
 
 def _deliver_notices(
-    factory: sessionmaker[Session], config: Config, now: datetime, limiter: _Limiter, tally: _Tally
+    factory: sessionmaker[Session],
+    config: Config,
+    now: datetime,
+    limiter: ChannelLimits,
+    tally: _Tally,
 ) -> None:
     """Send due operator notices (rare: no pacing, but a blocked channel is skipped)."""
     with session_scope(factory) as s:

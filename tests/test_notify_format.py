@@ -137,3 +137,15 @@ def test_template_escaping_the_sandbox_falls_back_to_the_default(factory, tmp_pa
     assert "https://news.example/a/1" in out  # the default template was used
     assert alert_row(factory, alert_id).status == "sent"
     assert any(r.getMessage() == "template.failed" for r in caplog.records)
+
+
+def test_an_edited_override_template_is_used_without_restart(tmp_path):
+    import os
+
+    path = tmp_path / "mine.txt"
+    path.write_text("{% block body %}v1 {{ title }}{% endblock %}")
+    ch = channel("c", "console://", template=str(path))
+    assert render_alert(alert(), ch, "UTC").body.startswith("v1 ")
+    path.write_text("{% block body %}v2 {{ title }}{% endblock %}")
+    os.utime(path, ns=(1, 2_000_000_000))  # a different mtime even on coarse clocks
+    assert render_alert(alert(), ch, "UTC").body.startswith("v2 ")

@@ -66,8 +66,13 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
 
 
 @lru_cache(maxsize=64)
-def _load(path: str, autoescape: bool) -> Template:
+def _compile(path: str, autoescape: bool, mtime_ns: int) -> Template:
     return _environment(autoescape).from_string(Path(path).read_text(encoding="utf-8"))
+
+
+def _load(path: str, autoescape: bool) -> Template:
+    """A compiled template, recompiled when the file changes (edits apply on reload)."""
+    return _compile(path, autoescape, Path(path).stat().st_mtime_ns)
 
 
 def _templates(kind: str, override: str | None) -> list[Template]:

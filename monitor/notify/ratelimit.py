@@ -9,6 +9,7 @@ apprise URL gets one a second with bursts of 5. ``ChannelConfig.rate_limit``
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -76,3 +77,25 @@ def wait_s(bucket: Bucket, rate: Rate, now: datetime) -> float:
 def take(bucket: Bucket) -> Bucket:
     """The bucket after spending one token."""
     return replace(bucket, tokens=bucket.tokens - 1.0)
+
+
+def dump_bucket(bucket: Bucket) -> str:
+    """A bucket as JSON, for the state table."""
+    blocked = bucket.blocked_until.isoformat() if bucket.blocked_until else None
+    return json.dumps(
+        {"tokens": bucket.tokens, "at": bucket.at.isoformat(), "blocked_until": blocked}
+    )
+
+
+def load_bucket(raw: str | None) -> Bucket | None:
+    """The inverse of :func:`dump_bucket`; None when absent or unreadable."""
+    try:
+        data = json.loads(raw or "")
+        blocked = data.get("blocked_until")
+        return Bucket(
+            float(data["tokens"]),
+            datetime.fromisoformat(data["at"]),
+            datetime.fromisoformat(blocked) if blocked else None,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
