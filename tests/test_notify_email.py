@@ -81,3 +81,19 @@ def test_wrong_smtp_password_fails_with_the_password_masked(factory, smtp_server
     assert "535" in row.last_error, row.last_error  # the server answer, not just "failed"
     assert wrong not in row.last_error, row.last_error
     assert smtp_server.handler.envelopes == []
+
+
+def test_apprise_debug_lines_stay_out_of_our_log(factory, smtp_server, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    config = make_config([channel("mail", smtp_server.url(password="Wr0ng-Password-123"))])
+    add_alert(factory, channel="mail")
+
+    deliver_due(factory, config, NOW, **fast())
+
+    assert not [r for r in caplog.records if r.name.startswith("apprise")]
+    assert [r.getMessage() for r in caplog.records if r.name == "monitor.delivery"] == [
+        "alert.failed", "delivery.cycle",
+    ]
+    assert logging.getLogger("apprise").propagate is True

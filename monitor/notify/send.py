@@ -6,8 +6,10 @@ secrets masked; nothing else escapes for an expected failure.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import apprise
@@ -78,19 +80,47 @@ def _send_apprise(url: str, message: Message) -> None:
             obj.headers.setdefault(key, value)
     sender = apprise.Apprise()
     sender.add(obj)
-    with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as logs:
+    with _apprise_log() as records:
         ok = sender.notify(
             body=message.body, title=message.title, body_format=_FORMATS[message.body_format]
         )
     if not ok:
-        raise DeliveryError(f"{obj.service_name}: {_failure_detail(logs.getvalue())}")
+        raise DeliveryError(f"{obj.service_name}: {_failure_detail(records)}")
 
 
-def _failure_detail(log_text: str) -> str:
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _apprise_log() -> Iterator[list[logging.LogRecord]]:
+    """Collect apprise's log records (debug included) for one send, and keep them out
+    of our own log: apprise.LogCapture would lower the level of a logger that still
+    propagates, flooding the daemon's log with apprise debug lines."""
+    logger = logging.getLogger("apprise")
+    handler = _Collect()
+    saved = logger.level, logger.propagate
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _failure_detail(records: list[logging.LogRecord]) -> str:
     """apprise's warnings and the exception it swallowed: what actually failed."""
     lines = []
-    for line in log_text.splitlines():
-        level, _, text = line.partition(" ")
-        if level in ("WARNING", "ERROR") or (level == "DEBUG" and "Exception:" in text):
-            lines.append(" ".join(text.split()))
+    for record in records:
+        text = " ".join(record.getMessage().split())
+        if record.levelno >= logging.WARNING or "Exception:" in text:
+            lines.append(text)
     return "; ".join(lines[-3:]) or "not delivered"
