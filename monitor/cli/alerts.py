@@ -1,0 +1,127 @@
+"""``monitor alerts`` (list, retry) and ``monitor notify test CHANNEL``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor import outbox
+from monitor.db import session_scope
+from monitor.errors import DeliveryError
+from monitor.notify.format import format_time, one_line, render_alert
+from monitor.notify.send import send_message, url_secrets
+from monitor.records import Alert, Evidence
+from monitor.secrets import mask_text
+
+TEST_LINK = "https://github.com/press-monitor/press-monitor"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``alerts``, ``alerts retry`` and ``notify test``."""
+    p = sub.add_parser("alerts", help="recent alerts and their delivery state")
+    p.add_argument("--status", choices=outbox.STATUSES, help="only alerts in this state")
+    p.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
+    p.set_defaults(handler=cmd_alerts)
+    asub = p.add_subparsers(dest="alerts_command", metavar="ALERTS_COMMAND")
+    r = asub.add_parser("retry", help="deliver again: one alert by id, or every dead one")
+    r.add_argument("id", nargs="?", type=int, help="alert id (see 'monitor alerts')")
+    r.add_argument("--dead", action="store_true", help="every dead alert")
+    r.set_defaults(handler=cmd_retry)
+
+    n = sub.add_parser("notify", help="channel tools")
+    nsub = n.add_subparsers(dest="notify_command", metavar="NOTIFY_COMMAND", required=True)
+    t = nsub.add_parser("test", help="send a test message to a channel and say what failed")
+    t.add_argument("channel", help="a channel name from [channels]")
+    t.set_defaults(handler=cmd_notify_test)
+
+
+def _secrets(config: Any) -> tuple[str, ...]:
+    return tuple(s for c in config.channels.values() for s in url_secrets(c.url))
+
+
+def cmd_alerts(args: argparse.Namespace, ctx: Any) -> int:
+    """``monitor alerts [--status S] [--limit N]``: newest first, secrets masked."""
+    config = ctx.config()
+    secrets = _secrets(config)
+    with session_scope(ctx.session_factory()) as s:
+        lines = outbox.recent_alerts(s, args.status, max(1, args.limit))
+        counts = outbox.alert_counts(s)
+    print(
+        f"{'ID':>6}  {'TIME':<20} {'RULE':<16} {'CHANNEL':<12} {'STATUS':<8} {'ATT':>3}  "
+        f"{'LAST ERROR':<40} TITLE"
+    )
+    for a in lines:
+        error = one_line(mask_text(a.last_error or "-", secrets), 40)
+        when = format_time(a.created_at, config.monitor.timezone) or ""
+        print(
+            f"{a.id:>6}  {when[:20]:<20} {one_line(a.rule, 16):<16} "
+            f"{one_line(a.channel, 12):<12} {a.status:<8} {a.attempts:>3}  {error:<40} "
+            f"{one_line(a.title, 60)}"
+        )
+    print(" · ".join(f"{status} {n}" for status, n in counts.items()))
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace, ctx: Any) -> int:
+    """``monitor alerts retry ID|--dead``: pending again with fresh attempts (never a sent one)."""
+    if args.id is None and not args.dead:
+        print("error: give an alert ID or --dead", file=sys.stderr)
+        return 2
+    with session_scope(ctx.session_factory()) as s:
+        ids = [] if args.dead else [args.id]
+        n = outbox.retry_alerts(s, datetime.now(UTC), ids, dead=args.dead)
+    if n == 0 and not args.dead:
+        print(
+            f"alert {args.id} not found, or already sent (sent alerts are never resent)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{n} alert(s) queued for delivery")
+    return 0
+
+
+def sample_alert(channel: str, now: datetime) -> Alert:
+    """A made-up alert that exercises the channel's template (terms, snippet, link)."""
+    text = "This is a test from press-monitor: if you can read it, the channel works."
+    return Alert(
+        id=0,
+        rule="test",
+        channel=channel,
+        status="pending",
+        attempts=0,
+        article_id=0,
+        title=f"press-monitor test message for channel {channel}",
+        link=TEST_LINK,
+        source="press-monitor",
+        published=now,
+        text=text,
+        evidence=(Evidence("test", "test", "text", start=10, end=14),),
+        created_at=now,
+    )
+
+
+def cmd_notify_test(args: argparse.Namespace, ctx: Any) -> int:
+    """``monitor notify test CHANNEL``: exit 0 when delivered, 1 with what failed."""
+    config = ctx.config()
+    channel = config.channels.get(args.channel)
+    if channel is None:
+        known = ", ".join(config.channels) or "none"
+        print(f"failed: unknown channel {args.channel!r}; defined: {known}", file=sys.stderr)
+        return 1
+    message = render_alert(
+        sample_alert(channel.name, datetime.now(UTC)), channel, config.monitor.timezone
+    )
+    try:
+        message_id = send_message(channel, message)
+    except DeliveryError as exc:
+        detail = mask_text(exc.message, url_secrets(channel.url))
+        hint = " (permanent: fix the URL or the account)" if exc.permanent else ""
+        if exc.retry_after_s is not None:
+            hint = f" (rate limited: retry after {exc.retry_after_s:g} s)"
+        print(f"failed: {channel.name} ({channel.masked_url}): {detail}{hint}", file=sys.stderr)
+        return 1
+    suffix = f", message id {message_id}" if message_id else ""
+    print(f"ok: test message sent to {channel.name} ({channel.masked_url}){suffix}")
+    return 0

@@ -1,0 +1,232 @@
+"""Turn alerts into messages, one template per channel kind. No I/O except reading templates.
+
+Templates are Jinja2 files rendered in a :class:`SandboxedEnvironment`; HTML kinds
+(telegram, email) autoescape every value, so a feed title holding ``<script>`` or
+``{{ 7*7 }}`` is shown, never run. A template defines the blocks ``subject``, ``body``,
+``digest_subject`` and ``digest_body``; an override (``ChannelConfig.template``) may
+define only some, the rest come from the default of its kind.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Template
+from jinja2.sandbox import SandboxedEnvironment
+
+from monitor.notify.snippet import make_snippet, matched_terms
+from monitor.records import Alert, ChannelConfig
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATES = {"telegram": "telegram.html", "email": "email.html", "generic": "generic.txt"}
+TELEGRAM_LIMIT = 4096  # characters after entity parsing, counted in UTF-16 code units
+SUBJECT_MAX = 200
+# (snippet chars, title chars) tried in order until a Telegram message fits.
+_FIT_STEPS = ((300, 1000), (150, 1000), (60, 500), (0, 300), (0, 100))
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What is sent: ``body_format`` is "html" or "text"; ``short_body`` is a fallback
+    (title and link only) for a channel that rejects the message as too long."""
+
+    title: str
+    body: str
+    body_format: str
+    short_body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def channel_kind(url: str) -> str:
+    """The kind of a channel URL: "telegram", "email", "console" or "generic"."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("tgram", "telegram"):
+        return "telegram"
+    if scheme in ("mailto", "mailtos"):
+        return "email"
+    if scheme == "console":
+        return "console"
+    return "generic"
+
+
+def _template_kind(kind: str) -> str:
+    return "generic" if kind == "console" else kind
+
+
+@lru_cache(maxsize=2)
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    return SandboxedEnvironment(autoescape=autoescape, keep_trailing_newline=False)
+
+
+@lru_cache(maxsize=64)
+def _compile(path: str, autoescape: bool, mtime_ns: int) -> Template:
+    return _environment(autoescape).from_string(Path(path).read_text(encoding="utf-8"))
+
+
+def _load(path: str, autoescape: bool) -> Template:
+    """A compiled template, recompiled when the file changes (edits apply on reload)."""
+    return _compile(path, autoescape, Path(path).stat().st_mtime_ns)
+
+
+def _templates(kind: str, override: str | None) -> list[Template]:
+    """The override (if any) first, then the default template of the kind."""
+    kind = _template_kind(kind)
+    autoescape = kind != "generic"
+    default = _load(str(TEMPLATES_DIR / DEFAULT_TEMPLATES[kind]), autoescape)
+    return ([_load(override, autoescape)] if override else []) + [default]
+
+
+def _render(templates: list[Template], block: str, values: dict) -> str:
+    for tmpl in templates:
+        if block in tmpl.blocks:
+            return "".join(tmpl.blocks[block](tmpl.new_context(values))).strip()
+    return ""
+
+
+def format_time(at: datetime | None, tz: str) -> str | None:
+    """``at`` as "YYYY-MM-DD HH:MM TZ" in the config time zone."""
+    if at is None:
+        return None
+    local = at.astimezone(ZoneInfo(tz))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def one_line(text: str, limit: int) -> str:
+    """Collapse whitespace and cut to ``limit`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def telegram_length(body: str) -> int:
+    """Length Telegram counts: tags removed, entities decoded, in UTF-16 code units."""
+    visible = html.unescape(re.sub(r"<[^>]*>", "", body)).strip()
+    return len(visible.encode("utf-16-le")) // 2
+
+
+def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -> dict:
+    return {
+        "rule": alert.rule,
+        "title": one_line(alert.title or "(no title)", title_chars),
+        "source": alert.source,
+        "published": format_time(alert.published or alert.created_at, tz),
+        "link": alert.link,
+        "terms": matched_terms(alert.evidence),
+        "snippet": make_snippet(alert.text, alert.evidence, snippet_chars),
+        "priority": alert.priority,
+    }
+
+
+def render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
+    """The message announcing one alert on ``channel``."""
+    kind = channel_kind(channel.url)
+    templates = _templates(kind, channel.template)
+    for snippet_chars, title_chars in _FIT_STEPS:
+        values = _alert_values(alert, tz, snippet_chars, title_chars)
+        body = _render(templates, "body", values)
+        if kind != "telegram" or telegram_length(body) <= TELEGRAM_LIMIT:
+            break
+    subject = one_line(_render(templates, "subject", values), SUBJECT_MAX)
+    return _message(kind, subject, body, alert.rule, _short(kind, alert))
+
+
+def _short(kind: str, alert: Alert) -> str:
+    """Title and link only: the fallback when a channel says the message is too long."""
+    title = one_line(alert.title or "(no title)", 300)
+    if kind == "telegram":
+        link = f'\n<a href="{html.escape(alert.link)}">link</a>' if alert.link else ""
+        return f"<b>[{html.escape(alert.rule)}]</b> {html.escape(title)}{link}"
+    return f"[{alert.rule}] {title}\n{alert.link or ''}".strip()
+
+
+def _message(kind: str, subject: str, body: str, list_name: str, short: str | None) -> Message:
+    if kind == "telegram":
+        return Message(subject, body, "html", short)
+    if kind == "email":
+        slug = re.sub(r"[^a-z0-9-]+", "-", list_name.lower()).strip("-") or "alerts"
+        headers = {"List-Id": f"press-monitor {slug} <{slug}.press-monitor.invalid>"}
+        return Message(subject, body, "html", short, headers)
+    return Message(subject, body, "text", short)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One line of a digest."""
+
+    title: str
+    link: str | None
+    source: str
+    published: str | None
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestGroup:
+    """The digest lines of one rule."""
+
+    rule: str
+    items: tuple[DigestItem, ...]
+
+
+def group_by_rule(alerts: Sequence[Alert], tz: str) -> tuple[DigestGroup, ...]:
+    """Alerts grouped by rule (rules in first-seen order, alerts by time)."""
+    groups: dict[str, list[DigestItem]] = {}
+    for a in sorted(alerts, key=lambda a: (a.published or a.created_at, a.id)):
+        item = DigestItem(
+            one_line(a.title or "(no title)", 200),
+            a.link,
+            a.source,
+            format_time(a.published or a.created_at, tz),
+            matched_terms(a.evidence),
+        )
+        groups.setdefault(a.rule, []).append(item)
+    return tuple(DigestGroup(rule, tuple(items)) for rule, items in groups.items())
+
+
+def render_digest(
+    alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
+) -> Message:
+    """One message listing ``alerts`` grouped by rule (a digest or a burst summary)."""
+    kind = channel_kind(channel.url)
+    templates = _templates(kind, channel.template)
+    values = {"heading": heading, "groups": group_by_rule(alerts, tz), "count": len(alerts)}
+    subject = one_line(_render(templates, "digest_subject", values), SUBJECT_MAX)
+    body = _render(templates, "digest_body", values)
+    return _message(kind, subject, body, "digest", None)
+
+
+def fits(message: Message, channel: ChannelConfig) -> bool:
+    """True unless the channel is Telegram and the message is over its length limit."""
+    kind = channel_kind(channel.url)
+    return kind != "telegram" or telegram_length(message.body) <= TELEGRAM_LIMIT
+
+
+def render_digest_parts(
+    alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
+) -> list[tuple[tuple[Alert, ...], Message]]:
+    """Like :func:`render_digest`, split into as many messages as needed to fit."""
+    message = render_digest(alerts, channel, tz, heading)
+    if len(alerts) <= 1 or fits(message, channel):
+        return [(tuple(alerts), message)]
+    half = len(alerts) // 2
+    return render_digest_parts(alerts[:half], channel, tz, heading) + render_digest_parts(
+        alerts[half:], channel, tz, heading
+    )
+
+
+def render_notice(title: str, body: str, channel: ChannelConfig) -> Message:
+    """An operator notice (plain title and body) for ``channel``'s kind."""
+    kind = channel_kind(channel.url)
+    if kind == "telegram":
+        text = f"<b>{html.escape(title)}</b>\n{html.escape(body)}"
+        return Message(title, text, "html", f"<b>{html.escape(title)}</b>")
+    if kind == "email":
+        text = f"<html><body><h3>{html.escape(title)}</h3><p>{html.escape(body)}</p></body></html>"
+        return Message(f"[press-monitor] {title}", text, "html", None)
+    return Message(title, body, "text", None)

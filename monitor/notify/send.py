@@ -1,0 +1,126 @@
+"""Send one :class:`Message` to one channel, through apprise (Telegram: see telegram.py).
+
+Every failure becomes a :class:`DeliveryError` whose message names what failed with
+secrets masked; nothing else escapes for an expected failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import apprise
+
+from monitor.errors import DeliveryError
+from monitor.notify.console import register_console
+from monitor.notify.format import Message, channel_kind
+from monitor.notify.telegram import send_telegram
+from monitor.records import ChannelConfig
+from monitor.secrets import mask_text
+
+_FORMATS = {"html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """Literal secrets in a channel URL (password, token-like pieces) to mask in messages."""
+    found = []
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        found.append(password)
+    for piece in re.split(r"[/@?&=]", url.split("://", 1)[-1]):
+        if len(piece) >= 16 and any(c.isdigit() for c in piece) and any(c.isalpha() for c in piece):
+            found.append(piece)
+    return tuple(found)
+
+
+def send_message(channel: ChannelConfig, message: Message) -> str | None:
+    """Deliver ``message`` on ``channel``; return a message id when the service gives one.
+
+    Raises only :class:`DeliveryError` (secrets masked): an unexpected exception from a
+    plugin is the channel failing, and one bad channel must not stop delivery.
+    """
+    try:
+        return _dispatch(channel, message)
+    except DeliveryError:
+        raise
+    except Exception as exc:
+        detail = mask_text(f"{type(exc).__name__}: {exc}", url_secrets(channel.url))
+        raise DeliveryError(f"unexpected error sending to {channel.masked_url}: {detail}") from exc
+
+
+def _dispatch(channel: ChannelConfig, message: Message) -> str | None:
+    kind = channel_kind(channel.url)
+    if kind == "telegram":
+        return send_telegram(channel.url, message)
+    if kind == "console":
+        register_console()
+    try:
+        _send_apprise(channel.url, message)
+    except DeliveryError as exc:
+        raise DeliveryError(
+            mask_text(exc.message, url_secrets(channel.url)), permanent=exc.permanent
+        ) from exc
+    return None
+
+
+def _send_apprise(url: str, message: Message) -> None:
+    obj = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if obj is None:
+        raise DeliveryError(
+            "apprise cannot use the channel URL (unknown or invalid)", permanent=True
+        )
+    if message.headers and isinstance(getattr(obj, "headers", None), dict):
+        for key, value in message.headers.items():
+            obj.headers.setdefault(key, value)
+    sender = apprise.Apprise()
+    sender.add(obj)
+    with _apprise_log() as records:
+        ok = sender.notify(
+            body=message.body, title=message.title, body_format=_FORMATS[message.body_format]
+        )
+    if not ok:
+        raise DeliveryError(f"{obj.service_name}: {_failure_detail(records)}")
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _apprise_log() -> Iterator[list[logging.LogRecord]]:
+    """Collect apprise's log records (debug included) for one send, and keep them out
+    of our own log: apprise.LogCapture would lower the level of a logger that still
+    propagates, flooding the daemon's log with apprise debug lines."""
+    logger = logging.getLogger("apprise")
+    handler = _Collect()
+    saved = logger.level, logger.propagate
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _failure_detail(records: list[logging.LogRecord]) -> str:
+    """apprise's warnings and the exception it swallowed: what actually failed."""
+    lines = []
+    for record in records:
+        text = " ".join(record.getMessage().split())
+        if record.levelno >= logging.WARNING or "Exception:" in text:
+            lines.append(text)
+    return "; ".join(lines[-3:]) or "not delivered"

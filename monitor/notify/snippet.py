@@ -1,0 +1,65 @@
+"""A short excerpt of an article around the matched terms, with the terms marked. No I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from monitor.records import Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of snippet text; ``hit`` marks a matched term."""
+
+    text: str
+    hit: bool = False
+
+
+def matched_terms(evidence: Sequence[Evidence]) -> tuple[str, ...]:
+    """The distinct surface forms of the evidence, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for ev in evidence:
+        if ev.surface and ev.surface.casefold() not in {s.casefold() for s in seen}:
+            seen[ev.surface] = None
+    return tuple(seen)
+
+
+def _spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
+    """Every non-overlapping (start, end) of any surface in ``text``, case-insensitive."""
+    if not surfaces:
+        return []
+    alternatives = sorted({re.escape(s) for s in surfaces if s}, key=len, reverse=True)
+    pattern = re.compile("|".join(alternatives), re.IGNORECASE)
+    return [m.span() for m in pattern.finditer(text)]
+
+
+def make_snippet(
+    text: str, evidence: Sequence[Evidence], max_chars: int = 300
+) -> tuple[Segment, ...]:
+    """Up to ``max_chars`` of ``text`` centred on the first matched term, terms marked.
+
+    Falls back to the start of the text when no term occurs in it (matched in the title).
+    """
+    text = " ".join(text.split())
+    if max_chars <= 0 or not text:
+        return ()
+    spans = _spans(text, matched_terms(evidence))
+    first = spans[0][0] if spans else 0
+    start = max(0, min(first - max_chars // 3, len(text) - max_chars))
+    end = min(len(text), start + max_chars)
+    segments: list[Segment] = [Segment("…")] if start > 0 else []
+    pos = start
+    for a, b in spans:
+        if a < start or b > end:
+            continue
+        if a > pos:
+            segments.append(Segment(text[pos:a]))
+        segments.append(Segment(text[a:b], hit=True))
+        pos = b
+    if pos < end:
+        segments.append(Segment(text[pos:end]))
+    if end < len(text):
+        segments.append(Segment("…"))
+    return tuple(segments)

@@ -1,0 +1,101 @@
+"""Telegram Bot API sending, with the Bot API's answer kept.
+
+apprise parses and validates the ``tgram://`` URL (bot token, chat ids, topic, flags)
+and its ``NotifyTelegram.notify_url`` names the API endpoint, but apprise's Telegram
+plugin only returns True/False: it drops the HTTP status, the ``retry_after`` of a 429
+and the ``message_id``. We need all three (honour the server's back-off, tell a
+permanent 400/403 from a passing 5xx, record the message id), so the one
+``sendMessage`` request is made here with httpx.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import apprise
+import httpx
+from apprise.plugins.telegram import NotifyTelegram
+
+from monitor.errors import DeliveryError
+from monitor.log import event
+from monitor.notify.format import Message
+from monitor.secrets import mask_text
+
+log = logging.getLogger(__name__)
+TIMEOUT_S = 15.0
+PERMANENT_STATUSES = (400, 401, 403, 404)
+
+
+def parse_telegram_url(url: str) -> NotifyTelegram:
+    """The apprise Telegram object for ``url``; DeliveryError(permanent) when invalid."""
+    obj = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if not isinstance(obj, NotifyTelegram):
+        raise DeliveryError("telegram: the channel URL is not a valid tgram:// URL", permanent=True)
+    if not obj.targets:
+        raise DeliveryError("telegram: the channel URL names no chat id", permanent=True)
+    return obj
+
+
+def is_group_chat(url: str) -> bool:
+    """True when any chat of the URL is a group (negative id): stricter rate limit."""
+    try:
+        targets = parse_telegram_url(url).targets
+    except DeliveryError:
+        return False
+    return any(str(chat).startswith("-") for chat, _topic in targets)
+
+
+def send_telegram(url: str, message: Message, timeout_s: float = TIMEOUT_S) -> str:
+    """Send ``message`` to every chat of ``url``; return "chat:message_id" list.
+
+    Raises :class:`DeliveryError` with ``retry_after_s`` on 429, ``permanent`` on 4xx.
+    A "message is too long" answer is retried once with ``message.short_body``.
+    """
+    obj = parse_telegram_url(url)
+    endpoint = f"{type(obj).notify_url}{obj.bot_token}/sendMessage"
+    ids = []
+    with httpx.Client(timeout=timeout_s) as client:
+        for chat_id, topic in obj.targets:
+            payload = {
+                "chat_id": chat_id,
+                "text": message.body,
+                "parse_mode": "HTML",
+                "disable_web_page_preview": not obj.preview,
+                "disable_notification": bool(obj.silent),
+            }
+            if topic:
+                payload["message_thread_id"] = topic
+            try:
+                msg_id = _post(client, endpoint, payload, message.short_body)
+            except httpx.HTTPError as exc:
+                detail = mask_text(f"{type(exc).__name__}: {exc}", (obj.bot_token,))
+                raise DeliveryError(f"telegram: network error: {detail}") from exc
+            ids.append(f"{chat_id}:{msg_id}")
+    return ",".join(ids)
+
+
+def _post(client: httpx.Client, endpoint: str, payload: dict, short_body: str | None) -> str:
+    resp = client.post(endpoint, json=payload)
+    data = _json(resp)
+    if resp.status_code == 200 and data.get("ok"):
+        return str((data.get("result") or {}).get("message_id", ""))
+    description = str(data.get("description") or resp.reason_phrase or "no description")
+    if resp.status_code == 400 and "too long" in description.lower() and short_body:
+        event(log, "telegram.too_long", level=logging.WARNING, chat_id=payload["chat_id"])
+        return _post(client, endpoint, {**payload, "text": short_body}, None)
+    if resp.status_code == 429:
+        retry = (data.get("parameters") or {}).get("retry_after")
+        retry_s = float(retry) if isinstance(retry, int | float) else 30.0
+        raise DeliveryError(f"telegram: 429 {description}", retry_after_s=retry_s)
+    raise DeliveryError(
+        f"telegram: {resp.status_code} {description}",
+        permanent=resp.status_code in PERMANENT_STATUSES,
+    )
+
+
+def _json(resp: httpx.Response) -> dict:
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,350 @@
+"""The alert outbox and the operator notices: every read and write of their rows.
+
+Lifecycle of an alert row: pending -> sending (claimed; ``attempts`` + 1) -> sent, or
+back to pending with a later ``next_attempt_at``, or dead. Each function changes rows
+in the caller's session; the caller commits after each step, so a crash at any moment
+loses nothing: a row left in ``sending`` is put back by :func:`requeue_stale` and sent
+again (at most one duplicate per message in flight). Alert rows are created by
+:mod:`monitor.store` in the match transaction; this module never inserts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from monitor.models import (
+    AlertRow,
+    ArticleRow,
+    FeedRow,
+    MatchRow,
+    OperatorNoticeRow,
+    SightingRow,
+    StateRow,
+)
+from monitor.records import Alert, Evidence
+
+STATUSES = ("pending", "sending", "sent", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An operator notice to deliver."""
+
+    id: int
+    key: str
+    channel: str
+    title: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLine:
+    """One alert as the ``monitor alerts`` listing shows it."""
+
+    id: int
+    created_at: datetime
+    rule: str
+    channel: str
+    status: str
+    attempts: int
+    last_error: str | None
+    title: str
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+def requeue_stale(session: Session, now: datetime, older_than_s: float, max_attempts: int) -> int:
+    """Put rows left in ``sending`` since before ``now - older_than_s`` back to pending
+    (dead once they used up their attempts); return how many."""
+    cutoff = now - timedelta(seconds=older_than_s)
+    stale = AlertRow.status == "sending", AlertRow.claimed_at < cutoff
+    dead = session.execute(
+        update(AlertRow)
+        .where(*stale, AlertRow.attempts >= max_attempts)
+        .values(status="dead", last_error="interrupted while sending, attempts used up")
+    ).rowcount
+    back = session.execute(
+        update(AlertRow).where(*stale).values(status="pending", next_attempt_at=now)
+    ).rowcount
+    notices = session.execute(
+        update(OperatorNoticeRow)
+        .where(OperatorNoticeRow.status == "sending", OperatorNoticeRow.next_attempt_at <= now)
+        .values(status="pending")
+    ).rowcount
+    return dead + back + notices
+
+
+def due_alert_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Ids of pending alerts due at ``now``: high priority first, then oldest first."""
+    stmt = (
+        select(AlertRow.id)
+        .where(AlertRow.status == "pending", AlertRow.next_attempt_at <= now)
+        .order_by((AlertRow.priority == "high").desc(), AlertRow.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def load_alerts(session: Session, ids: Sequence[int]) -> list[Alert]:
+    """:class:`Alert` records for ``ids`` (with article, source and evidence), in id order."""
+    if not ids:
+        return []
+    stmt = (
+        select(AlertRow, ArticleRow, FeedRow, MatchRow)
+        .join(ArticleRow, ArticleRow.id == AlertRow.article_id)
+        .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+        .outerjoin(
+            MatchRow,
+            (MatchRow.rule == AlertRow.rule) & (MatchRow.article_id == AlertRow.article_id),
+        )
+        .where(AlertRow.id.in_(list(ids)))
+        .order_by(AlertRow.id)
+    )
+    return [_to_alert(*row) for row in session.execute(stmt)]
+
+
+def _source(feed: FeedRow) -> str:
+    return feed.name or feed.title or urlsplit(feed.url).netloc or feed.url
+
+
+def _evidence(raw: object) -> tuple[Evidence, ...]:
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict):
+            fields = {k: item[k] for k in Evidence.__slots__ if k in item}
+            out.append(Evidence(**{"term": "", "surface": "", "field": "text", **fields}))
+    return tuple(out)
+
+
+def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow | None) -> Alert:
+    return Alert(
+        id=row.id,
+        rule=row.rule,
+        channel=row.channel,
+        status=row.status,
+        attempts=row.attempts,
+        article_id=row.article_id,
+        title=article.title,
+        link=article.link,
+        source=_source(feed),
+        published=article.published_at,
+        text=article.text,
+        evidence=_evidence(match.evidence if match else None),
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        priority=row.priority,
+        delivery=row.delivery,
+    )
+
+
+def source_counts(session: Session, article_ids: Iterable[int]) -> dict[int, int]:
+    """Distinct feeds that carried each article (its own feed plus every sighting)."""
+    ids = list(set(article_ids))
+    if not ids:
+        return {}
+    feeds: dict[int, set[int]] = {}
+    for art_id, feed_id in session.execute(
+        select(ArticleRow.id, ArticleRow.feed_id).where(ArticleRow.id.in_(ids))
+    ):
+        feeds.setdefault(art_id, set()).add(feed_id)
+    for art_id, feed_id in session.execute(
+        select(SightingRow.article_id, SightingRow.feed_id).where(SightingRow.article_id.in_(ids))
+    ):
+        feeds.setdefault(art_id, set()).add(feed_id)
+    return {art_id: len(f) for art_id, f in feeds.items()}
+
+
+def hold(session: Session, until: dict[int, datetime]) -> None:
+    """Leave held pending alerts alone until the given times."""
+    for alert_id, at in until.items():
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.status == "pending")
+            .values(next_attempt_at=at)
+        )
+
+
+def claim(session: Session, ids: Sequence[int], now: datetime) -> list[int]:
+    """Mark pending ``ids`` as sending (one attempt more); return the ids claimed."""
+    claimed = []
+    for alert_id in ids:
+        done = session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.status == "pending")
+            .values(status="sending", claimed_at=now, attempts=AlertRow.attempts + 1)
+        ).rowcount
+        if done:
+            claimed.append(alert_id)
+    return claimed
+
+
+def mark_sent(
+    session: Session,
+    ids: Sequence[int],
+    now: datetime,
+    message_id: str | None = None,
+    digest_id: int | None = None,
+) -> None:
+    """Record that ``ids`` were delivered (``digest_id`` when folded into one message)."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id.in_(list(ids)))
+        .values(
+            status="sent",
+            sent_at=now,
+            message_id=message_id,
+            digest_id=digest_id,
+            last_error=None,
+            next_attempt_at=None,
+        )
+    )
+
+
+def mark_failed(
+    session: Session,
+    ids: Sequence[int],
+    error: str,
+    retry_at: datetime,
+    max_attempts: int,
+    permanent: bool = False,
+) -> list[int]:
+    """Send ``ids`` back to pending until ``retry_at``; return those now dead
+    (attempts used up, or ``permanent``)."""
+    rows = session.scalars(select(AlertRow).where(AlertRow.id.in_(list(ids)))).all()
+    dead = []
+    for row in rows:
+        row.last_error = error
+        row.claimed_at = None
+        if permanent or row.attempts >= max_attempts:
+            row.status, row.next_attempt_at = "dead", None
+            dead.append(row.id)
+        else:
+            row.status, row.next_attempt_at = "pending", retry_at
+    return dead
+
+
+def enqueue_operator_notice(
+    session: Session, key: str, title: str, body: str, channel: str, now: datetime
+) -> bool:
+    """Queue a notice for the operator unless one with ``key`` exists; True when queued."""
+    exists = session.scalar(select(OperatorNoticeRow.id).where(OperatorNoticeRow.key == key))
+    if exists is not None:
+        return False
+    session.add(
+        OperatorNoticeRow(
+            key=key,
+            channel=channel,
+            title=title,
+            body=body,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return True
+
+
+def claim_notices(session: Session, now: datetime, hold_s: float, limit: int = 20) -> list[Notice]:
+    """Claim due pending notices (``next_attempt_at`` = now + hold_s marks the claim)."""
+    rows = session.scalars(
+        select(OperatorNoticeRow)
+        .where(OperatorNoticeRow.status == "pending", OperatorNoticeRow.next_attempt_at <= now)
+        .order_by(OperatorNoticeRow.id)
+        .limit(limit)
+    ).all()
+    for row in rows:
+        row.status, row.attempts = "sending", row.attempts + 1
+        row.next_attempt_at = now + timedelta(seconds=hold_s)
+    return [Notice(r.id, r.key, r.channel, r.title, r.body, r.attempts) for r in rows]
+
+
+def finish_notice(
+    session: Session,
+    notice_id: int,
+    now: datetime,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+    max_attempts: int = 8,
+) -> str:
+    """Record a notice's outcome (sent when ``error`` is None); return its new status."""
+    row = session.get(OperatorNoticeRow, notice_id)
+    if row is None:
+        return "gone"
+    if error is None:
+        row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", now, None, None
+    elif row.attempts >= max_attempts:
+        row.status, row.last_error, row.next_attempt_at = "dead", error, None
+    else:
+        row.status, row.last_error, row.next_attempt_at = "pending", error, retry_at
+    return row.status
+
+
+def alert_counts(session: Session) -> dict[str, int]:
+    """Number of alerts by status (every status present, zero included)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, n in session.execute(
+        select(AlertRow.status, func.count()).group_by(AlertRow.status)
+    ):
+        counts[status] = n
+    return counts
+
+
+def recent_alerts(session: Session, status: str | None = None, limit: int = 20) -> list[AlertLine]:
+    """The newest alerts (optionally of one status), newest first."""
+    stmt = select(AlertRow, ArticleRow.title).join(ArticleRow, ArticleRow.id == AlertRow.article_id)
+    if status:
+        stmt = stmt.where(AlertRow.status == status)
+    stmt = stmt.order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(limit)
+    return [
+        AlertLine(
+            r.id,
+            r.created_at,
+            r.rule,
+            r.channel,
+            r.status,
+            r.attempts,
+            r.last_error,
+            title,
+            r.sent_at,
+            r.next_attempt_at,
+        )
+        for r, title in session.execute(stmt)
+    ]
+
+
+def retry_alerts(
+    session: Session, now: datetime, ids: Sequence[int] = (), dead: bool = False
+) -> int:
+    """Make ``ids`` (or every dead alert) pending again with fresh attempts; return how many.
+
+    Sent alerts are never resent by this (that would duplicate them)."""
+    stmt = update(AlertRow).where(AlertRow.status.in_(("dead", "pending")))
+    which = AlertRow.status == "dead" if dead else AlertRow.id.in_(list(ids))
+    stmt = stmt.where(which)
+    values = {"status": "pending", "attempts": 0, "next_attempt_at": now, "claimed_at": None}
+    return session.execute(stmt.values(**values)).rowcount
+
+
+def get_state(session: Session, key: str) -> str | None:
+    """A value of the key/value state table."""
+    row = session.get(StateRow, key)
+    return row.value if row else None
+
+
+def set_state(session: Session, key: str, value: str, now: datetime) -> None:
+    """Set a value of the key/value state table."""
+    row = session.get(StateRow, key)
+    if row is None:
+        session.add(StateRow(key=key, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now

@@ -1,0 +1,99 @@
+"""Email through apprise to a real aiosmtpd server on 127.0.0.1 (plain SMTP + AUTH)."""
+
+from __future__ import annotations
+
+import email
+from email.header import decode_header, make_header
+from email.message import Message as MimeMessage
+
+from monitor.delivery import deliver_due
+from monitor.records import RuleConfig
+from tests.test_delivery_support import (
+    NOW,
+    add_alert,
+    alert_row,
+    channel,
+    fast,
+    make_config,
+)
+
+pytest_plugins = ["tests.test_delivery_support"]  # fixtures: factory, telegram, smtp_server
+
+
+def _parts(msg: MimeMessage) -> dict[str, str]:
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode(part.get_content_charset())
+        for part in msg.walk()
+        if not part.is_multipart()
+    }
+
+
+def _received(smtp_server) -> MimeMessage:  # type: ignore[no-untyped-def]
+    [envelope] = smtp_server.handler.envelopes
+    return email.message_from_bytes(envelope.content)
+
+
+def test_email_has_subject_both_parts_link_and_highlighted_terms(factory, smtp_server):
+    config = make_config(
+        [channel("mail", smtp_server.url())],
+        rules=[RuleConfig("Україна & ЄС", "x", ("mail",))],
+    )
+    alert_id = add_alert(
+        factory,
+        channel="mail",
+        rule="Україна & ЄС",
+        title="Україна та ЄС <підписали> угоду",
+        text="Сьогодні Україна та Європейський Союз підписали угоду про безпеку.",
+        evidence=[{"term": "україна", "surface": "Україна", "field": "text"}],
+    )
+
+    report = deliver_due(factory, config, NOW, **fast())
+
+    assert report.sent == 1, alert_row(factory, alert_id).last_error
+    msg = _received(smtp_server)
+    assert (
+        str(make_header(decode_header(msg["Subject"])))
+        == "[Україна & ЄС] Україна та ЄС <підписали> угоду"
+    )
+    assert msg["List-Id"].startswith("press-monitor ")
+    assert msg["To"] == "desk@example.org"
+    parts = _parts(msg)
+    assert set(parts) == {"text/plain", "text/html"}
+    html_part, text_part = parts["text/html"], parts["text/plain"]
+    assert "<mark><b>Україна</b></mark>" in html_part
+    assert "&lt;підписали&gt;" in html_part  # escaped in HTML
+    assert 'href="https://news.example/a/1"' in html_part
+    assert "https://news.example/a/1" in text_part
+    assert "Example News" in text_part and "2026-03-02 13:55 EET" in text_part
+    assert "Україна" in text_part
+    assert alert_row(factory, alert_id).status == "sent"
+
+
+def test_wrong_smtp_password_fails_with_the_password_masked(factory, smtp_server):
+    wrong = "Wr0ng-Password-123"
+    config = make_config([channel("mail", smtp_server.url(password=wrong))])
+    alert_id = add_alert(factory, channel="mail")
+
+    report = deliver_due(factory, config, NOW, **fast())
+
+    row = alert_row(factory, alert_id)
+    assert (report.failed, row.status) == (1, "pending")
+    assert "535" in row.last_error, row.last_error  # the server answer, not just "failed"
+    assert wrong not in row.last_error, row.last_error
+    assert smtp_server.handler.envelopes == []
+
+
+def test_apprise_debug_lines_stay_out_of_our_log(factory, smtp_server, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    config = make_config([channel("mail", smtp_server.url(password="Wr0ng-Password-123"))])
+    add_alert(factory, channel="mail")
+
+    deliver_due(factory, config, NOW, **fast())
+
+    assert not [r for r in caplog.records if r.name.startswith("apprise")]
+    assert [r.getMessage() for r in caplog.records if r.name == "monitor.delivery"] == [
+        "alert.failed", "delivery.cycle",
+    ]
+    assert logging.getLogger("apprise").propagate is True

@@ -1,0 +1,151 @@
+"""Formatting: snippets, per-kind templates, overrides in a sandbox, Telegram length."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.delivery import deliver_due
+from monitor.notify.format import channel_kind, render_alert, render_digest, telegram_length
+from monitor.notify.snippet import Segment, make_snippet, matched_terms
+from monitor.records import Alert, Evidence
+from tests.test_delivery_support import NOW, add_alert, alert_row, channel, fast, make_config
+
+pytest_plugins = ["tests.test_delivery_support"]
+
+EV = (Evidence("зеленський", "Зеленського", "text"), Evidence("макрон", "Макрон", "text"))
+
+
+def alert(**kw: object) -> Alert:
+    values = dict(
+        id=1,
+        rule="r",
+        channel="c",
+        status="pending",
+        attempts=0,
+        article_id=1,
+        title="Зустріч у Парижі",
+        link="https://news.example/a/1",
+        source="Укрінформ",
+        published=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        text="Вступ. " * 80 + "Макрон прийняв Зеленського в Парижі. " + "Кінець. " * 80,
+        evidence=EV,
+        created_at=datetime(2026, 3, 2, 9, 31, tzinfo=UTC),
+    )
+    values.update(kw)
+    return Alert(**values)  # type: ignore[arg-type]
+
+
+def test_snippet_centres_on_the_first_term_and_marks_every_term():
+    segs = make_snippet(alert().text, EV, max_chars=120)
+    hits = [s.text for s in segs if s.hit]
+    assert hits == ["Макрон", "Зеленського"]
+    assert segs[0] == Segment("…") and segs[-1] == Segment("…")
+    assert sum(len(s.text) for s in segs) <= 122
+
+
+def test_snippet_matches_case_insensitively_and_without_terms_takes_the_start():
+    segs = make_snippet("the MACRON visit", [Evidence("macron", "Macron", "text")], 100)
+    assert [s for s in segs if s.hit] == [Segment("MACRON", hit=True)]
+    assert make_snippet("short text", [], 100) == (Segment("short text"),)
+
+
+def test_matched_terms_are_distinct_surface_forms_in_order():
+    ev = [
+        Evidence("a", "Київ", "text"),
+        Evidence("a", "київ", "title"),
+        Evidence("b", "Львів", "text"),
+    ]
+    assert matched_terms(ev) == ("Київ", "Львів")
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("tgram://1:A/2", "telegram"),
+        ("mailtos://u:p@x.org", "email"),
+        ("console://", "console"),
+        ("json://127.0.0.1/x", "generic"),
+        ("ntfy://topic", "generic"),
+    ],
+)
+def test_channel_kind_from_url_scheme(url, kind):
+    assert channel_kind(url) == kind
+
+
+@pytest.mark.parametrize(
+    ("body", "length"),
+    [("<b>Київ</b> &amp; Львів", 12), ("a&lt;b", 3), ("😀", 2), ('<a href="https://x">t</a>', 1)],
+)
+def test_telegram_length_counts_visible_utf16_units(body, length):
+    assert telegram_length(body) == length
+
+
+def test_generic_message_lists_rule_title_source_time_terms_and_link():
+    msg = render_alert(alert(), channel("c", "console://"), "Europe/Kyiv")
+    assert msg.title == "[r] Зустріч у Парижі" and msg.body_format == "text"
+    assert "Укрінформ · 2026-03-02 11:30 EET" in msg.body
+    assert "Matched: Зеленського, Макрон" in msg.body or "Matched: Макрон, Зеленського" in msg.body
+    assert "[Макрон] прийняв [Зеленського]" in msg.body
+    assert msg.body.rstrip().endswith("https://news.example/a/1")
+
+
+def test_email_subject_is_one_line_and_list_id_names_the_rule():
+    msg = render_alert(
+        alert(title="Line one\nline two", rule="Energy Desk"),
+        channel("m", "mailto://u:p@example.com"),
+        "UTC",
+    )
+    assert msg.title == "[Energy Desk] Line one line two"
+    assert msg.headers["List-Id"] == "press-monitor energy-desk <energy-desk.press-monitor.invalid>"
+
+
+def test_digest_groups_by_rule():
+    alerts = [
+        alert(id=1, rule="b", title="B1"),
+        alert(id=2, rule="a", title="A1"),
+        alert(id=3, rule="b", title="B2"),
+    ]
+    msg = render_digest(alerts, channel("c", "console://"), "UTC", "Digest: 3 matches")
+    assert msg.title == "Digest: 3 matches"
+    assert msg.body.index("b (2):") < msg.body.index("a (1):")
+    assert "- B1" in msg.body and "- B2" in msg.body and "- A1" in msg.body
+
+
+def test_override_template_replaces_blocks_and_values_cannot_run_template_code(tmp_path):
+    path = tmp_path / "mine.html"
+    path.write_text(
+        "{% block body %}NEWS: {{ title }} ({{ source }}){% endblock %}", encoding="utf-8"
+    )
+    hostile = alert(title="{{ 7*7 }} {% raw %}<i>x</i>")
+    msg = render_alert(hostile, channel("t", "tgram://1:A/2", template=str(path)), "UTC")
+    assert msg.body == "NEWS: {{ 7*7 }} {% raw %}&lt;i&gt;x&lt;/i&gt; (Укрінформ)"
+    assert msg.title.startswith("[r] {{ 7*7 }}")  # subject block from the default template
+
+
+def test_template_escaping_the_sandbox_falls_back_to_the_default(factory, tmp_path, capsys, caplog):
+    path = tmp_path / "evil.txt"
+    path.write_text("{% block body %}{{ ''.__class__.__mro__[1].__subclasses__() }}{% endblock %}")
+    config = make_config([channel("c", "console://", template=str(path))])
+    alert_id = add_alert(factory)
+
+    deliver_due(factory, config, NOW, **fast())
+
+    out = capsys.readouterr().out
+    assert "subclasses" not in out and "<class" not in out
+    assert "https://news.example/a/1" in out  # the default template was used
+    assert alert_row(factory, alert_id).status == "sent"
+    assert any(r.getMessage() == "template.failed" for r in caplog.records)
+
+
+def test_an_edited_override_template_is_used_without_restart(tmp_path):
+    import os
+
+    path = tmp_path / "mine.txt"
+    path.write_text("{% block body %}v1 {{ title }}{% endblock %}")
+    ch = channel("c", "console://", template=str(path))
+    assert render_alert(alert(), ch, "UTC").body.startswith("v1 ")
+    path.write_text("{% block body %}v2 {{ title }}{% endblock %}")
+    os.utime(path, ns=(1, 2_000_000_000))  # a different mtime even on coarse clocks
+    assert render_alert(alert(), ch, "UTC").body.startswith("v2 ")
