@@ -26,7 +26,17 @@ from monitor.secrets import register_secret as register_secret  # re-exported: p
 
 LOG_FORMATS = ("text", "json")
 _SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api_?key|credential)$")
-_QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic", "apprise", "urllib3")
+_QUIET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "alembic",
+    "apprise",
+    "urllib3",
+    "pymorphy3",
+    "trafilatura",
+    "htmldate",
+)
 
 
 def _fields(record: logging.LogRecord) -> Mapping[str, Any]:

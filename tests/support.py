@@ -141,3 +141,13 @@ def http_server() -> Iterable[LocalServer]:
         yield server
     finally:
         server.stop()
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for running ``python -m monitor`` from this checkout in a subprocess."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -10,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import ROOT, LocalServer
+from tests.support import ROOT, LocalServer, cli_env
 from tests.test_pipeline import SEED_FEED, make_config, rss
 
 
 def start(cfg: Path, tmp_path: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    env = cli_env()
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
         stdout=subprocess.PIPE,

@@ -14,7 +14,7 @@ from monitor import db
 from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.models import AlertRow, ArticleRow, FeedRow
-from tests.support import ROOT, LocalServer, Response
+from tests.support import ROOT, LocalServer, Response, cli_env
 
 SEED_FEED = (ROOT / "seeds" / "seed_feed.xml").read_bytes()
 SEED_LINK = "https://www.eurointegration.com.ua/news/2026/01/7/seed-witkoff-coalition/"
@@ -216,7 +216,6 @@ def test_broken_feeds_are_recorded_and_others_still_processed(
 
 def test_run_once_cli_on_example_config_prints_exactly_one_alert(tmp_path: Path) -> None:
     """The example config, with its real (network) feeds removed: one alert on stdout."""
-    import os
     import re
     import subprocess
     import sys
@@ -231,7 +230,7 @@ def test_run_once_cli_on_example_config_prints_exactly_one_alert(tmp_path: Path)
     )
     cfg = tmp_path / "config.toml"
     cfg.write_text(text, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    env = cli_env()
     out = subprocess.run(
         [sys.executable, "-m", "monitor", "--config", str(cfg), "run", "--once"],
         capture_output=True,
@@ -241,7 +240,7 @@ def test_run_once_cli_on_example_config_prints_exactly_one_alert(tmp_path: Path)
         env=env,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count("witkoff-coalition") == 1, out.stdout
+    assert out.stdout.count("[witkoff-coalition]") == 1, out.stdout
     again = subprocess.run(
         [sys.executable, "-m", "monitor", "--config", str(cfg), "run", "--once"],
         capture_output=True,
@@ -250,4 +249,4 @@ def test_run_once_cli_on_example_config_prints_exactly_one_alert(tmp_path: Path)
         cwd=tmp_path,
         env=env,
     )
-    assert again.returncode == 0 and "witkoff-coalition" not in again.stdout
+    assert again.returncode == 0 and "[witkoff-coalition]" not in again.stdout

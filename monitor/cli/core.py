@@ -37,7 +37,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         daemon.parse_pool.close()
         print(
             f"polled {len(report.outcomes)} feeds: {report.new} new articles, "
-            f"{report.alerts} alerts, {report.failed} feeds failed",
+            f"{report.alerts} alerts queued, {report.failed} feeds failed",
             file=sys.stderr,
         )
         for o in report.outcomes:
