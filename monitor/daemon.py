@@ -53,6 +53,7 @@ class Daemon:
         self.engine = db.make_engine(config.monitor.database)
         db.upgrade(self.engine)  # an empty or old database is migrated at start
         self.session_factory = db.make_session_factory(self.engine)
+        self._recover_interrupted_deliveries()
         self.parse_pool = ParsePool(max_workers=2, timeout_s=config.fetch.parse_timeout_s)
         self.metrics = Metrics(alert_source=lambda: stats.alert_counts(self.session_factory))
         self.runtime = Runtime(
@@ -74,6 +75,17 @@ class Daemon:
         self._cycle_task: asyncio.Task | None = None
         self.last_report: CycleReport | None = None
         self._cancelled = False
+
+    def _recover_interrupted_deliveries(self) -> None:
+        """Rows a killed daemon left in ``sending`` are resent now, not after the usual
+        timeout: one daemon runs per database, so nothing else can be sending them.
+        At-least-once: the message in flight at the kill may arrive twice."""
+        from monitor.outbox import requeue_stale
+
+        with session_scope(self.session_factory) as session:
+            n = requeue_stale(session, utcnow(), 0.0, self.config.monitor.max_attempts)
+        if n:
+            event(log, "delivery.recovered", logging.WARNING, alerts=n)
 
     # -- one-shot ------------------------------------------------------------------
     def run_once(self) -> CycleReport:
