@@ -127,9 +127,11 @@ def test_alert_counts_by_status(factory, capsys):
     config = make_config([channel("c", "console://")])
     add_alert(factory)
     add_alert(factory, title="other")
-    assert alert_counts(factory()) == {"pending": 2, "sending": 0, "sent": 0, "dead": 0}
+    with factory() as s:
+        assert alert_counts(s) == {"pending": 2, "sending": 0, "sent": 0, "dead": 0}
     deliver_due(factory, config, NOW, **fast())
-    assert alert_counts(factory()) == {"pending": 0, "sending": 0, "sent": 2, "dead": 0}
+    with factory() as s:
+        assert alert_counts(s) == {"pending": 0, "sending": 0, "sent": 2, "dead": 0}
 
 
 from monitor.models import AlertRow  # noqa: E402
