@@ -336,7 +336,7 @@ def _deliver_notices(
 ) -> None:
     """Send due operator notices (rare: no pacing, but a blocked channel is skipped)."""
     with session_scope(factory) as s:
-        notices = outbox.claim_notices(s, now, SENDING_TIMEOUT_S)
+        notices = outbox.claim_notices(s, now)
     for notice in notices:
         channel = config.channels.get(notice.channel)
         error, retry_at = None, None

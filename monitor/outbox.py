@@ -75,8 +75,8 @@ def requeue_stale(session: Session, now: datetime, older_than_s: float, max_atte
     ).rowcount
     notices = session.execute(
         update(OperatorNoticeRow)
-        .where(OperatorNoticeRow.status == "sending", OperatorNoticeRow.next_attempt_at <= now)
-        .values(status="pending")
+        .where(OperatorNoticeRow.status == "sending", OperatorNoticeRow.next_attempt_at < cutoff)
+        .values(status="pending", next_attempt_at=now)
     ).rowcount
     return dead + back + notices
 
@@ -254,8 +254,9 @@ def enqueue_operator_notice(
     return True
 
 
-def claim_notices(session: Session, now: datetime, hold_s: float, limit: int = 20) -> list[Notice]:
-    """Claim due pending notices (``next_attempt_at`` = now + hold_s marks the claim)."""
+def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Notice]:
+    """Claim due pending notices (sending; ``next_attempt_at`` holds the claim time,
+    as ``claimed_at`` does for alerts, so :func:`requeue_stale` can tell stale ones)."""
     rows = session.scalars(
         select(OperatorNoticeRow)
         .where(OperatorNoticeRow.status == "pending", OperatorNoticeRow.next_attempt_at <= now)
@@ -263,8 +264,7 @@ def claim_notices(session: Session, now: datetime, hold_s: float, limit: int = 2
         .limit(limit)
     ).all()
     for row in rows:
-        row.status, row.attempts = "sending", row.attempts + 1
-        row.next_attempt_at = now + timedelta(seconds=hold_s)
+        row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now
     return [Notice(r.id, r.key, r.channel, r.title, r.body, r.attempts) for r in rows]
 
 

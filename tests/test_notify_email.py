@@ -94,6 +94,7 @@ def test_apprise_debug_lines_stay_out_of_our_log(factory, smtp_server, caplog):
 
     assert not [r for r in caplog.records if r.name.startswith("apprise")]
     assert [r.getMessage() for r in caplog.records if r.name == "monitor.delivery"] == [
-        "alert.failed", "delivery.cycle",
+        "alert.failed",
+        "delivery.cycle",
     ]
     assert logging.getLogger("apprise").propagate is True
