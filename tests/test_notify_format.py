@@ -149,3 +149,16 @@ def test_an_edited_override_template_is_used_without_restart(tmp_path):
     path.write_text("{% block body %}v2 {{ title }}{% endblock %}")
     os.utime(path, ns=(1, 2_000_000_000))  # a different mtime even on coarse clocks
     assert render_alert(alert(), ch, "UTC").body.startswith("v2 ")
+
+
+def test_register_console_is_idempotent_and_makes_console_urls_work(capsys):
+    import apprise
+
+    from monitor.notify import register_console
+
+    register_console()
+    register_console()
+    sender = apprise.Apprise()
+    assert sender.add("console://")
+    assert sender.notify(body="hello from a test", title="T")
+    assert capsys.readouterr().out == "T\nhello from a test\n\n"
