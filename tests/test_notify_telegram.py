@@ -207,3 +207,25 @@ def test_url_options_reach_the_payload_silent_preview_and_topic(factory, telegra
     assert payload["chat_id"] == -100123 and payload["message_thread_id"] == 77
     assert payload["disable_notification"] is True
     assert payload["disable_web_page_preview"] is False
+
+
+def test_group_upgraded_to_supergroup_says_the_new_chat_id(factory, telegram):
+    config = make_config([channel("c", telegram.url("-4242"))])
+    telegram.answers.append(
+        (
+            400,
+            {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": -1001234567890},
+            },
+        )
+    )
+    alert_id = add_alert(factory)
+
+    deliver_due(factory, config, NOW, **fast())
+
+    row = alert_row(factory, alert_id)
+    assert row.status == "dead"
+    assert "the chat id is now -1001234567890: update the channel URL" in row.last_error

@@ -87,6 +87,9 @@ def _post(client: httpx.Client, endpoint: str, payload: dict, short_body: str | 
         retry = (data.get("parameters") or {}).get("retry_after")
         retry_s = float(retry) if isinstance(retry, int | float) else 30.0
         raise DeliveryError(f"telegram: 429 {description}", retry_after_s=retry_s)
+    migrated = (data.get("parameters") or {}).get("migrate_to_chat_id")
+    if migrated:  # the group became a supergroup: the URL needs the new id
+        description += f" (the chat id is now {migrated}: update the channel URL)"
     raise DeliveryError(
         f"telegram: {resp.status_code} {description}",
         permanent=resp.status_code in PERMANENT_STATUSES,
