@@ -229,7 +229,7 @@ def _send_batch(
     for i, (part, message) in enumerate(parts):
         started = time.monotonic()
         try:
-            message_id = send_message(channel, message)
+            message_id = send_message(channel, message, *_progress(factory, batch, part))
         except DeliveryError as exc:
             unsent = [a for p, _m in parts[i:] for a in p]
             _record_failure(factory, config, now, channel, unsent, exc, limiter, tally)
@@ -249,6 +249,22 @@ def _send_batch(
             duration_ms=round((time.monotonic() - started) * 1000),
         )
     return True
+
+
+def _progress(
+    factory: sessionmaker[Session], batch: Batch, part: Sequence[Alert]
+) -> tuple[tuple[str, ...], Callable[[str], None] | None]:
+    """For a single alert: the chats that already have it, and a recorder of new ones.
+    (A digest or summary is regrouped on retry, so it is always sent whole.)"""
+    if batch.kind != "single":
+        return (), None
+    prior = part[0].extra.get("message_id")
+
+    def record(message_id: str) -> None:
+        with session_scope(factory) as s:
+            outbox.record_progress(s, [part[0].id], message_id)
+
+    return (tuple(prior.split(",")) if prior else ()), record
 
 
 def _record_failure(

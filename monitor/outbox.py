@@ -142,6 +142,7 @@ def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow
         last_error=row.last_error,
         priority=row.priority,
         delivery=row.delivery,
+        extra={"message_id": row.message_id} if row.message_id else {},
     )
 
 
@@ -205,6 +206,16 @@ def mark_sent(
             last_error=None,
             next_attempt_at=None,
         )
+    )
+
+
+def record_progress(session: Session, ids: Sequence[int], message_id: str) -> None:
+    """Remember what part of a message already went out (chats of a multi-chat URL),
+    so a retry after a failure or a crash does not send it there again."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id.in_(list(ids)), AlertRow.status == "sending")
+        .values(message_id=message_id)
     )
 
 

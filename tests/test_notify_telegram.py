@@ -229,3 +229,24 @@ def test_group_upgraded_to_supergroup_says_the_new_chat_id(factory, telegram):
     row = alert_row(factory, alert_id)
     assert row.status == "dead"
     assert "the chat id is now -1001234567890: update the channel URL" in row.last_error
+
+
+def test_several_chats_a_retry_goes_only_to_the_chats_that_missed_it(factory, telegram):
+    config = make_config([channel("c", telegram.url("4242/4343"), rate_limit="100/s")])
+    telegram.answers.extend(
+        [
+            (200, {"ok": True, "result": {"message_id": 7}}),
+            (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
+        ]
+    )
+    alert_id = add_alert(factory)
+
+    deliver_due(factory, config, NOW, **fast())
+    row = alert_row(factory, alert_id)
+    assert (row.status, row.message_id) == ("pending", "4242:7")
+
+    deliver_due(factory, config, NOW + timedelta(minutes=5), **fast())
+
+    assert [p["chat_id"] for p in telegram.payloads()] == [4242, 4343, 4343]
+    row = alert_row(factory, alert_id)
+    assert (row.status, row.message_id) == ("sent", "4242:7,4343:101")
