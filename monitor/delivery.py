@@ -43,7 +43,7 @@ from monitor.secrets import mask_text
 log = logging.getLogger(__name__)
 SENDING_TIMEOUT_S = 300.0  # a row in "sending" longer than this was interrupted: resend
 PAGE = 500  # due alerts looked at per cycle
-PACE_BUDGET_S = 10.0  # longest a cycle waits for rate-limit tokens (and <= tick_s / 2)
+PACE_BUDGET_S = 10.0  # longest a cycle keeps sending (and at most tick_s / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +79,10 @@ def deliver_due(
 ) -> DeliveryReport:
     """Deliver due alerts and operator notices; never raises for a failing channel.
 
-    Waits for rate-limit tokens at most ``pace_budget_s`` (default: half of
-    ``[monitor].tick_s``, at most 10 s); ``sleep`` and ``monotonic`` are replaceable
-    for tests."""
+    Sends for at most ``pace_budget_s`` (rate-limit waits included; default: half of
+    ``[monitor].tick_s``, at most 10 s), so a slow channel cannot hold up shutdown or
+    the next tick; the rest waits for the next cycle. ``sleep`` and ``monotonic`` are
+    replaceable for tests."""
     register_console()
     tally = _Tally()
     limiter = ChannelLimits(dict(config.channels))
@@ -153,9 +154,10 @@ def _drain(
     monotonic: Callable[[], float],
     budget_s: float,
 ) -> None:
-    """Send the queued batches round-robin, waiting for tokens within ``budget_s``."""
+    """Send the queued batches round-robin for at most ``budget_s`` (token waits
+    included); what is left stays pending for the next cycle."""
     start = monotonic()
-    while queues:
+    while queues and monotonic() - start < budget_s:
         clock = now + timedelta(seconds=monotonic() - start)
         waits = []
         progressed = False
@@ -227,7 +229,7 @@ def _send_batch(
     for i, (part, message) in enumerate(parts):
         started = time.monotonic()
         try:
-            message_id = send_message(channel, message)
+            message_id = send_message(channel, message, *_progress(factory, batch, part))
         except DeliveryError as exc:
             unsent = [a for p, _m in parts[i:] for a in p]
             _record_failure(factory, config, now, channel, unsent, exc, limiter, tally)
@@ -247,6 +249,22 @@ def _send_batch(
             duration_ms=round((time.monotonic() - started) * 1000),
         )
     return True
+
+
+def _progress(
+    factory: sessionmaker[Session], batch: Batch, part: Sequence[Alert]
+) -> tuple[tuple[str, ...], Callable[[str], None] | None]:
+    """For a single alert: the chats that already have it, and a recorder of new ones.
+    (A digest or summary is regrouped on retry, so it is always sent whole.)"""
+    if batch.kind != "single":
+        return (), None
+    prior = part[0].extra.get("message_id")
+
+    def record(message_id: str) -> None:
+        with session_scope(factory) as s:
+            outbox.record_progress(s, [part[0].id], message_id)
+
+    return (tuple(prior.split(",")) if prior else ()), record
 
 
 def _record_failure(
@@ -336,7 +354,7 @@ def _deliver_notices(
 ) -> None:
     """Send due operator notices (rare: no pacing, but a blocked channel is skipped)."""
     with session_scope(factory) as s:
-        notices = outbox.claim_notices(s, now, SENDING_TIMEOUT_S)
+        notices = outbox.claim_notices(s, now)
     for notice in notices:
         channel = config.channels.get(notice.channel)
         error, retry_at = None, None

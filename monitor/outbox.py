@@ -75,8 +75,8 @@ def requeue_stale(session: Session, now: datetime, older_than_s: float, max_atte
     ).rowcount
     notices = session.execute(
         update(OperatorNoticeRow)
-        .where(OperatorNoticeRow.status == "sending", OperatorNoticeRow.next_attempt_at <= now)
-        .values(status="pending")
+        .where(OperatorNoticeRow.status == "sending", OperatorNoticeRow.next_attempt_at < cutoff)
+        .values(status="pending", next_attempt_at=now)
     ).rowcount
     return dead + back + notices
 
@@ -142,6 +142,7 @@ def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow
         last_error=row.last_error,
         priority=row.priority,
         delivery=row.delivery,
+        extra={"message_id": row.message_id} if row.message_id else {},
     )
 
 
@@ -208,6 +209,16 @@ def mark_sent(
     )
 
 
+def record_progress(session: Session, ids: Sequence[int], message_id: str) -> None:
+    """Remember what part of a message already went out (chats of a multi-chat URL),
+    so a retry after a failure or a crash does not send it there again."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id.in_(list(ids)), AlertRow.status == "sending")
+        .values(message_id=message_id)
+    )
+
+
 def mark_failed(
     session: Session,
     ids: Sequence[int],
@@ -254,8 +265,9 @@ def enqueue_operator_notice(
     return True
 
 
-def claim_notices(session: Session, now: datetime, hold_s: float, limit: int = 20) -> list[Notice]:
-    """Claim due pending notices (``next_attempt_at`` = now + hold_s marks the claim)."""
+def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Notice]:
+    """Claim due pending notices (sending; ``next_attempt_at`` holds the claim time,
+    as ``claimed_at`` does for alerts, so :func:`requeue_stale` can tell stale ones)."""
     rows = session.scalars(
         select(OperatorNoticeRow)
         .where(OperatorNoticeRow.status == "pending", OperatorNoticeRow.next_attempt_at <= now)
@@ -263,8 +275,7 @@ def claim_notices(session: Session, now: datetime, hold_s: float, limit: int = 2
         .limit(limit)
     ).all()
     for row in rows:
-        row.status, row.attempts = "sending", row.attempts + 1
-        row.next_attempt_at = now + timedelta(seconds=hold_s)
+        row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now
     return [Notice(r.id, r.key, r.channel, r.title, r.body, r.attempts) for r in rows]
 
 

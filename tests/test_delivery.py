@@ -127,10 +127,32 @@ def test_alert_counts_by_status(factory, capsys):
     config = make_config([channel("c", "console://")])
     add_alert(factory)
     add_alert(factory, title="other")
-    assert alert_counts(factory()) == {"pending": 2, "sending": 0, "sent": 0, "dead": 0}
+    with factory() as s:
+        assert alert_counts(s) == {"pending": 2, "sending": 0, "sent": 0, "dead": 0}
     deliver_due(factory, config, NOW, **fast())
-    assert alert_counts(factory()) == {"pending": 0, "sending": 0, "sent": 2, "dead": 0}
+    with factory() as s:
+        assert alert_counts(s) == {"pending": 0, "sending": 0, "sent": 2, "dead": 0}
 
 
 from monitor.models import AlertRow  # noqa: E402
 from monitor.records import RuleConfig  # noqa: E402
+
+
+def test_a_slow_channel_stops_the_cycle_at_its_time_budget(factory, http_server):
+    from tests.test_delivery_support import FakeClock
+
+    clock = FakeClock()
+
+    def slow(_req):  # each request "takes" 2 s of the cycle's clock
+        clock.t += 2.0
+        return Response(200, {}, b"ok")
+
+    http_server.route("/slow", slow)
+    url = http_server.url("/slow").replace("http://", "json://")
+    config = make_config([channel("c", url, rate_limit="100/s")])
+    ids = [add_alert(factory, title=f"s{i}") for i in range(6)]
+
+    report = deliver_due(factory, config, NOW, **clock.kw(), pace_budget_s=5)
+
+    assert (report.sent, report.held) == (3, 3)  # sends started at 0 s, 2 s and 4 s
+    assert [alert_row(factory, i).status for i in ids].count("pending") == 3

@@ -98,3 +98,29 @@ def test_apprise_debug_lines_stay_out_of_our_log(factory, smtp_server, caplog):
         "delivery.cycle",
     ]
     assert logging.getLogger("apprise").propagate is True
+
+
+def test_quiet_hours_digest_arrives_as_one_email_listing_each_alert(factory, smtp_server):
+    from datetime import UTC, datetime
+
+    night = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # 23:30 in Kyiv
+    config = make_config([channel("mail", smtp_server.url(), quiet_hours="22:00-07:00")])
+    for i in range(3):
+        add_alert(
+            factory,
+            channel="mail",
+            title=f"Night <story> {i}",
+            created_at=night,
+            link=f"https://news.example/n/{i}",
+        )
+
+    assert deliver_due(factory, config, night, **fast()).held == 3
+    assert smtp_server.handler.envelopes == []
+    morning = deliver_due(factory, config, datetime(2026, 3, 3, 5, 1, tzinfo=UTC), **fast())
+
+    assert (morning.sent, morning.messages) == (3, 1)
+    msg = _received(smtp_server)
+    assert str(make_header(decode_header(msg["Subject"]))) == "[press-monitor] Digest: 3 matches"
+    html_part = _parts(msg)["text/html"]
+    assert html_part.count("<li>") == 3 and "Night &lt;story&gt; 2" in html_part
+    assert all(f'href="https://news.example/n/{i}"' in html_part for i in range(3))

@@ -149,3 +149,28 @@ def test_an_edited_override_template_is_used_without_restart(tmp_path):
     path.write_text("{% block body %}v2 {{ title }}{% endblock %}")
     os.utime(path, ns=(1, 2_000_000_000))  # a different mtime even on coarse clocks
     assert render_alert(alert(), ch, "UTC").body.startswith("v2 ")
+
+
+def test_register_console_is_idempotent_and_makes_console_urls_work(capsys):
+    import apprise
+
+    from monitor.notify import register_console
+
+    register_console()
+    register_console()
+    sender = apprise.Apprise()
+    assert sender.add("console://")
+    assert sender.notify(body="hello from a test", title="T")
+    assert capsys.readouterr().out == "T\nhello from a test\n\n"
+
+
+def test_a_digest_too_long_for_telegram_is_split_into_numbered_parts():
+    from monitor.notify.format import render_digest_parts
+
+    many = [alert(id=i, title=f"Заголовок {i} " + "дуже " * 40) for i in range(1, 41)]
+    parts = render_digest_parts(many, channel("t", "tgram://1:A/2"), "UTC", "Digest: 40 matches")
+
+    assert len(parts) > 1
+    assert [a.id for part, _m in parts for a in part] == list(range(1, 41))
+    assert all(telegram_length(m.body) <= 4096 for _p, m in parts)
+    assert parts[0][1].body.startswith(f"<b>Digest: 40 matches (1/{len(parts)})</b>")

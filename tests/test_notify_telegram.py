@@ -44,7 +44,15 @@ def test_payload_has_chat_id_html_mode_and_every_value_escaped(factory, telegram
 
     assert report.sent == 1
     [payload] = telegram.payloads()
+    assert set(payload) == {
+        "chat_id",
+        "text",
+        "parse_mode",
+        "disable_web_page_preview",
+        "disable_notification",
+    }
     assert payload["chat_id"] == 4242 and payload["parse_mode"] == "HTML"
+    assert payload["disable_web_page_preview"] is True and payload["disable_notification"] is False
     text = payload["text"]
     assert "<script>" not in text and "<img" not in text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Tom &amp; Jerry&#39;s" in text
@@ -187,3 +195,58 @@ def test_pacing_stops_at_the_budget_and_leaves_the_rest_queued(factory, telegram
 
     assert (report.sent, report.held) == (2, 2)
     assert [alert_row(factory, i).status for i in ids] == ["sent", "sent", "pending", "pending"]
+
+
+def test_url_options_reach_the_payload_silent_preview_and_topic(factory, telegram):
+    config = make_config([channel("c", telegram.url("-100123:77", silent="yes", preview="yes"))])
+    add_alert(factory)
+
+    deliver_due(factory, config, NOW, **fast())
+
+    [payload] = telegram.payloads()
+    assert payload["chat_id"] == -100123 and payload["message_thread_id"] == 77
+    assert payload["disable_notification"] is True
+    assert payload["disable_web_page_preview"] is False
+
+
+def test_group_upgraded_to_supergroup_says_the_new_chat_id(factory, telegram):
+    config = make_config([channel("c", telegram.url("-4242"))])
+    telegram.answers.append(
+        (
+            400,
+            {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": -1001234567890},
+            },
+        )
+    )
+    alert_id = add_alert(factory)
+
+    deliver_due(factory, config, NOW, **fast())
+
+    row = alert_row(factory, alert_id)
+    assert row.status == "dead"
+    assert "the chat id is now -1001234567890: update the channel URL" in row.last_error
+
+
+def test_several_chats_a_retry_goes_only_to_the_chats_that_missed_it(factory, telegram):
+    config = make_config([channel("c", telegram.url("4242/4343"), rate_limit="100/s")])
+    telegram.answers.extend(
+        [
+            (200, {"ok": True, "result": {"message_id": 7}}),
+            (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
+        ]
+    )
+    alert_id = add_alert(factory)
+
+    deliver_due(factory, config, NOW, **fast())
+    row = alert_row(factory, alert_id)
+    assert (row.status, row.message_id) == ("pending", "4242:7")
+
+    deliver_due(factory, config, NOW + timedelta(minutes=5), **fast())
+
+    assert [p["chat_id"] for p in telegram.payloads()] == [4242, 4343, 4343]
+    row = alert_row(factory, alert_id)
+    assert (row.status, row.message_id) == ("sent", "4242:7,4343:101")

@@ -29,6 +29,20 @@ def test_operator_notice_is_deduplicated_by_key(factory):
     assert (row.title, row.status, row.next_attempt_at) == ("t", "pending", NOW)
 
 
+def test_notice_left_in_sending_is_requeued_like_an_alert(factory):
+    with session_scope(factory) as s:
+        outbox.enqueue_operator_notice(s, "k", "t", "b", "ops", NOW)
+    with session_scope(factory) as s:
+        [claimed] = outbox.claim_notices(s, NOW)
+        assert claimed.attempts == 1 and outbox.claim_notices(s, NOW) == []
+    later = NOW + timedelta(seconds=1)
+    with session_scope(factory) as s:
+        assert outbox.requeue_stale(s, NOW, 0.0, max_attempts=8) == 0  # claimed this instant
+        assert outbox.requeue_stale(s, later, 0.0, max_attempts=8) == 1  # a daemon restart
+    [row] = notices(factory)
+    assert (row.status, row.next_attempt_at) == ("pending", later)
+
+
 def test_a_row_is_claimed_only_once(factory):
     alert_id = add_alert(factory)
     with session_scope(factory) as s:

@@ -210,14 +210,25 @@ def fits(message: Message, channel: ChannelConfig) -> bool:
 def render_digest_parts(
     alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
 ) -> list[tuple[tuple[Alert, ...], Message]]:
-    """Like :func:`render_digest`, split into as many messages as needed to fit."""
-    message = render_digest(alerts, channel, tz, heading)
-    if len(alerts) <= 1 or fits(message, channel):
-        return [(tuple(alerts), message)]
+    """Like :func:`render_digest`, split into as many messages as needed to fit;
+    several parts get "(1/3)" after the heading."""
+    parts = _split(tuple(alerts), channel, tz, f"{heading} (00/00)")
+    if len(parts) == 1:
+        return [(parts[0], render_digest(parts[0], channel, tz, heading))]
+    n = len(parts)
+    return [
+        (part, render_digest(part, channel, tz, f"{heading} ({i}/{n})"))
+        for i, part in enumerate(parts, 1)
+    ]
+
+
+def _split(
+    alerts: tuple[Alert, ...], channel: ChannelConfig, tz: str, heading: str
+) -> list[tuple[Alert, ...]]:
+    if len(alerts) <= 1 or fits(render_digest(alerts, channel, tz, heading), channel):
+        return [alerts]
     half = len(alerts) // 2
-    return render_digest_parts(alerts[:half], channel, tz, heading) + render_digest_parts(
-        alerts[half:], channel, tz, heading
-    )
+    return _split(alerts[:half], channel, tz, heading) + _split(alerts[half:], channel, tz, heading)
 
 
 def render_notice(title: str, body: str, channel: ChannelConfig) -> Message:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import apprise
@@ -39,14 +39,21 @@ def url_secrets(url: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def send_message(channel: ChannelConfig, message: Message) -> str | None:
+def send_message(
+    channel: ChannelConfig,
+    message: Message,
+    done: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> str | None:
     """Deliver ``message`` on ``channel``; return a message id when the service gives one.
 
+    ``done``/``progress``: per-chat bookkeeping for Telegram URLs naming several chats
+    (see :func:`monitor.notify.telegram.send_telegram`); other kinds send in one go.
     Raises only :class:`DeliveryError` (secrets masked): an unexpected exception from a
     plugin is the channel failing, and one bad channel must not stop delivery.
     """
     try:
-        return _dispatch(channel, message)
+        return _dispatch(channel, message, done, progress)
     except DeliveryError:
         raise
     except Exception as exc:
@@ -54,10 +61,15 @@ def send_message(channel: ChannelConfig, message: Message) -> str | None:
         raise DeliveryError(f"unexpected error sending to {channel.masked_url}: {detail}") from exc
 
 
-def _dispatch(channel: ChannelConfig, message: Message) -> str | None:
+def _dispatch(
+    channel: ChannelConfig,
+    message: Message,
+    done: Sequence[str],
+    progress: Callable[[str], None] | None,
+) -> str | None:
     kind = channel_kind(channel.url)
     if kind == "telegram":
-        return send_telegram(channel.url, message)
+        return send_telegram(channel.url, message, done, progress)
     if kind == "console":
         register_console()
     try:

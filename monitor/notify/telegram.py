@@ -11,6 +11,7 @@ permanent 400/403 from a passing 5xx, record the message id), so the one
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
 import apprise
 import httpx
@@ -45,33 +46,53 @@ def is_group_chat(url: str) -> bool:
     return any(str(chat).startswith("-") for chat, _topic in targets)
 
 
-def send_telegram(url: str, message: Message, timeout_s: float = TIMEOUT_S) -> str:
-    """Send ``message`` to every chat of ``url``; return "chat:message_id" list.
+def send_telegram(
+    url: str,
+    message: Message,
+    done: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+    timeout_s: float = TIMEOUT_S,
+) -> str:
+    """Send ``message`` to every chat of ``url``; return "chat:message_id,..." for all.
 
+    ``done`` holds "chat:message_id" entries of chats that already have this message
+    (an earlier attempt failed on a later chat): they are skipped. ``progress`` gets the
+    list so far after each chat, so the caller can record it before the next request.
     Raises :class:`DeliveryError` with ``retry_after_s`` on 429, ``permanent`` on 4xx.
     A "message is too long" answer is retried once with ``message.short_body``.
     """
     obj = parse_telegram_url(url)
     endpoint = f"{type(obj).notify_url}{obj.bot_token}/sendMessage"
-    ids = []
+    ids = list(done)
+    delivered = {entry.rpartition(":")[0] for entry in done}
     with httpx.Client(timeout=timeout_s) as client:
         for chat_id, topic in obj.targets:
-            payload = {
-                "chat_id": chat_id,
-                "text": message.body,
-                "parse_mode": "HTML",
-                "disable_web_page_preview": not obj.preview,
-                "disable_notification": bool(obj.silent),
-            }
-            if topic:
-                payload["message_thread_id"] = topic
+            chat = f"{chat_id}/{topic}" if topic else str(chat_id)
+            if chat in delivered:
+                continue
+            payload = _payload(obj, chat_id, topic, message.body)
             try:
                 msg_id = _post(client, endpoint, payload, message.short_body)
             except httpx.HTTPError as exc:
                 detail = mask_text(f"{type(exc).__name__}: {exc}", (obj.bot_token,))
                 raise DeliveryError(f"telegram: network error: {detail}") from exc
-            ids.append(f"{chat_id}:{msg_id}")
+            ids.append(f"{chat}:{msg_id}")
+            if progress is not None:
+                progress(",".join(ids))
     return ",".join(ids)
+
+
+def _payload(obj: NotifyTelegram, chat_id: int | str, topic: object, text: str) -> dict:
+    payload = {
+        "chat_id": chat_id,
+        "text": text,
+        "parse_mode": "HTML",
+        "disable_web_page_preview": not obj.preview,
+        "disable_notification": bool(obj.silent),
+    }
+    if topic:
+        payload["message_thread_id"] = topic
+    return payload
 
 
 def _post(client: httpx.Client, endpoint: str, payload: dict, short_body: str | None) -> str:
@@ -87,6 +108,9 @@ def _post(client: httpx.Client, endpoint: str, payload: dict, short_body: str | 
         retry = (data.get("parameters") or {}).get("retry_after")
         retry_s = float(retry) if isinstance(retry, int | float) else 30.0
         raise DeliveryError(f"telegram: 429 {description}", retry_after_s=retry_s)
+    migrated = (data.get("parameters") or {}).get("migrate_to_chat_id")
+    if migrated:  # the group became a supergroup: the URL needs the new id
+        description += f" (the chat id is now {migrated}: update the channel URL)"
     raise DeliveryError(
         f"telegram: {resp.status_code} {description}",
         permanent=resp.status_code in PERMANENT_STATUSES,
