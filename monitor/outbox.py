@@ -27,7 +27,8 @@ from monitor.models import (
     SightingRow,
     StateRow,
 )
-from monitor.records import Alert, Evidence
+from monitor.records import Alert
+from monitor.store import evidence_from_json
 
 STATUSES = ("pending", "sending", "sent", "dead")
 
@@ -114,15 +115,6 @@ def _source(feed: FeedRow) -> str:
     return feed.name or feed.title or urlsplit(feed.url).netloc or feed.url
 
 
-def _evidence(raw: object) -> tuple[Evidence, ...]:
-    out = []
-    for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, dict):
-            fields = {k: item[k] for k in Evidence.__slots__ if k in item}
-            out.append(Evidence(**{"term": "", "surface": "", "field": "text", **fields}))
-    return tuple(out)
-
-
 def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow | None) -> Alert:
     return Alert(
         id=row.id,
@@ -136,7 +128,7 @@ def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow
         source=_source(feed),
         published=article.published_at,
         text=article.text,
-        evidence=_evidence(match.evidence if match else None),
+        evidence=evidence_from_json(match.evidence if match else None),
         created_at=row.created_at,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,

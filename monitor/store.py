@@ -313,19 +313,14 @@ def evidence_to_json(e: Evidence) -> dict:
     }
 
 
-def evidence_from_json(items: Iterable[dict]) -> tuple[Evidence, ...]:
-    """The inverse of :func:`evidence_to_json`."""
-    return tuple(
-        Evidence(
-            d.get("term", ""),
-            d.get("surface", ""),
-            d.get("field", "text"),
-            int(d.get("score", 100)),
-            int(d.get("start", -1)),
-            int(d.get("end", -1)),
-        )
-        for d in items or ()
-    )
+def evidence_from_json(raw: object) -> tuple[Evidence, ...]:
+    """The inverse of :func:`evidence_to_json`; tolerant of rows written by older versions."""
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict):
+            fields = {k: item[k] for k in Evidence.__slots__ if k in item}
+            out.append(Evidence(**{"term": "", "surface": "", "field": "text", **fields}))
+    return tuple(out)
 
 
 def article_count(session: Session, feed_id: int | None = None) -> int:

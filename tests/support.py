@@ -117,7 +117,9 @@ class LocalServer:
         self.httpd = _QuietServer(("127.0.0.1", 0), _H)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: self.httpd.serve_forever(poll_interval=0.05), daemon=True
+        )
 
     def start(self) -> LocalServer:
         self._thread.start()
