@@ -50,9 +50,14 @@ _BLOCK_TAGS = frozenset(
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 _SPACES = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
-_MOJIBAKE = re.compile(
-    "[ÐÑ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
+# A UTF-8 lead byte followed by a continuation byte (0x80-0xBF), as they read when UTF-8
+# is decoded as Windows-1252 ("Ð¯" for "Я", "Ã©" for "é") or as Windows-1251 ("Р°" for "а").
+_CP1252_CONTINUATION = (
+    "\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122"
 )
+_CP1251_CONTINUATION = bytes(range(0x80, 0xC0)).decode("cp1251", "ignore")
+_MOJIBAKE_1252 = re.compile(f"[ÐÑÃÂ][{_CP1252_CONTINUATION}]")
+_MOJIBAKE_1251 = re.compile(f"[РС][{re.escape(_CP1251_CONTINUATION)}]")
 
 
 class _TextExtractor(HTMLParser):
@@ -95,22 +100,29 @@ def _collapse(text: str) -> str:
 
 
 def repair_mojibake(text: str) -> str:
-    """Undo UTF-8 text decoded as Windows-1252/Latin-1 (``Ð¯Ð½`` -> ``Ян``) when the
-    repaired text decodes cleanly; otherwise return ``text`` unchanged. No I/O."""
-    if len(_MOJIBAKE.findall(text)) < 2:
-        return text
+    """Undo UTF-8 text that was decoded as Windows-1252/Latin-1 (``Ð¯Ð½`` -> ``Ян``) or
+    as Windows-1251 (``Р’С–С‚`` -> ``Віт``), when the whole text then decodes as strict
+    UTF-8; otherwise return ``text`` unchanged. No I/O."""
+    if len(_MOJIBAKE_1252.findall(text)) >= 2:
+        return _redecode(text, "cp1252") or text
+    if len(_MOJIBAKE_1251.findall(text)) >= 2:
+        return _redecode(text, "cp1251") or text
+    return text
+
+
+def _redecode(text: str, codec: str) -> str | None:
     raw = bytearray()
     for char in text:
         try:
-            raw += char.encode("cp1252")
+            raw += char.encode(codec)
         except UnicodeEncodeError:
-            if ord(char) > 0xFF:
-                return text
-            raw.append(ord(char))  # the five bytes cp1252 leaves undefined
+            if ord(char) > 0xFF or codec != "cp1252":
+                return None
+            raw.append(ord(char))  # the five bytes cp1252 leaves undefined pass through
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return text
+        return None
 
 
 def entry_guid(entry: Entry) -> str:

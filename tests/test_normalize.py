@@ -44,6 +44,13 @@ def test_html_becomes_plain_text_with_paragraph_breaks(html, text):
         ("Ð¯Ð½Ð´ÐµÐºÑ\x81.Ð\x9dÐ¾Ð²Ð¾Ñ\x81Ñ‚Ð¸", "Яндекс.Новости"),
         ("Ð’ ÐœÐ¾Ñ\x81ÐºÐ²Ðµ", "В Москве"),
         ("Ð’Ñ–Ñ‚ÐºÐ¾Ñ„Ñ„", "Віткофф"),
+        ("Ð’Ñ–Ñ‚ÐºÐ¾Ñ„Ñ„", "Віткофф"),
+        ("Ã©tÃ© Ã\xa0 Paris", "été à Paris"),
+        ("Р’С–С‚РєРѕС„С„ Сѓ РџР°СЂРёР¶С–", "Віткофф у Парижі"),  # UTF-8 read as windows-1251
+        ("РџСЂРёРІРµС‚, РјРёСЂ", "Привет, мир"),
+        ("Різдво і Рік", "Різдво і Рік"),  # real Ukrainian that merely looks like it stays
+        ("Рівне, Сєвєродонецьк, Сіверськ", "Рівне, Сєвєродонецьк, Сіверськ"),
+        ("SÃO PAULO", "SÃO PAULO"),
         ("plain English", "plain English"),
         ("Ñandú and Ðorđe", "Ñandú and Ðorđe"),  # real Latin letters stay
         ("Москва", "Москва"),
