@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import socket
 import ssl
 import time
 import zlib
@@ -192,18 +193,31 @@ def classify_transport_error(exc: BaseException, url: str, settings: FetchSettin
     )
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes, outermost first (httpx wraps httpcore wraps OSError)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 8 and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
 def _is_tls(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLError) or "SSL" in str(seen) or "TLS" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        isinstance(e, ssl.SSLError) or "SSL" in str(e) or "TLS" in str(e) for e in _chain(exc)
+    )
 
 
 def _reason(exc: BaseException) -> str:
+    """The most specific cause a person understands: refused, DNS, reset, or the message."""
+    for e in reversed(_chain(exc)):
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return f"host name not found: {e.strerror}"
+        if isinstance(e, ConnectionResetError):
+            return "connection reset by the server"
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
 

@@ -273,7 +273,7 @@ def test_connection_refused_is_a_network_error():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     exc = error_of(f"http://127.0.0.1:{port}/feed.xml")
-    assert exc.kind == "network" and "127.0.0.1" in exc.message
+    assert exc.kind == "network" and "127.0.0.1 (connection refused)" in exc.message
 
 
 def test_failing_feeds_do_not_stop_others_in_the_same_gather(http_server):
