@@ -49,6 +49,8 @@ _BLOCK_TAGS = frozenset(
 )
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 _SPACES = re.compile(r"[^\S\n]+")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL refuses NUL in text
+MAX_KEY_CHARS = 2048  # guid and link columns are String(2048)
 _NEWLINES = re.compile(r"\s*\n\s*")
 # A UTF-8 lead byte followed by a continuation byte (0x80-0xBF), as they read when UTF-8
 # is decoded as Windows-1252 ("Ð¯" for "Я", "Ã©" for "é") or as Windows-1251 ("Р°" for "а").
@@ -95,7 +97,8 @@ def html_to_text(html: str) -> str:
 
 
 def _collapse(text: str) -> str:
-    text = _SPACES.sub(" ", text.replace("\r", "\n").replace("\xa0", " "))
+    text = _CONTROLS.sub("", text.replace("\r", "\n").replace("\xa0", " "))
+    text = _SPACES.sub(" ", text)
     return _NEWLINES.sub("\n", text).strip()
 
 
@@ -126,13 +129,14 @@ def _redecode(text: str, codec: str) -> str | None:
 
 
 def entry_guid(entry: Entry) -> str:
-    """The entry's id, else its link, else a hash of title and summary. No I/O."""
-    if entry.guid:
-        return entry.guid
-    if entry.link:
-        return entry.link
-    digest = hashlib.sha256(f"{entry.title}\n{entry.summary_html}".encode()).hexdigest()
-    return f"sha256:{digest[:32]}"
+    """The entry's id, else its link, else a hash of title and summary; an id longer
+    than :data:`MAX_KEY_CHARS` is replaced by its hash. No I/O."""
+    key = entry.guid or entry.link
+    if key is None:
+        key = f"{entry.title}\n{entry.summary_html}"
+    elif len(key) <= MAX_KEY_CHARS:
+        return key
+    return f"sha256:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
 def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
@@ -140,14 +144,19 @@ def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
     return Article(
         feed_url=feed.url,
         guid=entry_guid(entry),
-        link=entry.link,
-        canonical_link=canonical_url(entry.link),
+        link=_bounded(entry.link),
+        canonical_link=_bounded(canonical_url(entry.link)),
         title=html_to_text(repair_mojibake(entry.title)).replace("\n", " "),
         text=html_to_text(repair_mojibake(entry.summary_html)),
         published=entry.published,
         first_seen=now,
         language=feed.language,
     )
+
+
+def _bounded(url: str | None) -> str | None:
+    """A link that fits its column, else None (a truncated URL would point elsewhere)."""
+    return url if url is None or len(url) <= MAX_KEY_CHARS else None
 
 
 def normalize_entries(parsed: ParsedFeed, feed: FeedConfig, now: datetime) -> list[Article]:

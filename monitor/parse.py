@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import io
 import json
 import os
@@ -262,7 +263,7 @@ def _json_entry(item: dict) -> Entry:
         guid=str(item["id"]) if item.get("id") not in (None, "") else None,
         link=link or None,
         title=text("title"),
-        summary_html=text("content_html") or text("content_text") or text("summary"),
+        summary_html=text("content_html") or html.escape(text("content_text") or text("summary")),
         published=_iso_to_utc(text("date_published") or text("date_modified")),
     )
 

@@ -31,6 +31,7 @@ def entry(**kw) -> Entry:
         ("<ul><li>a</li><li>b</li></ul>", "a\nb"),
         ("<p>Віткофф&nbsp;у&nbsp;Парижі</p>", "Віткофф у Парижі"),
         ("unclosed <b>tag", "unclosed tag"),
+        ("nul\x00 and\x07 bell\x1b", "nul and bell"),
         ("", ""),
     ],
 )
@@ -124,3 +125,12 @@ def test_title_is_one_line():
         ParsedFeed("F", (entry(guid="1", title="a<br>b\nc"),)), FEED, NOW
     )
     assert article.title == "a b c"
+
+
+def test_overlong_guid_is_hashed_and_overlong_links_are_dropped():
+    long_link = "https://example.org/a?" + "x" * 3000
+    (article,) = normalize_entries(ParsedFeed("F", (entry(link=long_link),)), FEED, NOW)
+    assert article.guid.startswith("sha256:") and len(article.guid) < 100
+    assert article.link is None and article.canonical_link is None
+    (again,) = normalize_entries(ParsedFeed("F", (entry(link=long_link),)), FEED, NOW)
+    assert again.guid == article.guid
