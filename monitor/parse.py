@@ -324,6 +324,15 @@ class _Worker:
             [sys.executable, "-c", _WORKER_CODE], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )  # fmt: skip
+        self.parses = 0
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the worker (Linux /proc; 0 where unavailable)."""
+        try:
+            with open(f"/proc/{self.process.pid}/statm") as fh:
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def roundtrip(self, payload: bytes) -> tuple:
         """Send one request and read its reply; EOFError when the worker died."""
@@ -356,7 +365,8 @@ class ParsePool:
     Each parse is bounded by ``timeout_s`` seconds and each worker by ``memory_limit``
     bytes of address space: a worker that overruns is killed and the parse reported as
     ``FetchError("parse_error")``; the next parse gets a fresh worker. Workers are reused,
-    across event loops too.
+    across event loops too, and replaced after ``max_parses`` parses or once their resident
+    memory passes ``recycle_rss`` bytes (one huge feed must not pin its memory forever).
     """
 
     def __init__(
@@ -364,8 +374,13 @@ class ParsePool:
         max_workers: int = 2,
         timeout_s: float = 20.0,
         memory_limit: int | None = 1024 * 1024 * 1024,
+        *,
+        max_parses: int = 500,
+        recycle_rss: int = 256 * 1024 * 1024,
     ) -> None:
         self.timeout_s = timeout_s
+        self.max_parses = max_parses
+        self.recycle_rss = recycle_rss
         self._memory_limit = memory_limit
         self._max_workers = max_workers
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -397,8 +412,12 @@ class ParsePool:
         except BaseException:  # cancelled mid-parse: the worker's state is unknown
             self._discard(worker)
             raise
-        with self._lock:
-            self._idle.append(worker)
+        worker.parses += 1
+        if worker.parses >= self.max_parses or worker.rss_bytes() > self.recycle_rss:
+            await asyncio.to_thread(self._discard, worker)  # Python never gives memory back
+        else:
+            with self._lock:
+                self._idle.append(worker)
         return reply
 
     def _checkout(self) -> _Worker:

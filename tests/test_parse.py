@@ -325,3 +325,21 @@ def test_pool_serves_successive_event_loops_with_the_same_worker():
     finally:
         pool.close()
     assert pool._all == set()
+
+
+def test_pool_replaces_a_worker_after_max_parses():
+    async def run(pool):
+        pids = []
+        for _ in range(3):
+            await pool.parse(rss(ITEM), None, "http://x/")
+            pids.append(next(iter(pool._all)).process.pid if pool._all else None)
+        return pids
+
+    pool = ParsePool(max_workers=1, max_parses=2)
+    try:
+        pids = asyncio.run(run(pool))
+    finally:
+        pool.close()
+    first, after_second, third = pids
+    assert after_second is None  # retired after its second parse
+    assert first is not None and third is not None and first != third
