@@ -35,6 +35,7 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def _shared_server():
     server = LocalServer().start()
+    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls
     yield server
     server.stop()
 
