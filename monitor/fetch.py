@@ -301,6 +301,7 @@ class _Drain:
     unconsumed_tail = b""
 
     def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        """Nothing: the body ended before these bytes."""
         return b""
 
 

@@ -104,8 +104,13 @@ def _counts(session: Session, since: datetime | None = None) -> dict[int, int]:
 
 
 def _view(
-    row: FeedRow, now: datetime, config: Config, stored: dict, recent: dict, name
-) -> FeedView:  # type: ignore[no-untyped-def]
+    row: FeedRow,
+    now: datetime,
+    config: Config,
+    stored: dict[int, int],
+    recent: dict[int, int],
+    name: str | None,
+) -> FeedView:
     age = (now - row.created_at) if row.created_at else RATE_WINDOW
     days = min(max(age, timedelta(days=1)), RATE_WINDOW).total_seconds() / 86400
     return FeedView(
