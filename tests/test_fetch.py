@@ -513,3 +513,29 @@ def test_validators_follow_the_latest_full_response(http_server):
     assert (third.status, third.etag, third.last_modified) == (
         "not_modified", '"v0"', "Mon, 01 Jan 2026 00:00:00 GMT",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/html; charset=utf-8", "text/plain", "application/octet-stream"]
+)
+def test_feed_served_with_a_wrong_content_type_still_parses(http_server, content_type):
+    url = http_server.static("/wrong", RSS, {"Content-Type": content_type})
+    result = fetch(url)
+    parsed = parse_feed(result.body, result.content_type, result.final_url)
+    assert [e.title for e in parsed.entries] == ["One"]
+
+
+def test_xxe_feed_through_fetch_reads_no_file_and_fetches_no_url(http_server, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:SECRET-MARKER")
+    remote = http_server.static("/evil.dtd", b"REMOTE-MARKER")
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY f SYSTEM "{secret}">'
+        f'<!ENTITY r SYSTEM "{remote}">]><rss version="2.0"><channel><title>x</title>'
+        "<item><guid>1</guid><title>[&f;][&r;]</title></item></channel></rss>"
+    ).encode()
+    url = http_server.static("/xxe", body, {"Content-Type": "application/rss+xml"})
+    result = fetch(url)
+    parsed = parse_feed(result.body, result.content_type, url)
+    assert "MARKER" not in parsed.entries[0].title
+    assert http_server.hits("/evil.dtd") == []
