@@ -413,12 +413,18 @@ class ParsePool:
             self._discard(worker)
             raise
         worker.parses += 1
-        if worker.parses >= self.max_parses or worker.rss_bytes() > self.recycle_rss:
-            await asyncio.to_thread(self._discard, worker)  # Python never gives memory back
-        else:
-            with self._lock:
-                self._idle.append(worker)
+        await asyncio.to_thread(self._release, worker)
         return reply
+
+    def _release(self, worker: _Worker) -> None:
+        """Back to the idle list, unless it is worn out (Python never gives memory back)
+        or the pool was closed while it worked."""
+        worn = worker.parses >= self.max_parses or worker.rss_bytes() > self.recycle_rss
+        with self._lock:
+            if not worn and worker in self._all:
+                self._idle.append(worker)
+                return
+        self._discard(worker)
 
     def _checkout(self) -> _Worker:
         with self._lock:

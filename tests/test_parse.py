@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import tracemalloc
@@ -343,3 +344,19 @@ def test_pool_replaces_a_worker_after_max_parses():
     first, after_second, third = pids
     assert after_second is None  # retired after its second parse
     assert first is not None and third is not None and first != third
+
+
+def test_closing_the_pool_mid_parse_leaves_no_worker_behind():
+    async def run(pool):
+        task = asyncio.create_task(pool.parse(big_feed(3000), None, "http://x/"))
+        while not pool._all:
+            await asyncio.sleep(0.01)
+        (worker,) = pool._all
+        pool.close()
+        with contextlib.suppress(FetchError):
+            await task
+        return worker
+
+    pool = ParsePool(max_workers=1)
+    worker = asyncio.run(run(pool))
+    assert worker.process.poll() is not None and pool._idle == [] and pool._all == set()
