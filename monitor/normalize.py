@@ -155,8 +155,11 @@ def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
 
 
 def _bounded(url: str | None) -> str | None:
-    """A link that fits its column, else None (a truncated URL would point elsewhere)."""
-    return url if url is None or len(url) <= MAX_KEY_CHARS else None
+    """An http(s) link that fits its column, else None: a truncated URL would point
+    elsewhere, and ``javascript:``/``data:`` links must never reach an alert."""
+    if url is None or len(url) > MAX_KEY_CHARS:
+        return None
+    return url if url.lower().startswith(("http://", "https://")) else None
 
 
 def normalize_entries(parsed: ParsedFeed, feed: FeedConfig, now: datetime) -> list[Article]:

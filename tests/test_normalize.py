@@ -134,3 +134,11 @@ def test_overlong_guid_is_hashed_and_overlong_links_are_dropped():
     assert article.link is None and article.canonical_link is None
     (again,) = normalize_entries(ParsedFeed("F", (entry(link=long_link),)), FEED, NOW)
     assert again.guid == article.guid
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "data:text/html,x", "urn:uuid:1", "/relative"]
+)
+def test_non_http_links_never_reach_an_article(link):
+    (article,) = normalize_entries(ParsedFeed("F", (entry(guid="1", link=link),)), FEED, NOW)
+    assert article.link is None and article.canonical_link is None

@@ -360,3 +360,11 @@ def test_closing_the_pool_mid_parse_leaves_no_worker_behind():
     pool = ParsePool(max_workers=1)
     worker = asyncio.run(run(pool))
     assert worker.process.poll() is not None and pool._idle == [] and pool._all == set()
+
+
+def test_error_messages_mask_secrets_in_the_feed_url():
+    with pytest.raises(FetchError) as info:
+        parse_feed(
+            b"<html><body>x</body></html>", "text/html", "https://x.example/f?token=s3cretVALUE"
+        )
+    assert "s3cretVALUE" not in info.value.message and "x.example" in info.value.message
