@@ -137,7 +137,26 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def status_error(status: int, url: str, retry_after_s: float | None = None) -> FetchError:
+_STATUS_ADVICE = {
+    401: "the feed needs a login: check the URL or remove the feed",
+    403: "the site refuses us (it may block bots): check the URL in a browser",
+    404: "the feed moved or was removed: find its new URL (monitor feeds discover SITE)",
+    410: "the feed was removed for good: remove it from the config",
+}
+_CHALLENGE_ADVICE = (
+    "a bot-protection challenge (e.g. Cloudflare) blocks automated readers: ask the "
+    "publisher to allow feed readers, or use another feed for this site"
+)
+
+
+def is_bot_challenge(headers: httpx.Headers | dict[str, str]) -> bool:
+    """True for a CDN's bot challenge (``cf-mitigated: challenge``). No I/O."""
+    return str(headers.get("cf-mitigated", "")).lower() == "challenge"
+
+
+def status_error(
+    status: int, url: str, retry_after_s: float | None = None, *, challenge: bool = False
+) -> FetchError:
     """The :class:`FetchError` for a final HTTP status >= 300 that is not a 304. No I/O."""
     where = mask_url(url)
     later = f" in {retry_after_s:.0f} s as asked" if retry_after_s is not None else " with backoff"
@@ -145,20 +164,18 @@ def status_error(status: int, url: str, retry_after_s: float | None = None) -> F
         return FetchError(
             "rate_limited",
             f"{where} answered 429 Too Many Requests: we poll too often; we retry{later} "
-            "(raise the feed's interval_s if this repeats)",
+            "(raise the feed's interval if this repeats)",
             status=status,
             retry_after_s=retry_after_s,
         )
-    advice = {
-        401: "the feed needs a login: check the URL or remove the feed",
-        403: "the site refuses us (it may block bots): check the URL in a browser",
-        404: "the feed moved or was removed: find its new URL (monitor feeds discover SITE)",
-        410: "the feed was removed for good: remove it from the config",
-    }.get(status)
-    if advice is None and status >= 500:
+    if challenge:
+        advice = _CHALLENGE_ADVICE
+    elif status >= 500:
         advice = f"the site has a server problem; we retry{later}"
-    if advice is None:
-        advice = "unexpected answer for a feed: check the URL in a browser"
+    else:
+        advice = _STATUS_ADVICE.get(
+            status, "unexpected answer for a feed: check the URL in a browser"
+        )
     return FetchError(
         "http_status",
         f"{where} answered HTTP {status}: {advice}",
@@ -167,15 +184,18 @@ def status_error(status: int, url: str, retry_after_s: float | None = None) -> F
     )
 
 
-def classify_transport_error(exc: BaseException, url: str, settings: FetchSettings) -> FetchError:
-    """Map an httpx/OS/TLS exception to a :class:`FetchError`. No I/O."""
+def classify_transport_error(
+    exc: BaseException, url: str, settings: FetchSettings, deadline_s: float | None = None
+) -> FetchError:
+    """Map an httpx/OS/TLS exception to a :class:`FetchError`; ``deadline_s`` is the total
+    deadline that applied (default: the setting). No I/O."""
     host = urlsplit(url).hostname or mask_url(url)
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         phase = "connect" if isinstance(exc, httpx.ConnectTimeout) else "response"
         return FetchError(
             "timeout",
             f"{host} gave no complete {phase} within the limits (connect "
-            f"{settings.connect_timeout_s:g} s, total {settings.timeout_s:g} s): the site is slow "
+            f"{settings.connect_timeout_s:g} s, total {deadline_s or settings.timeout_s:g} s): the site is slow "
             "or unreachable; we retry with backoff",
         )
     if _is_tls(exc):
@@ -432,7 +452,7 @@ class FeedClient:
             except FetchError:
                 raise
             except (TimeoutError, httpx.HTTPError, OSError, ssl.SSLError) as exc:
-                raise classify_transport_error(exc, url, self.settings) from exc
+                raise classify_transport_error(exc, url, self.settings, deadline) from exc
 
     async def _follow(
         self, url: str, headers: dict[str, str], cap: int, allow_304: bool, now: datetime
@@ -461,7 +481,9 @@ class FeedClient:
                 return Page(status, resp.headers, None, url)
             if not 200 <= status < 300:
                 retry_after = parse_retry_after(resp.headers.get("retry-after"), now)
-                raise status_error(status, url, retry_after)
+                raise status_error(
+                    status, url, retry_after, challenge=is_bot_challenge(resp.headers)
+                )
             return Page(status, resp.headers, await _read_capped(resp, cap), url)
 
     async def fetch_article(self, url: str) -> tuple[str, str]:

@@ -539,3 +539,32 @@ def test_xxe_feed_through_fetch_reads_no_file_and_fetches_no_url(http_server, tm
     parsed = parse_feed(result.body, result.content_type, url)
     assert "MARKER" not in parsed.entries[0].title
     assert http_server.hits("/evil.dtd") == []
+
+
+def test_bot_challenge_says_what_blocks_us(http_server):
+    url = http_server.static(
+        "/cf", b"<html>Just a moment...</html>", {"cf-mitigated": "challenge"}, status=403
+    )
+    exc = error_of(url)
+    assert (
+        exc.kind == "http_status"
+        and exc.status == 403
+        and "bot-protection challenge" in exc.message
+    )
+
+
+def test_per_feed_timeout_overrides_the_deadline(http_server):
+    url = http_server.route(
+        "/slow1", lambda _r: Response(200, {}, (time.sleep(0.1) or b" " for _ in range(50)))
+    )
+
+    async def run():
+        async with FeedClient(FetchSettings(timeout_s=30)) as client:
+            with pytest.raises(FetchError) as info:
+                await client.fetch(FeedConfig(url=url, timeout_s=0.5), FetchState(), NOW)
+            return info.value
+
+    started = time.monotonic()
+    exc = asyncio.run(run())
+    assert exc.kind == "timeout" and "total 0.5 s" in exc.message
+    assert time.monotonic() - started < 1.5
