@@ -84,6 +84,7 @@ class FetchResult:
     retry_after_s: float | None = None
     forced: bool = False
     duration_ms: int = 0
+    moved_to: str | None = None  # the feed moved permanently (301/308): update the config
 
 
 # -- pure helpers -------------------------------------------------------------------------
@@ -347,6 +348,7 @@ class Page:
     headers: httpx.Headers
     body: bytes | None
     url: str
+    moved_to: str | None = None  # set when every redirect on the way was permanent
 
 
 class FeedClient:
@@ -412,6 +414,7 @@ class FeedClient:
         common = {
             "content_type": h.get("content-type"),
             "final_url": resp.url,
+            "moved_to": resp.moved_to,
             "http_status": resp.status,
             "max_age_s": parse_max_age(h.get("cache-control")),
             "retry_after_s": parse_retry_after(h.get("retry-after"), now),
@@ -457,11 +460,13 @@ class FeedClient:
     async def _follow(
         self, url: str, headers: dict[str, str], cap: int, allow_304: bool, now: datetime
     ) -> Page:
-        chain = [url]
+        chain, permanent = [url], True
         for _ in range(self.settings.max_redirects + 1):
             resp = await self._once(chain[-1], headers, cap, allow_304, now)
             if resp.status not in REDIRECT_STATUSES:
-                return resp
+                moved = chain[-1] if permanent and len(chain) > 1 else None
+                return replace(resp, moved_to=moved)
+            permanent = permanent and resp.status in (301, 308)
             chain.append(_redirect_target(chain, resp))
         raise FetchError(
             "redirect_loop",

@@ -240,6 +240,16 @@ def test_redirect_chain_is_followed_to_the_final_url(http_server):
     final = http_server.static("/r3", RSS)
     result = fetch(http_server.url("/r0"))
     assert result.status == "ok" and result.final_url == final
+    assert result.moved_to == final  # all hops were 301: the config should say so
+
+
+def test_a_temporary_redirect_on_the_way_is_not_a_move(http_server):
+    http_server.static("/t0", b"", {"Location": "/t1"}, status=301)
+    http_server.static("/t1", b"", {"Location": "/t2"}, status=302)
+    final = http_server.static("/t2", RSS)
+    result = fetch(http_server.url("/t0"))
+    assert (result.final_url, result.moved_to) == (final, None)
+    assert fetch(final).moved_to is None
 
 
 def test_more_than_five_redirects_is_a_redirect_loop(http_server):
