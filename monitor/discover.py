@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -19,6 +20,9 @@ FEED_TYPES = frozenset(
         "application/xml",
     }
 )
+_FEEDISH_HREF = re.compile(
+    r"(\.(rss|atom|rdf)|/(feed|rss|atom)(\.xml)?/?|[/.]rss\.xml)(\?|$)", re.I
+)
 _SCAN_LIMIT = 2 * 1024 * 1024  # <link> lives in <head>: never scan a whole huge page
 
 
@@ -27,6 +31,7 @@ class _LinkCollector(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.base: str | None = None
         self.hrefs: list[str] = []
+        self.anchors: list[str] = []  # <a href> that look like feeds (second choice)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k.lower(): (v or "") for k, v in attrs}
@@ -36,10 +41,33 @@ class _LinkCollector(HTMLParser):
             return
         rels = a.get("rel", "").lower().split()
         kind = a.get("type", "").lower().split(";")[0].strip()
-        if "alternate" in rels and kind in FEED_TYPES and a.get("href", "").strip():
-            self.hrefs.append(a["href"].strip())
+        href = a.get("href", "").strip()
+        if "alternate" in rels and kind in FEED_TYPES and href:
+            self.hrefs.append(href)
+        elif tag == "a" and _FEEDISH_HREF.search(href):
+            self.anchors.append(href)
 
     handle_startendtag = handle_starttag
+
+
+def _collect(html: bytes) -> _LinkCollector:
+    collector = _LinkCollector()
+    try:
+        collector.feed(html[:_SCAN_LIMIT].decode("utf-8", "replace"))
+        collector.close()
+    except AssertionError:  # html.parser gives up on some broken markup: keep what it found
+        pass
+    return collector
+
+
+def _absolute(collector: _LinkCollector, hrefs: list[str], base_url: str) -> list[str]:
+    base = urljoin(base_url, collector.base) if collector.base else base_url
+    found: list[str] = []
+    for href in hrefs:
+        url = urljoin(base, href)
+        if urlsplit(url).scheme in ("http", "https") and url not in found:
+            found.append(url)
+    return found
 
 
 def discover_feeds(html: bytes, base_url: str) -> list[str]:
@@ -47,16 +75,12 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
     order, without duplicates. ``base_url`` (or the page's ``<base href>``) resolves
     relative links. No I/O.
     """
-    collector = _LinkCollector()
-    try:
-        collector.feed(html[:_SCAN_LIMIT].decode("utf-8", "replace"))
-        collector.close()
-    except AssertionError:  # html.parser gives up on some broken markup: keep what it found
-        pass
-    base = urljoin(base_url, collector.base) if collector.base else base_url
-    found: list[str] = []
-    for href in collector.hrefs:
-        url = urljoin(base, href)
-        if urlsplit(url).scheme in ("http", "https") and url not in found:
-            found.append(url)
-    return found
+    collector = _collect(html)
+    return _absolute(collector, collector.hrefs, base_url)
+
+
+def feed_like_links(html: bytes, base_url: str) -> list[str]:
+    """Absolute URLs of plain ``<a href>`` links that look like feeds (``/feed``, ``.rss``,
+    ``rss.xml``...): candidates to verify when a page announces no feed. No I/O."""
+    collector = _collect(html)
+    return _absolute(collector, collector.anchors, base_url)

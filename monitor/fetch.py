@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import socket
 import ssl
 import time
 import zlib
@@ -83,6 +84,7 @@ class FetchResult:
     retry_after_s: float | None = None
     forced: bool = False
     duration_ms: int = 0
+    moved_to: str | None = None  # the feed moved permanently (301/308): update the config
 
 
 # -- pure helpers -------------------------------------------------------------------------
@@ -136,7 +138,26 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def status_error(status: int, url: str, retry_after_s: float | None = None) -> FetchError:
+_STATUS_ADVICE = {
+    401: "the feed needs a login: check the URL or remove the feed",
+    403: "the site refuses us (it may block bots): check the URL in a browser",
+    404: "the feed moved or was removed: find its new URL (monitor feeds discover SITE)",
+    410: "the feed was removed for good: remove it from the config",
+}
+_CHALLENGE_ADVICE = (
+    "a bot-protection challenge (e.g. Cloudflare) blocks automated readers: ask the "
+    "publisher to allow feed readers, or use another feed for this site"
+)
+
+
+def is_bot_challenge(headers: httpx.Headers | dict[str, str]) -> bool:
+    """True for a CDN's bot challenge (``cf-mitigated: challenge``). No I/O."""
+    return str(headers.get("cf-mitigated", "")).lower() == "challenge"
+
+
+def status_error(
+    status: int, url: str, retry_after_s: float | None = None, *, challenge: bool = False
+) -> FetchError:
     """The :class:`FetchError` for a final HTTP status >= 300 that is not a 304. No I/O."""
     where = mask_url(url)
     later = f" in {retry_after_s:.0f} s as asked" if retry_after_s is not None else " with backoff"
@@ -144,20 +165,18 @@ def status_error(status: int, url: str, retry_after_s: float | None = None) -> F
         return FetchError(
             "rate_limited",
             f"{where} answered 429 Too Many Requests: we poll too often; we retry{later} "
-            "(raise the feed's interval_s if this repeats)",
+            "(raise the feed's interval if this repeats)",
             status=status,
             retry_after_s=retry_after_s,
         )
-    advice = {
-        401: "the feed needs a login: check the URL or remove the feed",
-        403: "the site refuses us (it may block bots): check the URL in a browser",
-        404: "the feed moved or was removed: find its new URL (monitor feeds discover SITE)",
-        410: "the feed was removed for good: remove it from the config",
-    }.get(status)
-    if advice is None and status >= 500:
+    if challenge:
+        advice = _CHALLENGE_ADVICE
+    elif status >= 500:
         advice = f"the site has a server problem; we retry{later}"
-    if advice is None:
-        advice = "unexpected answer for a feed: check the URL in a browser"
+    else:
+        advice = _STATUS_ADVICE.get(
+            status, "unexpected answer for a feed: check the URL in a browser"
+        )
     return FetchError(
         "http_status",
         f"{where} answered HTTP {status}: {advice}",
@@ -166,15 +185,18 @@ def status_error(status: int, url: str, retry_after_s: float | None = None) -> F
     )
 
 
-def classify_transport_error(exc: BaseException, url: str, settings: FetchSettings) -> FetchError:
-    """Map an httpx/OS/TLS exception to a :class:`FetchError`. No I/O."""
+def classify_transport_error(
+    exc: BaseException, url: str, settings: FetchSettings, deadline_s: float | None = None
+) -> FetchError:
+    """Map an httpx/OS/TLS exception to a :class:`FetchError`; ``deadline_s`` is the total
+    deadline that applied (default: the setting). No I/O."""
     host = urlsplit(url).hostname or mask_url(url)
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         phase = "connect" if isinstance(exc, httpx.ConnectTimeout) else "response"
         return FetchError(
             "timeout",
             f"{host} gave no complete {phase} within the limits (connect "
-            f"{settings.connect_timeout_s:g} s, total {settings.timeout_s:g} s): the site is slow "
+            f"{settings.connect_timeout_s:g} s, total {deadline_s or settings.timeout_s:g} s): the site is slow "
             "or unreachable; we retry with backoff",
         )
     if _is_tls(exc):
@@ -192,18 +214,31 @@ def classify_transport_error(exc: BaseException, url: str, settings: FetchSettin
     )
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes, outermost first (httpx wraps httpcore wraps OSError)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 8 and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
 def _is_tls(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLError) or "SSL" in str(seen) or "TLS" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        isinstance(e, ssl.SSLError) or "SSL" in str(e) or "TLS" in str(e) for e in _chain(exc)
+    )
 
 
 def _reason(exc: BaseException) -> str:
+    """The most specific cause a person understands: refused, DNS, reset, or the message."""
+    for e in reversed(_chain(exc)):
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return f"host name not found: {e.strerror}"
+        if isinstance(e, ConnectionResetError):
+            return "connection reset by the server"
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
 
@@ -287,6 +322,7 @@ class _Drain:
     unconsumed_tail = b""
 
     def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        """Nothing: the body ended before these bytes."""
         return b""
 
 
@@ -312,6 +348,7 @@ class Page:
     headers: httpx.Headers
     body: bytes | None
     url: str
+    moved_to: str | None = None  # set when every redirect on the way was permanent
 
 
 class FeedClient:
@@ -377,6 +414,7 @@ class FeedClient:
         common = {
             "content_type": h.get("content-type"),
             "final_url": resp.url,
+            "moved_to": resp.moved_to,
             "http_status": resp.status,
             "max_age_s": parse_max_age(h.get("cache-control")),
             "retry_after_s": parse_retry_after(h.get("retry-after"), now),
@@ -417,16 +455,18 @@ class FeedClient:
             except FetchError:
                 raise
             except (TimeoutError, httpx.HTTPError, OSError, ssl.SSLError) as exc:
-                raise classify_transport_error(exc, url, self.settings) from exc
+                raise classify_transport_error(exc, url, self.settings, deadline) from exc
 
     async def _follow(
         self, url: str, headers: dict[str, str], cap: int, allow_304: bool, now: datetime
     ) -> Page:
-        chain = [url]
+        chain, permanent = [url], True
         for _ in range(self.settings.max_redirects + 1):
             resp = await self._once(chain[-1], headers, cap, allow_304, now)
             if resp.status not in REDIRECT_STATUSES:
-                return resp
+                moved = chain[-1] if permanent and len(chain) > 1 else None
+                return replace(resp, moved_to=moved)
+            permanent = permanent and resp.status in (301, 308)
             chain.append(_redirect_target(chain, resp))
         raise FetchError(
             "redirect_loop",
@@ -446,7 +486,9 @@ class FeedClient:
                 return Page(status, resp.headers, None, url)
             if not 200 <= status < 300:
                 retry_after = parse_retry_after(resp.headers.get("retry-after"), now)
-                raise status_error(status, url, retry_after)
+                raise status_error(
+                    status, url, retry_after, challenge=is_bot_challenge(resp.headers)
+                )
             return Page(status, resp.headers, await _read_capped(resp, cap), url)
 
     async def fetch_article(self, url: str) -> tuple[str, str]:

@@ -49,10 +49,17 @@ _BLOCK_TAGS = frozenset(
 )
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 _SPACES = re.compile(r"[^\S\n]+")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL refuses NUL in text
+MAX_KEY_CHARS = 2048  # guid and link columns are String(2048)
 _NEWLINES = re.compile(r"\s*\n\s*")
-_MOJIBAKE = re.compile(
-    "[ÐÑ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
+# A UTF-8 lead byte followed by a continuation byte (0x80-0xBF), as they read when UTF-8
+# is decoded as Windows-1252 ("Ð¯" for "Я", "Ã©" for "é") or as Windows-1251 ("Р°" for "а").
+_CP1252_CONTINUATION = (
+    "\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122"
 )
+_CP1251_CONTINUATION = bytes(range(0x80, 0xC0)).decode("cp1251", "ignore")
+_MOJIBAKE_1252 = re.compile(f"[ÐÑÃÂ][{_CP1252_CONTINUATION}]")
+_MOJIBAKE_1251 = re.compile(f"[РС][{re.escape(_CP1251_CONTINUATION)}]")
 
 
 class _TextExtractor(HTMLParser):
@@ -90,37 +97,46 @@ def html_to_text(html: str) -> str:
 
 
 def _collapse(text: str) -> str:
-    text = _SPACES.sub(" ", text.replace("\r", "\n").replace("\xa0", " "))
+    text = _CONTROLS.sub("", text.replace("\r", "\n").replace("\xa0", " "))
+    text = _SPACES.sub(" ", text)
     return _NEWLINES.sub("\n", text).strip()
 
 
 def repair_mojibake(text: str) -> str:
-    """Undo UTF-8 text decoded as Windows-1252/Latin-1 (``Ð¯Ð½`` -> ``Ян``) when the
-    repaired text decodes cleanly; otherwise return ``text`` unchanged. No I/O."""
-    if len(_MOJIBAKE.findall(text)) < 2:
-        return text
+    """Undo UTF-8 text that was decoded as Windows-1252/Latin-1 (``Ð¯Ð½`` -> ``Ян``) or
+    as Windows-1251 (``Р’С–С‚`` -> ``Віт``), when the whole text then decodes as strict
+    UTF-8; otherwise return ``text`` unchanged. No I/O."""
+    if len(_MOJIBAKE_1252.findall(text)) >= 2:
+        return _redecode(text, "cp1252") or text
+    if len(_MOJIBAKE_1251.findall(text)) >= 2:
+        return _redecode(text, "cp1251") or text
+    return text
+
+
+def _redecode(text: str, codec: str) -> str | None:
     raw = bytearray()
     for char in text:
         try:
-            raw += char.encode("cp1252")
+            raw += char.encode(codec)
         except UnicodeEncodeError:
-            if ord(char) > 0xFF:
-                return text
-            raw.append(ord(char))  # the five bytes cp1252 leaves undefined
+            if ord(char) > 0xFF or codec != "cp1252":
+                return None
+            raw.append(ord(char))  # the five bytes cp1252 leaves undefined pass through
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return text
+        return None
 
 
 def entry_guid(entry: Entry) -> str:
-    """The entry's id, else its link, else a hash of title and summary. No I/O."""
-    if entry.guid:
-        return entry.guid
-    if entry.link:
-        return entry.link
-    digest = hashlib.sha256(f"{entry.title}\n{entry.summary_html}".encode()).hexdigest()
-    return f"sha256:{digest[:32]}"
+    """The entry's id, else its link, else a hash of title and summary; an id longer
+    than :data:`MAX_KEY_CHARS` is replaced by its hash. No I/O."""
+    key = entry.guid or entry.link
+    if key is None:
+        key = f"{entry.title}\n{entry.summary_html}"
+    elif len(key) <= MAX_KEY_CHARS:
+        return key
+    return f"sha256:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
 def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
@@ -128,14 +144,22 @@ def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
     return Article(
         feed_url=feed.url,
         guid=entry_guid(entry),
-        link=entry.link,
-        canonical_link=canonical_url(entry.link),
+        link=_bounded(entry.link),
+        canonical_link=_bounded(canonical_url(entry.link)),
         title=html_to_text(repair_mojibake(entry.title)).replace("\n", " "),
         text=html_to_text(repair_mojibake(entry.summary_html)),
         published=entry.published,
         first_seen=now,
         language=feed.language,
     )
+
+
+def _bounded(url: str | None) -> str | None:
+    """An http(s) link that fits its column, else None: a truncated URL would point
+    elsewhere, and ``javascript:``/``data:`` links must never reach an alert."""
+    if url is None or len(url) > MAX_KEY_CHARS:
+        return None
+    return url if url.lower().startswith(("http://", "https://")) else None
 
 
 def normalize_entries(parsed: ParsedFeed, feed: FeedConfig, now: datetime) -> list[Article]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import io
 import json
 import os
@@ -37,6 +38,7 @@ from monitor.discover import discover_feeds
 from monitor.errors import FetchError
 from monitor.normalize import repair_mojibake
 from monitor.records import Entry, ParsedFeed
+from monitor.secrets import mask_url
 
 MAX_ENTITY_DECLARATIONS = 64
 MAX_ENTITY_EXPANSION = 1024 * 1024  # bytes all entity references may add, in total
@@ -59,7 +61,9 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
     ``url`` only resolves relative links and names the feed in messages. No I/O.
     """
     if not body.strip():
-        raise FetchError("not_a_feed", f"{url} returned an empty body: check the feed URL")
+        raise FetchError(
+            "not_a_feed", f"{mask_url(url)} returned an empty body: check the feed URL"
+        )
     if _looks_like_json(body, content_type):
         return parse_json_feed(body, url)
     safe = defuse_entities(body)
@@ -71,18 +75,19 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
 
 
 def _to_parsed_feed(result: feedparser.FeedParserDict, body: bytes, url: str) -> ParsedFeed:
+    where = mask_url(url)
     warning = _bozo_message(result)
     looks_empty = not result.get("version") and not result.entries
     if looks_empty and _HTML_SNIFF.search(body[:4096]):
         raise FetchError("not_a_feed", _html_page_message(body, url))
     if looks_empty and not result.feed:
         if warning and _FEED_ROOT.search(body[:65536]):
-            raise FetchError("parse_error", f"{url} is not a readable feed: {warning}")
-        raise FetchError("not_a_feed", f"{url} is not an RSS, Atom or JSON feed")
+            raise FetchError("parse_error", f"{where} is not a readable feed: {warning}")
+        raise FetchError("not_a_feed", f"{where} is not an RSS, Atom or JSON feed")
     base = url if url.startswith(("http://", "https://")) else None
     entries = tuple(_entry(e, base) for e in result.entries)
     if not entries and warning:
-        raise FetchError("parse_error", f"{url} has no readable entries: {warning}")
+        raise FetchError("parse_error", f"{where} has no readable entries: {warning}")
     title = repair_mojibake((result.feed.get("title") or "").strip()) or None
     return ParsedFeed(title=title, entries=entries, ttl_s=_ttl_s(result.feed), warning=warning)
 
@@ -90,9 +95,9 @@ def _to_parsed_feed(result: feedparser.FeedParserDict, body: bytes, url: str) ->
 def _html_page_message(body: bytes, url: str) -> str:
     feeds = discover_feeds(body, url)
     if feeds:
-        listed = ", ".join(feeds[:5])
-        return f"{url} is an HTML page, not a feed; it links to the feed {listed}: use that URL"
-    return f"{url} is an HTML page, not a feed, and links to no feed: find the site's RSS/Atom URL"
+        listed = ", ".join(mask_url(f) for f in feeds[:5])
+        return f"{mask_url(url)} is an HTML page, not a feed; it links to the feed {listed}: use that URL"
+    return f"{mask_url(url)} is an HTML page, not a feed, and links to no feed: find the site's RSS/Atom URL"
 
 
 def _bozo_message(result: feedparser.FeedParserDict) -> str | None:
@@ -244,9 +249,11 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     try:
         doc = json.loads(body.decode("utf-8-sig", "replace"))
     except (ValueError, RecursionError) as exc:
-        raise FetchError("parse_error", f"{url} is not valid JSON: {exc}") from exc
+        raise FetchError("parse_error", f"{mask_url(url)} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-        raise FetchError("not_a_feed", f"{url} is JSON but not a JSON Feed (no 'items' list)")
+        raise FetchError(
+            "not_a_feed", f"{mask_url(url)} is JSON but not a JSON Feed (no 'items' list)"
+        )
     entries = tuple(_json_entry(item) for item in doc["items"] if isinstance(item, dict))
     title = doc.get("title") if isinstance(doc.get("title"), str) else None
     return ParsedFeed(title=title or None, entries=entries)
@@ -262,7 +269,7 @@ def _json_entry(item: dict) -> Entry:
         guid=str(item["id"]) if item.get("id") not in (None, "") else None,
         link=link or None,
         title=text("title"),
-        summary_html=text("content_html") or text("content_text") or text("summary"),
+        summary_html=text("content_html") or html.escape(text("content_text") or text("summary")),
         published=_iso_to_utc(text("date_published") or text("date_modified")),
     )
 
@@ -307,9 +314,9 @@ def _parse_reply(body: bytes, content_type: str | None, url: str) -> tuple:
     except FetchError as exc:
         return ("error", exc.kind, exc.message)
     except MemoryError:
-        return ("error", "parse_error", f"{url} needs too much memory to parse: refused")
+        return ("error", "parse_error", f"{mask_url(url)} needs too much memory to parse: refused")
     except Exception as exc:  # a parser crash on hostile input is this feed's problem
-        return ("error", "parse_error", f"the parser failed on {url}: {exc!r}"[:300])
+        return ("error", "parse_error", f"the parser failed on {mask_url(url)}: {exc!r}"[:300])
 
 
 class _Worker:
@@ -323,6 +330,15 @@ class _Worker:
             [sys.executable, "-c", _WORKER_CODE], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )  # fmt: skip
+        self.parses = 0
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the worker (Linux /proc; 0 where unavailable)."""
+        try:
+            with open(f"/proc/{self.process.pid}/statm") as fh:
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def roundtrip(self, payload: bytes) -> tuple:
         """Send one request and read its reply; EOFError when the worker died."""
@@ -355,7 +371,8 @@ class ParsePool:
     Each parse is bounded by ``timeout_s`` seconds and each worker by ``memory_limit``
     bytes of address space: a worker that overruns is killed and the parse reported as
     ``FetchError("parse_error")``; the next parse gets a fresh worker. Workers are reused,
-    across event loops too.
+    across event loops too, and replaced after ``max_parses`` parses or once their resident
+    memory passes ``recycle_rss`` bytes (one huge feed must not pin its memory forever).
     """
 
     def __init__(
@@ -363,8 +380,13 @@ class ParsePool:
         max_workers: int = 2,
         timeout_s: float = 20.0,
         memory_limit: int | None = 1024 * 1024 * 1024,
+        *,
+        max_parses: int = 500,
+        recycle_rss: int = 256 * 1024 * 1024,
     ) -> None:
         self.timeout_s = timeout_s
+        self.max_parses = max_parses
+        self.recycle_rss = recycle_rss
         self._memory_limit = memory_limit
         self._max_workers = max_workers
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -396,9 +418,19 @@ class ParsePool:
         except BaseException:  # cancelled mid-parse: the worker's state is unknown
             self._discard(worker)
             raise
-        with self._lock:
-            self._idle.append(worker)
+        worker.parses += 1
+        await asyncio.to_thread(self._release, worker)
         return reply
+
+    def _release(self, worker: _Worker) -> None:
+        """Back to the idle list, unless it is worn out (Python never gives memory back)
+        or the pool was closed while it worked."""
+        worn = worker.parses >= self.max_parses or worker.rss_bytes() > self.recycle_rss
+        with self._lock:
+            if not worn and worker in self._all:
+                self._idle.append(worker)
+                return
+        self._discard(worker)
 
     def _checkout(self) -> _Worker:
         with self._lock:
@@ -416,8 +448,10 @@ class ParsePool:
 
     def _failure_message(self, exc: BaseException, url: str) -> str:
         if isinstance(exc, TimeoutError):
-            return f"parsing {url} took longer than {self.timeout_s:g} s: the feed was abandoned"
-        return f"the parser process died on {url} (out of memory?): the feed was abandoned"
+            return f"parsing {mask_url(url)} took longer than {self.timeout_s:g} s: the feed was abandoned"
+        return (
+            f"the parser process died on {mask_url(url)} (out of memory?): the feed was abandoned"
+        )
 
     def close(self) -> None:
         """Stop every worker process."""

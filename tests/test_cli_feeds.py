@@ -179,3 +179,13 @@ def test_import_opml_appends_to_the_config_by_default(ctx, tmp_path, capsys):
     other = tmp_path / "other.toml"
     assert run(ctx, "feeds", "import-opml", str(opml), "--to", str(other)) == 0
     assert other.read_text().count("[[feeds]]") == 2
+
+
+def test_discover_falls_back_to_feed_looking_links_that_really_are_feeds(ctx, http_server, capsys):
+    page = b'<html><body><a href="/feed/">RSS</a> <a href="/rss.xml">old</a> <a href="/about">?</a></body></html>'
+    url = http_server.static("/", page, {"Content-Type": "text/html"})
+    http_server.static("/feed/", RSS, {"Content-Type": "application/rss+xml"})
+    http_server.static("/rss.xml", b"<html>gone</html>", {"Content-Type": "text/html"})
+    assert run(ctx, "feeds", "discover", url) == 0
+    assert capsys.readouterr().out.split() == [http_server.url("/feed/")]
+    assert http_server.hits("/about") == []

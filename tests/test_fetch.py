@@ -35,6 +35,7 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def _shared_server():
     server = LocalServer().start()
+    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls
     yield server
     server.stop()
 
@@ -239,6 +240,16 @@ def test_redirect_chain_is_followed_to_the_final_url(http_server):
     final = http_server.static("/r3", RSS)
     result = fetch(http_server.url("/r0"))
     assert result.status == "ok" and result.final_url == final
+    assert result.moved_to == final  # all hops were 301: the config should say so
+
+
+def test_a_temporary_redirect_on_the_way_is_not_a_move(http_server):
+    http_server.static("/t0", b"", {"Location": "/t1"}, status=301)
+    http_server.static("/t1", b"", {"Location": "/t2"}, status=302)
+    final = http_server.static("/t2", RSS)
+    result = fetch(http_server.url("/t0"))
+    assert (result.final_url, result.moved_to) == (final, None)
+    assert fetch(final).moved_to is None
 
 
 def test_more_than_five_redirects_is_a_redirect_loop(http_server):
@@ -273,7 +284,7 @@ def test_connection_refused_is_a_network_error():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     exc = error_of(f"http://127.0.0.1:{port}/feed.xml")
-    assert exc.kind == "network" and "127.0.0.1" in exc.message
+    assert exc.kind == "network" and "127.0.0.1 (connection refused)" in exc.message
 
 
 def test_failing_feeds_do_not_stop_others_in_the_same_gather(http_server):
@@ -512,3 +523,58 @@ def test_validators_follow_the_latest_full_response(http_server):
     assert (third.status, third.etag, third.last_modified) == (
         "not_modified", '"v0"', "Mon, 01 Jan 2026 00:00:00 GMT",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/html; charset=utf-8", "text/plain", "application/octet-stream"]
+)
+def test_feed_served_with_a_wrong_content_type_still_parses(http_server, content_type):
+    url = http_server.static("/wrong", RSS, {"Content-Type": content_type})
+    result = fetch(url)
+    parsed = parse_feed(result.body, result.content_type, result.final_url)
+    assert [e.title for e in parsed.entries] == ["One"]
+
+
+def test_xxe_feed_through_fetch_reads_no_file_and_fetches_no_url(http_server, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:SECRET-MARKER")
+    remote = http_server.static("/evil.dtd", b"REMOTE-MARKER")
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY f SYSTEM "{secret}">'
+        f'<!ENTITY r SYSTEM "{remote}">]><rss version="2.0"><channel><title>x</title>'
+        "<item><guid>1</guid><title>[&f;][&r;]</title></item></channel></rss>"
+    ).encode()
+    url = http_server.static("/xxe", body, {"Content-Type": "application/rss+xml"})
+    result = fetch(url)
+    parsed = parse_feed(result.body, result.content_type, url)
+    assert "MARKER" not in parsed.entries[0].title
+    assert http_server.hits("/evil.dtd") == []
+
+
+def test_bot_challenge_says_what_blocks_us(http_server):
+    url = http_server.static(
+        "/cf", b"<html>Just a moment...</html>", {"cf-mitigated": "challenge"}, status=403
+    )
+    exc = error_of(url)
+    assert (
+        exc.kind == "http_status"
+        and exc.status == 403
+        and "bot-protection challenge" in exc.message
+    )
+
+
+def test_per_feed_timeout_overrides_the_deadline(http_server):
+    url = http_server.route(
+        "/slow1", lambda _r: Response(200, {}, (time.sleep(0.1) or b" " for _ in range(50)))
+    )
+
+    async def run():
+        async with FeedClient(FetchSettings(timeout_s=30)) as client:
+            with pytest.raises(FetchError) as info:
+                await client.fetch(FeedConfig(url=url, timeout_s=0.5), FetchState(), NOW)
+            return info.value
+
+    started = time.monotonic()
+    exc = asyncio.run(run())
+    assert exc.kind == "timeout" and "total 0.5 s" in exc.message
+    assert time.monotonic() - started < 1.5

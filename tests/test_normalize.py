@@ -31,6 +31,7 @@ def entry(**kw) -> Entry:
         ("<ul><li>a</li><li>b</li></ul>", "a\nb"),
         ("<p>Віткофф&nbsp;у&nbsp;Парижі</p>", "Віткофф у Парижі"),
         ("unclosed <b>tag", "unclosed tag"),
+        ("nul\x00 and\x07 bell\x1b", "nul and bell"),
         ("", ""),
     ],
 )
@@ -44,6 +45,13 @@ def test_html_becomes_plain_text_with_paragraph_breaks(html, text):
         ("Ð¯Ð½Ð´ÐµÐºÑ\x81.Ð\x9dÐ¾Ð²Ð¾Ñ\x81Ñ‚Ð¸", "Яндекс.Новости"),
         ("Ð’ ÐœÐ¾Ñ\x81ÐºÐ²Ðµ", "В Москве"),
         ("Ð’Ñ–Ñ‚ÐºÐ¾Ñ„Ñ„", "Віткофф"),
+        ("Ð’Ñ–Ñ‚ÐºÐ¾Ñ„Ñ„", "Віткофф"),
+        ("Ã©tÃ© Ã\xa0 Paris", "été à Paris"),
+        ("Р’С–С‚РєРѕС„С„ Сѓ РџР°СЂРёР¶С–", "Віткофф у Парижі"),  # UTF-8 read as windows-1251
+        ("РџСЂРёРІРµС‚, РјРёСЂ", "Привет, мир"),
+        ("Різдво і Рік", "Різдво і Рік"),  # real Ukrainian that merely looks like it stays
+        ("Рівне, Сєвєродонецьк, Сіверськ", "Рівне, Сєвєродонецьк, Сіверськ"),
+        ("SÃO PAULO", "SÃO PAULO"),
         ("plain English", "plain English"),
         ("Ñandú and Ðorđe", "Ñandú and Ðorđe"),  # real Latin letters stay
         ("Москва", "Москва"),
@@ -117,3 +125,20 @@ def test_title_is_one_line():
         ParsedFeed("F", (entry(guid="1", title="a<br>b\nc"),)), FEED, NOW
     )
     assert article.title == "a b c"
+
+
+def test_overlong_guid_is_hashed_and_overlong_links_are_dropped():
+    long_link = "https://example.org/a?" + "x" * 3000
+    (article,) = normalize_entries(ParsedFeed("F", (entry(link=long_link),)), FEED, NOW)
+    assert article.guid.startswith("sha256:") and len(article.guid) < 100
+    assert article.link is None and article.canonical_link is None
+    (again,) = normalize_entries(ParsedFeed("F", (entry(link=long_link),)), FEED, NOW)
+    assert again.guid == article.guid
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "data:text/html,x", "urn:uuid:1", "/relative"]
+)
+def test_non_http_links_never_reach_an_article(link):
+    (article,) = normalize_entries(ParsedFeed("F", (entry(guid="1", link=link),)), FEED, NOW)
+    assert article.link is None and article.canonical_link is None

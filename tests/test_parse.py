@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import tracemalloc
@@ -10,6 +11,7 @@ import tracemalloc
 import pytest
 
 from monitor.errors import FetchError
+from monitor.normalize import html_to_text
 from monitor.parse import ParsePool, defuse_entities, parse_feed
 from tests.support import LocalServer
 
@@ -143,7 +145,7 @@ def test_json_feed_is_parsed():
         "items": [
             {"id": 7, "url": "https://example.org/7", "title": "Seven",
              "content_html": "<p>x</p>", "date_published": "2026-02-20T10:00:00+02:00"},
-            {"id": "8", "content_text": "plain"},
+            {"id": "8", "content_text": "plain <not a tag> & text"},
         ],
     }  # fmt: skip
     parsed = parse_feed(json.dumps(doc).encode(), "application/feed+json", "https://example.org/")
@@ -155,7 +157,8 @@ def test_json_feed_is_parsed():
         "<p>x</p>",
     )
     assert first.published.isoformat() == "2026-02-20T08:00:00+00:00"
-    assert (second.guid, second.summary_html, second.published) == ("8", "plain", None)
+    assert (second.guid, second.published) == ("8", None)
+    assert html_to_text(second.summary_html) == "plain <not a tag> & text"
 
 
 # -- entity attacks ------------------------------------------------------------------------
@@ -323,3 +326,45 @@ def test_pool_serves_successive_event_loops_with_the_same_worker():
     finally:
         pool.close()
     assert pool._all == set()
+
+
+def test_pool_replaces_a_worker_after_max_parses():
+    async def run(pool):
+        pids = []
+        for _ in range(3):
+            await pool.parse(rss(ITEM), None, "http://x/")
+            pids.append(next(iter(pool._all)).process.pid if pool._all else None)
+        return pids
+
+    pool = ParsePool(max_workers=1, max_parses=2)
+    try:
+        pids = asyncio.run(run(pool))
+    finally:
+        pool.close()
+    first, after_second, third = pids
+    assert after_second is None  # retired after its second parse
+    assert first is not None and third is not None and first != third
+
+
+def test_closing_the_pool_mid_parse_leaves_no_worker_behind():
+    async def run(pool):
+        task = asyncio.create_task(pool.parse(big_feed(3000), None, "http://x/"))
+        while not pool._all:
+            await asyncio.sleep(0.01)
+        (worker,) = pool._all
+        pool.close()
+        with contextlib.suppress(FetchError):
+            await task
+        return worker
+
+    pool = ParsePool(max_workers=1)
+    worker = asyncio.run(run(pool))
+    assert worker.process.poll() is not None and pool._idle == [] and pool._all == set()
+
+
+def test_error_messages_mask_secrets_in_the_feed_url():
+    with pytest.raises(FetchError) as info:
+        parse_feed(
+            b"<html><body>x</body></html>", "text/html", "https://x.example/f?token=s3cretVALUE"
+        )
+    assert "s3cretVALUE" not in info.value.message and "x.example" in info.value.message

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.discover import discover_feeds
+from monitor.discover import discover_feeds, feed_like_links
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch import FeedClient
 from monitor.models import ArticleRow, FeedRow
@@ -104,8 +104,13 @@ def _counts(session: Session, since: datetime | None = None) -> dict[int, int]:
 
 
 def _view(
-    row: FeedRow, now: datetime, config: Config, stored: dict, recent: dict, name
-) -> FeedView:  # type: ignore[no-untyped-def]
+    row: FeedRow,
+    now: datetime,
+    config: Config,
+    stored: dict[int, int],
+    recent: dict[int, int],
+    name: str | None,
+) -> FeedView:
     age = (now - row.created_at) if row.created_at else RATE_WINDOW
     days = min(max(age, timedelta(days=1)), RATE_WINDOW).total_seconds() / 86400
     return FeedView(
@@ -183,17 +188,41 @@ def cmd_feeds(args: argparse.Namespace, ctx: Any) -> int:
 # -- feeds discover -----------------------------------------------------------------------
 
 
+MAX_CANDIDATES = 5  # plain links to verify when a page announces no feed
+
+
 async def find_feeds(url: str, settings: FetchSettings) -> list[str]:
     """Feed URLs for ``url``: itself when it already is a feed, else the feeds its page
-    announces. Raises :class:`FetchError` when the page cannot be fetched."""
+    announces (``<link rel="alternate">``), else those of its feed-looking ``<a>`` links
+    that really are feeds (at most :data:`MAX_CANDIDATES` are fetched). Raises
+    :class:`FetchError` when the page itself cannot be fetched."""
     async with FeedClient(settings) as client:
-        resp = await client.get(url, accept="text/html, application/rss+xml, application/atom+xml")
-    body = resp.body or b""
+        page = await client.get(url, accept="text/html, application/rss+xml, application/atom+xml")
+        body = page.body or b""
+        if _is_feed(body, page.headers.get("content-type"), page.url):
+            return [page.url]
+        announced = discover_feeds(body, page.url)
+        if announced:
+            return announced
+        candidates = feed_like_links(body, page.url)[:MAX_CANDIDATES]
+        checks = await asyncio.gather(*(_fetches_as_feed(client, c) for c in candidates))
+    return [c for c, ok in zip(candidates, checks, strict=True) if ok]
+
+
+def _is_feed(body: bytes, content_type: str | None, url: str) -> bool:
     try:
-        parse_feed(body, resp.headers.get("content-type"), resp.url)
-        return [resp.url]
+        parse_feed(body, content_type, url)
     except FetchError:
-        return discover_feeds(body, resp.url)
+        return False
+    return True
+
+
+async def _fetches_as_feed(client: FeedClient, url: str) -> bool:
+    try:
+        page = await client.get(url, accept="application/rss+xml, application/atom+xml")
+    except FetchError:
+        return False
+    return _is_feed(page.body or b"", page.headers.get("content-type"), page.url)
 
 
 def _fetch_settings(ctx: Any) -> FetchSettings:
