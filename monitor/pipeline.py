@@ -141,6 +141,9 @@ async def poll_feed(
     result = await client.fetch(feed, fstate, utcnow())
     if result.status == "not_modified" or result.body is None:
         return _record_not_modified(rt, feed, state, result, started)
+    if result.moved_to:
+        # Every redirect was permanent: the operator should update the config.
+        event(log, "feed.moved", logging.WARNING, feed_url=feed.url, moved_to=result.moved_to)
     parsed = await rt.parse_pool.parse(
         result.body, result.content_type, result.final_url or feed.url
     )

@@ -73,6 +73,9 @@ class LocalServer:
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = (
+                True  # one write per response part: no 40 ms delayed-ACK stall
+            )
 
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
