@@ -2,53 +2,45 @@
 
 :func:`parse_feed` is pure (no I/O): RSS 0.9x/1.0/2.0, Atom and RDF through feedparser
 (which decodes legacy charsets such as an undeclared windows-1251 with chardet), and
-JSON Feed 1.x. Before feedparser sees a document, :func:`defuse_entities` neutralises
-external entities (XXE: nothing is ever fetched or read) and refuses DTDs whose entities
-could amplify (billion laughs, quadratic blowup), because feedparser's loose parser
-re-expands internal entities without limit. A feedparser ``bozo`` flag is a warning
+JSON Feed 1.x (:mod:`monitor.jsonfeed`). Before feedparser sees a document,
+:func:`~monitor.xmlguard.defuse_entities` neutralises external entities (XXE) and refuses
+DTDs whose entities could amplify. A feedparser ``bozo`` flag is a warning
 (``ParsedFeed.warning``); zero entries plus a bozo error is a ``parse_error``; an HTML page
 is ``not_a_feed``, naming the feed URLs the page links to.
 
-:class:`ParsePool` runs :func:`parse_feed` in worker processes with a time and memory
-bound, so a pathological document cannot stall or exhaust the daemon.
+:class:`~monitor.parse_pool.ParsePool` runs :func:`parse_feed` in worker processes with a
+time and memory bound; it, :func:`defuse_entities` and :func:`parse_json_feed` are
+re-exported here, where callers have always imported them from.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import html
 import io
-import json
-import os
-import pickle
 import re
-import struct
-import subprocess
-import sys
-import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urljoin
 
 import feedparser
 
 from monitor.discover import discover_feeds
 from monitor.errors import FetchError
+from monitor.jsonfeed import looks_like_json, parse_json_feed
 from monitor.normalize import repair_mojibake
+from monitor.parse_pool import ParsePool
 from monitor.records import Entry, ParsedFeed
 from monitor.secrets import mask_url
+from monitor.xmlguard import MAX_ENTITY_DECLARATIONS, MAX_ENTITY_EXPANSION, defuse_entities
 
-MAX_ENTITY_DECLARATIONS = 64
-MAX_ENTITY_EXPANSION = 1024 * 1024  # bytes all entity references may add, in total
-_PREDEFINED = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
-_ENTITY_DECL = re.compile(
-    rb"""<!ENTITY\s+(%\s+)?([^\s"'>%&;]+)\s+(?:"([^"]*)"|'([^']*)'|((?:SYSTEM|PUBLIC)[^>]*))\s*>""",
-    re.DOTALL,
-)
-_ANY_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_REFERENCE = re.compile(rb"[&%]([^\s#;&%<>\"']+);")
+__all__ = [
+    "MAX_ENTITY_DECLARATIONS",
+    "MAX_ENTITY_EXPANSION",
+    "ParsePool",
+    "defuse_entities",
+    "parse_feed",
+    "parse_json_feed",
+]
+
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF|RDF|channel)[\s>]")
 _HTML_SNIFF = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
@@ -64,7 +56,7 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
         raise FetchError(
             "not_a_feed", f"{mask_url(url)} returned an empty body: check the feed URL"
         )
-    if _looks_like_json(body, content_type):
+    if looks_like_json(body, content_type):
         return parse_json_feed(body, url)
     safe = defuse_entities(body)
     # No Content-Location: feedparser would "resolve" plain guids against it ("g1" ->
@@ -149,321 +141,3 @@ def _struct_to_utc(value: time.struct_time | None) -> datetime | None:
         return datetime(*value[:6], tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
-
-
-# -- entity amplification and XXE -------------------------------------------------------
-
-
-def defuse_entities(body: bytes) -> bytes:
-    """Return ``body`` with external entity declarations made empty; raise
-    ``FetchError("parse_error")`` when declared entities could amplify (entities that
-    reference entities, too many declarations, or references that would expand to more
-    than :data:`MAX_ENTITY_EXPANSION` bytes). Documents without ``<!ENTITY`` are returned
-    unchanged. No I/O.
-    """
-    text, ascii_compatible = _scannable(body)
-    if not _ANY_ENTITY_DECL.search(text):
-        return body
-    declared = len(_ANY_ENTITY_DECL.findall(text))
-    if declared > MAX_ENTITY_DECLARATIONS:
-        raise FetchError("parse_error", f"the feed's DTD declares {declared} entities: refused")
-    declarations = list(_ENTITY_DECL.finditer(text))
-    if declared != len(declarations):
-        raise FetchError(
-            "parse_error", "the feed's DTD has an entity declaration we cannot vet: refused"
-        )
-    _check_amplification(text, declarations)
-    external = [m for m in declarations if m.group(5)]
-    if not external:
-        return body
-    if not ascii_compatible:
-        raise FetchError("parse_error", "the feed declares external XML entities: refused")
-    return _neutralise_external(text, external)
-
-
-_WIDE_ENCODINGS = (
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"<\x00\x00\x00", "utf-32-le"),
-    (b"\x00\x00\x00<", "utf-32-be"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-    (b"<\x00", "utf-16-le"),
-    (b"\x00<", "utf-16-be"),
-)
-
-
-def _scannable(body: bytes) -> tuple[bytes, bool]:
-    """The document as ASCII-compatible bytes for scanning, and whether ``body`` already was."""
-    for prefix, codec in _WIDE_ENCODINGS:
-        if body.startswith(prefix):
-            return body.decode(codec, "replace").encode("utf-8"), False
-    return body, True
-
-
-def _check_amplification(text: bytes, declarations: list[re.Match[bytes]]) -> None:
-    expansion = 0
-    for m in declarations:
-        value = m.group(3) if m.group(3) is not None else (m.group(4) or b"")
-        if m.group(1) and b"<!" in value:
-            raise FetchError("parse_error", "the feed's DTD builds declarations from entities")
-        nested = [r for r in _REFERENCE.findall(value) if r not in _PREDEFINED]
-        if nested:
-            raise FetchError(
-                "parse_error",
-                f"the feed's DTD declares entity {m.group(2).decode(errors='replace')!r} "
-                "from other entities (an entity-expansion attack?): refused",
-            )
-        if not m.group(1) and value:
-            expansion += len(value) * text.count(b"&" + m.group(2) + b";")
-    if expansion > MAX_ENTITY_EXPANSION:
-        raise FetchError(
-            "parse_error",
-            f"the feed's entities would expand by {expansion} bytes "
-            "(an entity-expansion attack?): refused",
-        )
-
-
-def _neutralise_external(text: bytes, external: list[re.Match[bytes]]) -> bytes:
-    """Replace each external entity declaration by an empty internal one (XXE)."""
-    out, pos = [], 0
-    for m in external:
-        percent = b"% " if m.group(1) else b""
-        out += [text[pos : m.start()], b"<!ENTITY " + percent + m.group(2) + b' "">']
-        pos = m.end()
-    out.append(text[pos:])
-    return b"".join(out)
-
-
-# -- JSON Feed (https://www.jsonfeed.org/version/1.1/) ----------------------------------
-
-
-def _looks_like_json(body: bytes, content_type: str | None) -> bool:
-    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    ctype = (content_type or "").lower()
-    return start == b"{" and ("json" in ctype or b"jsonfeed.org/version" in body[:4096])
-
-
-def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
-    """Parse a JSON Feed 1.0/1.1 document. Raises ``FetchError``. No I/O."""
-    try:
-        doc = json.loads(body.decode("utf-8-sig", "replace"))
-    except (ValueError, RecursionError) as exc:
-        raise FetchError("parse_error", f"{mask_url(url)} is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-        raise FetchError(
-            "not_a_feed", f"{mask_url(url)} is JSON but not a JSON Feed (no 'items' list)"
-        )
-    entries = tuple(_json_entry(item) for item in doc["items"] if isinstance(item, dict))
-    title = doc.get("title") if isinstance(doc.get("title"), str) else None
-    return ParsedFeed(title=title or None, entries=entries)
-
-
-def _json_entry(item: dict) -> Entry:
-    def text(key: str) -> str:
-        value = item.get(key)
-        return value if isinstance(value, str) else ""
-
-    link = text("url") or text("external_url")
-    return Entry(
-        guid=str(item["id"]) if item.get("id") not in (None, "") else None,
-        link=link or None,
-        title=text("title"),
-        summary_html=text("content_html") or html.escape(text("content_text") or text("summary")),
-        published=_iso_to_utc(text("date_published") or text("date_modified")),
-    )
-
-
-def _iso_to_utc(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-# -- the worker pool ---------------------------------------------------------------------
-# Workers are plain `python -c` subprocesses speaking length-prefixed pickles on stdin and
-# stdout: unlike multiprocessing's spawn they never re-import the caller's __main__; they
-# are not tied to an event loop (the daemon runs each cycle in a fresh asyncio.run), and
-# one that overruns is killed without touching the others.
-
-_HEADER = struct.Struct("!Q")
-_WORKER_CODE = "import monitor.parse as p; p._worker_main()"
-
-
-def _worker_main() -> None:
-    """Worker process loop: read (body, content_type, url) requests, write reply tuples."""
-    inp, out = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
-    sys.stdout = sys.stderr  # nothing but replies may reach the protocol stream
-    limit = int(os.environ.get("MONITOR_PARSE_MEMORY_LIMIT") or 0)
-    if limit:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    while header := inp.read(_HEADER.size):
-        body, content_type, url = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
-        reply = pickle.dumps(_parse_reply(body, content_type, url))
-        out.write(_HEADER.pack(len(reply)) + reply)
-        out.flush()
-
-
-def _parse_reply(body: bytes, content_type: str | None, url: str) -> tuple:
-    try:
-        return ("ok", parse_feed(body, content_type, url))
-    except FetchError as exc:
-        return ("error", exc.kind, exc.message)
-    except MemoryError:
-        return ("error", "parse_error", f"{mask_url(url)} needs too much memory to parse: refused")
-    except Exception as exc:  # a parser crash on hostile input is this feed's problem
-        return ("error", "parse_error", f"the parser failed on {mask_url(url)}: {exc!r}"[:300])
-
-
-class _Worker:
-    """One worker subprocess; :meth:`roundtrip` blocks (run it in a thread)."""
-
-    def __init__(self, memory_limit: int | None) -> None:
-        env = dict(os.environ, MONITOR_PARSE_MEMORY_LIMIT=str(memory_limit or 0))
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_CODE], env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )  # fmt: skip
-        self.parses = 0
-
-    def rss_bytes(self) -> int:
-        """Resident memory of the worker (Linux /proc; 0 where unavailable)."""
-        try:
-            with open(f"/proc/{self.process.pid}/statm") as fh:
-                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            return 0
-
-    def roundtrip(self, payload: bytes) -> tuple:
-        """Send one request and read its reply; EOFError when the worker died."""
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
-        stdin.write(_HEADER.pack(len(payload)) + payload)
-        stdin.flush()
-        header = stdout.read(_HEADER.size)
-        if len(header) < _HEADER.size:
-            raise EOFError("the parse worker exited")
-        size = _HEADER.unpack(header)[0]
-        data = stdout.read(size)
-        if len(data) < size:
-            raise EOFError("the parse worker exited")
-        return pickle.loads(data)
-
-    def kill(self) -> None:
-        """Kill the process (unblocks a thread waiting in :meth:`roundtrip`) and reap it."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            with contextlib.suppress(OSError):
-                stream and stream.close()
-
-
-class ParsePool:
-    """Run :func:`parse_feed` in up to ``max_workers`` worker processes.
-
-    Each parse is bounded by ``timeout_s`` seconds and each worker by ``memory_limit``
-    bytes of address space: a worker that overruns is killed and the parse reported as
-    ``FetchError("parse_error")``; the next parse gets a fresh worker. Workers are reused,
-    across event loops too, and replaced after ``max_parses`` parses or once their resident
-    memory passes ``recycle_rss`` bytes (one huge feed must not pin its memory forever).
-    """
-
-    def __init__(
-        self,
-        max_workers: int = 2,
-        timeout_s: float = 20.0,
-        memory_limit: int | None = 1024 * 1024 * 1024,
-        *,
-        max_parses: int = 500,
-        recycle_rss: int = 256 * 1024 * 1024,
-    ) -> None:
-        self.timeout_s = timeout_s
-        self.max_parses = max_parses
-        self.recycle_rss = recycle_rss
-        self._memory_limit = memory_limit
-        self._max_workers = max_workers
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots = asyncio.Semaphore(max_workers)
-        self._lock = threading.Lock()
-        self._idle: list[_Worker] = []
-        self._all: set[_Worker] = set()
-
-    async def parse(self, body: bytes, content_type: str | None, url: str) -> ParsedFeed:
-        """Parse in a worker; raises ``FetchError`` like :func:`parse_feed`."""
-        payload = pickle.dumps((body, content_type, url), protocol=pickle.HIGHEST_PROTOCOL)
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # asyncio primitives belong to one loop
-            self._loop, self._slots = loop, asyncio.Semaphore(self._max_workers)
-        async with self._slots:
-            reply = await self._run(payload, url)
-        if reply[0] == "ok":
-            return reply[1]
-        raise FetchError(reply[1], reply[2])
-
-    async def _run(self, payload: bytes, url: str) -> tuple:
-        worker = await asyncio.to_thread(self._checkout)
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                reply = await asyncio.to_thread(worker.roundtrip, payload)
-        except (TimeoutError, EOFError, OSError) as exc:
-            await asyncio.to_thread(self._discard, worker)
-            raise FetchError("parse_error", self._failure_message(exc, url)) from exc
-        except BaseException:  # cancelled mid-parse: the worker's state is unknown
-            self._discard(worker)
-            raise
-        worker.parses += 1
-        await asyncio.to_thread(self._release, worker)
-        return reply
-
-    def _release(self, worker: _Worker) -> None:
-        """Back to the idle list, unless it is worn out (Python never gives memory back)
-        or the pool was closed while it worked."""
-        worn = worker.parses >= self.max_parses or worker.rss_bytes() > self.recycle_rss
-        with self._lock:
-            if not worn and worker in self._all:
-                self._idle.append(worker)
-                return
-        self._discard(worker)
-
-    def _checkout(self) -> _Worker:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        worker = _Worker(self._memory_limit)
-        with self._lock:
-            self._all.add(worker)
-        return worker
-
-    def _discard(self, worker: _Worker) -> None:
-        with self._lock:
-            self._all.discard(worker)
-        worker.kill()
-
-    def _failure_message(self, exc: BaseException, url: str) -> str:
-        if isinstance(exc, TimeoutError):
-            return f"parsing {mask_url(url)} took longer than {self.timeout_s:g} s: the feed was abandoned"
-        return (
-            f"the parser process died on {mask_url(url)} (out of memory?): the feed was abandoned"
-        )
-
-    def close(self) -> None:
-        """Stop every worker process."""
-        with self._lock:
-            workers = list(self._all)
-            self._all.clear()
-            self._idle.clear()
-        for worker in workers:
-            worker.kill()
-
-    async def __aenter__(self) -> ParsePool:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await asyncio.to_thread(self.close)

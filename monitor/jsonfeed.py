@@ -1,0 +1,63 @@
+"""Parse JSON Feed 1.0/1.1 documents (https://www.jsonfeed.org/version/1.1/) into a
+:class:`~monitor.records.ParsedFeed`.
+
+:func:`looks_like_json` decides from the first bytes and the Content-Type whether a body
+is a JSON Feed candidate; :func:`parse_json_feed` parses it or raises ``FetchError``
+(``parse_error`` for invalid JSON, ``not_a_feed`` for JSON without an ``items`` list).
+No I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+
+from monitor.errors import FetchError
+from monitor.records import Entry, ParsedFeed
+from monitor.secrets import mask_url
+
+
+def looks_like_json(body: bytes, content_type: str | None) -> bool:
+    """True when ``body`` starts like a JSON object and is served or marked as JSON Feed. No I/O."""
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    ctype = (content_type or "").lower()
+    return start == b"{" and ("json" in ctype or b"jsonfeed.org/version" in body[:4096])
+
+
+def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    """Parse a JSON Feed 1.0/1.1 document. Raises ``FetchError``. No I/O."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig", "replace"))
+    except (ValueError, RecursionError) as exc:
+        raise FetchError("parse_error", f"{mask_url(url)} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise FetchError(
+            "not_a_feed", f"{mask_url(url)} is JSON but not a JSON Feed (no 'items' list)"
+        )
+    entries = tuple(_json_entry(item) for item in doc["items"] if isinstance(item, dict))
+    title = doc.get("title") if isinstance(doc.get("title"), str) else None
+    return ParsedFeed(title=title or None, entries=entries)
+
+
+def _json_entry(item: dict) -> Entry:
+    def text(key: str) -> str:
+        value = item.get(key)
+        return value if isinstance(value, str) else ""
+
+    link = text("url") or text("external_url")
+    return Entry(
+        guid=str(item["id"]) if item.get("id") not in (None, "") else None,
+        link=link or None,
+        title=text("title"),
+        summary_html=text("content_html") or html.escape(text("content_text") or text("summary")),
+        published=_iso_to_utc(text("date_published") or text("date_modified")),
+    )
+
+
+def _iso_to_utc(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
