@@ -1,0 +1,79 @@
+"""What we remember about a feed between fetches, what one fetch returns, and the pure
+decisions built on them: whether the next request must be unconditional, which
+conditional-GET headers to send, and whether a body is unchanged (same SHA-256).
+
+:class:`FetchState` and :class:`FetchResult` are re-exported by :mod:`monitor.fetch`,
+where callers import them from. No I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FetchState:
+    """What we remember about a feed between fetches (stored on its database row)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_forced_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One successful fetch. ``status`` is "ok" (``body`` holds the decompressed bytes)
+    or "not_modified" (a 304, or the body hash equals the stored one: ``body`` is None and
+    nothing needs parsing). ``forced`` says the request was unconditional: store ``now``
+    as ``last_forced_at``. ``max_age_s``/``retry_after_s`` are hints for the scheduler.
+    """
+
+    status: str
+    body: bytes | None
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    final_url: str
+    http_status: int | None
+    max_age_s: float | None = None
+    retry_after_s: float | None = None
+    forced: bool = False
+    duration_ms: int = 0
+    moved_to: str | None = None  # the feed moved permanently (301/308): update the config
+
+
+def is_force_due(state: FetchState, now: datetime, force_refetch_s: float) -> bool:
+    """True when the next fetch must be unconditional (never forced, or too long ago). No I/O."""
+    if state.last_forced_at is None:
+        return True
+    return (now - state.last_forced_at).total_seconds() >= force_refetch_s
+
+
+def conditional_headers(state: FetchState, forced: bool) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since for a conditional GET (none when forced). No I/O."""
+    if forced:
+        return {}
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def body_hash(body: bytes) -> str:
+    """SHA-256 hex digest of a (decompressed) body."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def result_for_body(body: bytes, state: FetchState, common: dict) -> FetchResult:
+    """An "ok" result for ``body``, or "not_modified" when its hash equals the stored one.
+    ``common`` holds the other :class:`FetchResult` fields. No I/O."""
+    digest = body_hash(body)
+    if digest == state.body_hash:
+        return FetchResult("not_modified", None, body_hash=digest, **common)
+    return FetchResult("ok", body, body_hash=digest, **common)

@@ -1,0 +1,61 @@
+"""Read a feed from a local file (a path or ``file://`` URL) with the same contract as an
+HTTP fetch: the file's mtime serves as Last-Modified (an unchanged mtime plus a known
+body hash is "not_modified" without reading), the body is capped at ``cap`` bytes (a
+``.gz`` file is decompressed within the cap) and its hash decides "ok" or
+"not_modified". Failures are ``FetchError("network" | "too_large" | "parse_error")``.
+I/O: stats and reads the file (in a thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+from monitor.errors import FetchError
+from monitor.fetch_state import FetchResult, FetchState, result_for_body
+from monitor.httpbody import gunzip_if_gzip, too_large
+from monitor.records import FeedConfig
+from monitor.secrets import mask_url
+
+
+async def fetch_local(feed: FeedConfig, state: FetchState, forced: bool, cap: int) -> FetchResult:
+    """Fetch the local file ``feed.url`` given what we know from last time (``state``);
+    ``forced`` skips the mtime shortcut. Raises :class:`FetchError`."""
+    path = _local_path(feed.url)
+    try:
+        stat = path.stat()
+        mtime = format_datetime(datetime.fromtimestamp(stat.st_mtime, tz=UTC), usegmt=True)
+        common = {"content_type": _local_content_type(path), "etag": None,
+                  "last_modified": mtime, "final_url": str(path), "http_status": None,
+                  "forced": forced}  # fmt: skip
+        if not forced and state.last_modified == mtime and state.body_hash:
+            return FetchResult("not_modified", None, body_hash=state.body_hash, **common)
+        if stat.st_size > cap:
+            raise too_large(cap)
+        raw = await asyncio.to_thread(_read_prefix, path, cap + 1)
+    except OSError as exc:
+        raise FetchError(
+            "network", f"cannot read the local feed file {path}: {exc.strerror}"
+        ) from exc
+    if len(raw) > cap:  # the file grew after stat()
+        raise too_large(cap)
+    return result_for_body(gunzip_if_gzip(raw, cap), state, common)
+
+
+def _local_path(url: str) -> Path:
+    """The file a local feed URL names; refuses any scheme but ``file://``."""
+    path = Path(url.removeprefix("file://")).expanduser()
+    if "://" in url and not url.startswith("file://"):
+        raise FetchError("network", f"{mask_url(url)}: only http(s) URLs and local files")
+    return path
+
+
+def _read_prefix(path: Path, limit: int) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(limit)
+
+
+def _local_content_type(path: Path) -> str | None:
+    return "application/feed+json" if path.suffix.lower() == ".json" else None
