@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import ConfigError, FetchError
-from monitor.parse import defuse_entities
+from monitor.xmlguard import defuse_entities
 
 
 @dataclass(frozen=True, slots=True)
