@@ -54,6 +54,7 @@ class Config:
     feeds: tuple[FeedConfig, ...]
     rules: tuple[RuleConfig, ...]
     matcher: Any = field(default=None, compare=False, repr=False)
+    warnings: tuple[str, ...] = ()  # things that work but are probably not meant
 
 
 # --------------------------------------------------------------------------- loading
@@ -188,6 +189,16 @@ def parse_size(value: object) -> int:
     return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
 
 
+def _is_usable_apprise_url(url: str) -> bool:
+    """True when apprise can build a notifier from ``url`` (console:// included)."""
+    import apprise
+
+    from monitor.notify import register_console
+
+    register_console()
+    return apprise.Apprise.instantiate(url) is not None
+
+
 class _Validator:
     """Turns the TOML document into frozen records, naming file, key and line on error."""
 
@@ -312,16 +323,25 @@ class _Validator:
         self.no_unknown(data, _TOP_KEYS, "")
         monitor = self.monitor(self.table(data, "monitor", _MONITOR_KEYS, "monitor"))
         fetch = self.fetch(self.table(data, "fetch", _FETCH_KEYS, "fetch"))
+        self.check_ranges(monitor, fetch)
         channels = self.channels(data.get("channels", {}))
         terms = self.terms(data.get("terms", {}))
         feeds = self.feeds(data.get("feeds", []), monitor)
+        feeds += self.included_feeds(data.get("monitor", {}).get("include", []), monitor, feeds)
         rules = self.rules(data.get("rules", []), channels)
         if monitor.operator_channel and monitor.operator_channel not in channels:
             raise self.error(
                 "monitor.operator_channel",
                 f"unknown channel {monitor.operator_channel!r}; defined: {', '.join(channels) or 'none'}",
             )
-        config = Config(str(self.path), monitor, fetch, channels, terms, feeds, rules)
+        warnings = tuple(
+            f"{self.path}: feed {f.url} is a local file that does not exist (yet)"
+            for f in feeds
+            if f.is_local and not Path(f.url).exists()
+        )
+        config = Config(
+            str(self.path), monitor, fetch, channels, terms, feeds, rules, warnings=warnings
+        )
         if not compile_rules:
             return config
         return dataclasses.replace(config, matcher=self.compile(rules, terms))
@@ -343,7 +363,14 @@ class _Validator:
         database = t.get("database") or f"sqlite:///{Path(state_dir) / 'monitor.db'}"
         self.typed(database, str, "monitor.database", "a SQLAlchemy URL string")
         try:
-            make_url(database)
+            make_url(database).get_dialect().import_dbapi()
+        except ImportError as exc:
+            raise self.error(
+                "monitor.database",
+                f"no database driver installed for this URL "
+                f"({exc}); for PostgreSQL: pip install 'press-monitor[postgres]' "
+                "and use postgresql+psycopg://",
+            ) from None
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds
             raise self.error("monitor.database", f"not a database URL: {exc}") from None
         tz = self.typed(t.get("timezone", "UTC"), str, "monitor.timezone", "a timezone name")
@@ -383,12 +410,43 @@ class _Validator:
             shutdown_timeout_s=self.duration(
                 t.get("shutdown_timeout", "10s"), "monitor.shutdown_timeout"
             ),
-            tick_s=max(1.0, self.duration(t.get("tick", "15s"), "monitor.tick")),
+            tick_s=self.duration(t.get("tick", "15s"), "monitor.tick"),
             max_attempts=self.typed(
                 t.get("max_attempts", 8), int, "monitor.max_attempts", "an integer"
             ),
             state_dir=state_dir,
         )
+
+    def check_ranges(self, m: MonitorSettings, f: FetchSettings) -> None:
+        """Values that parse but make no sense are errors, not silent clamps."""
+        checks = [
+            (
+                "monitor.poll_interval",
+                m.poll_interval_s >= 60,
+                "must be at least 60s (be polite to publishers)",
+            ),
+            ("monitor.tick", 1 <= m.tick_s <= 600, "must be between 1s and 10m"),
+            ("monitor.max_attempts", 1 <= m.max_attempts <= 100, "must be between 1 and 100"),
+            (
+                "monitor.retention",
+                m.retention_s is None or m.retention_s >= 86400,
+                "must be at least 1d (or leave it unset to keep everything)",
+            ),
+            ("monitor.shutdown_timeout", m.shutdown_timeout_s <= 300, "must be at most 5m"),
+            ("monitor.feed_broken_after", m.feed_broken_after_s >= 0, "must not be negative"),
+            ("fetch.connect_timeout", f.connect_timeout_s > 0, "must be more than 0s"),
+            ("fetch.timeout", f.timeout_s > 0, "must be more than 0s"),
+            ("fetch.parse_timeout", f.parse_timeout_s > 0, "must be more than 0s"),
+            ("fetch.max_bytes", f.max_bytes >= 1024, "must be at least 1kB"),
+            ("fetch.max_redirects", 0 <= f.max_redirects <= 20, "must be between 0 and 20"),
+            ("fetch.per_host", 1 <= f.per_host <= 64, "must be between 1 and 64"),
+            ("fetch.concurrency", 1 <= f.concurrency <= 256, "must be between 1 and 256"),
+        ]
+        for key, ok, message in checks:
+            if not ok:
+                raise self.error(key, message)
+        if m.http is not None and not 0 < int(m.http.rsplit(":", 1)[1]) < 65536:
+            raise self.error("monitor.http", f"port in {m.http!r} must be between 1 and 65535")
 
     def fetch(self, t: dict[str, Any]) -> FetchSettings:
         d = FetchSettings()
@@ -404,14 +462,9 @@ class _Validator:
             max_redirects=self.typed(
                 t.get("max_redirects", d.max_redirects), int, "fetch.max_redirects", "an integer"
             ),
-            per_host=max(
-                1, self.typed(t.get("per_host", d.per_host), int, "fetch.per_host", "an integer")
-            ),
-            concurrency=max(
-                1,
-                self.typed(
-                    t.get("concurrency", d.concurrency), int, "fetch.concurrency", "an integer"
-                ),
+            per_host=self.typed(t.get("per_host", d.per_host), int, "fetch.per_host", "an integer"),
+            concurrency=self.typed(
+                t.get("concurrency", d.concurrency), int, "fetch.concurrency", "an integer"
             ),
             user_agent=ua,
             force_refetch_s=self.duration(
@@ -440,6 +493,12 @@ class _Validator:
                     'or a table with url = "..."',
                 )
             url = self.expand_env(value, key)
+            if not _is_usable_apprise_url(url):
+                raise self.error(
+                    key,
+                    f"apprise cannot use {mask_url(value)!r}: unknown scheme or "
+                    "malformed URL (see https://github.com/caronc/apprise/wiki)",
+                )
             for secret in _ENV_REF.findall(value):
                 register_secret(self.env.get(secret, ""))
             quiet = opts.get("quiet_hours")
@@ -518,7 +577,45 @@ class _Validator:
             )
         return tuple(out)
 
+    def included_feeds(
+        self, include: Any, monitor: MonitorSettings, known: tuple[FeedConfig, ...]
+    ) -> tuple[FeedConfig, ...]:
+        """``[monitor] include = ["feeds.toml"]``: more ``[[feeds]]`` from other files
+        (paths relative to this file), e.g. written by ``monitor feeds import-opml --to``.
+        An included file may hold only ``[[feeds]]``; its errors name that file."""
+        paths = self.string_list(include, "monitor.include") if include else ()
+        out: list[FeedConfig] = []
+        seen = {f.url for f in known}
+        for rel in paths:
+            path = (self.path.parent / rel).expanduser()
+            try:
+                source = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise self.error(
+                    "monitor.include", f"cannot read included file {path}: {exc.strerror or exc}"
+                ) from None
+            sub = _Validator(path, source, self.env)
+            try:
+                data = tomllib.loads(source)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from exc
+            sub.no_unknown(data, {"feeds"}, "")
+            for i, feed in enumerate(sub.feeds(data.get("feeds", []), monitor)):
+                if feed.url in seen:
+                    raise sub.error(
+                        f"feeds[{i}].url",
+                        f"feed {feed.url} is already listed "
+                        f"in {self.path} or another included file",
+                    )
+                seen.add(feed.url)
+                out.append(feed)
+        return tuple(out)
+
     def feed_url(self, url: str, key: str) -> str:
+        if "${" in url:  # a token in a feed URL comes from the environment, like channel secrets
+            for name in _ENV_REF.findall(url):
+                register_secret(self.env.get(name, ""))
+            url = self.expand_env(url, key)
         parts = urlsplit(url)
         if parts.scheme in ("http", "https"):
             if not parts.hostname:

@@ -219,6 +219,8 @@ class Daemon:
             database=db.display_url(self.config.monitor.database),
             http=self.config.monitor.http or "off",
         )
+        for warning in self.config.warnings:
+            event(log, "config.warning", logging.WARNING, warning=warning)
         watcher = _FileWatcher(Path(self.config.path))
         try:
             while not self.stop_event.wait(0.5):

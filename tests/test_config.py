@@ -263,3 +263,102 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
     empty.mkdir()
     missing = run_cli("check-config", env=env, cwd=empty)
     assert missing.returncode == 2 and "config.toml" in missing.stderr
+
+
+RANGE_ERRORS = [
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\npoll_interval = "10s"',
+        "monitor.poll_interval",
+        "at least 60s",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\ntick = "0s"',
+        "monitor.tick",
+        "between 1s",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\nmax_attempts = 0',
+        "monitor.max_attempts",
+        "between 1",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\nretention = "1h"',
+        "monitor.retention",
+        "at least 1d",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\nhttp = "localhost:99999"',
+        "monitor.http",
+        "65535",
+    ),
+    ("[channels]", "[fetch]\nconcurrency = 0\n\n[channels]", "fetch.concurrency", "between 1"),
+    ("[channels]", "[fetch]\nmax_redirects = -1\n\n[channels]", "fetch.max_redirects", "between 0"),
+    (
+        'database = "sqlite:///',
+        'database = "mysql://u@h/db"\n# "sqlite:///',
+        "monitor.database",
+        "no database driver",
+    ),
+    (
+        'desk = "json://127.0.0.1:9/hook"',
+        'desk = "foo://${TG_TOKEN}/bar"',
+        "channels.desk",
+        "apprise cannot use",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "key", "words"), RANGE_ERRORS)
+def test_values_that_parse_but_make_no_sense_are_errors(
+    tmp_path: Path, old: str, new: str, key: str, words: str
+) -> None:
+    text = valid(tmp_path)
+    assert old in text
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text.replace(old, new, 1)), ENV)
+    assert info.value.key == key and words in str(info.value)
+    assert ENV["TG_TOKEN"] not in str(info.value)
+
+
+def test_included_files_add_feeds_and_name_their_own_errors(tmp_path: Path) -> None:
+    """[monitor] include: more [[feeds]] (what 'feeds import-opml --to' writes)."""
+    (tmp_path / "more.toml").write_text(
+        '[[feeds]]\nurl = "https://more.example/rss"\nname = "More"\n'
+    )
+    text = valid(tmp_path).replace(
+        'timezone = "Europe/Kyiv"', 'timezone = "Europe/Kyiv"\ninclude = ["more.toml"]'
+    )
+    config = load_config(write(tmp_path, text), ENV)
+    assert [f.url for f in config.feeds] == ["https://example.org/rss", "https://more.example/rss"]
+    (tmp_path / "more.toml").write_text(
+        '[[feeds]]\nurl = "https://more.example/rss"\n\n[[feeds]]\nurl = "https://example.org/rss"\n'
+    )
+    with pytest.raises(ConfigError, match="already listed") as info:
+        load_config(tmp_path / "config.toml", ENV)
+    assert info.value.path == str(tmp_path / "more.toml") and info.value.line == 5
+    (tmp_path / "more.toml").unlink()
+    with pytest.raises(ConfigError, match="cannot read included file") as info:
+        load_config(tmp_path / "config.toml", ENV)
+    assert info.value.key == "monitor.include"
+
+
+def test_feed_url_takes_tokens_from_the_environment(tmp_path: Path) -> None:
+    text = valid(tmp_path).replace(
+        'url = "https://example.org/rss"', 'url = "https://example.org/rss?token=${TG_TOKEN}"'
+    )
+    config = load_config(write(tmp_path, text), ENV)
+    assert config.feeds[0].url == f"https://example.org/rss?token={ENV['TG_TOKEN']}"
+    with pytest.raises(ConfigError, match="TG_TOKEN"):
+        load_config(tmp_path / "config.toml", {})
+
+
+def test_missing_local_feed_file_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    text = valid(tmp_path).replace('url = "https://example.org/rss"', 'url = "feeds/later.xml"')
+    config = load_config(write(tmp_path, text), ENV)
+    assert config.feeds[0].url == str(tmp_path / "feeds" / "later.xml")
+    assert any("does not exist" in w for w in config.warnings)

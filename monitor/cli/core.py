@@ -49,7 +49,10 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_check_config(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor check-config``: exit 0 and a summary, or exit 2 naming file, key and line."""
-    print(summary(ctx.config()))
+    config = ctx.config()
+    print(summary(config))
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
