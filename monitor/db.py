@@ -17,7 +17,11 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.errors import StaleSchemaError
+from monitor.errors import MonitorError, StaleSchemaError
+
+
+class DatabaseError(MonitorError):
+    """The database cannot be opened, created or migrated (path, permissions, server)."""
 
 
 def _migrations_dir() -> Path:
@@ -32,14 +36,34 @@ def _migrations_dir() -> Path:
 MIGRATIONS_DIR = _migrations_dir()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``; for SQLite, create the parent folder and set pragmas."""
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None (another backend, or in memory)."""
+    sa_url = make_url(url)
+    db = sa_url.database
+    if sa_url.get_backend_name() != "sqlite" or not db or db == ":memory:":
+        return None
+    return Path(db).expanduser()
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """Create an engine for ``url``; for SQLite, set pragmas and (with ``create``) the
+    parent folder. Without ``create`` a missing SQLite file is a :class:`DatabaseError`:
+    commands that only read never create a database by mistake."""
     sa_url = make_url(url)
     kwargs: dict = {"future": True}
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        if not create:
+            raise DatabaseError(
+                f"no database at {path} (check [monitor].database; 'monitor run' creates it)"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot create the database folder {path.parent}: {exc.strerror or exc}"
+            ) from None
     if sa_url.get_backend_name() == "sqlite":
-        db = sa_url.database
-        if db and db != ":memory:":
-            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
@@ -88,13 +112,47 @@ def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply Alembic migrations up to ``revision`` (an empty database gets the schema)."""
-    from alembic import command
+    """Apply Alembic migrations up to ``revision`` (an empty database gets the schema).
 
-    with engine.begin() as conn:
-        cfg = alembic_config(engine)
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    Serialised across processes (a file lock for SQLite, an advisory lock for PostgreSQL),
+    so two daemons starting on a fresh database do not both create the tables.
+    Errors opening the database become one :class:`DatabaseError` line.
+    """
+    from alembic import command
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with _migration_lock(engine), engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+            cfg = alembic_config(engine)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except (SQLAlchemyError, OSError) as exc:
+        raise DatabaseError(
+            f"cannot open or migrate the database {display_url(str(engine.url))}: {_reason(exc)}"
+        ) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    path = sqlite_path(engine.url.render_as_string(hide_password=False))
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    with open(f"{path}.migrate-lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -114,7 +172,14 @@ def head_revision(engine: Engine) -> str | None:
 
 def check_schema(engine: Engine) -> None:
     """Raise :class:`StaleSchemaError` unless the database is at the head revision."""
-    current, head = current_revision(engine), head_revision(engine)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        current, head = current_revision(engine), head_revision(engine)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"cannot open the database {display_url(str(engine.url))}: {_reason(exc)}"
+        ) from exc
     if current != head:
         state = "has no schema" if current is None else f"is at revision {current}"
         raise StaleSchemaError(

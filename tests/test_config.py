@@ -362,3 +362,15 @@ def test_missing_local_feed_file_is_a_warning_not_an_error(tmp_path: Path) -> No
     config = load_config(write(tmp_path, text), ENV)
     assert config.feeds[0].url == str(tmp_path / "feeds" / "later.xml")
     assert any("does not exist" in w for w in config.warnings)
+
+
+def test_cli_database_errors_are_one_line_and_create_nothing(tmp_path: Path) -> None:
+    """'status' on a config whose database does not exist: exit 1, one line, no file."""
+    text = valid(tmp_path).replace(
+        f"sqlite:///{tmp_path / 'm.db'}", f"sqlite:///{tmp_path}/typo/m.db"
+    )
+    path = write(tmp_path, text)
+    env = {**os.environ, **ENV}
+    out = run_cli("--config", str(path), "status", env=env)
+    assert out.returncode == 1 and "no database at" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "typo").exists()

@@ -36,3 +36,46 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path}/wal.db")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_concurrent_upgrades_on_a_fresh_file_both_succeed(tmp_path: Path) -> None:
+    """Two daemons starting at once on a new database: the lock serialises migration."""
+    import threading
+
+    url = f"sqlite:///{tmp_path}/race.db"
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            db.upgrade(db.make_engine(url))
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    db.check_schema(db.make_engine(url))
+
+
+def test_read_only_commands_never_create_a_database(tmp_path: Path) -> None:
+    from monitor.db import DatabaseError
+
+    missing = tmp_path / "typo" / "monitor.db"
+    with pytest.raises(DatabaseError, match="no database at"):
+        db.make_engine(f"sqlite:///{missing}", create=False)
+    assert not missing.parent.exists()
+
+
+def test_unusable_database_path_is_one_clear_error(tmp_path: Path) -> None:
+    from monitor.db import DatabaseError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DatabaseError, match="cannot create the database folder"):
+        db.make_engine(f"sqlite:///{blocker}/sub/monitor.db")
+    (tmp_path / "garbage.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(DatabaseError, match="cannot open or migrate"):
+        db.upgrade(db.make_engine(f"sqlite:///{tmp_path}/garbage.db"))

@@ -31,14 +31,14 @@ class Context:
             self._config = load_config(self.config_path, self.environ)
         return self._config
 
-    def engine(self, *, migrate: bool = True) -> Engine:
-        """The database engine; migrates an empty or old database when ``migrate``."""
+    def engine(self) -> Engine:
+        """The existing database, at the current schema. Commands never create or migrate
+        it (``monitor run`` and ``monitor db upgrade`` do): a missing file or a stale
+        schema is a one-line error."""
         if self._engine is None:
-            self._engine = db.make_engine(self.config().monitor.database)
-            if migrate:
-                db.upgrade(self._engine)
-            else:
-                db.check_schema(self._engine)
+            engine = db.make_engine(self.config().monitor.database, create=False)
+            db.check_schema(engine)
+            self._engine = engine
         return self._engine
 
     def session_factory(self) -> sessionmaker[Session]:
