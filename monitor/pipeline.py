@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +37,7 @@ from monitor.normalize import normalize_entries
 from monitor.parse import ParsePool
 from monitor.records import Article, Document, FeedConfig, ParsedFeed, StoredArticle
 from monitor.schedule import is_feed_broken, next_check
+from monitor.secrets import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ async def poll_cycle(
     event(
         log,
         "cycle.finished",
+        logging.INFO if outcomes else logging.DEBUG,  # an idle tick is not news
         feeds=len(outcomes),
         new=report.new,
         alerts=report.alerts,
@@ -315,17 +318,24 @@ def _notify_broken(
         return
     from monitor.outbox import enqueue_operator_notice
 
-    since = state.error_since.isoformat(timespec="minutes")
+    key_since = state.error_since.isoformat(timespec="minutes")
+    since = _local(state.error_since, rt.config.monitor.timezone)
     enqueue_operator_notice(
         session,
-        f"feed-broken:{state.url}:{since}",
+        f"feed-broken:{state.url}:{key_since}",
         f"Feed broken: {state.source}",
-        f"Feed {state.source} ({state.url}) broken since {since} UTC: {exc.kind}: {exc.message}",
+        f"Feed {state.source} ({mask_url(state.url)}) broken since {since}: {exc.kind}: "
+        f"{exc.message}",
         channel,
         now,
     )
     store.set_broken_notified(session, state.id, now)
     event(log, "feed.broken_notified", logging.WARNING, feed_url=state.url, error_kind=exc.kind)
+
+
+def _local(when: datetime, tz: str) -> str:
+    """``2026-01-07 08:12 EET``: a time as the operator reads it."""
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _notify_recovered(rt: Runtime, session: Session, state: store.FeedState, now: datetime) -> None:
@@ -338,7 +348,7 @@ def _notify_recovered(rt: Runtime, session: Session, state: store.FeedState, now
         session,
         f"feed-recovered:{state.url}:{now.isoformat(timespec='minutes')}",
         f"Feed recovered: {state.source}",
-        f"Feed {state.source} ({state.url}) works again.",
+        f"Feed {state.source} ({mask_url(state.url)}) works again.",
         channel,
         now,
     )

@@ -77,7 +77,11 @@ def mask_url(url: str) -> str:
         f"{quote(k)}={MASK if _SECRET_QUERY_KEYS.search(k) else quote(v, safe='@.,:')}"
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
     )
-    return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+    masked = urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+    if not netloc and url.startswith(f"{parts.scheme}://"):
+        # urlunsplit drops the empty authority: sqlite:///data/x.db must not become sqlite:/data/x.db
+        masked = f"{parts.scheme}://" + masked[len(parts.scheme) + 1 :]
+    return masked
 
 
 def _looks_like_token(segment: str) -> bool:

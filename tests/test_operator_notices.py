@@ -49,6 +49,7 @@ def test_broken_feed_notifies_operator_once_then_on_recovery(
     notices = [json.loads(r.body) for r in server.hits("/ops")]
     assert len(notices) == 2, notices
     assert "broken" in notices[0]["title"].lower() and "404" in notices[0]["message"]
+    assert "EET" in notices[0]["message"] or "EEST" in notices[0]["message"]  # config timezone
     assert "recovered" in notices[1]["title"].lower()
     with db.session_scope(daemon.session_factory) as s:
         row = s.scalars(select(FeedRow)).one()
