@@ -75,6 +75,7 @@ class Daemon:
         self._cycle_task: asyncio.Task | None = None
         self.last_report: CycleReport | None = None
         self._cancelled = False
+        self._scheduler: BackgroundScheduler | None = None
 
     def _recover_interrupted_deliveries(self) -> None:
         """Rows a killed daemon left in ``sending`` are resent now, not after the usual
@@ -105,6 +106,8 @@ class Daemon:
             return
         self.gate.cycle_finished(time.monotonic())
         self._after_cycle()
+        if self.last_report is not None and self.last_report.alerts and self._scheduler:
+            self._scheduler.modify_job("deliver", next_run_time=utcnow())  # new alerts: now
 
     async def _poll(self) -> None:
         self._cancelled = False
@@ -267,6 +270,7 @@ class Daemon:
             next_run_time=now + timedelta(minutes=5),
         )
         scheduler.start()
+        self._scheduler = scheduler
         return scheduler
 
     def _install_signals(self) -> None:
