@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import stats
+from monitor import schedule, stats
 from monitor.cli.feeds import feed_views
 from monitor.config import Config, MonitorSettings
 from monitor.db import session_scope
@@ -116,3 +119,56 @@ def test_counts_use_the_default_broken_threshold_when_not_given(feeds_db) -> Non
     """The daemon's positional call still works; broken defaults to 12 h."""
     counts = stats.feed_status_counts(feeds_db.session_factory, NOW, {}, 300.0)
     assert counts["broken"] == 1 and counts["backing_off"] == 1 and counts["failing"] == 1
+
+
+DOC_RULE = re.compile(
+    r'expr: press_monitor_feeds\{status="(\w+)"\} > 0[^\n]*\n(?:\s+for: (\d+)([mh])\n)?'
+)
+
+
+def feed_rules_in_the_docs() -> list[tuple[str, timedelta]]:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    return [
+        (state, timedelta(**{"minutes" if unit == "m" else "hours": int(n)}) if n else ZERO)
+        for state, n, unit in DOC_RULE.findall(text)
+    ]
+
+
+ZERO = timedelta(0)
+
+
+def longest_run(state: str, broken_after_s: float, horizon: timedelta) -> timedelta:
+    """A feed polled every 5 min fails from t0 on, retried on the real backoff schedule
+    (no jitter); sampled every minute, the longest stretch it was classified ``state``."""
+    t0 = NOW
+    polls, at, failures = [], t0, 0
+    while at <= t0 + horizon:
+        failures += 1
+        polls.append(at)
+        at += timedelta(seconds=schedule.next_delay_s(300, failures=failures, rng=NO_JITTER))
+    best = run = ZERO
+    for minute in range(int(horizon.total_seconds() // 60)):
+        t = t0 + timedelta(minutes=minute)
+        failed = sum(1 for p in polls if p <= t)
+        current = stats.classify_feed(failed, t0, t0 - H, t, broken_after_s)
+        run = run + timedelta(minutes=1) if current == state else ZERO
+        best = max(best, run)
+    return best
+
+
+class _NoJitter(random.Random):
+    def random(self) -> float:
+        return 0.0
+
+
+NO_JITTER = _NoJitter()
+
+
+def test_the_feed_alerts_in_operations_md_can_fire() -> None:
+    """Each ``press_monitor_feeds{status=...} > 0`` rule in the docs names a real state
+    that a continuously failing feed holds for longer than the rule's ``for:``."""
+    rules = feed_rules_in_the_docs()
+    assert rules, "docs/operations.md lost its feed alert rules"
+    for state, hold in rules:
+        assert state in stats.FEED_STATES
+        assert longest_run(state, BROKEN_AFTER_S, timedelta(hours=24)) > hold, state
