@@ -117,7 +117,9 @@ def test_status_shows_a_running_daemon_and_everything_else(ctx, capsys) -> None:
     assert lines["articles"].strip() == "5 today, 6 in all"  # "old" is 3 days old
     assert lines["alerts"].strip() == "1 pending, 0 sending, 1 dead (email 1), 1 sent"
     assert lines["database"].strip().startswith(f"{ctx.db.path}, ")
-    assert "https://down.example/rss?token=***: http_status x6" in out
+    assert "https://down.example/rss?token=***: http_status x6, broken since " in out
+    assert "https://slow.example/rss: timeout x3, backing off since " in out
+    assert "https://flaky.example/rss: timeout x1, failing since " in out
     assert "SECRETTOKEN99" not in out
 
 
@@ -199,15 +201,24 @@ def test_daemon_state(age_s, pid_alive, expected) -> None:
 
 
 def test_db_backup_writes_a_copy_and_refuses_to_overwrite(ctx, tmp_path, capsys) -> None:
-    """``db backup PATH`` copies; a second run refuses with exit 1 unless --force."""
+    """``db backup PATH`` copies; a second run refuses with exit 2 (usage) unless --force."""
     dest = tmp_path / "backup.db"
     assert run(ctx, "db", "backup", str(dest)) == 0
     assert "backup written" in capsys.readouterr().out
     with sqlite3.connect(dest) as conn:
         assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 6
-    assert run(ctx, "db", "backup", str(dest)) == 1
-    assert "exists" in capsys.readouterr().err
+    assert run(ctx, "db", "backup", str(dest)) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
     assert run(ctx, "db", "backup", "--force", str(dest)) == 0
+
+
+def test_db_backup_to_an_unusable_path_is_a_usage_error(ctx, tmp_path, capsys) -> None:
+    """A folder or a missing folder as PATH: exit 2, nothing written."""
+    assert run(ctx, "db", "backup", str(tmp_path)) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert run(ctx, "db", "backup", str(tmp_path / "nope" / "b.db")) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "nope").exists()
 
 
 def test_db_prune_uses_the_configured_retention(ctx, capsys) -> None:

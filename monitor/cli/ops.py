@@ -199,9 +199,12 @@ def render_status(s: Status, config: Any) -> str:
     total = sum(s.feeds.values())
     states = ", ".join(f"{s.feeds.get(k, 0)} {k.replace('_', ' ')}" for k in stats.FEED_STATES)
     lines.append(f"feeds:     {total} active: {states}")
+    broken_after_s = config.monitor.feed_broken_after_s
     for f in s.failing:
         since = f" since {_when(f.since, tz)}" if f.since else ""
-        lines.append(f"           ! {mask_url(f.url)}: {f.error_kind} x{f.failures}{since}")
+        state = stats.classify_feed(f.failures, f.since, None, s.now, broken_after_s)
+        shown = f", {state.replace('_', ' ')}" if f.failures else ""
+        lines.append(f"           ! {mask_url(f.url)}: {f.error_kind} x{f.failures}{shown}{since}")
     lines.append(f"articles:  {s.articles_today} today, {s.articles_total} in all")
     dead = ", ".join(f"{ch} {n}" for ch, n in s.dead_by_channel.items())
     lines.append(
@@ -266,8 +269,27 @@ def _jsonable(s: Status) -> dict[str, Any]:
     return out
 
 
+def backup_path_problem(path: str, force: bool) -> str | None:
+    """Why PATH cannot take a backup (a usage error), or None when it can."""
+    dest = Path(path).expanduser().resolve()
+    if dest.is_dir():
+        return f"{dest} is a folder; give a file name"
+    if dest.exists() and not force:
+        return f"{dest} exists; pass --force to overwrite it"
+    if not dest.parent.is_dir():
+        return f"folder {dest.parent} does not exist"
+    return None
+
+
 def cmd_db_backup(args: argparse.Namespace, ctx: Any) -> int:
-    """``monitor db backup PATH [--force]``: online copy of the SQLite database."""
+    """``monitor db backup PATH [--force]``: online copy of the SQLite database.
+
+    Exit 2 when PATH is unusable (a folder, missing folder, exists without --force),
+    1 when the copy fails (e.g. the database is not SQLite)."""
+    problem = backup_path_problem(args.path, args.force)
+    if problem:
+        print(f"error: backup: {problem}", file=sys.stderr)
+        return 2
     try:
         dest = housekeeping.backup(ctx.engine(), args.path, overwrite=args.force)
     except (MonitorError, SQLAlchemyError) as exc:
