@@ -30,11 +30,12 @@ from prometheus_client.registry import Collector
 from monitor.errors import MonitorError
 from monitor.log import event
 from monitor.secrets import mask_url
+from monitor.stats import FEED_STATES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
-FEED_STATUSES = ("ok", "failing", "backing_off")
+FEED_STATUSES = FEED_STATES  # one vocabulary with `monitor feeds` and `monitor status`
 FETCH_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 
 AlertCounts = Mapping[tuple[str, str], int]
@@ -101,7 +102,8 @@ class Metrics:
         self.matches.labels(rule).inc(n)
 
     def set_feed_status_counts(self, counts: Mapping[str, int]) -> None:
-        """Replace the feed gauge: ``{"ok": 10, "failing": 1, "backing_off": 2}``."""
+        """Replace the feed gauge: ``{"ok": 10, "failing": 1, "backing_off": 2, ...}``
+        (states from :func:`monitor.stats.classify_feed`; missing ones read 0)."""
         for status in set(FEED_STATUSES) | set(counts):
             self.feeds.labels(status).set(counts.get(status, 0))
 

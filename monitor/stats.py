@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.models import AlertRow, ArticleRow, FeedRow, StateRow
+from monitor.schedule import is_feed_broken
 
 HEARTBEAT_KEY = "daemon.heartbeat"
 PID_KEY = "daemon.pid"
@@ -50,22 +51,36 @@ def read_heartbeat(session_factory: SessionFactory) -> Heartbeat:
     return Heartbeat(_parse_time(rows.get(HEARTBEAT_KEY)), _parse_int(rows.get(PID_KEY)))
 
 
-def classify_feed(
-    error_kind: str | None,
-    next_check_at: datetime | None,
-    now: datetime,
-    interval_s: float,
-) -> str:
-    """``ok`` | ``failing`` | ``backing_off`` for one feed. No I/O.
+FEED_STATES = ("new", "ok", "failing", "backing_off", "broken")
+"""The one feed vocabulary of ``monitor feeds``, ``monitor status`` and ``/metrics``."""
+BACKING_OFF_AFTER = 3  # consecutive failures after which a feed counts as backing off
+DEFAULT_BROKEN_AFTER_S = 12 * 3600.0  # [monitor].feed_broken_after default
 
-    A feed with no recorded error is ok. A failing feed whose next check lies
-    further away than its normal interval is backing off.
+
+def classify_feed(
+    failures: int | None,
+    error_since: datetime | None,
+    last_success_at: datetime | None,
+    now: datetime,
+    broken_after_s: float = DEFAULT_BROKEN_AFTER_S,
+) -> str:
+    """One of :data:`FEED_STATES` for an active feed, from stable facts only. No I/O.
+
+    - ``new``: no failure and never a successful poll yet;
+    - ``ok``: the last poll succeeded;
+    - ``failing``: 1 or 2 consecutive failures (still polled about on schedule);
+    - ``backing_off``: :data:`BACKING_OFF_AFTER` or more failures (the interval has grown);
+    - ``broken``: failing continuously for ``broken_after_s`` or longer
+      (``[monitor].feed_broken_after``; the operator was notified).
+
+    The state only changes on a poll or as ``error_since`` ages, never back and forth
+    between retries, so a Prometheus ``for:`` clause on it can fire.
     """
-    if error_kind is None:
-        return "ok"
-    if next_check_at is not None and next_check_at - now > timedelta(seconds=interval_s):
-        return "backing_off"
-    return "failing"
+    if not failures:
+        return "ok" if last_success_at is not None else "new"
+    if is_feed_broken(error_since, now, broken_after_s):
+        return "broken"
+    return "backing_off" if failures >= BACKING_OFF_AFTER else "failing"
 
 
 def feed_status_counts(
@@ -73,14 +88,22 @@ def feed_status_counts(
     now: datetime,
     intervals: Mapping[str, float] | None = None,
     default_interval_s: float = 300.0,
+    *,
+    broken_after_s: float = DEFAULT_BROKEN_AFTER_S,
 ) -> dict[str, int]:
-    """Active feeds counted by :func:`classify_feed`; ``intervals`` maps URL -> interval_s."""
-    counts = {"ok": 0, "failing": 0, "backing_off": 0}
-    stmt = select(FeedRow.url, FeedRow.error_kind, FeedRow.next_check_at).where(FeedRow.active == 1)
+    """Active feeds counted by :func:`classify_feed`: every key of :data:`FEED_STATES`.
+
+    ``intervals`` and ``default_interval_s`` are no longer used (the state does not
+    depend on the interval); they stay for callers that still pass them.
+    """
+    del intervals, default_interval_s
+    counts = dict.fromkeys(FEED_STATES, 0)
+    stmt = select(FeedRow.failures, FeedRow.error_since, FeedRow.last_success_at).where(
+        FeedRow.active == 1
+    )
     with session_factory() as session:
-        for url, kind, next_at in session.execute(stmt):
-            interval = (intervals or {}).get(url, default_interval_s)
-            counts[classify_feed(kind, next_at, now, interval)] += 1
+        for failures, since, success in session.execute(stmt):
+            counts[classify_feed(failures, since, success, now, broken_after_s)] += 1
     return counts
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -131,5 +133,30 @@ def test_notify_test_smtp_login_failure_masks_the_password(factory, smtp_server,
 
 
 def test_notify_test_unknown_channel_names_the_defined_ones(ctx, capsys):
-    assert run(ctx, "notify", "test", "nope") == 1
+    """A channel the config does not define is a usage error: exit 2."""
+    assert run(ctx, "notify", "test", "nope") == 2
     assert "unknown channel 'nope'; defined: tg, con" in capsys.readouterr().err
+
+
+def test_alerts_show_when_a_waiting_alert_is_tried_next_and_mark_it_held(ctx, factory, capsys):
+    """Quiet hours / digest / min_sources hold an alert: its first try lies ahead."""
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=3)
+    held = add_alert(factory, channel="tg", title="Held story")
+    due = add_alert(factory, channel="tg", title="Due story")
+    retrying = add_alert(factory, channel="tg", title="Retrying story")
+    set_row(factory, held, next_attempt_at=later, attempts=0)
+    set_row(factory, due, next_attempt_at=now - timedelta(minutes=1), attempts=0)
+    set_row(factory, retrying, next_attempt_at=later, attempts=2, last_error="timeout")
+
+    assert run(ctx, "alerts") == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert "NEXT TRY" in out[0]
+    tz = ZoneInfo(ctx.config().monitor.timezone)
+    shown_later = f"{later.astimezone(tz):%Y-%m-%d %H:%M} {later.astimezone(tz).tzname()}"
+    rows = {line.split()[0]: line for line in out[1:-1]}
+    assert " held " in rows[str(held)] and shown_later in rows[str(held)]
+    assert " pending " in rows[str(due)]
+    assert " pending " in rows[str(retrying)] and shown_later in rows[str(retrying)]
+    assert "pending 3" in out[-1]  # the summary counts outbox states, held ones are pending

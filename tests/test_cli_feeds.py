@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -189,3 +192,53 @@ def test_discover_falls_back_to_feed_looking_links_that_really_are_feeds(ctx, ht
     assert run(ctx, "feeds", "discover", url) == 0
     assert capsys.readouterr().out.split() == [http_server.url("/feed/")]
     assert http_server.hits("/about") == []
+
+
+def test_feeds_table_shows_times_in_the_config_timezone_with_its_name(ctx, capsys):
+    """Like ``alerts`` and ``status``: local time plus the zone label, never bare UTC."""
+    kyiv = replace(ctx._config, monitor=replace(ctx._config.monitor, timezone="Europe/Kyiv"))
+    ctx._config = kyiv
+    assert run(ctx, "feeds") == 0
+    healthy = next(line for line in capsys.readouterr().out.splitlines() if "Healthy" in line)
+    with db.make_session_factory(ctx.engine)() as s:
+        row = s.query(FeedRow).filter_by(url="https://ok.example/rss").one()
+        last, next_ = row.last_success_at, row.next_check_at
+    local = ZoneInfo("Europe/Kyiv")
+    for t in (last, next_):
+        shown = t.astimezone(local)
+        assert f"{shown:%Y-%m-%d %H:%M} {shown.tzname()}" in healthy
+    assert shown.tzname() in ("EET", "EEST")
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"),
+    [
+        (503, {}, "server problem; try again later"),
+        (429, {"Retry-After": "120"}, "the site limits requests; try again in 120 s"),
+    ],
+)
+def test_discover_failure_speaks_to_a_person_not_about_the_daemon(
+    ctx, http_server, capsys, status, headers, expected
+):
+    url = http_server.static("/page", b"busy", headers, status=status)
+    assert run(ctx, "feeds", "discover", url) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot fetch the page: ")
+    assert expected in err
+    assert "we retry" not in err and "backoff" not in err and "interval" not in err
+
+
+def test_discover_of_an_unreachable_host_says_try_again(ctx, capsys):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert run(ctx, "feeds", "discover", f"http://127.0.0.1:{port}/") == 1
+    err = capsys.readouterr().err
+    assert "could not talk to 127.0.0.1" in err and "try again later" in err
+    assert "we retry" not in err
+
+
+@pytest.mark.parametrize("url", ["example.com/news", "ftp://example.com/feed", "http:///x"])
+def test_discover_of_a_non_http_url_is_a_usage_error(ctx, capsys, url):
+    assert run(ctx, "feeds", "discover", url) == 2
+    assert "is not an http(s) URL" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import pytest
 from monitor.cli import ops
 from monitor.config import Config, MonitorSettings
 from monitor.db import session_scope
+from monitor.errors import ConfigError
 from monitor.records import FeedConfig, FetchSettings
 from monitor.stats import Heartbeat, record_heartbeat
 from tests.opsdb import add_article, add_feed, add_match, db, db_template  # noqa: F401
@@ -54,10 +55,24 @@ def run(ctx: Ctx, *argv: str) -> int:
 
 @pytest.fixture
 def ctx(db) -> Ctx:  # noqa: F811
-    """Kyiv time, three feeds: ok, failing soon, backing off; articles today and older; alerts."""
+    """Kyiv time, five feeds: new, ok, failing, backing off, broken; articles; alerts."""
     now = datetime.now(UTC)
     with session_scope(db.session_factory) as s:
-        ok = add_feed(s, "https://ok.example/rss", next_check_at=now + timedelta(minutes=5))
+        ok = add_feed(
+            s,
+            "https://ok.example/rss",
+            last_success_at=now - timedelta(minutes=5),
+            next_check_at=now + timedelta(minutes=5),
+        )
+        add_feed(s, "https://new.example/rss")
+        add_feed(  # third failure an hour ago, next retry close: still backing off
+            s,
+            "https://slow.example/rss",
+            error_kind="timeout",
+            failures=3,
+            error_since=now - timedelta(hours=1),
+            next_check_at=now + timedelta(minutes=1),
+        )
         add_feed(
             s,
             "https://flaky.example/rss",
@@ -98,11 +113,13 @@ def test_status_shows_a_running_daemon_and_everything_else(ctx, capsys) -> None:
     lines = dict(line.split(":", 1) for line in out.splitlines() if not line.startswith(" "))
     assert lines["daemon"].strip().startswith(f"running, pid {os.getpid()}, last cycle")
     assert "(20 s ago)" in lines["daemon"] or "(21 s ago)" in lines["daemon"]
-    assert lines["feeds"].strip() == "3 active: 1 ok, 1 failing, 1 backing off"
+    assert lines["feeds"].strip() == ("5 active: 1 new, 1 ok, 1 failing, 1 backing off, 1 broken")
     assert lines["articles"].strip() == "5 today, 6 in all"  # "old" is 3 days old
     assert lines["alerts"].strip() == "1 pending, 0 sending, 1 dead (email 1), 1 sent"
     assert lines["database"].strip().startswith(f"{ctx.db.path}, ")
-    assert "https://down.example/rss?token=***: http_status x6" in out
+    assert "https://down.example/rss?token=***: http_status x6, broken since " in out
+    assert "https://slow.example/rss: timeout x3, backing off since " in out
+    assert "https://flaky.example/rss: timeout x1, failing since " in out
     assert "SECRETTOKEN99" not in out
 
 
@@ -129,7 +146,7 @@ def test_status_on_a_database_the_daemon_never_used(db, capsys) -> None:  # noqa
     assert run(ctx, "status") == ops.EXIT_NOT_RUNNING
     out = capsys.readouterr().out
     assert "never ran" in out
-    assert "0 active: 0 ok, 0 failing, 0 backing off" in out
+    assert "0 active: 0 new, 0 ok, 0 failing, 0 backing off, 0 broken" in out
 
 
 def test_status_json_carries_the_same_facts(ctx, capsys) -> None:
@@ -139,8 +156,8 @@ def test_status_json_carries_the_same_facts(ctx, capsys) -> None:
     out = capsys.readouterr().out
     data = json.loads(out)
     assert data["daemon"] == "running"
-    assert data["feeds"] == {"ok": 1, "failing": 1, "backing_off": 1}
-    assert data["alerts"] == {"pending": 1, "dead": 1, "sent": 1}
+    assert data["feeds"] == {"new": 1, "ok": 1, "failing": 1, "backing_off": 1, "broken": 1}
+    assert data["alerts"] == {"pending": 1, "sending": 0, "sent": 1, "dead": 1}
     assert data["articles_total"] == 6
     assert "SECRETTOKEN99" not in out
 
@@ -184,15 +201,24 @@ def test_daemon_state(age_s, pid_alive, expected) -> None:
 
 
 def test_db_backup_writes_a_copy_and_refuses_to_overwrite(ctx, tmp_path, capsys) -> None:
-    """``db backup PATH`` copies; a second run refuses with exit 1 unless --force."""
+    """``db backup PATH`` copies; a second run refuses with exit 2 (usage) unless --force."""
     dest = tmp_path / "backup.db"
     assert run(ctx, "db", "backup", str(dest)) == 0
     assert "backup written" in capsys.readouterr().out
     with sqlite3.connect(dest) as conn:
         assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 6
-    assert run(ctx, "db", "backup", str(dest)) == 1
-    assert "exists" in capsys.readouterr().err
+    assert run(ctx, "db", "backup", str(dest)) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
     assert run(ctx, "db", "backup", "--force", str(dest)) == 0
+
+
+def test_db_backup_to_an_unusable_path_is_a_usage_error(ctx, tmp_path, capsys) -> None:
+    """A folder or a missing folder as PATH: exit 2, nothing written."""
+    assert run(ctx, "db", "backup", str(tmp_path)) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert run(ctx, "db", "backup", str(tmp_path / "nope" / "b.db")) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "nope").exists()
 
 
 def test_db_prune_uses_the_configured_retention(ctx, capsys) -> None:
@@ -241,3 +267,23 @@ def test_status_on_a_broken_database_file_is_one_error_line(tmp_path, capsys) ->
     assert err.startswith("error:") and "not a database" in err
     assert len(err.strip().splitlines()) == 1
     engine.dispose()
+
+
+def test_status_json_always_carries_every_key(db, capsys) -> None:  # noqa: F811
+    """An empty database still lists every feed state and every alert status, as 0."""
+    ctx = Ctx(db, MonitorSettings(database=db.url))
+    run(ctx, "status", "--json")
+    data = json.loads(capsys.readouterr().out)
+    assert data["feeds"] == dict.fromkeys(("new", "ok", "failing", "backing_off", "broken"), 0)
+    assert data["alerts"] == dict.fromkeys(("pending", "sending", "sent", "dead"), 0)
+
+
+def test_status_with_a_bad_config_exits_2(db, capsys) -> None:  # noqa: F811
+    """A config error is a usage error (exit 2), not a runtime failure."""
+
+    class BadConfig(Ctx):
+        def config(self) -> Config:
+            raise ConfigError("unknown key 'tick_s'", path="config.toml", key="monitor.tick_s")
+
+    assert run(BadConfig(db, MonitorSettings(database=db.url)), "status") == 2
+    assert "config error" in capsys.readouterr().err

@@ -41,24 +41,49 @@ def _secrets(config: Any) -> tuple[str, ...]:
     return tuple(s for c in config.channels.values() for s in url_secrets(c.url))
 
 
+def shown_status(line: outbox.AlertLine, now: datetime) -> str:
+    """The outbox status, except ``held`` for a pending alert never tried whose first
+    attempt lies in the future (quiet hours, a digest slot, waiting for more sources). No I/O."""
+    if (
+        line.status == "pending"
+        and line.attempts == 0
+        and line.next_attempt_at is not None
+        and line.next_attempt_at > now
+    ):
+        return "held"
+    return line.status
+
+
+def next_try(line: outbox.AlertLine, tz: str) -> str:
+    """When a pending alert will next be tried, in ``tz`` with the zone name; "-" otherwise."""
+    if line.status != "pending":
+        return "-"
+    return format_time(line.next_attempt_at, tz) or "-"
+
+
 def cmd_alerts(args: argparse.Namespace, ctx: Any) -> int:
-    """``monitor alerts [--status S] [--limit N]``: newest first, secrets masked."""
+    """``monitor alerts [--status S] [--limit N]``: newest first, secrets masked.
+
+    NEXT TRY is when a pending alert will next be tried; ``held`` marks one that has
+    not been tried yet because its first attempt is scheduled later."""
     config = ctx.config()
+    tz = config.monitor.timezone
     secrets = _secrets(config)
+    now = datetime.now(UTC)
     with session_scope(ctx.session_factory()) as s:
         lines = outbox.recent_alerts(s, args.status, max(1, args.limit))
         counts = outbox.alert_counts(s)
     print(
         f"{'ID':>6}  {'TIME':<20} {'RULE':<16} {'CHANNEL':<12} {'STATUS':<8} {'ATT':>3}  "
-        f"{'LAST ERROR':<40} TITLE"
+        f"{'NEXT TRY':<20} {'LAST ERROR':<40} TITLE"
     )
     for a in lines:
         error = one_line(mask_text(a.last_error or "-", secrets), 40)
-        when = format_time(a.created_at, config.monitor.timezone) or ""
+        when = format_time(a.created_at, tz) or ""
         print(
             f"{a.id:>6}  {when[:20]:<20} {one_line(a.rule, 16):<16} "
-            f"{one_line(a.channel, 12):<12} {a.status:<8} {a.attempts:>3}  {error:<40} "
-            f"{one_line(a.title, 60)}"
+            f"{one_line(a.channel, 12):<12} {shown_status(a, now):<8} {a.attempts:>3}  "
+            f"{next_try(a, tz):<20} {error:<40} {one_line(a.title, 60)}"
         )
     print(" · ".join(f"{status} {n}" for status, n in counts.items()))
     return 0
@@ -103,13 +128,14 @@ def sample_alert(channel: str, now: datetime) -> Alert:
 
 
 def cmd_notify_test(args: argparse.Namespace, ctx: Any) -> int:
-    """``monitor notify test CHANNEL``: exit 0 when delivered, 1 with what failed."""
+    """``monitor notify test CHANNEL``: exit 0 when delivered, 1 with what failed,
+    2 for a channel the config does not define."""
     config = ctx.config()
     channel = config.channels.get(args.channel)
     if channel is None:
         known = ", ".join(config.channels) or "none"
-        print(f"failed: unknown channel {args.channel!r}; defined: {known}", file=sys.stderr)
-        return 1
+        print(f"error: unknown channel {args.channel!r}; defined: {known}", file=sys.stderr)
+        return 2
     message = render_alert(
         sample_alert(channel.name, datetime.now(UTC)), channel, config.monitor.timezone
     )

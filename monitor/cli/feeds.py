@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,11 +20,12 @@ from monitor.discover import discover_feeds, feed_like_links
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch import FeedClient
 from monitor.models import ArticleRow, FeedRow
+from monitor.notify.format import format_time
 from monitor.opml import append_feeds_toml, read_opml
 from monitor.parse import parse_feed
 from monitor.records import FetchSettings
-from monitor.schedule import is_feed_broken
 from monitor.secrets import mask_url
+from monitor.stats import classify_feed
 
 RATE_WINDOW = timedelta(days=7)  # "new items per day" is averaged over the last week
 
@@ -56,7 +59,7 @@ class FeedView:
 
     name: str
     url: str
-    status: str  # new | ok | failing | broken | removed
+    status: str  # one of stats.FEED_STATES, or "removed" (no longer in the config)
     last_success: datetime | None
     error_kind: str | None
     error: str | None
@@ -67,12 +70,10 @@ class FeedView:
 
 
 def feed_status(row: FeedRow, now: datetime, broken_after_s: float) -> str:
-    """``removed``, ``broken`` (failing past the threshold), ``failing``, ``new`` or ``ok``."""
+    """``removed`` for a feed no longer configured, else :func:`stats.classify_feed`. No I/O."""
     if not row.active:
         return "removed"
-    if row.failures:
-        return "broken" if is_feed_broken(row.error_since, now, broken_after_s) else "failing"
-    return "ok" if row.last_success_at else "new"
+    return classify_feed(row.failures, row.error_since, row.last_success_at, now, broken_after_s)
 
 
 def feed_views(
@@ -127,16 +128,16 @@ def _view(
     )
 
 
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
+def _when(value: datetime | None, tz: str) -> str:
+    return format_time(value, tz) or "-"
 
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_table(views: list[FeedView]) -> str:
-    """A plain-text table (times in UTC); secrets in URLs masked."""
+def render_table(views: list[FeedView], tz: str = "UTC") -> str:
+    """A plain-text table, times in ``tz`` with the zone name; secrets in URLs masked."""
     head = (
         "NAME",
         "URL",
@@ -152,8 +153,8 @@ def render_table(views: list[FeedView]) -> str:
     for v in views:
         error = f"{v.error_kind}: {v.error}" if v.error_kind else "-"
         lines.append((
-            _clip(v.name or "-", 28), _clip(mask_url(v.url), 60), v.status, _when(v.last_success),
-            _when(v.next_check), str(v.failures), str(v.articles), f"{v.new_per_day:g}",
+            _clip(v.name or "-", 28), _clip(mask_url(v.url), 60), v.status, _when(v.last_success, tz),
+            _when(v.next_check, tz), str(v.failures), str(v.articles), f"{v.new_per_day:g}",
             _clip(error, 90),
         ))  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
@@ -181,7 +182,7 @@ def cmd_feeds(args: argparse.Namespace, ctx: Any) -> int:
     elif not views:
         print("no feeds configured: add [[feeds]] to the config or run 'monitor feeds import-opml'")
     else:
-        print(render_table(views))
+        print(render_table(views, config.monitor.timezone))
     return 0
 
 
@@ -232,9 +233,35 @@ def _fetch_settings(ctx: Any) -> FetchSettings:
         return FetchSettings()
 
 
+_DAEMON_RETRY = re.compile(r"we retry(?: in \d+ s as asked| with backoff)?")
+
+
+def discover_error(exc: FetchError) -> str:
+    """The CLI wording of a fetch failure: the daemon's "we retry ..." becomes advice
+    for a person at a prompt. No I/O."""
+    text = exc.message.replace("we poll too often; ", "the site limits requests; ")
+    if exc.retry_after_s is not None:
+        text = _DAEMON_RETRY.sub(f"try again in {exc.retry_after_s:.0f} s", text)
+    text = _DAEMON_RETRY.sub("try again later", text)
+    return text.replace(" (raise the feed's interval if this repeats)", "")
+
+
+def _usable_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def cmd_discover(args: argparse.Namespace, ctx: Any) -> int:
-    """``monitor feeds discover URL``: one feed URL per line; exit 1 when none."""
-    feeds = asyncio.run(find_feeds(args.url, _fetch_settings(ctx)))
+    """``monitor feeds discover URL``: one feed URL per line; exit 1 when none or the
+    page cannot be fetched, 2 when URL is not an http(s) URL."""
+    if not _usable_url(args.url):
+        print(f"error: {mask_url(args.url)} is not an http(s) URL", file=sys.stderr)
+        return 2
+    try:
+        feeds = asyncio.run(find_feeds(args.url, _fetch_settings(ctx)))
+    except FetchError as exc:
+        print(f"error: cannot fetch the page: {discover_error(exc)}", file=sys.stderr)
+        return 1
     if not feeds:
         print(f"{mask_url(args.url)} announces no RSS/Atom feed", file=sys.stderr)
         return 1

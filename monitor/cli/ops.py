@@ -1,10 +1,10 @@
 """Operator commands: ``monitor status`` and ``monitor db backup|prune|optimize``.
 
 ``status`` prints one screen: is the daemon up (its heartbeat in the ``state``
-table and its pid), feeds ok / failing / backing off, articles today, alerts
-pending / dead, database size. Exit code 0 when the daemon is running, 3 when it
-is not (as ``systemctl status``), 1 on an error. The housekeeping commands run
-the same code as the daemon's scheduled jobs (STYLE.md #14).
+table and its pid), feeds by state (:data:`monitor.stats.FEED_STATES`), articles
+today, alerts by status, database size. Exit code 0 when the daemon is running, 3
+when it is not (as ``systemctl status``), 1 on an error, 2 on a config error. The
+housekeeping commands run the same code as the daemon's scheduled jobs (STYLE.md #14).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor import housekeeping, stats
-from monitor.errors import MonitorError
+from monitor import housekeeping, outbox, stats
+from monitor.errors import ConfigError, MonitorError
 from monitor.secrets import mask_text, mask_url
 
 EXIT_NOT_RUNNING = 3
@@ -88,6 +88,9 @@ def cmd_status(args: argparse.Namespace, ctx: Any) -> int:
         status = collect_status(
             ctx.config(), ctx.session_factory(), ctx.engine(), datetime.now(UTC)
         )
+    except ConfigError as exc:
+        print(f"config error: {mask_text(str(exc))}", file=sys.stderr)
+        return 2
     except (MonitorError, SQLAlchemyError) as exc:
         return _fail(exc)
     print(
@@ -111,9 +114,8 @@ def collect_status(config: Any, session_factory: Any, engine: Engine, now: datet
     """Gather the status facts from the database (read-only)."""
     settings = config.monitor
     beat = stats.read_heartbeat(session_factory)
-    intervals = {f.url: f.interval_s for f in config.feeds}
     alerts = stats.alert_counts(session_factory)
-    by_status: dict[str, int] = {}
+    by_status = dict.fromkeys(outbox.STATUSES, 0)
     for (status, _), n in alerts.items():
         by_status[status] = by_status.get(status, 0) + n
     db_name, db_bytes, wal_bytes = database_size(engine)
@@ -122,7 +124,9 @@ def collect_status(config: Any, session_factory: Any, engine: Engine, now: datet
         daemon=daemon_state(beat, now, max(STALE_AFTER_MIN_S, 4 * settings.tick_s)),
         pid=beat.pid,
         heartbeat=beat.at,
-        feeds=stats.feed_status_counts(session_factory, now, intervals, settings.poll_interval_s),
+        feeds=stats.feed_status_counts(
+            session_factory, now, broken_after_s=settings.feed_broken_after_s
+        ),
         failing=stats.failing_feeds(session_factory),
         articles_today=stats.articles_since(
             session_factory, local_midnight(now, settings.timezone)
@@ -193,13 +197,14 @@ def render_status(s: Status, config: Any) -> str:
     tz = ZoneInfo(config.monitor.timezone)
     lines = [f"daemon:    {_daemon_line(s, tz)}"]
     total = sum(s.feeds.values())
-    lines.append(
-        f"feeds:     {total} active: {s.feeds.get('ok', 0)} ok, {s.feeds.get('failing', 0)} failing,"
-        f" {s.feeds.get('backing_off', 0)} backing off"
-    )
+    states = ", ".join(f"{s.feeds.get(k, 0)} {k.replace('_', ' ')}" for k in stats.FEED_STATES)
+    lines.append(f"feeds:     {total} active: {states}")
+    broken_after_s = config.monitor.feed_broken_after_s
     for f in s.failing:
         since = f" since {_when(f.since, tz)}" if f.since else ""
-        lines.append(f"           ! {mask_url(f.url)}: {f.error_kind} x{f.failures}{since}")
+        state = stats.classify_feed(f.failures, f.since, None, s.now, broken_after_s)
+        shown = f", {state.replace('_', ' ')}" if f.failures else ""
+        lines.append(f"           ! {mask_url(f.url)}: {f.error_kind} x{f.failures}{shown}{since}")
     lines.append(f"articles:  {s.articles_today} today, {s.articles_total} in all")
     dead = ", ".join(f"{ch} {n}" for ch, n in s.dead_by_channel.items())
     lines.append(
@@ -264,8 +269,27 @@ def _jsonable(s: Status) -> dict[str, Any]:
     return out
 
 
+def backup_path_problem(path: str, force: bool) -> str | None:
+    """Why PATH cannot take a backup (a usage error), or None when it can."""
+    dest = Path(path).expanduser().resolve()
+    if dest.is_dir():
+        return f"{dest} is a folder; give a file name"
+    if dest.exists() and not force:
+        return f"{dest} exists; pass --force to overwrite it"
+    if not dest.parent.is_dir():
+        return f"folder {dest.parent} does not exist"
+    return None
+
+
 def cmd_db_backup(args: argparse.Namespace, ctx: Any) -> int:
-    """``monitor db backup PATH [--force]``: online copy of the SQLite database."""
+    """``monitor db backup PATH [--force]``: online copy of the SQLite database.
+
+    Exit 2 when PATH is unusable (a folder, missing folder, exists without --force),
+    1 when the copy fails (e.g. the database is not SQLite)."""
+    problem = backup_path_problem(args.path, args.force)
+    if problem:
+        print(f"error: backup: {problem}", file=sys.stderr)
+        return 2
     try:
         dest = housekeeping.backup(ctx.engine(), args.path, overwrite=args.force)
     except (MonitorError, SQLAlchemyError) as exc:
