@@ -129,10 +129,7 @@ class Daemon:
             self.metrics.cycle_completed(report.duration_ms / 1000, now.timestamp())
             self.metrics.set_cycle_lag(report.lag_s)
         feeds = stats.feed_status_counts(
-            self.session_factory,
-            now,
-            {f.url: f.interval_s for f in self.config.feeds},
-            self.config.monitor.poll_interval_s,
+            self.session_factory, now, broken_after_s=self.config.monitor.feed_broken_after_s
         )
         self.metrics.set_feed_status_counts(feeds)
         pending = sum(
@@ -142,7 +139,8 @@ class Daemon:
         )
         self.notifier.status(
             f"feeds ok {feeds['ok']}, failing {feeds['failing']}, backing off "
-            f"{feeds['backing_off']}; alerts pending {pending}; "
+            f"{feeds['backing_off']}, broken {feeds['broken']}, new {feeds['new']}; "
+            f"alerts pending {pending}; "
             f"last cycle {now:%H:%M:%S} UTC"
         )
 

@@ -136,7 +136,10 @@ def test_explicit_credential_wins_over_the_folder_one(tmp_path) -> None:
     assert load_credentials({"CREDENTIALS_DIRECTORY": str(tmp_path)})["TOKEN_X"] == "explicit"
 
 
-@pytest.mark.parametrize("url", ["sqlite:///data/monitor.db", "sqlite:////var/lib/press-monitor/monitor.db", "console://"])
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///data/monitor.db", "sqlite:////var/lib/press-monitor/monitor.db", "console://"],
+)
 def test_urls_without_host_keep_their_slashes(url: str) -> None:
     """A relative SQLite path must not read as an absolute one in logs (and vice versa)."""
     assert mask_url(url) == url
