@@ -1,9 +1,10 @@
 """The compiled rule set: ``compile_rules(rules, terms) -> Matcher``. No I/O.
 
 Matching one document: tokens -> cached pattern hits -> term occurrences (phrase
-index) -> only the rules that use a hit term (plus rules that can match with no
-term at all, e.g. ``NOT x``) evaluate their boolean structure. The cost per
-article grows with its length, not with the number of rules.
+index) -> only the rules that use a hit term evaluate their boolean structure
+(every query needs a present term, see :func:`monitor.match.query.is_anchored`, so
+a rule none of whose terms occur cannot match). The cost per article grows with its
+length, not with the number of rules.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ class Matcher:
         self._rules = rules
         self._terms = terms
         self._term_rules = term_rules
-        self._always = [i for i, r in enumerate(rules) if r.test({})]
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -86,7 +86,7 @@ class Matcher:
     def match(self, doc: Document) -> list[Match]:
         """The rules that match ``doc``, each with its evidence, in config order."""
         found, surfaces = self._scan(doc)
-        candidates = set(self._always)
+        candidates: set[int] = set()
         for tid in found:
             candidates.update(self._term_rules.get(tid, ()))
         language = _base_language(doc.language)

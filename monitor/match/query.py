@@ -11,6 +11,10 @@ Grammar (operators are upper-case; juxtaposition means AND)::
     term    := ["="] ( word["*"] | '"' phrase '"' )
 
 Regular expressions are deliberately not part of the language.
+
+A query must be *anchored*: every way it can match needs at least one term present
+in the article (``NOT x`` alone, or ``a OR NOT b``, would match almost every article
+with no evidence), so such queries are refused when the config loads.
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ class _Parser:
         self.groups = groups
         self.toks = _lex(self.query, rule)
         self.i = 0
+        self.starts: dict[int, int] = {}  # id(node) -> character where it starts
 
     def error(self, message: str, pos: int | None = None) -> QueryError:
         if pos is None:
@@ -135,27 +140,66 @@ class _Parser:
         node = self.parse_or()
         if self.i < len(self.toks):
             raise self.error(f"unexpected {self.toks[self.i].text!r}")
+        self.check_anchored(node)
         return node
 
+    def start(self) -> int:
+        return self.toks[self.i].pos if self.i < len(self.toks) else len(self.query)
+
     def parse_or(self) -> Node:
+        pos = self.start()
         children = [self.parse_and()]
         while self.peek() == "OR":
             self.i += 1
             children.append(self.parse_and())
-        return children[0] if len(children) == 1 else Or(tuple(children))
+        return self.placed(children[0] if len(children) == 1 else Or(tuple(children)), pos)
 
     def parse_and(self) -> Node:
+        pos = self.start()
         children = [self.parse_unary()]
         while self.peek() in ("AND", "NOT", "(", "TERM", "TITLE"):
             if self.peek() == "AND":
                 self.i += 1
             children.append(self.parse_unary())
-        return children[0] if len(children) == 1 else And(tuple(children))
+        return self.placed(children[0] if len(children) == 1 else And(tuple(children)), pos)
+
+    def placed(self, node: Node, pos: int) -> Node:
+        """Remember where ``node`` starts (the first position recorded wins)."""
+        self.starts.setdefault(id(node), pos)
+        return node
+
+    def check_anchored(self, root: Node) -> None:
+        """Refuse a query that can match with no term present (see the module doc)."""
+        if is_anchored(root):
+            return
+        node = root
+        while True:
+            if isinstance(node, And):  # no child anchored: blame the first OR, if any
+                node = next((c for c in node.children if isinstance(c, Or)), node)
+                if isinstance(node, And):
+                    break
+            if not isinstance(node, Or):
+                break
+            branch = next(c for c in node.children if not is_anchored(c))
+            if isinstance(branch, Not) or (
+                isinstance(branch, And) and not any(isinstance(c, Or) for c in branch.children)
+            ):
+                raise self.error(
+                    "every OR alternative needs a term that must be present "
+                    "(an alternative with only NOT matches almost every article)",
+                    self.starts.get(id(branch), 0),
+                )
+            node = branch
+        raise self.error(
+            "a rule needs at least one term that must be present (NOT alone matches everything)",
+            self.starts.get(id(node), 0),
+        )
 
     def parse_unary(self) -> Node:
         if self.peek() == "NOT":
+            pos = self.start()
             self.i += 1
-            return Not(self.parse_unary())
+            return self.placed(Not(self.parse_unary()), pos)
         return self.parse_near()
 
     def parse_near(self) -> Node:
@@ -207,6 +251,21 @@ class _Parser:
             raise self.error(f"group @{name} is empty", pos)
         terms = tuple(parse_term_text(e, pos, self.rule, title_only, quoted=True) for e in entries)
         return terms[0] if len(terms) == 1 else Or(terms)
+
+
+def is_anchored(node: Node) -> bool:
+    """True when ``node`` can only hold if some term of it is present in the article.
+
+    A term or NEAR is anchored; NOT never is; AND is when one of its parts is; OR only
+    when every alternative is. No I/O.
+    """
+    if isinstance(node, Term | Near):
+        return True
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, And):
+        return any(is_anchored(c) for c in node.children)
+    return all(is_anchored(c) for c in node.children)
 
 
 def _is_positional(node: Node) -> bool:
