@@ -6,7 +6,9 @@ expanded into index entries: its inflected forms (``forms``), its name keys
 An article token is looked up once per distinct spelling and the resulting
 ``{pattern id: score}`` is cached, so matching an article costs one dict look-up per
 token whatever the number of rules. Terms (phrases) are sequences of patterns,
-indexed by their first pattern.
+indexed by their first pattern. A phrase does not run across a sentence break
+(``coalition. Of the willing``) unless the rule itself has one there; brackets, quotes,
+commas and dashes between its words are allowed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from monitor.match.keys import (
     english_forms,
     name_keys,
 )
-from monitor.match.normalize import TOKEN_RE, is_cyrillic, is_latin, normalize_token
+from monitor.match.normalize import (
+    SENTENCE_BREAK_RE,
+    TOKEN_RE,
+    is_cyrillic,
+    is_latin,
+    normalize_token,
+)
 from monitor.match.query import Word
 
 _CACHE_LIMIT = 200_000
@@ -48,10 +56,12 @@ def word_forms(word: Word, lexicon: Lexicon) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class TermSpec:
-    """A compiled term: its pattern ids in order and its label for evidence."""
+    """A compiled term: its pattern ids in order, its label for evidence, and the gaps
+    between its words (index k = between word k and k+1) that must hold no sentence break."""
 
     patterns: tuple[int, ...]
     label: str
+    unbroken: tuple[int, ...] = ()
 
 
 class WordIndex:
@@ -151,9 +161,13 @@ class TermIndex:
         self.specs: list[TermSpec] = []
         self.by_first: dict[int, list[int]] = defaultdict(list)
 
-    def add(self, words: tuple[Word, ...], label: str) -> int:
-        """The term id for a phrase, indexing it on first sight."""
-        spec = TermSpec(tuple(self.words.add(w) for w in words), label)
+    def add(self, words: tuple[Word, ...], label: str, breaks: tuple[bool, ...] = ()) -> int:
+        """The term id for a phrase, indexing it on first sight.
+
+        ``breaks[k]`` is True when the rule itself has a sentence break after word k.
+        """
+        unbroken = tuple(k for k in range(len(words) - 1) if not (breaks and breaks[k]))
+        spec = TermSpec(tuple(self.words.add(w) for w in words), label, unbroken)
         tid = self.ids.get(spec)
         if tid is None:
             tid = self.ids[spec] = len(self.specs)
@@ -161,12 +175,13 @@ class TermIndex:
             self.by_first[spec.patterns[0]].append(tid)
         return tid
 
-    def scan(self, field: str, text: str, found: dict[int, list[Hit]]) -> list[str]:
+    def scan(self, field: str, text: str, found: dict[int, list[Hit]]) -> TokenOffsets:
         """Add every term occurrence in ``text`` to ``found`` (term id -> hits).
 
-        Returns the raw tokens (for :class:`TokenOffsets`).
+        Returns the field's tokens (for evidence offsets).
         """
         tokens = TOKEN_RE.findall(text)
+        offsets = TokenOffsets(text, tokens)
         hits_at = list(map(self.words.cache.get, tokens))  # C loop: most tokens are cached
         if None in hits_at:
             lookup = self.words.lookup
@@ -178,10 +193,13 @@ class TermIndex:
         for i, hits in positions.items():
             for pid, score in hits.items():
                 for tid in by_first.get(pid, ()):
-                    end = _phrase_end(specs[tid].patterns, i, score, positions)
-                    if end is not None:
+                    spec = specs[tid]
+                    end = _phrase_end(spec.patterns, i, score, positions)
+                    if end is not None and (
+                        not spec.unbroken or offsets.unbroken(i, spec.unbroken)
+                    ):
                         found.setdefault(tid, []).append((field, i, end[0], end[1]))
-        return tokens
+        return offsets
 
 
 class TokenOffsets:
@@ -207,6 +225,16 @@ class TokenOffsets:
                 pos = start + len(token)
                 append((start, pos))
         return spans[index]
+
+    def unbroken(self, first: int, gaps: tuple[int, ...]) -> bool:
+        """True when no sentence break lies in the given gaps after token ``first``
+        (gap k is between tokens ``first + k`` and ``first + k + 1``)."""
+        search, span = SENTENCE_BREAK_RE.search, self.span
+        for k in gaps:
+            end = span(first + k)[1]
+            if search(self.text, end, span(first + k + 1)[0]):
+                return False
+        return True
 
 
 def _phrase_end(

@@ -78,8 +78,8 @@ class Matcher:
         """Term occurrences of ``doc``, and where to build their evidence from."""
         found: dict[int, list[Hit]] = {}
         offsets = {
-            "title": TokenOffsets(doc.title, self._terms.scan("title", doc.title, found)),
-            "text": TokenOffsets(doc.text, self._terms.scan("text", doc.text, found)),
+            "title": self._terms.scan("title", doc.title, found),
+            "text": self._terms.scan("text", doc.text, found),
         }
         return found, _Surfaces(offsets)
 
@@ -149,7 +149,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
 def _bind(node: Node, index: TermIndex, used: set[int]) -> object:
     """The AST with each :class:`Term` replaced by a reference into ``index``."""
     if isinstance(node, Term):
-        tid = index.add(node.words, node.label)
+        tid = index.add(node.words, node.label, node.breaks)
         used.add(tid)
         return _TermRef(tid, node.label, node.title_only)
     if isinstance(node, Not):

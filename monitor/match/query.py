@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
-from monitor.match.normalize import TOKEN_RE, tokenize
+from monitor.match.normalize import SENTENCE_BREAK_RE, TOKEN_RE, tokenize
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,9 @@ class Term:
     words: tuple[Word, ...]
     label: str
     title_only: bool = False
+    # Per gap between consecutive words: True when the rule itself puts a sentence break
+    # there (``"U.S. sanctions"``), so the article may too. Empty = no breaks anywhere.
+    breaks: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +280,7 @@ def _is_positional(node: Node) -> bool:
 def _scoped(node: Node) -> Node:
     """The same expression with every term restricted to the title."""
     if isinstance(node, Term):
-        return Term(node.words, node.label, True)
+        return Term(node.words, node.label, True, node.breaks)
     if isinstance(node, Not):
         return Not(_scoped(node.child))
     if isinstance(node, Near):
@@ -299,15 +302,22 @@ def parse_term_text(
         label = body if not exact else "=" + body
     elif not quoted and '"' in body:
         raise QueryError('a " inside a word', rule=rule, position=pos)
-    words = []
+    words: list[Word] = []
+    breaks: list[bool] = []
+    prev_end = 0
     for raw in TOKEN_RE.finditer(body + " "):
         after = body[raw.end() : raw.end() + 1]
-        words.extend(_words(raw.group(), after == "*", exact, rule, pos))
+        new = _words(raw.group(), after == "*", exact, rule, pos)
+        if new and words:
+            breaks.append(bool(SENTENCE_BREAK_RE.search(body, prev_end, raw.start())))
+        if new:
+            words.extend(new)
+            prev_end = raw.end()
     if not words:
         raise QueryError(f"{text!r} has no words", rule=rule, position=pos)
     if body.count("*") != sum(w.prefix for w in words):
         raise QueryError("'*' is only allowed at the end of a word", rule=rule, position=pos)
-    return Term(tuple(words), label, title_only)
+    return Term(tuple(words), label, title_only, tuple(breaks) if any(breaks) else ())
 
 
 def _words(raw: str, prefix: bool, exact: bool, rule: str | None, pos: int) -> list[Word]:
