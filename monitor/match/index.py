@@ -26,6 +26,7 @@ from monitor.match.keys import (
     deletes,
     english_forms,
     name_keys,
+    plural_keys,
 )
 from monitor.match.normalize import (
     SENTENCE_BREAK_RE,
@@ -73,6 +74,9 @@ class WordIndex:
         self.forms: dict[str, list[int]] = defaultdict(list)
         self.names: dict[str, list[int]] = defaultdict(list)  # whole key of a rule name
         self.stems: dict[str, list[int]] = defaultdict(list)  # its stems (trailing vowels off)
+        # Whole keys of names written in Cyrillic: also met by a Latin token's English
+        # plural (Witkoffs). A Latin rule name gets its plurals by spelling (english_forms).
+        self.plural_names: dict[str, list[int]] = defaultdict(list)
         self.fuzzy: dict[str, set[str]] = defaultdict(set)
         self.prefixes: dict[str, list[int]] = defaultdict(list)
         self.prefix_lengths: tuple[int, ...] = ()
@@ -99,6 +103,8 @@ class WordIndex:
         if len(keys.whole) < 2:
             return
         self.names[keys.whole].append(pid)
+        if is_cyrillic(text[0]):
+            self.plural_names[keys.whole].append(pid)
         for stem in keys.stems:
             self.stems[stem].append(pid)
         if len(keys.whole) >= MIN_FUZZY_KEY:
@@ -125,6 +131,10 @@ class WordIndex:
             for stem in keys.stems:
                 for pid in self.stems.get(stem, ()):
                     hits.setdefault(pid, 100)
+            if self.plural_names:
+                for key in plural_keys(norm):
+                    for pid in self.plural_names.get(key, ()):
+                        hits.setdefault(pid, 100)
         for length in self.prefix_lengths:
             if len(norm) < length:
                 break
