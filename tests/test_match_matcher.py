@@ -39,7 +39,16 @@ def test_phrase_evidence_covers_the_whole_phrase_in_the_title() -> None:
         ('"coalition of the willing"', "coalition! Of the willing", None),
         ('"coalition of the willing"', "a coalition? Of the willing", None),
         ('"coalition of the willing"', "the coalition of; the willing", None),
-        ('"coalition of the willing"', "the coalition of the\nwilling", None),
+        ('"coalition of the willing"', "The Coalition Of The\nWilling meets", None),
+        ('"coalition of the willing"', "the coalition of the.\nwilling", None),
+        ('"coalition of the willing"', "a coalition\n\u2022 of the willing", None),
+        (  # a line wrapped mid-sentence in the HTML source goes on in lower case
+            '"coalition of the willing"',
+            "the coalition of the\nwilling met",
+            "coalition of the\nwilling",
+        ),
+        ('"коаліція рішучих"', "засідання коаліції\nрішучих", "коаліції\nрішучих"),
+        ('"коаліція рішучих"', "Коаліція\nРішучих лідерів", None),
         ('"coalition of the willing"', "the coalition\u2026 of the willing", None),
         (
             '"coalition of the willing"',

@@ -7,8 +7,8 @@ An article token is looked up once per distinct spelling and the resulting
 ``{pattern id: score}`` is cached, so matching an article costs one dict look-up per
 token whatever the number of rules. Terms (phrases) are sequences of patterns,
 indexed by their first pattern. A phrase does not run across a sentence break
-(``coalition. Of the willing``) unless the rule itself has one there; brackets, quotes,
-commas and dashes between its words are allowed.
+(``coalition. Of the willing``, or a new line that starts with a capital) unless the rule
+itself has one there; brackets, quotes, commas and dashes between its words are allowed.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from monitor.match.keys import (
     plural_keys,
 )
 from monitor.match.normalize import (
+    PUNCT_BREAK_RE,
     SENTENCE_BREAK_RE,
     TOKEN_RE,
     is_cyrillic,
@@ -38,6 +39,7 @@ from monitor.match.normalize import (
 from monitor.match.query import Word
 
 _CACHE_LIMIT = 200_000
+_LINE_BREAKS = "\n\r\v\f\x85\u2028\u2029"
 _NO_HITS: dict[int, int] = {}
 
 # One term occurrence: (field, first token, end token, score).
@@ -238,11 +240,21 @@ class TokenOffsets:
 
     def unbroken(self, first: int, gaps: tuple[int, ...]) -> bool:
         """True when no sentence break lies in the given gaps after token ``first``
-        (gap k is between tokens ``first + k`` and ``first + k + 1``)."""
-        search, span = SENTENCE_BREAK_RE.search, self.span
+        (gap k is between tokens ``first + k`` and ``first + k + 1``).
+
+        A line break counts unless the next line goes on in lower case: HTML sources
+        wrap lines mid-sentence, and their newlines survive into the text.
+        """
+        text, span = self.text, self.span
         for k in gaps:
-            end = span(first + k)[1]
-            if search(self.text, end, span(first + k + 1)[0]):
+            end, start = span(first + k)[1], span(first + k + 1)[0]
+            if not SENTENCE_BREAK_RE.search(text, end, start):
+                continue
+            if PUNCT_BREAK_RE.search(text, end, start):
+                return False
+            gap = text[end:start]
+            line = gap[max(gap.rfind(c) for c in _LINE_BREAKS) + 1 :].lstrip()
+            if not (line or text[start])[0].islower():  # a bullet, a capital: a new block
                 return False
         return True
 

@@ -37,6 +37,8 @@ _CYR_TO_LATIN = {c: latin for latin, c in _LATIN_TO_CYR.items()}
 
 # What ends a sentence (or a line) between two words: a phrase does not run across it.
 SENTENCE_BREAK_RE = re.compile(r"[.!?;\u2026\u3002\uff01\uff1f\uff1b\n\r\v\f\x85\u2028\u2029]")
+# The same without line breaks: a line that goes on in lower case was wrapped mid-sentence.
+PUNCT_BREAK_RE = re.compile(r"[.!?;\u2026\u3002\uff01\uff1f\uff1b]")
 
 _LATIN_RE = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 _CYR_RE = re.compile(r"[\u0400-\u052f]")
