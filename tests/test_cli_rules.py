@@ -176,3 +176,77 @@ def test_url_source_fetches_the_article(http_server, capsys: pytest.CaptureFixtu
     code, out, _ = run(["--url", http_server.url("/a"), "--json"], capsys)
     assert code == 0
     assert {m["rule"] for m in json.loads(out)["matched"]} >= {"witkoff", "witkoff-coalition"}
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/a"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("monitor.extract") is None, reason="monitor.extract not merged yet"
+)
+@pytest.mark.parametrize(
+    ("path", "status", "content_type", "expected"),
+    [
+        ("/gone", 404, "text/html", "cannot fetch URL: http_status: {url} answered HTTP 404"),
+        ("/down", 503, "text/html", "cannot fetch URL: http_status: {url} answered HTTP 503"),
+        ("/busy", 429, "text/html", "cannot fetch URL: rate_limited: {url} answered HTTP 429"),
+        ("/doc.pdf", 200, "application/pdf", "cannot fetch URL: not_a_feed: "),
+        (None, 0, "", "cannot fetch URL: network: could not talk to 127.0.0.1"),
+    ],
+)
+def test_url_that_cannot_be_fetched_exits_2_with_one_line(
+    http_server,
+    capsys: pytest.CaptureFixture[str],
+    path: str | None,
+    status: int,
+    content_type: str,
+    expected: str,
+) -> None:
+    """A failed --url is a usage error (2), not "no rule matched" (1): one line, the kind,
+    no feed-polling advice."""
+    if path is None:
+        url = _closed_port_url()
+    else:
+        url = http_server.static(path, b"%PDF-1.4", {"Content-Type": content_type}, status)
+    code, out, err = run(["--url", url], capsys)
+    assert (code, out) == (2, "")
+    assert err.endswith("\n") and err.count("\n") == 1
+    assert err.startswith(expected.format(url=url)), err
+    message = err.split(": ", 2)[2]  # after "cannot fetch URL: <kind>: "
+    assert "feed" not in message and "retry" not in message
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("monitor.extract") is None, reason="monitor.extract not merged yet"
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://reader:Sup3rS3cretPass@127.0.0.1:{port}/missing",
+        "http://127.0.0.1:{port}/missing?token=Sup3rS3cretPass",
+    ],
+)
+def test_url_failure_masks_secrets(
+    http_server, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """Credentials in the URL never reach the error line."""
+    code, _, err = run(["--url", url.format(port=http_server.port)], capsys)
+    assert code == 2 and err.startswith("cannot fetch URL: http_status: ")
+    assert "Sup3rS3cretPass" not in err and "HTTP 404" in err
+
+
+def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    """``test-rule --help`` states what 0, 1 and 2 mean."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["test-rule", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "0 = some rule matched, 1 = no rule matched" in help_text
+    assert "--url that cannot be fetched" in help_text

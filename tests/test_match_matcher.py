@@ -27,6 +27,53 @@ def test_phrase_evidence_covers_the_whole_phrase_in_the_title() -> None:
     assert (ev.surface, ev.field, ev.start, ev.end) == ("коаліції рішучих", "title", 11, 27)
 
 
+@pytest.mark.parametrize(
+    ("query", "text", "surface"),
+    [
+        (
+            '"coalition of the willing"',
+            "the coalition of the willing met",
+            "coalition of the willing",
+        ),
+        ('"coalition of the willing"', "a new coalition. Of the willing, few came", None),
+        ('"coalition of the willing"', "coalition! Of the willing", None),
+        ('"coalition of the willing"', "a coalition? Of the willing", None),
+        ('"coalition of the willing"', "the coalition of; the willing", None),
+        ('"coalition of the willing"', "The Coalition Of The\nWilling meets", None),
+        ('"coalition of the willing"', "the coalition of the.\nwilling", None),
+        ('"coalition of the willing"', "a coalition\n\u2022 of the willing", None),
+        (  # a line wrapped mid-sentence in the HTML source goes on in lower case
+            '"coalition of the willing"',
+            "the coalition of the\nwilling met",
+            "coalition of the\nwilling",
+        ),
+        ('"коаліція рішучих"', "засідання коаліції\nрішучих", "коаліції\nрішучих"),
+        ('"коаліція рішучих"', "Коаліція\nРішучих лідерів", None),
+        ('"coalition of the willing"', "the coalition\u2026 of the willing", None),
+        (
+            '"coalition of the willing"',
+            "the coalition (of the willing)",
+            "coalition (of the willing",
+        ),
+        ('"коаліція рішучих"', '"Коаліція (рішучих, – Ред.) також', "Коаліція (рішучих"),
+        ('"коаліція рішучих"', "коаліції «рішучих»", "коаліції «рішучих"),
+        ('"коаліція рішучих"', "коаліція – рішучих", "коаліція – рішучих"),
+        ('"коаліція рішучих"', "Зібралась коаліція. Рішучих мало.", None),
+        ('"U.S. sanctions"', "new U.S. sanctions on", "U.S. sanctions"),  # the rule's own "."
+        ('"U.S. sanctions"', "U.S! sanctions", "U.S! sanctions"),
+        ('"1.5 million"', "about 1.5 million", "1.5 million"),
+        ("Witkoff NEAR/3 Putin", "Witkoff arrived. Putin waited", "Witkoff"),  # NEAR may cross
+    ],
+)
+def test_phrase_does_not_cross_a_sentence_break(query: str, text: str, surface: str | None) -> None:
+    """. ! ? ; … and line breaks end a phrase; brackets, quotes and dashes do not, and the
+    surface runs from the first to the last word of the phrase."""
+    matches = compile_rules([RuleConfig(name="p", query=query)], {}).match(
+        Document(title="", text=text)
+    )
+    assert (matches[0].evidence[0].surface if matches else None) == surface
+
+
 def test_fuzzy_evidence_scores_below_100() -> None:
     """A one-edit match on a long name reports a score under 100."""
     matcher = compile_rules([RuleConfig(name="z", query="Zelenskyy")], {})

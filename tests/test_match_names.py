@@ -137,3 +137,39 @@ def test_name_stems_need_an_inflected_cyrillic_token(
 ) -> None:
     """Vowel-less stems of a rule name only meet Cyrillic words that lost a case ending."""
     assert _matches(query, f"Вчора {surface} заявив.") is expected
+
+
+@pytest.mark.parametrize("query", ["Witkoff", "Віткофф", "Уиткофф"])
+@pytest.mark.parametrize(
+    ("surface", "expected"),
+    [
+        ("Witkoffs", True),  # English plural
+        ("Witkoffs'", True),  # plural possessive
+        ("Witkoffs\u2019", True),
+        ("Witkoff's", True),
+        ("Witkoffes", True),
+        ("Witkoffss", False),
+        ("Witkoffski", False),
+    ],
+)
+def test_english_plural_of_a_name_matches_in_either_script(
+    query: str, surface: str, expected: bool
+) -> None:
+    """A Cyrillic-written name rule finds the English plural/possessive like the Latin one."""
+    assert _matches(query, f"The {surface} arrived.") is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "surface", "expected"),
+    [
+        ("Кушнер", "Kushners", True),
+        ("Кушнер", "Kushnirs", False),
+        ("Віткофф", "Whitakers", False),
+        ("Віткофф", "Vitkovs", False),
+        ("Трамп", "Trumps", False),  # different vowels: still needs an alias
+        ("Бак", "Baks", False),  # names under 4 letters are not read as plurals
+    ],
+)
+def test_plural_reading_keeps_look_alikes_apart(query: str, surface: str, expected: bool) -> None:
+    """Reading a Latin word as a plural does not make other names match."""
+    assert _matches(query, f"The {surface} arrived.") is expected

@@ -75,6 +75,54 @@ def test_bad_query_raises_with_position(query: str, position: int) -> None:
     assert err.value.position == position
 
 
+@pytest.mark.parametrize(
+    ("query", "position", "message"),
+    [
+        ("NOT Witkoff", 0, "NOT alone matches everything"),
+        ("NOT (a OR b)", 0, "NOT alone matches everything"),
+        ("NOT a NOT b", 0, "NOT alone matches everything"),
+        ("(NOT a)", 1, "NOT alone matches everything"),
+        ("title:(NOT a)", 0, "NOT alone matches everything"),
+        ("a OR NOT b", 5, "every OR alternative needs a term"),
+        ("a OR NOT b NOT c", 5, "every OR alternative needs a term"),
+        ("a OR (b OR NOT c)", 11, "every OR alternative needs a term"),
+        ("(a OR NOT b) OR c", 6, "every OR alternative needs a term"),
+    ],
+)
+def test_query_without_a_present_term_is_refused(query: str, position: int, message: str) -> None:
+    """A query that could match an article containing none of its terms does not compile."""
+    with pytest.raises(QueryError, match=message) as err:
+        compile_rules([RuleConfig(name="neg", query=query)], GROUPS)
+    assert (err.value.rule, err.value.position) == ("neg", position)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "a NOT b",
+        "(a OR NOT b) c",
+        "NOT b a",
+        "a NEAR/2 b NOT c",
+        "(a OR b) NOT (c OR d)",
+        "x (a OR NOT b) OR c",
+        "@coalition",
+    ],
+)
+def test_query_with_a_present_term_compiles(query: str) -> None:
+    """NOT is fine wherever some term must still be present."""
+    assert compile_rules([RuleConfig(name="ok", query=query)], GROUPS).rule_names == ("ok",)
+
+
+def test_every_match_has_evidence() -> None:
+    """Since every query needs a present term, no match comes with empty evidence."""
+    queries = ["Witkoff NOT Putin", "(Witkoff OR NOT Putin) Kushner", "title:Witkoff NOT x"]
+    rules = [RuleConfig(name=str(i), query=q) for i, q in enumerate(queries)]
+    matcher = compile_rules(rules, GROUPS)
+    matches = matcher.match(Document(title="Witkoff", text="Kushner and Witkoff"))
+    assert [m.rule for m in matches] == ["0", "1", "2"]
+    assert all(m.evidence for m in matches)
+
+
 def test_unknown_group_message_says_where_to_define_it() -> None:
     """An unknown @group tells the user about [terms]."""
     with pytest.raises(QueryError, match=r"unknown group @nope.*\[terms\]"):
@@ -89,7 +137,9 @@ def test_unknown_group_message_says_where_to_define_it() -> None:
         ("Witkoff OR Kushner", "", "Kushner only", True),
         ("Witkoff NOT Kushner", "", "Witkoff met Kushner", False),
         ("Witkoff NOT Kushner", "", "Witkoff alone", True),
-        ("NOT Kushner", "", "nothing here", True),
+        ("Witkoff OR Kushner NOT Putin", "", "Kushner met Putin", False),
+        ("(Witkoff OR NOT Putin) Kushner", "", "Kushner alone", True),
+        ("(Witkoff OR NOT Putin) Kushner", "", "Kushner met Putin", False),
         ("(Witkoff OR Kushner) Putin", "", "Kushner and Putin", True),
         ("Witkoff NEAR/2 Putin", "", "Witkoff will meet Putin", True),
         ("Witkoff NEAR/2 Putin", "", "Putin will meet Witkoff", True),

@@ -5,23 +5,34 @@
 the daemon uses) over one text and prints, per matching rule, each term, the surface
 form found, where (title/text), its score and a snippet; with ``--rule`` and no match, it
 says why (the language check, each term found or not). Exit 0 when some rule
-matched, 1 when none did, 2 for an unknown ``--rule`` or an unreadable ``--file``.
+matched, 1 when none did, 2 for an unknown ``--rule``, an unreadable ``--file`` or a
+``--url`` that cannot be fetched (one line: ``cannot fetch URL: <kind>: <message>``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
+from monitor.errors import FetchError
 from monitor.match import compile_rules
 from monitor.match.explain import describe_matches, describe_report, matches_json
 from monitor.records import Document
+from monitor.secrets import mask_text, mask_url
 
 EXIT_MATCHED = 0
 EXIT_NO_MATCH = 1
 EXIT_USAGE = 2
+
+EXIT_CODES = (
+    "exit status: 0 = some rule matched, 1 = no rule matched, "
+    "2 = unknown --rule, unreadable --file or --url that cannot be fetched"
+)
+# Feed-polling advice in fetch messages that means nothing for a one-off page fetch.
+_FEED_ADVICE = re.compile(r";\s*we retry\b.*$|\s*\(raise the feed's interval[^)]*\)", re.S)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "test-rule",
         help="show which rules match a text and why",
-        description="Run the configured rules over one text. Exit 0: matched, 1: no match.",
+        description="Run the configured rules over one text and show the evidence.",
+        epilog=EXIT_CODES,
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the article text")
@@ -55,6 +67,9 @@ def cmd_test_rule(args: argparse.Namespace, ctx: object) -> int:
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    except FetchError as exc:
+        print(fetch_failure(exc, args.url), file=sys.stderr)
+        return EXIT_USAGE
     matches = [m for m in matcher.match(doc) if not args.rule or m.rule == args.rule]
     if args.json:
         print(json.dumps(matches_json(matches), ensure_ascii=False))
@@ -63,6 +78,16 @@ def cmd_test_rule(args: argparse.Namespace, ctx: object) -> int:
     else:
         print(describe_matches(matches, doc))
     return EXIT_MATCHED if matches else EXIT_NO_MATCH
+
+
+def fetch_failure(exc: FetchError, url: str) -> str:
+    """One line for a ``--url`` page that could not be fetched, secrets masked and without
+    the feed-polling advice (retries, feed URLs) that does not apply here. No I/O."""
+    if exc.kind in ("http_status", "rate_limited") and " answered " in exc.message:
+        message = f"{mask_url(url)} answered HTTP {exc.status}"
+    else:
+        message = _FEED_ADVICE.sub("", exc.message)
+    return mask_text(" ".join(f"cannot fetch URL: {exc.kind}: {message}".split()))
 
 
 def _document(args: argparse.Namespace, config: object) -> Document:

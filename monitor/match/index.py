@@ -6,7 +6,9 @@ expanded into index entries: its inflected forms (``forms``), its name keys
 An article token is looked up once per distinct spelling and the resulting
 ``{pattern id: score}`` is cached, so matching an article costs one dict look-up per
 token whatever the number of rules. Terms (phrases) are sequences of patterns,
-indexed by their first pattern.
+indexed by their first pattern. A phrase does not run across a sentence break
+(``coalition. Of the willing``, or a new line that starts with a capital) unless the rule
+itself has one there; brackets, quotes, commas and dashes between its words are allowed.
 """
 
 from __future__ import annotations
@@ -24,11 +26,20 @@ from monitor.match.keys import (
     deletes,
     english_forms,
     name_keys,
+    plural_keys,
 )
-from monitor.match.normalize import TOKEN_RE, is_cyrillic, is_latin, normalize_token
+from monitor.match.normalize import (
+    PUNCT_BREAK_RE,
+    SENTENCE_BREAK_RE,
+    TOKEN_RE,
+    is_cyrillic,
+    is_latin,
+    normalize_token,
+)
 from monitor.match.query import Word
 
 _CACHE_LIMIT = 200_000
+_LINE_BREAKS = "\n\r\v\f\x85\u2028\u2029"
 _NO_HITS: dict[int, int] = {}
 
 # One term occurrence: (field, first token, end token, score).
@@ -48,10 +59,12 @@ def word_forms(word: Word, lexicon: Lexicon) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class TermSpec:
-    """A compiled term: its pattern ids in order and its label for evidence."""
+    """A compiled term: its pattern ids in order, its label for evidence, and the gaps
+    between its words (index k = between word k and k+1) that must hold no sentence break."""
 
     patterns: tuple[int, ...]
     label: str
+    unbroken: tuple[int, ...] = ()
 
 
 class WordIndex:
@@ -63,6 +76,9 @@ class WordIndex:
         self.forms: dict[str, list[int]] = defaultdict(list)
         self.names: dict[str, list[int]] = defaultdict(list)  # whole key of a rule name
         self.stems: dict[str, list[int]] = defaultdict(list)  # its stems (trailing vowels off)
+        # Whole keys of names written in Cyrillic: also met by a Latin token's English
+        # plural (Witkoffs). A Latin rule name gets its plurals by spelling (english_forms).
+        self.plural_names: dict[str, list[int]] = defaultdict(list)
         self.fuzzy: dict[str, set[str]] = defaultdict(set)
         self.prefixes: dict[str, list[int]] = defaultdict(list)
         self.prefix_lengths: tuple[int, ...] = ()
@@ -89,6 +105,8 @@ class WordIndex:
         if len(keys.whole) < 2:
             return
         self.names[keys.whole].append(pid)
+        if is_cyrillic(text[0]):
+            self.plural_names[keys.whole].append(pid)
         for stem in keys.stems:
             self.stems[stem].append(pid)
         if len(keys.whole) >= MIN_FUZZY_KEY:
@@ -115,6 +133,10 @@ class WordIndex:
             for stem in keys.stems:
                 for pid in self.stems.get(stem, ()):
                     hits.setdefault(pid, 100)
+            if self.plural_names:
+                for key in plural_keys(norm):
+                    for pid in self.plural_names.get(key, ()):
+                        hits.setdefault(pid, 100)
         for length in self.prefix_lengths:
             if len(norm) < length:
                 break
@@ -151,9 +173,13 @@ class TermIndex:
         self.specs: list[TermSpec] = []
         self.by_first: dict[int, list[int]] = defaultdict(list)
 
-    def add(self, words: tuple[Word, ...], label: str) -> int:
-        """The term id for a phrase, indexing it on first sight."""
-        spec = TermSpec(tuple(self.words.add(w) for w in words), label)
+    def add(self, words: tuple[Word, ...], label: str, breaks: tuple[bool, ...] = ()) -> int:
+        """The term id for a phrase, indexing it on first sight.
+
+        ``breaks[k]`` is True when the rule itself has a sentence break after word k.
+        """
+        unbroken = tuple(k for k in range(len(words) - 1) if not (breaks and breaks[k]))
+        spec = TermSpec(tuple(self.words.add(w) for w in words), label, unbroken)
         tid = self.ids.get(spec)
         if tid is None:
             tid = self.ids[spec] = len(self.specs)
@@ -161,12 +187,13 @@ class TermIndex:
             self.by_first[spec.patterns[0]].append(tid)
         return tid
 
-    def scan(self, field: str, text: str, found: dict[int, list[Hit]]) -> list[str]:
+    def scan(self, field: str, text: str, found: dict[int, list[Hit]]) -> TokenOffsets:
         """Add every term occurrence in ``text`` to ``found`` (term id -> hits).
 
-        Returns the raw tokens (for :class:`TokenOffsets`).
+        Returns the field's tokens (for evidence offsets).
         """
         tokens = TOKEN_RE.findall(text)
+        offsets = TokenOffsets(text, tokens)
         hits_at = list(map(self.words.cache.get, tokens))  # C loop: most tokens are cached
         if None in hits_at:
             lookup = self.words.lookup
@@ -178,10 +205,13 @@ class TermIndex:
         for i, hits in positions.items():
             for pid, score in hits.items():
                 for tid in by_first.get(pid, ()):
-                    end = _phrase_end(specs[tid].patterns, i, score, positions)
-                    if end is not None:
+                    spec = specs[tid]
+                    end = _phrase_end(spec.patterns, i, score, positions)
+                    if end is not None and (
+                        not spec.unbroken or offsets.unbroken(i, spec.unbroken)
+                    ):
                         found.setdefault(tid, []).append((field, i, end[0], end[1]))
-        return tokens
+        return offsets
 
 
 class TokenOffsets:
@@ -207,6 +237,26 @@ class TokenOffsets:
                 pos = start + len(token)
                 append((start, pos))
         return spans[index]
+
+    def unbroken(self, first: int, gaps: tuple[int, ...]) -> bool:
+        """True when no sentence break lies in the given gaps after token ``first``
+        (gap k is between tokens ``first + k`` and ``first + k + 1``).
+
+        A line break counts unless the next line goes on in lower case: HTML sources
+        wrap lines mid-sentence, and their newlines survive into the text.
+        """
+        text, span = self.text, self.span
+        for k in gaps:
+            end, start = span(first + k)[1], span(first + k + 1)[0]
+            if not SENTENCE_BREAK_RE.search(text, end, start):
+                continue
+            if PUNCT_BREAK_RE.search(text, end, start):
+                return False
+            gap = text[end:start]
+            line = gap[max(gap.rfind(c) for c in _LINE_BREAKS) + 1 :].lstrip()
+            if not (line or text[start])[0].islower():  # a bullet, a capital: a new block
+                return False
+        return True
 
 
 def _phrase_end(

@@ -10,7 +10,9 @@ article needs only dictionary look-ups:
 * :func:`name_keys` turns a capitalised word into phonetic keys: case endings
   stripped, transliterated with anyascii, folded (w->v, wh->v, initial u+vowel->v,
   g/kh->h, c->k/s, y->i, doubled letters collapsed, ie->e), so ``Witkoff``, ``Віткоффа``,
-  ``Уиткоффом`` and ``Whitkoff`` share the key ``vitkof``.
+  ``Уиткоффом`` and ``Whitkoff`` share the key ``vitkof``. :func:`plural_keys` reads a
+  Latin token as an English plural (``Witkoffs``) so a Cyrillic-written rule name
+  (``Віткофф``) finds it as the Latin rule ``Witkoff`` does by spelling.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 from anyascii import anyascii
 
-from monitor.match.normalize import is_cyrillic
+from monitor.match.normalize import is_cyrillic, is_latin
 
 # Case endings of Ukrainian/Russian surnames and nouns, longest first.
 _CASE_ENDINGS = tuple(
@@ -148,6 +150,22 @@ def name_keys(word: str, *, inflected: bool = True) -> NameKeys:
         stems |= {stem, stem.rstrip(_VOWELS)}
     stems = {k for k in stems if len(k) >= _MIN_STEM and k != whole}
     return NameKeys(whole, frozenset(stems))
+
+
+_MIN_PLURAL_BASE = 4  # "Bass" is not "Ba" + s
+
+
+def plural_keys(word: str) -> frozenset[str]:
+    """Phonetic keys of a normalised Latin word read as an English plural or plural
+    possessive: ``witkoffs``, ``witkoffs'``, ``witkoffes`` -> ``{"vitkof", ...}``. No I/O.
+
+    Empty for a word that is not Latin, does not end in ``s``, or ends in ``ss``.
+    """
+    base = strip_possessive(word).replace("'", "")
+    if not base or not is_latin(base[0]) or not base.endswith("s") or base.endswith("ss"):
+        return frozenset()
+    bases = {base[:-1], base[:-2] if base.endswith("es") else ""}
+    return frozenset(phonetic_key(anyascii(b)) for b in bases if len(b) >= _MIN_PLURAL_BASE)
 
 
 def deletes(key: str) -> set[str]:

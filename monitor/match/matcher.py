@@ -1,9 +1,10 @@
 """The compiled rule set: ``compile_rules(rules, terms) -> Matcher``. No I/O.
 
 Matching one document: tokens -> cached pattern hits -> term occurrences (phrase
-index) -> only the rules that use a hit term (plus rules that can match with no
-term at all, e.g. ``NOT x``) evaluate their boolean structure. The cost per
-article grows with its length, not with the number of rules.
+index) -> only the rules that use a hit term evaluate their boolean structure
+(every query needs a present term, see :func:`monitor.match.query.is_anchored`, so
+a rule none of whose terms occur cannot match). The cost per article grows with its
+length, not with the number of rules.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ class Matcher:
         self._rules = rules
         self._terms = terms
         self._term_rules = term_rules
-        self._always = [i for i, r in enumerate(rules) if r.test({})]
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -78,15 +78,15 @@ class Matcher:
         """Term occurrences of ``doc``, and where to build their evidence from."""
         found: dict[int, list[Hit]] = {}
         offsets = {
-            "title": TokenOffsets(doc.title, self._terms.scan("title", doc.title, found)),
-            "text": TokenOffsets(doc.text, self._terms.scan("text", doc.text, found)),
+            "title": self._terms.scan("title", doc.title, found),
+            "text": self._terms.scan("text", doc.text, found),
         }
         return found, _Surfaces(offsets)
 
     def match(self, doc: Document) -> list[Match]:
         """The rules that match ``doc``, each with its evidence, in config order."""
         found, surfaces = self._scan(doc)
-        candidates = set(self._always)
+        candidates: set[int] = set()
         for tid in found:
             candidates.update(self._term_rules.get(tid, ()))
         language = _base_language(doc.language)
@@ -149,7 +149,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
 def _bind(node: Node, index: TermIndex, used: set[int]) -> object:
     """The AST with each :class:`Term` replaced by a reference into ``index``."""
     if isinstance(node, Term):
-        tid = index.add(node.words, node.label)
+        tid = index.add(node.words, node.label, node.breaks)
         used.add(tid)
         return _TermRef(tid, node.label, node.title_only)
     if isinstance(node, Not):

@@ -6,6 +6,7 @@ each token is normalised on its own: NFKC, casefold, apostrophe variants folded 
 mixed-script token (``Вiткофф`` with a Latin ``i``) repaired to its majority script.
 A right single quote or modifier apostrophe inside a word never splits it
 (``м’ясо`` is one token); hyphens and dashes do (``Trump-style`` -> ``trump``, ``style``).
+:data:`SENTENCE_BREAK_RE` finds what a phrase may not run across (``. ! ? ; …``, line breaks).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ _FOLD = str.maketrans(
 _LATIN_TO_CYR = dict(zip("aceiopxykmthbjs", "асеіорхукмтнвјѕ", strict=True))
 _CYR_TO_LATIN = {c: latin for latin, c in _LATIN_TO_CYR.items()}
 
+
+# What ends a sentence (or a line) between two words: a phrase does not run across it.
+SENTENCE_BREAK_RE = re.compile(r"[.!?;\u2026\u3002\uff01\uff1f\uff1b\n\r\v\f\x85\u2028\u2029]")
+# The same without line breaks: a line that goes on in lower case was wrapped mid-sentence.
+PUNCT_BREAK_RE = re.compile(r"[.!?;\u2026\u3002\uff01\uff1f\uff1b]")
 
 _LATIN_RE = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 _CYR_RE = re.compile(r"[\u0400-\u052f]")

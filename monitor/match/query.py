@@ -11,6 +11,10 @@ Grammar (operators are upper-case; juxtaposition means AND)::
     term    := ["="] ( word["*"] | '"' phrase '"' )
 
 Regular expressions are deliberately not part of the language.
+
+A query must be *anchored*: every way it can match needs at least one term present
+in the article (``NOT x`` alone, or ``a OR NOT b``, would match almost every article
+with no evidence), so such queries are refused when the config loads.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
-from monitor.match.normalize import TOKEN_RE, tokenize
+from monitor.match.normalize import SENTENCE_BREAK_RE, TOKEN_RE, tokenize
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,9 @@ class Term:
     words: tuple[Word, ...]
     label: str
     title_only: bool = False
+    # Per gap between consecutive words: True when the rule itself puts a sentence break
+    # there (``"U.S. sanctions"``), so the article may too. Empty = no breaks anywhere.
+    breaks: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +127,7 @@ class _Parser:
         self.groups = groups
         self.toks = _lex(self.query, rule)
         self.i = 0
+        self.starts: dict[int, int] = {}  # id(node) -> character where it starts
 
     def error(self, message: str, pos: int | None = None) -> QueryError:
         if pos is None:
@@ -135,27 +143,66 @@ class _Parser:
         node = self.parse_or()
         if self.i < len(self.toks):
             raise self.error(f"unexpected {self.toks[self.i].text!r}")
+        self.check_anchored(node)
         return node
 
+    def start(self) -> int:
+        return self.toks[self.i].pos if self.i < len(self.toks) else len(self.query)
+
     def parse_or(self) -> Node:
+        pos = self.start()
         children = [self.parse_and()]
         while self.peek() == "OR":
             self.i += 1
             children.append(self.parse_and())
-        return children[0] if len(children) == 1 else Or(tuple(children))
+        return self.placed(children[0] if len(children) == 1 else Or(tuple(children)), pos)
 
     def parse_and(self) -> Node:
+        pos = self.start()
         children = [self.parse_unary()]
         while self.peek() in ("AND", "NOT", "(", "TERM", "TITLE"):
             if self.peek() == "AND":
                 self.i += 1
             children.append(self.parse_unary())
-        return children[0] if len(children) == 1 else And(tuple(children))
+        return self.placed(children[0] if len(children) == 1 else And(tuple(children)), pos)
+
+    def placed(self, node: Node, pos: int) -> Node:
+        """Remember where ``node`` starts (the first position recorded wins)."""
+        self.starts.setdefault(id(node), pos)
+        return node
+
+    def check_anchored(self, root: Node) -> None:
+        """Refuse a query that can match with no term present (see the module doc)."""
+        if is_anchored(root):
+            return
+        node = root
+        while True:
+            if isinstance(node, And):  # no child anchored: blame the first OR, if any
+                node = next((c for c in node.children if isinstance(c, Or)), node)
+                if isinstance(node, And):
+                    break
+            if not isinstance(node, Or):
+                break
+            branch = next(c for c in node.children if not is_anchored(c))
+            if isinstance(branch, Not) or (
+                isinstance(branch, And) and not any(isinstance(c, Or) for c in branch.children)
+            ):
+                raise self.error(
+                    "every OR alternative needs a term that must be present "
+                    "(an alternative with only NOT matches almost every article)",
+                    self.starts.get(id(branch), 0),
+                )
+            node = branch
+        raise self.error(
+            "a rule needs at least one term that must be present (NOT alone matches everything)",
+            self.starts.get(id(node), 0),
+        )
 
     def parse_unary(self) -> Node:
         if self.peek() == "NOT":
+            pos = self.start()
             self.i += 1
-            return Not(self.parse_unary())
+            return self.placed(Not(self.parse_unary()), pos)
         return self.parse_near()
 
     def parse_near(self) -> Node:
@@ -209,6 +256,21 @@ class _Parser:
         return terms[0] if len(terms) == 1 else Or(terms)
 
 
+def is_anchored(node: Node) -> bool:
+    """True when ``node`` can only hold if some term of it is present in the article.
+
+    A term or NEAR is anchored; NOT never is; AND is when one of its parts is; OR only
+    when every alternative is. No I/O.
+    """
+    if isinstance(node, Term | Near):
+        return True
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, And):
+        return any(is_anchored(c) for c in node.children)
+    return all(is_anchored(c) for c in node.children)
+
+
 def _is_positional(node: Node) -> bool:
     if isinstance(node, Term | Near):
         return True
@@ -218,7 +280,7 @@ def _is_positional(node: Node) -> bool:
 def _scoped(node: Node) -> Node:
     """The same expression with every term restricted to the title."""
     if isinstance(node, Term):
-        return Term(node.words, node.label, True)
+        return Term(node.words, node.label, True, node.breaks)
     if isinstance(node, Not):
         return Not(_scoped(node.child))
     if isinstance(node, Near):
@@ -240,15 +302,22 @@ def parse_term_text(
         label = body if not exact else "=" + body
     elif not quoted and '"' in body:
         raise QueryError('a " inside a word', rule=rule, position=pos)
-    words = []
+    words: list[Word] = []
+    breaks: list[bool] = []
+    prev_end = 0
     for raw in TOKEN_RE.finditer(body + " "):
         after = body[raw.end() : raw.end() + 1]
-        words.extend(_words(raw.group(), after == "*", exact, rule, pos))
+        new = _words(raw.group(), after == "*", exact, rule, pos)
+        if new and words:
+            breaks.append(bool(SENTENCE_BREAK_RE.search(body, prev_end, raw.start())))
+        if new:
+            words.extend(new)
+            prev_end = raw.end()
     if not words:
         raise QueryError(f"{text!r} has no words", rule=rule, position=pos)
     if body.count("*") != sum(w.prefix for w in words):
         raise QueryError("'*' is only allowed at the end of a word", rule=rule, position=pos)
-    return Term(tuple(words), label, title_only)
+    return Term(tuple(words), label, title_only, tuple(breaks) if any(breaks) else ())
 
 
 def _words(raw: str, prefix: bool, exact: bool, rule: str | None, pos: int) -> list[Word]:
