@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -28,7 +27,7 @@ from monitor.models import (
     StateRow,
 )
 from monitor.records import Alert
-from monitor.store import evidence_from_json
+from monitor.store import evidence_from_json, source_name
 
 STATUSES = ("pending", "sending", "sent", "dead")
 
@@ -111,10 +110,6 @@ def load_alerts(session: Session, ids: Sequence[int]) -> list[Alert]:
     return [_to_alert(*row) for row in session.execute(stmt)]
 
 
-def _source(feed: FeedRow) -> str:
-    return feed.name or feed.title or urlsplit(feed.url).netloc or feed.url
-
-
 def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow | None) -> Alert:
     return Alert(
         id=row.id,
@@ -125,7 +120,7 @@ def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow
         article_id=row.article_id,
         title=article.title,
         link=article.link,
-        source=_source(feed),
+        source=source_name(feed.name, feed.title, feed.url),
         published=article.published_at,
         text=article.text,
         evidence=evidence_from_json(match.evidence if match else None),

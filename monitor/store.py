@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -40,8 +41,14 @@ class FeedState:
 
     @property
     def source(self) -> str:
-        """The name shown in alerts: configured name, else the feed's title, else its URL."""
-        return self.name or self.title or self.url
+        """The name shown in alerts and notices (see :func:`source_name`)."""
+        return source_name(self.name, self.title, self.url)
+
+
+def source_name(name: str | None, title: str | None, url: str) -> str:
+    """A feed as people see it: configured name, else the feed's own title, else the
+    host of its URL (a local fixture path shows as itself)."""
+    return name or title or urlsplit(url).netloc or url
 
 
 def _state(row: FeedRow) -> FeedState:

@@ -109,3 +109,28 @@ def test_removed_feed_is_deactivated_and_keeps_articles(factory) -> None:
     with db.session_scope(factory) as s:
         assert store.feed_states(s) == []
         assert store.article_count(s) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "url", "shown"),
+    [
+        (
+            "Європейська правда",
+            "EP feed",
+            "https://www.eurointegration.com.ua/rss/",
+            "Європейська правда",
+        ),
+        (
+            None,
+            "BBC News - World",
+            "https://feeds.bbci.co.uk/news/world/rss.xml",
+            "BBC News - World",
+        ),
+        (None, None, "https://feeds.bbci.co.uk/news/world/rss.xml", "feeds.bbci.co.uk"),
+        (None, None, "/srv/fixtures/seed.xml", "/srv/fixtures/seed.xml"),
+    ],
+)
+def test_source_name_is_the_same_in_logs_notices_and_alerts(name, title, url, shown) -> None:
+    assert store.source_name(name, title, url) == shown
+    state = store.FeedState(1, url, name, title, None, None, None, None, None, 0, 0, None, None)
+    assert state.source == shown
