@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import os
 import socket
+import threading
 import time
 import tracemalloc
 import zlib
@@ -311,15 +312,25 @@ def test_failing_feeds_do_not_stop_others_in_the_same_gather(http_server):
     assert all(isinstance(o, FetchResult) and o.status == "ok" for o in outcomes[3:])
 
 
-def test_at_most_per_host_requests_run_at_once(http_server):
-    active, peak = [0], [0]
+class ConcurrencyProbe:
+    """A slow route that records how many requests it served at the same time."""
 
-    def slow(_req):
-        active[0] += 1
-        peak[0] = max(peak[0], active[0])
+    def __init__(self) -> None:
+        self.active = self.peak = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, _req) -> Response:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
         time.sleep(0.15)
-        active[0] -= 1
+        with self.lock:
+            self.active -= 1
         return Response(200, {}, RSS)
+
+
+def test_at_most_per_host_requests_run_at_once(http_server):
+    slow = ConcurrencyProbe()
 
     http_server.route("/slow", slow)
 
@@ -329,19 +340,12 @@ def test_at_most_per_host_requests_run_at_once(http_server):
             await asyncio.gather(*(client.fetch(f, FetchState(), NOW) for f in feeds))
 
     asyncio.run(run())
-    assert peak[0] == 2
+    assert slow.peak == 2
 
 
 def test_overall_concurrency_limit_holds_across_hosts():
     servers = [LocalServer().start() for _ in range(3)]
-    active, peak = [0], [0]
-
-    def slow(_req):
-        active[0] += 1
-        peak[0] = max(peak[0], active[0])
-        time.sleep(0.15)
-        active[0] -= 1
-        return Response(200, {}, RSS)
+    slow = ConcurrencyProbe()
 
     try:
         urls = [s.route("/slow", slow) for s in servers]
@@ -357,7 +361,7 @@ def test_overall_concurrency_limit_holds_across_hosts():
     finally:
         for s in servers:
             s.stop()
-    assert peak[0] == 3
+    assert slow.peak == 3
 
 
 def test_local_file_feed_is_read_and_then_not_modified(tmp_path):
