@@ -145,3 +145,33 @@ def test_daemon_speaks_sd_notify_and_serves_health(
         if proc.poll() is None:
             proc.kill()
         sock.close()
+
+
+def test_watch_config_reloads_on_file_edit_without_a_signal(
+    tmp_path: Path, http_server: LocalServer
+) -> None:
+    server = http_server
+    server.static("/hook", b"{}")
+    a = server.static("/a.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    b = server.static(
+        "/b.xml",
+        rss(("b1", "https://b.example/1", "Unrelated story")),
+        {"Content-Type": "application/rss+xml"},
+    )
+    cfg = make_config(tmp_path, server, [a])
+    cfg.write_text(cfg.read_text().replace('tick = "1s"', 'tick = "1s"\nwatch_config = true'))
+    db_path = tmp_path / "monitor.db"
+    proc = start(cfg, tmp_path)
+    try:
+        assert wait_until(lambda: count(db_path, "select count(*) from articles") == 5)
+        text = cfg.read_text()
+        cfg.write_text(text.replace("\n[[rules]]", f'\n[[feeds]]\nurl = "{b}"\n\n[[rules]]', 1))
+        assert wait_until(lambda: count(db_path, "select count(*) from articles") == 6), (
+            tmp_path / "stderr.log"
+        ).read_text()
+        assert "config.reloaded" in (tmp_path / "stderr.log").read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

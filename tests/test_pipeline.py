@@ -244,3 +244,39 @@ def test_run_once_cli_on_example_config_prints_exactly_one_alert(tmp_path: Path)
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert runs[0].stdout.count("[witkoff-coalition]") == 1, runs[0].stdout
     assert "[witkoff-coalition]" not in runs[1].stdout  # stored and alerted once
+
+
+def test_full_text_feed_matches_on_the_article_page(tmp_path: Path, hook_ok: LocalServer) -> None:
+    """A feed with a one-line summary: only full_text = true finds the rule's terms,
+    which are on the article page. Pages already stored are not fetched again."""
+    server = hook_ok
+    seed = (ROOT / "seeds" / "witkoff_coalition_uk.txt").read_text(encoding="utf-8")
+    page = (
+        "<html><head><title>Віткофф у Парижі</title></head><body><nav>Меню · Новини</nav>"
+        "<article><h1>Віткофф у Парижі</h1>"
+        + "".join(f"<p>{p}</p>" for p in seed.split("\n") if p.strip())
+        + "</article><footer>© 2026</footer></body></html>"
+    ).encode()
+    link = server.static("/news/1.html", page, {"Content-Type": "text/html; charset=utf-8"})
+    summary_only = rss(("g1", link, "Спецпосланець США заявив про переговори"))
+    feed_url = server.static("/teaser.xml", summary_only, {"Content-Type": "application/rss+xml"})
+    (tmp_path / "plain").mkdir()
+    daemon = Daemon(load_config(make_config(tmp_path / "plain", server, [feed_url]), {}))
+    try:
+        assert daemon.run_once().alerts == 0  # the summary alone does not match
+    finally:
+        daemon.parse_pool.close()
+    full = tmp_path / "full"
+    full.mkdir()
+    cfg = make_config(full, server, [feed_url])
+    cfg.write_text(
+        cfg.read_text().replace('backlog = "3650d"', 'backlog = "3650d"\nfull_text = true')
+    )
+    daemon = Daemon(load_config(cfg, {}))
+    try:
+        assert daemon.run_once().alerts == 1
+        daemon.run_once()
+    finally:
+        daemon.parse_pool.close()
+    assert len(server.hits("/news/1.html")) == 1  # the stored article's page is not refetched
+    assert len(received(server)) == 1
