@@ -21,13 +21,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor import stats  # noqa: E402
 from monitor.cli.ops import collect_status  # noqa: E402
-from monitor.config import Config, MonitorSettings  # noqa: E402
-from monitor.db import make_engine, make_session_factory, upgrade  # noqa: E402
-from monitor.health import HealthServer, Metrics  # noqa: E402
-from monitor.housekeeping import backup, optimize, prune  # noqa: E402
-from monitor.records import FetchSettings  # noqa: E402
+from monitor.config import Config  # noqa: E402
+from monitor.daemon.health import HealthServer, Metrics  # noqa: E402
+from monitor.records import (
+    FetchSettings,  # noqa: E402
+    MonitorSettings,  # noqa: E402
+)
+from monitor.store import views  # noqa: E402
+from monitor.store.db import make_engine, make_session_factory, upgrade  # noqa: E402
+from monitor.store.housekeeping import backup, optimize, prune  # noqa: E402
 
 NOW = datetime.now(UTC)
 
@@ -109,7 +112,7 @@ def main() -> None:
         t.join()
         print(f"{'  writer commits during the backup':<44} {during:9d}")
 
-        metrics = Metrics(alert_source=lambda: stats.alert_counts(sf))
+        metrics = Metrics(alert_source=lambda: views.alert_counts(sf))
         server = HealthServer("127.0.0.1:0", metrics.registry, lambda: True)
         server.start()
         timed(

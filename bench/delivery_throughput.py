@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from monitor.delivery import deliver_due  # noqa: E402
 from monitor.records import RuleConfig  # noqa: E402
+from monitor.store.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from tests.support import LocalServer  # noqa: E402
 from tests.test_delivery_support import NOW, FakeClock, add_alert, channel, make_config  # noqa: E402
 

@@ -21,9 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.errors import FetchError  # noqa: E402
-from monitor.fetch import FeedClient, FetchState  # noqa: E402
-from monitor.normalize import normalize_entries  # noqa: E402
-from monitor.parse import ParsePool, parse_feed  # noqa: E402
+from monitor.fetch.client import FeedClient  # noqa: E402
+from monitor.fetch.state import FetchState  # noqa: E402
+from monitor.normalize.entries import normalize_entries  # noqa: E402
+from monitor.parse.feed import parse_feed  # noqa: E402
+from monitor.parse.pool import ParsePool  # noqa: E402
 from monitor.records import FeedConfig, FetchSettings  # noqa: E402
 from tests.support import SHARED, LocalServer  # noqa: E402
 

@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.errors import FetchError  # noqa: E402
 from monitor.match import compile_rules  # noqa: E402
-from monitor.normalize import normalize_entries  # noqa: E402
-from monitor.parse import parse_feed  # noqa: E402
+from monitor.normalize.entries import normalize_entries  # noqa: E402
+from monitor.parse.feed import parse_feed  # noqa: E402
 from monitor.records import Document, FeedConfig, RuleConfig  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "real-feeds"

@@ -1,11 +1,11 @@
-"""Alembic environment: runs with the engine/connection handed over by monitor.db."""
+"""Alembic environment: runs with the engine/connection handed over by monitor.store.db."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from monitor.models import Base
+from monitor.store.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -21,9 +21,7 @@ from datetime import datetime, timedelta
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import outbox
 from monitor.config import Config
-from monitor.db import session_scope
 from monitor.errors import DeliveryError
 from monitor.log import event
 from monitor.notify.console import register_console
@@ -39,6 +37,9 @@ from monitor.notify.send import send_message, url_secrets
 from monitor.notify.timing import backoff_s
 from monitor.records import Alert, ChannelConfig
 from monitor.secrets import mask_text
+from monitor.store import outbox
+from monitor.store.db import session_scope
+from monitor.store.state import get_state, set_state
 
 log = logging.getLogger(__name__)
 SENDING_TIMEOUT_S = 300.0  # a row in "sending" longer than this was interrupted: resend
@@ -88,7 +89,7 @@ def deliver_due(
     limiter = ChannelLimits(dict(config.channels))
     with session_scope(session_factory) as s:
         outbox.requeue_stale(s, now, SENDING_TIMEOUT_S, config.monitor.max_attempts)
-        limiter.load(s, now)
+        limiter.load({name: get_state(s, _bucket_key(name)) for name in config.channels}, now)
     _deliver_notices(session_factory, config, now, limiter, tally)
     queues = _plan(session_factory, config, now, limiter, tally)
     budget = (
@@ -96,7 +97,8 @@ def deliver_due(
     )
     _drain(session_factory, config, now, queues, limiter, tally, sleep, monotonic, budget)
     with session_scope(session_factory) as s:
-        limiter.save(s, now)
+        for name, bucket in limiter.dump().items():
+            set_state(s, _bucket_key(name), bucket, now)
     report = tally.report()
     if report.messages or report.failed or report.dead:
         event(
@@ -109,6 +111,11 @@ def deliver_due(
             messages=report.messages,
         )
     return report
+
+
+def _bucket_key(channel: str) -> str:
+    """The state-table key of a channel's token bucket."""
+    return f"ratelimit:{channel}"
 
 
 def _plan(

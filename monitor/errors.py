@@ -7,6 +7,8 @@ propagates (systemd restarts us). The CLI turns these into messages and exit cod
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 
 class MonitorError(Exception):
     """Base of every expected press-monitor error."""
@@ -57,7 +59,7 @@ class QueryError(MonitorError):
 
 
 # Fetch errors: a small closed set of kinds, each with an actionable message.
-FETCH_ERROR_KINDS = (
+FetchErrorKind = Literal[
     "timeout",
     "network",
     "tls",
@@ -67,7 +69,8 @@ FETCH_ERROR_KINDS = (
     "redirect_loop",
     "not_a_feed",
     "parse_error",
-)
+]
+FETCH_ERROR_KINDS: tuple[FetchErrorKind, ...] = get_args(FetchErrorKind)
 
 
 class FetchError(MonitorError):
@@ -75,7 +78,7 @@ class FetchError(MonitorError):
 
     def __init__(
         self,
-        kind: str,
+        kind: FetchErrorKind,
         message: str,
         *,
         status: int | None = None,
@@ -104,3 +107,7 @@ class DeliveryError(MonitorError):
 
 class StaleSchemaError(MonitorError):
     """The database schema is older or newer than this version of press-monitor."""
+
+
+class DatabaseError(MonitorError):
+    """The database cannot be opened, created or migrated (path, permissions, server)."""

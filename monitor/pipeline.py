@@ -1,6 +1,6 @@
 """The orchestrator: one poll cycle, top to bottom. It alone knows the order.
 
-For each due feed, concurrently (bounded by :class:`monitor.fetch.FeedClient`):
+For each due feed, concurrently (bounded by :class:`monitor.fetch.client.FeedClient`):
 
 1. fetch (conditional GET; 304 or an identical body costs no parse),
 2. parse the bytes in a worker process (bounded in time),
@@ -27,17 +27,28 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import store
 from monitor.config import Config
-from monitor.db import session_scope
 from monitor.errors import FetchError
-from monitor.fetch import FeedClient, FetchResult, FetchState
+from monitor.fetch.article import fetch_article_async
+from monitor.fetch.client import FeedClient
+from monitor.fetch.state import FetchResult, FetchState
 from monitor.log import event
-from monitor.normalize import normalize_entries
-from monitor.parse import ParsePool
+from monitor.normalize.entries import normalize_entries
+from monitor.parse.pool import ParsePool
 from monitor.records import Article, Document, FeedConfig, ParsedFeed, StoredArticle
 from monitor.schedule import is_feed_broken, next_check
 from monitor.secrets import mask_url
+from monitor.store.articles import insert_new_articles, record_matches, unseen_articles
+from monitor.store.db import session_scope
+from monitor.store.feeds import (
+    FeedState,
+    feed_states,
+    record_failure,
+    record_not_modified,
+    record_success,
+    set_broken_notified,
+    sync_feeds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +111,8 @@ async def poll_cycle(
     now = now or utcnow()
     started = time.monotonic()
     with session_scope(rt.session_factory) as session:
-        store.sync_feeds(session, rt.config.feeds, now)
-        states = store.feed_states(session, due_at=None if all_feeds else now)
+        sync_feeds(session, rt.config.feeds, now)
+        states = feed_states(session, due_at=None if all_feeds else now)
     feeds = {f.url: f for f in rt.config.feeds}
     async with FeedClient(rt.config.fetch) as client:
         tasks = [_poll_one(rt, client, feeds[s.url], s) for s in states if s.url in feeds]
@@ -123,7 +134,7 @@ async def poll_cycle(
 
 
 async def _poll_one(
-    rt: Runtime, client: FeedClient, feed: FeedConfig, state: store.FeedState
+    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState
 ) -> FeedOutcome:
     started = time.monotonic()
     try:
@@ -136,7 +147,7 @@ async def _poll_one(
 
 
 async def poll_feed(
-    rt: Runtime, client: FeedClient, feed: FeedConfig, state: store.FeedState
+    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState
 ) -> FeedOutcome:
     """Fetch, parse, normalise, store, match one feed; raise FetchError on failure."""
     started = time.monotonic()
@@ -158,17 +169,17 @@ async def poll_feed(
 
 
 async def _with_full_text(
-    rt: Runtime, client: FeedClient, state: store.FeedState, articles: list[Article]
+    rt: Runtime, client: FeedClient, state: FeedState, articles: list[Article]
 ) -> list[Article]:
     """Fetch and extract the page of each article not stored yet (same bounds as feeds)."""
     with session_scope(rt.session_factory) as session:
-        fresh = {a.guid for a in store.unseen_articles(session, state.id, articles)}
+        fresh = {a.guid for a in unseen_articles(session, state.id, articles)}
 
     async def one(article: Article) -> Article:
         if article.guid not in fresh or not article.link:
             return article
         try:
-            _title, text = await client.fetch_article(article.link)
+            _title, text = await fetch_article_async(client, article.link)
         except FetchError as exc:
             event(
                 log,
@@ -190,7 +201,7 @@ async def _with_full_text(
 def _store_and_match(
     rt: Runtime,
     feed: FeedConfig,
-    state: store.FeedState,
+    state: FeedState,
     result: FetchResult,
     parsed: ParsedFeed,
     articles: list[Article],
@@ -201,11 +212,11 @@ def _store_and_match(
     rules = {r.name: r for r in config.rules}
     alerts = 0
     with session_scope(rt.session_factory) as session:
-        new = store.insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
+        new = insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
         for article in new:
             alerts += _match_article(rt, session, article, rules, now)
         hints = [h for h in (result.max_age_s, parsed.ttl_s) if h]
-        fresh = store.record_success(
+        fresh = record_success(
             session,
             state.id,
             title=parsed.title,
@@ -252,16 +263,16 @@ def _match_article(
         )
         if rt.on_match:
             rt.on_match(m.rule)
-    return store.record_matches(session, article, matches, rules, now)
+    return record_matches(session, article, matches, rules, now)
 
 
 def _record_not_modified(
-    rt: Runtime, feed: FeedConfig, state: store.FeedState, result: FetchResult, started: float
+    rt: Runtime, feed: FeedConfig, state: FeedState, result: FetchResult, started: float
 ) -> FeedOutcome:
     now = utcnow()
     hints = [result.max_age_s] if result.max_age_s else []
     with session_scope(rt.session_factory) as session:
-        store.record_not_modified(
+        record_not_modified(
             session,
             state.id,
             now=now,
@@ -277,12 +288,12 @@ def _record_not_modified(
 
 
 def _record_failure(
-    rt: Runtime, feed: FeedConfig, state: store.FeedState, exc: FetchError, duration_ms: int
+    rt: Runtime, feed: FeedConfig, state: FeedState, exc: FetchError, duration_ms: int
 ) -> FeedOutcome:
     now = utcnow()
     hints = [exc.retry_after_s] if exc.retry_after_s else []
     with session_scope(rt.session_factory) as session:
-        fresh = store.record_failure(
+        fresh = record_failure(
             session,
             state.id,
             exc,
@@ -308,7 +319,7 @@ def _record_failure(
 
 
 def _notify_broken(
-    rt: Runtime, session: Session, state: store.FeedState, exc: FetchError, now: datetime
+    rt: Runtime, session: Session, state: FeedState, exc: FetchError, now: datetime
 ) -> None:
     """One operator notice when a feed has failed longer than the threshold (no storm)."""
     channel = rt.config.monitor.operator_channel
@@ -316,7 +327,7 @@ def _notify_broken(
         return
     if not is_feed_broken(state.error_since, now, rt.config.monitor.feed_broken_after_s):
         return
-    from monitor.outbox import enqueue_operator_notice
+    from monitor.store.outbox import enqueue_operator_notice
 
     key_since = state.error_since.isoformat(timespec="minutes")
     since = _local(state.error_since, rt.config.monitor.timezone)
@@ -329,7 +340,7 @@ def _notify_broken(
         channel,
         now,
     )
-    store.set_broken_notified(session, state.id, now)
+    set_broken_notified(session, state.id, now)
     event(log, "feed.broken_notified", logging.WARNING, feed_url=state.url, error_kind=exc.kind)
 
 
@@ -338,11 +349,11 @@ def _local(when: datetime, tz: str) -> str:
     return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _notify_recovered(rt: Runtime, session: Session, state: store.FeedState, now: datetime) -> None:
+def _notify_recovered(rt: Runtime, session: Session, state: FeedState, now: datetime) -> None:
     channel = rt.config.monitor.operator_channel
     if not channel or state.broken_notified_at is None:
         return
-    from monitor.outbox import enqueue_operator_notice
+    from monitor.store.outbox import enqueue_operator_notice
 
     enqueue_operator_notice(
         session,
@@ -352,4 +363,4 @@ def _notify_recovered(rt: Runtime, session: Session, state: store.FeedState, now
         channel,
         now,
     )
-    store.set_broken_notified(session, state.id, None)
+    set_broken_notified(session, state.id, None)

@@ -2,8 +2,8 @@
 
 Data flows one way: config -> scheduler -> fetch -> parse -> normalise -> store ->
 match -> outbox -> deliver. Each stage takes and returns these records; ORM classes
-stay inside :mod:`monitor.store` and :mod:`monitor.outbox`, which convert rows to
-records. No I/O.
+stay inside :mod:`monitor.store`, which converts rows to records. Closed sets of
+values are ``Literal`` types. No I/O.
 """
 
 from __future__ import annotations
@@ -11,6 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, get_args
+
+AlertStatus = Literal["pending", "sending", "sent", "dead"]
+ALERT_STATUSES: tuple[AlertStatus, ...] = get_args(AlertStatus)
+Priority = Literal["normal", "high"]
+DeliveryMode = Literal["instant", "digest"]
+EvidenceField = Literal["title", "text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,26 @@ class FeedConfig:
     def is_local(self) -> bool:
         """True for a feed configured as a local file path (fixtures)."""
         return not self.url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSettings:
+    """The ``[monitor]`` table."""
+
+    database: str  # SQLAlchemy URL
+    poll_interval_s: float = 300.0
+    timezone: str = "UTC"
+    backlog_s: float = 86400.0
+    operator_channel: str | None = None  # where "feed broken" / "alert dead" notices go
+    feed_broken_after_s: float = 12 * 3600.0
+    http: str | None = None  # "127.0.0.1:9310": /healthz and /metrics; None = off
+    watch_config: bool = False
+    retention_s: float | None = None  # None: keep articles forever
+    keep_matched: bool = True  # retention keeps articles that matched a rule
+    shutdown_timeout_s: float = 10.0
+    tick_s: float = 15.0  # how often the scheduler looks for due feeds / due alerts
+    max_attempts: int = 8  # delivery attempts before an alert is dead
+    state_dir: str = "data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +94,19 @@ class RuleConfig:
     query: str
     channels: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()  # empty -> any language
-    delivery: str = "instant"  # "instant" | "digest"
+    delivery: DeliveryMode = "instant"
     digest: str | None = None  # "hourly" | "daily HH:MM" (when delivery == "digest")
-    priority: str = "normal"  # "normal" | "high" (high ignores quiet hours)
+    priority: Priority = "normal"  # high ignores quiet hours
     min_sources: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedFeed:
+    """One feed found in a feed list (an OPML file), to be written as ``[[feeds]]``."""
+
+    url: str
+    name: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +122,7 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
-    """What :func:`monitor.parse.parse_feed` returns."""
+    """What :func:`monitor.parse.feed.parse_feed` returns."""
 
     title: str | None
     entries: tuple[Entry, ...]
@@ -132,7 +168,7 @@ class Evidence:
 
     term: str  # the term as written in the rule (or the @group entry)
     surface: str  # the text as written in the article
-    field: str  # "title" | "text"
+    field: EvidenceField
     score: int = 100  # 0-100; < 100 only for fuzzy matches
     start: int = -1  # character offset of the surface in the field, -1 if unknown
     end: int = -1
@@ -162,7 +198,7 @@ class Alert:
     id: int
     rule: str
     channel: str
-    status: str  # "pending" | "sending" | "sent" | "dead"
+    status: AlertStatus
     attempts: int
     article_id: int
     title: str
@@ -174,6 +210,6 @@ class Alert:
     created_at: datetime
     next_attempt_at: datetime | None = None
     last_error: str | None = None
-    priority: str = "normal"
-    delivery: str = "instant"
+    priority: Priority = "normal"
+    delivery: DeliveryMode = "instant"
     extra: Mapping[str, str] = field(default_factory=dict)

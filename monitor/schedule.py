@@ -1,4 +1,6 @@
-"""When to check a feed next: our interval, server hints, failures and jitter. No I/O.
+"""When to check a feed next, and what state a feed is in. No I/O.
+
+The interval: our own, server hints, failures and jitter.
 
 Next check = max(our interval, server hints: Retry-After, Cache-Control max-age, RSS
 ``<ttl>``), clamped to [:data:`MIN_INTERVAL_S`, :data:`MAX_INTERVAL_S`], plus a little
@@ -12,11 +14,17 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 MIN_INTERVAL_S = 60.0
 MAX_INTERVAL_S = 24 * 3600.0
 MAX_BACKOFF_S = 6 * 3600.0
 JITTER_FRACTION = 0.1  # up to +10 %: never earlier than a server asked
+
+FeedStatus = Literal["new", "ok", "failing", "backing_off", "broken"]
+FEED_STATES: tuple[FeedStatus, ...] = get_args(FeedStatus)
+"""The one feed vocabulary of ``monitor feeds``, ``monitor status`` and ``/metrics``."""
+BACKING_OFF_AFTER = 3  # consecutive failures after which a feed counts as backing off
 
 
 def _jitter(delay_s: float, rng: random.Random | None) -> float:
@@ -78,3 +86,29 @@ def next_check(
 def is_feed_broken(error_since: datetime | None, now: datetime, threshold_s: float) -> bool:
     """True when a feed has been failing continuously for at least ``threshold_s``. No I/O."""
     return error_since is not None and (now - error_since).total_seconds() >= threshold_s
+
+
+def classify_feed(
+    failures: int | None,
+    error_since: datetime | None,
+    last_success_at: datetime | None,
+    now: datetime,
+    broken_after_s: float,
+) -> FeedStatus:
+    """One of :data:`FEED_STATES` for an active feed, from stable facts only. No I/O.
+
+    - ``new``: no failure and never a successful poll yet;
+    - ``ok``: the last poll succeeded;
+    - ``failing``: 1 or 2 consecutive failures (still polled about on schedule);
+    - ``backing_off``: :data:`BACKING_OFF_AFTER` or more failures (the interval has grown);
+    - ``broken``: failing continuously for ``broken_after_s`` or longer
+      (``[monitor].feed_broken_after``; the operator was notified).
+
+    The state only changes on a poll or as ``error_since`` ages, never back and forth
+    between retries, so a Prometheus ``for:`` clause on it can fire.
+    """
+    if not failures:
+        return "ok" if last_success_at is not None else "new"
+    if is_feed_broken(error_since, now, broken_after_s):
+        return "broken"
+    return "backing_off" if failures >= BACKING_OFF_AFTER else "failing"

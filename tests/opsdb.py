@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.db import make_engine, make_session_factory, upgrade
-from monitor.models import AlertRow, ArticleRow, FeedRow, MatchRow, SightingRow
+from monitor.store.db import make_engine, make_session_factory, upgrade
+from monitor.store.schema import AlertRow, ArticleRow, FeedRow, MatchRow, SightingRow
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

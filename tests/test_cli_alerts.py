@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.cli.alerts import register
-from monitor.db import session_scope
-from monitor.models import AlertRow
+from monitor.store.db import session_scope
+from monitor.store.schema import AlertRow
 from tests.test_delivery_support import BOT_TOKEN, add_alert, alert_row, channel, make_config
 
 pytest_plugins = ["tests.test_delivery_support"]

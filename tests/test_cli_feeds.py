@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor import db
 from monitor.cli import feeds as feeds_cli
-from monitor.config import Config, MonitorSettings
-from monitor.models import ArticleRow, FeedRow
-from monitor.records import FeedConfig, FetchSettings
+from monitor.config import Config
+from monitor.records import FeedConfig, FetchSettings, MonitorSettings
+from monitor.store import db
+from monitor.store.schema import ArticleRow, FeedRow
 
 NOW = datetime.now(UTC)
 RSS = b'<rss version="2.0"><channel><title>T</title><item><guid>1</guid></item></channel></rss>'

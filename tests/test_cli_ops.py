@@ -14,12 +14,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from monitor.cli import db as cli_db
 from monitor.cli import ops
-from monitor.config import Config, MonitorSettings
-from monitor.db import session_scope
+from monitor.config import Config
 from monitor.errors import ConfigError
-from monitor.records import FeedConfig, FetchSettings
-from monitor.stats import Heartbeat, record_heartbeat
+from monitor.records import FeedConfig, FetchSettings, MonitorSettings
+from monitor.store.db import session_scope
+from monitor.store.state import Heartbeat, record_heartbeat
 from tests.opsdb import add_article, add_feed, add_match, db, db_template  # noqa: F401
 
 
@@ -45,6 +46,7 @@ def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="monitor")
     sub = parser.add_subparsers(dest="command", required=True)
     ops.register(sub)
+    cli_db.register(sub)
     return parser.parse_args(argv)
 
 
@@ -236,21 +238,20 @@ def test_db_optimize_reports_sizes(ctx, capsys) -> None:
     assert "->" in capsys.readouterr().out
 
 
-def test_register_joins_an_existing_db_group() -> None:
-    """When the main CLI already has ``db upgrade``, backup lands beside it."""
-    parser = argparse.ArgumentParser(prog="monitor")
-    sub = parser.add_subparsers(dest="command", required=True)
-    db_parser = sub.add_parser("db")
-    db_sub = db_parser.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade")
-    ops.register(sub)
-    assert parser.parse_args(["db", "upgrade"]).db_command == "upgrade"
-    assert parser.parse_args(["db", "backup", "x.db"]).handler is ops.cmd_db_backup
+def test_every_db_subcommand_is_in_one_group() -> None:
+    """``monitor db`` lists upgrade, backup, prune and optimize together."""
+    from monitor.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["db", "upgrade"]).handler is cli_db.cmd_db_upgrade
+    assert parser.parse_args(["db", "backup", "x.db"]).handler is cli_db.cmd_db_backup
+    assert parser.parse_args(["db", "prune"]).handler is cli_db.cmd_db_prune
+    assert parser.parse_args(["db", "optimize"]).handler is cli_db.cmd_db_optimize
 
 
 def test_status_on_a_broken_database_file_is_one_error_line(tmp_path, capsys) -> None:
     """A file that is not SQLite: exit 1 and one 'error:' line, no traceback."""
-    from monitor.db import make_engine, make_session_factory
+    from monitor.store.db import make_engine, make_session_factory
 
     bad = tmp_path / "monitor.db"
     bad.write_bytes(b"this is not a database at all" * 100)

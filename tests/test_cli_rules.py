@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from monitor.cli.rules import cmd_test_rule, register
-from monitor.config import Config, MonitorSettings
+from monitor.config import Config
 from monitor.match import compile_rules
-from monitor.records import FetchSettings, RuleConfig
+from monitor.records import FetchSettings, MonitorSettings, RuleConfig
 
 TERMS = {"coalition": ("coalition of the willing", "коаліція рішучих")}
 RULES = (
@@ -162,9 +161,6 @@ def test_source_is_required() -> None:
         parser.parse_args(["test-rule", "--json"])
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("monitor.extract") is None, reason="monitor.extract not merged yet"
-)
 def test_url_source_fetches_the_article(http_server, capsys: pytest.CaptureFixture[str]) -> None:
     """--url fetches the page from a local server and matches its extracted text."""
     paragraph = "<p>Спецпосланець Стів Віткофф прибув на засідання коаліції рішучих.</p>"
@@ -187,9 +183,6 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/a"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("monitor.extract") is None, reason="monitor.extract not merged yet"
-)
 @pytest.mark.parametrize(
     ("path", "status", "content_type", "expected"),
     [
@@ -222,9 +215,6 @@ def test_url_that_cannot_be_fetched_exits_2_with_one_line(
     assert "feed" not in message and "retry" not in message
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("monitor.extract") is None, reason="monitor.extract not merged yet"
-)
 @pytest.mark.parametrize(
     "url",
     [

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config, parse_duration, parse_size
+from monitor.config import load_config
+from monitor.config.units import parse_duration, parse_size
 from monitor.errors import ConfigError
 from tests.support import ROOT
 

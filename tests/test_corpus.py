@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import FETCH_ERROR_KINDS, FetchError
-from monitor.fetch import FeedClient, FetchState
-from monitor.normalize import normalize_entries
-from monitor.parse import parse_feed
+from monitor.fetch.client import FeedClient
+from monitor.fetch.state import FetchState
+from monitor.normalize.entries import normalize_entries
+from monitor.parse.feed import parse_feed
 from monitor.records import Article, FeedConfig, FetchSettings, ParsedFeed
 from tests.support import LocalServer, shared_path
 

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from monitor.delivery import deliver_due
-from monitor.outbox import alert_counts
+from monitor.store.views import alert_status_counts
 from tests.support import Response
 from tests.test_delivery_support import (
     NOW,
@@ -128,14 +128,14 @@ def test_alert_counts_by_status(factory, capsys):
     add_alert(factory)
     add_alert(factory, title="other")
     with factory() as s:
-        assert alert_counts(s) == {"pending": 2, "sending": 0, "sent": 0, "dead": 0}
+        assert alert_status_counts(s) == {"pending": 2, "sending": 0, "sent": 0, "dead": 0}
     deliver_due(factory, config, NOW, **fast())
     with factory() as s:
-        assert alert_counts(s) == {"pending": 0, "sending": 0, "sent": 2, "dead": 0}
+        assert alert_status_counts(s) == {"pending": 0, "sending": 0, "sent": 2, "dead": 0}
 
 
-from monitor.models import AlertRow  # noqa: E402
 from monitor.records import RuleConfig  # noqa: E402
+from monitor.store.schema import AlertRow  # noqa: E402
 
 
 def test_a_slow_channel_stops_the_cycle_at_its_time_budget(factory, http_server):

@@ -20,7 +20,7 @@ pytest_plugins = ["tests.test_delivery_support"]
 
 CHILD = """
 import sys
-from monitor.db import make_engine, make_session_factory
+from monitor.store.db import make_engine, make_session_factory
 from monitor.delivery import deliver_due
 from tests.test_delivery_support import NOW, channel, make_config
 config = make_config([channel("c", sys.argv[2], rate_limit="100/s")])

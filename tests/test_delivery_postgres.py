@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from monitor import db
+from monitor.store import db
 
 pg = pytest.importorskip("tests.pg", reason="tests/pg.py (PostgreSQL fixture) is not here")
 postgres_url = pg.postgres_url

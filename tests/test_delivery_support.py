@@ -14,11 +14,18 @@ import pytest
 from apprise.plugins.telegram import NotifyTelegram
 from sqlalchemy import select
 
-from monitor.config import Config, MonitorSettings
-from monitor.db import make_engine, make_session_factory, session_scope, upgrade
-from monitor.models import AlertRow, ArticleRow, FeedRow, MatchRow, OperatorNoticeRow, SightingRow
-from monitor.records import ChannelConfig, FetchSettings, RuleConfig
+from monitor.config import Config
+from monitor.records import ChannelConfig, FetchSettings, MonitorSettings, RuleConfig
 from monitor.secrets import mask_url
+from monitor.store.db import make_engine, make_session_factory, session_scope, upgrade
+from monitor.store.schema import (
+    AlertRow,
+    ArticleRow,
+    FeedRow,
+    MatchRow,
+    OperatorNoticeRow,
+    SightingRow,
+)
 from tests.support import LocalServer, Request, Response
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, 14:00 in Europe/Kyiv

@@ -17,8 +17,10 @@ import pytest
 
 from monitor import PROJECT_URL, __version__
 from monitor.errors import FetchError
-from monitor.fetch import FeedClient, FetchResult, FetchState, parse_max_age, parse_retry_after
-from monitor.parse import parse_feed
+from monitor.fetch.client import FeedClient
+from monitor.fetch.hints import parse_max_age, parse_retry_after
+from monitor.fetch.state import FetchResult, FetchState
+from monitor.parse.feed import parse_feed
 from monitor.records import FeedConfig, FetchSettings
 from monitor.schedule import next_check
 from tests.support import LocalServer, Response

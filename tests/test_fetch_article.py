@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from monitor.errors import FetchError
-from monitor.extract import extract_article, fetch_article
-from monitor.fetch import FeedClient
+from monitor.fetch.article import extract_article, fetch_article, fetch_article_async
+from monitor.fetch.client import FeedClient
 from monitor.records import FetchSettings
 from tests.support import Response
 
@@ -47,12 +47,12 @@ def test_article_is_fetched_within_the_feed_bounds(http_server):
     assert "text/html" in http_server.hits("/a/1")[0].headers["accept"]
 
 
-def test_client_fetch_article_is_what_the_pipeline_awaits(http_server):
+def test_fetch_article_async_is_what_the_pipeline_awaits(http_server):
     url = http_server.static("/a/2", PAGE, {"Content-Type": "text/html"})
 
     async def run():
         async with FeedClient(FetchSettings()) as client:
-            return await client.fetch_article(url)
+            return await fetch_article_async(client, url)
 
     assert asyncio.run(run())[1].startswith(PARAGRAPHS[0])
 

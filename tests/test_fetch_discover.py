@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.discover import discover_feeds, feed_like_links
+from monitor.parse.discover import discover_feeds, feed_like_links
 
 BASE = "https://news.example.org/section/page.html"
 

@@ -10,8 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.daemon.health import HealthServer, Metrics, is_loopback, parse_address
 from monitor.errors import MonitorError
-from monitor.health import HealthServer, Metrics, is_loopback, parse_address
 
 
 def get(url: str) -> tuple[int, str, str]:

@@ -16,10 +16,10 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import stats
-from monitor.db import session_scope
-from monitor.health import HealthServer, Metrics
-from monitor.sdnotify import Notifier, WatchdogGate, WatchdogPinger
+from monitor.daemon.health import HealthServer, Metrics
+from monitor.daemon.sdnotify import Notifier, WatchdogGate, WatchdogPinger
+from monitor.store import views
+from monitor.store.db import session_scope
 from tests.opsdb import NOW, add_article, add_feed, add_match, db, db_template  # noqa: F401
 
 
@@ -59,7 +59,7 @@ def test_hung_cycle_turns_healthz_503_and_silences_the_watchdog(db, tmp_path) ->
     }
     notifier = Notifier(env)
     gate = WatchdogGate(stall_limit_s=0.4, created_at=time.monotonic())
-    metrics = Metrics(alert_source=lambda: stats.alert_counts(db.session_factory))
+    metrics = Metrics(alert_source=lambda: views.alert_counts(db.session_factory))
     health = HealthServer(
         "127.0.0.1:0", metrics.registry, lambda: gate.is_progressing(time.monotonic())
     )

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from monitor.db import make_engine, session_scope
 from monitor.errors import MonitorError
-from monitor.housekeeping import backup, optimize, prune
-from monitor.models import AlertRow, ArticleRow, MatchRow, SightingRow
+from monitor.store.db import make_engine, session_scope
+from monitor.store.housekeeping import backup, optimize, prune
+from monitor.store.schema import AlertRow, ArticleRow, MatchRow, SightingRow
 from tests.opsdb import NOW, add_article, add_feed, add_match, db, db_template  # noqa: F401
 
 DAY = 86400.0
@@ -70,7 +70,7 @@ def test_prune_with_long_retention_deletes_nothing(seeded) -> None:
 
 def test_prune_works_through_more_than_one_batch(db, monkeypatch) -> None:  # noqa: F811
     """Deletion runs in batches until no old article is left."""
-    monkeypatch.setattr("monitor.housekeeping.PRUNE_BATCH", 7)
+    monkeypatch.setattr("monitor.store.housekeeping.PRUNE_BATCH", 7)
     with session_scope(db.session_factory) as s:
         feed = add_feed(s, "https://news.example/rss")
         for i in range(30):
@@ -193,7 +193,7 @@ def test_backup_onto_a_folder_is_a_clear_error_even_with_overwrite(seeded, tmp_p
 
 def test_an_alert_that_turned_pending_after_selection_protects_its_article(seeded) -> None:
     """Candidates are checked again under the write lock before anything is deleted."""
-    from monitor.housekeeping import _delete_articles
+    from monitor.store.housekeeping import _delete_articles
 
     with seeded.session_factory() as s:
         article_id = s.scalar(select(ArticleRow.id).where(ArticleRow.guid == "old-matched-sent"))
@@ -233,12 +233,13 @@ def test_incremental_vacuum_is_used_when_the_database_asks_for_it(tmp_path) -> N
 
 def test_run_housekeeping_prunes_only_with_a_retention(seeded) -> None:
     """The periodic job prunes per [monitor].retention and always optimizes."""
-    from monitor.config import MonitorSettings
-    from monitor.housekeeping import run_housekeeping
+    from monitor.store.housekeeping import run_housekeeping
 
     off = run_housekeeping(
-        seeded.session_factory, seeded.engine, MonitorSettings(database=seeded.url), NOW
+        seeded.session_factory, seeded.engine, NOW, retention_s=None, keep_matched=True
     )
     assert off.pruned == 0 and off.optimized is not None
-    on = MonitorSettings(database=seeded.url, retention_s=30 * DAY, keep_matched=True)
-    assert run_housekeeping(seeded.session_factory, seeded.engine, on, NOW).pruned == 1
+    on = run_housekeeping(
+        seeded.session_factory, seeded.engine, NOW, retention_s=30 * DAY, keep_matched=True
+    )
+    assert on.pruned == 1

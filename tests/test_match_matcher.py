@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.match import compile_rules, detect_language
-from monitor.match.normalize import normalize_token, tokenize
+from monitor.match.tokens import normalize_token, tokenize
 from monitor.records import Document, Evidence, RuleConfig
 
 

@@ -8,9 +8,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from monitor import db
 from monitor.errors import StaleSchemaError
-from monitor.models import Base
+from monitor.store import db
+from monitor.store.schema import Base
 
 
 def test_upgrade_on_empty_file_matches_models(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_concurrent_upgrades_on_a_fresh_file_both_succeed(tmp_path: Path) -> Non
 
 
 def test_read_only_commands_never_create_a_database(tmp_path: Path) -> None:
-    from monitor.db import DatabaseError
+    from monitor.errors import DatabaseError
 
     missing = tmp_path / "typo" / "monitor.db"
     with pytest.raises(DatabaseError, match="no database at"):
@@ -70,7 +70,7 @@ def test_read_only_commands_never_create_a_database(tmp_path: Path) -> None:
 
 
 def test_unusable_database_path_is_one_clear_error(tmp_path: Path) -> None:
-    from monitor.db import DatabaseError
+    from monitor.errors import DatabaseError
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

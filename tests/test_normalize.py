@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.normalize import entry_guid, html_to_text, normalize_entries, repair_mojibake
+from monitor.normalize.entries import entry_guid, normalize_entries
 from monitor.records import Entry, FeedConfig, ParsedFeed
+from monitor.text import html_to_text, repair_mojibake
 
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
 FEED = FeedConfig(url="https://news.example.org/rss", language="uk")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from monitor import db
 from monitor.config import load_config
-from monitor.daemon import Daemon
-from monitor.models import FeedRow
+from monitor.daemon.service import Daemon
+from monitor.store import db
+from monitor.store.schema import FeedRow
 from tests.support import LocalServer, Response
 from tests.test_pipeline import SEED_FEED, make_config
 

@@ -6,8 +6,10 @@ import tomllib
 
 import pytest
 
+from monitor.cli.feeds import read_opml
+from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError
-from monitor.opml import ImportedFeed, append_feeds_toml, read_opml
+from monitor.records import ImportedFeed
 
 OPML = """<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">

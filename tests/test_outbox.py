@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from monitor import outbox
-from monitor.db import session_scope
 from monitor.delivery import deliver_due
-from monitor.models import AlertRow
+from monitor.store import outbox, views
+from monitor.store.db import session_scope
+from monitor.store.schema import AlertRow
 from tests.test_delivery_support import (
     NOW,
     add_alert,
@@ -104,6 +104,6 @@ def test_recent_alerts_are_newest_first_and_filter_by_status(factory):
     with session_scope(factory) as s:
         s.get(AlertRow, a).status = "dead"
     with factory() as s:
-        assert [x.id for x in outbox.recent_alerts(s)] == [b, a]
-        assert [x.title for x in outbox.recent_alerts(s, "dead")] == ["old"]
-        assert [x.id for x in outbox.recent_alerts(s, limit=1)] == [b]
+        assert [x.id for x in views.recent_alerts(s)] == [b, a]
+        assert [x.title for x in views.recent_alerts(s, "dead")] == ["old"]
+        assert [x.id for x in views.recent_alerts(s, limit=1)] == [b]

@@ -11,8 +11,10 @@ import tracemalloc
 import pytest
 
 from monitor.errors import FetchError
-from monitor.normalize import html_to_text
-from monitor.parse import ParsePool, defuse_entities, parse_feed
+from monitor.parse.feed import parse_feed
+from monitor.parse.pool import ParsePool
+from monitor.parse.xmlguard import defuse_entities
+from monitor.text import html_to_text
 from tests.support import LocalServer
 
 MIB = 1024 * 1024

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from monitor import db
 from monitor.config import load_config
-from monitor.daemon import Daemon
-from monitor.models import AlertRow, ArticleRow, FeedRow
+from monitor.daemon.service import Daemon
+from monitor.store import db
+from monitor.store.schema import AlertRow, ArticleRow, FeedRow
 from tests.support import ROOT, LocalServer, Response, cli_env
 
 SEED_FEED = (ROOT / "seeds" / "seed_feed.xml").read_bytes()

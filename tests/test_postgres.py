@@ -8,10 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
-from monitor import db, store
-from monitor.models import AlertRow, Base
+from monitor.normalize.urls import canonical_url
 from monitor.records import Article, Evidence, FeedConfig, Match, RuleConfig
-from monitor.urls import canonical_url
+from monitor.store import articles, db, feeds
+from monitor.store.schema import AlertRow, Base
 from tests.pg import postgres_url  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
@@ -28,16 +28,16 @@ def test_postgres_migrates_stores_once_and_writes_outbox(postgres_url: str) -> N
         assert compare_metadata(ctx, Base.metadata) == []
     factory = db.make_session_factory(engine)
     with db.session_scope(factory) as s:
-        store.sync_feeds(
+        feeds.sync_feeds(
             s, [FeedConfig("https://a.example/rss"), FeedConfig("https://b.example/rss")], NOW
         )
-        a, b = store.feed_states(s)
+        a, b = feeds.feed_states(s)
     link = "https://news.example/x"
     art = Article(a.url, "g1", link, canonical_url(link), "Віткофф", "текст", NOW, NOW)
     with db.session_scope(factory) as s:
-        [stored] = store.insert_new_articles(s, a, [art], now=NOW, backlog_s=86400)
+        [stored] = articles.insert_new_articles(s, a, [art], now=NOW, backlog_s=86400)
         rule = RuleConfig("r", "Witkoff", ("desk",))
-        store.record_matches(
+        articles.record_matches(
             s, stored, [Match("r", (Evidence("Witkoff", "Віткофф", "title"),))], {"r": rule}, NOW
         )
     dup = Article(
@@ -51,7 +51,7 @@ def test_postgres_migrates_stores_once_and_writes_outbox(postgres_url: str) -> N
         NOW,
     )
     with db.session_scope(factory) as s:
-        assert store.insert_new_articles(s, b, [dup], now=NOW, backlog_s=86400) == []
+        assert articles.insert_new_articles(s, b, [dup], now=NOW, backlog_s=86400) == []
         assert s.scalar(select(func.count(AlertRow.id))) == 1
         assert s.scalar(select(AlertRow.created_at)) == NOW  # timezone round-trip
     engine.dispose()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.sdnotify import Notifier, WatchdogGate, WatchdogPinger, monotonic_usec
+from monitor.daemon.sdnotify import Notifier, WatchdogGate, WatchdogPinger, monotonic_usec
 
 
 class Listener:

@@ -1,4 +1,4 @@
-"""One feed vocabulary: :func:`monitor.stats.classify_feed` and the views built on it."""
+"""One feed vocabulary: :func:`monitor.schedule.classify_feed` and the views built on it."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import schedule, stats
-from monitor.cli.feeds import feed_views
-from monitor.config import Config, MonitorSettings
-from monitor.db import session_scope
-from monitor.health import Metrics
-from monitor.records import FeedConfig, FetchSettings
+from monitor import schedule
+from monitor.config import Config
+from monitor.daemon.health import Metrics
+from monitor.records import FeedConfig, FetchSettings, MonitorSettings
+from monitor.store import views
+from monitor.store.db import session_scope
+from monitor.store.views import feed_views
 from tests.opsdb import NOW, add_feed, db, db_template  # noqa: F401
 
 H = timedelta(hours=1)
@@ -40,11 +41,11 @@ BROKEN_AFTER_S = 12 * 3600.0
 def test_classify_feed(failures, error_age, succeeded, expected) -> None:
     since = NOW - error_age if error_age is not None else None
     success = NOW - 20 * H if succeeded else None
-    assert stats.classify_feed(failures, since, success, NOW, BROKEN_AFTER_S) == expected
+    assert schedule.classify_feed(failures, since, success, NOW, BROKEN_AFTER_S) == expected
 
 
 def test_every_state_is_in_the_vocabulary() -> None:
-    assert set(stats.FEED_STATES) == {"new", "ok", "failing", "backing_off", "broken"}
+    assert set(schedule.FEED_STATES) == {"new", "ok", "failing", "backing_off", "broken"}
 
 
 FEEDS = {
@@ -84,16 +85,16 @@ def test_feeds_table_status_and_metrics_agree(feeds_db) -> None:
         tuple(FeedConfig(url, interval_s=300) for url in FEEDS),
         (),
     )
-    with feeds_db.session_factory() as s:
-        table = {v.url: v.status for v in feed_views(s, config, NOW)}
+    rows = feed_views(feeds_db.session_factory, config.feeds, NOW, broken_after_s=BROKEN_AFTER_S)
+    table = {v.url: v.status for v in rows}
     assert table == {
         "https://ok.example/rss": "ok",
         "https://once.example/rss": "failing",
         "https://thrice.example/rss": "backing_off",
         "https://dead.example/rss": "broken",
     }
-    counts = stats.feed_status_counts(feeds_db.session_factory, NOW, broken_after_s=BROKEN_AFTER_S)
-    from_table = {state: list(table.values()).count(state) for state in stats.FEED_STATES}
+    counts = views.feed_status_counts(feeds_db.session_factory, NOW, broken_after_s=BROKEN_AFTER_S)
+    from_table = {state: list(table.values()).count(state) for state in schedule.FEED_STATES}
     assert counts == from_table
     metrics = Metrics()
     metrics.set_feed_status_counts(counts)
@@ -109,16 +110,14 @@ def test_feeds_table_status_and_metrics_agree(feeds_db) -> None:
 def test_backing_off_is_stable_between_retries(feeds_db) -> None:
     """Near a retry and right after it the counts do not flip (so ``for: 6h`` can fire)."""
     seen = {
-        tuple(stats.feed_status_counts(feeds_db.session_factory, NOW + d).values())
+        tuple(
+            views.feed_status_counts(
+                feeds_db.session_factory, NOW + d, broken_after_s=BROKEN_AFTER_S
+            ).values()
+        )
         for d in (timedelta(0), timedelta(minutes=2), timedelta(minutes=30))
     }
     assert len(seen) == 1
-
-
-def test_counts_use_the_default_broken_threshold_when_not_given(feeds_db) -> None:
-    """The daemon's positional call still works; broken defaults to 12 h."""
-    counts = stats.feed_status_counts(feeds_db.session_factory, NOW, {}, 300.0)
-    assert counts["broken"] == 1 and counts["backing_off"] == 1 and counts["failing"] == 1
 
 
 DOC_RULE = re.compile(
@@ -150,7 +149,7 @@ def longest_run(state: str, broken_after_s: float, horizon: timedelta) -> timede
     for minute in range(int(horizon.total_seconds() // 60)):
         t = t0 + timedelta(minutes=minute)
         failed = sum(1 for p in polls if p <= t)
-        current = stats.classify_feed(failed, t0, t0 - H, t, broken_after_s)
+        current = schedule.classify_feed(failed, t0, t0 - H, t, broken_after_s)
         run = run + timedelta(minutes=1) if current == state else ZERO
         best = max(best, run)
     return best
@@ -170,5 +169,5 @@ def test_the_feed_alerts_in_operations_md_can_fire() -> None:
     rules = feed_rules_in_the_docs()
     assert rules, "docs/operations.md lost its feed alert rules"
     for state, hold in rules:
-        assert state in stats.FEED_STATES
+        assert state in schedule.FEED_STATES
         assert longest_run(state, BROKEN_AFTER_S, timedelta(hours=24)) > hold, state

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from monitor import db, store
-from monitor.models import AlertRow, ArticleRow, MatchRow, SightingRow
+from monitor.normalize.urls import canonical_url
 from monitor.records import Article, Evidence, FeedConfig, Match, RuleConfig
-from monitor.urls import canonical_url
+from monitor.store import articles, db, feeds
+from monitor.store.schema import AlertRow, ArticleRow, MatchRow, SightingRow
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 
@@ -27,24 +27,24 @@ def article(feed: str, guid: str, link: str, published: datetime | None = NOW) -
     return Article(feed, guid, link, canonical_url(link), f"title {guid}", "text", published, NOW)
 
 
-def states(factory, feeds: list[str]) -> dict[str, store.FeedState]:
+def states(factory, urls: list[str]) -> dict[str, feeds.FeedState]:
     with db.session_scope(factory) as s:
-        store.sync_feeds(s, [FeedConfig(u) for u in feeds], NOW)
-        return {st.url: st for st in store.feed_states(s)}
+        feeds.sync_feeds(s, [FeedConfig(u) for u in urls], NOW)
+        return {st.url: st for st in feeds.feed_states(s)}
 
 
 def test_repoll_and_tracking_link_from_second_feed_store_once(factory) -> None:
     st = states(factory, ["https://a.example/rss", "https://b.example/rss"])
     a, b = st["https://a.example/rss"], st["https://b.example/rss"]
     with db.session_scope(factory) as s:
-        first = store.insert_new_articles(
+        first = articles.insert_new_articles(
             s, a, [article(a.url, "g1", "https://news.example/x")], now=NOW, backlog_s=86400
         )
     with db.session_scope(factory) as s:
-        again = store.insert_new_articles(
+        again = articles.insert_new_articles(
             s, a, [article(a.url, "g1", "https://news.example/x")], now=NOW, backlog_s=86400
         )
-        other = store.insert_new_articles(
+        other = articles.insert_new_articles(
             s,
             b,
             [article(b.url, "other-guid", "https://NEWS.example/x?utm_source=tg&fbclid=1#top")],
@@ -63,15 +63,15 @@ def test_first_poll_backlog_is_stored_but_not_alertable(factory) -> None:
     fresh = article(st.url, "fresh", "https://n.example/fresh", NOW - timedelta(hours=1))
     undated = article(st.url, "undated", "https://n.example/undated", None)
     with db.session_scope(factory) as s:
-        new = store.insert_new_articles(s, st, [old, fresh, undated], now=NOW, backlog_s=86400)
+        new = articles.insert_new_articles(s, st, [old, fresh, undated], now=NOW, backlog_s=86400)
     assert {a.guid: a.alertable for a in new} == {"old": False, "fresh": True, "undated": True}
 
 
 def test_after_first_poll_old_entries_alert(factory) -> None:
     st = states(factory, ["https://a.example/rss"])["https://a.example/rss"]
     with db.session_scope(factory) as s:
-        st = store.record_not_modified(s, st.id, next_check=NOW, now=NOW)
-        new = store.insert_new_articles(
+        st = feeds.record_not_modified(s, st.id, next_check=NOW, now=NOW)
+        new = articles.insert_new_articles(
             s,
             st,
             [article(st.url, "late", "https://n.example/late", NOW - timedelta(days=9))],
@@ -86,29 +86,29 @@ def test_matches_write_one_outbox_row_per_channel_once(factory) -> None:
     rule = RuleConfig("r", "Witkoff", ("desk", "mail"))
     m = Match("r", (Evidence("Witkoff", "Віткоффа", "text", 100, 3, 11),))
     with db.session_scope(factory) as s:
-        [stored] = store.insert_new_articles(
+        [stored] = articles.insert_new_articles(
             s, st, [article(st.url, "g", "https://n.example/g")], now=NOW, backlog_s=86400
         )
-        assert store.record_matches(s, stored, [m], {"r": rule}, NOW) == 2
-        assert store.record_matches(s, stored, [m], {"r": rule}, NOW) == 0
+        assert articles.record_matches(s, stored, [m], {"r": rule}, NOW) == 2
+        assert articles.record_matches(s, stored, [m], {"r": rule}, NOW) == 0
     with db.session_scope(factory) as s:
         rows = s.scalars(select(AlertRow)).all()
         assert sorted(r.channel for r in rows) == ["desk", "mail"]
         assert all(r.status == "pending" for r in rows)
-        evidence = store.evidence_from_json(s.scalars(select(MatchRow.evidence)).one())
+        evidence = articles.evidence_from_json(s.scalars(select(MatchRow.evidence)).one())
         assert evidence == m.evidence
 
 
 def test_removed_feed_is_deactivated_and_keeps_articles(factory) -> None:
     st = states(factory, ["https://a.example/rss"])["https://a.example/rss"]
     with db.session_scope(factory) as s:
-        store.insert_new_articles(
+        articles.insert_new_articles(
             s, st, [article(st.url, "g", "https://n.example/g")], now=NOW, backlog_s=0
         )
-        store.sync_feeds(s, [], NOW)
+        feeds.sync_feeds(s, [], NOW)
     with db.session_scope(factory) as s:
-        assert store.feed_states(s) == []
-        assert store.article_count(s) == 1
+        assert feeds.feed_states(s) == []
+        assert articles.article_count(s) == 1
 
 
 @pytest.mark.parametrize(
@@ -131,6 +131,6 @@ def test_removed_feed_is_deactivated_and_keeps_articles(factory) -> None:
     ],
 )
 def test_source_name_is_the_same_in_logs_notices_and_alerts(name, title, url, shown) -> None:
-    assert store.source_name(name, title, url) == shown
-    state = store.FeedState(1, url, name, title, None, None, None, None, None, 0, 0, None, None)
+    assert feeds.source_name(name, title, url) == shown
+    state = feeds.FeedState(1, url, name, title, None, None, None, None, None, 0, 0, None, None)
     assert state.source == shown

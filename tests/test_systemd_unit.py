@@ -175,7 +175,7 @@ MDWE_PROBE = textwrap.dedent(
         trafilatura.extract("<html><body><article><p>" + "Речення. " * 40 + "</p></article></body></html>")
     cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x + 1)  # libffi closure
     assert cb(1) == 2
-    import monitor.sdnotify, monitor.health, monitor.housekeeping
+    import monitor.daemon.sdnotify, monitor.daemon.health, monitor.store.housekeeping
     print("ok")
     """
 )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.urls import canonical_url
+from monitor.normalize.urls import canonical_url
 
 
 @pytest.mark.parametrize(

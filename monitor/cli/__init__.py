@@ -20,6 +20,7 @@ from monitor.log import setup_logging
 # Modules that add subcommands; a module missing from a partial install is skipped.
 COMMAND_MODULES = (
     "monitor.cli.core",
+    "monitor.cli.db",
     "monitor.cli.rules",
     "monitor.cli.feeds",
     "monitor.cli.alerts",

@@ -7,13 +7,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor import outbox
-from monitor.db import session_scope
 from monitor.errors import DeliveryError
 from monitor.notify.format import format_time, one_line, render_alert
 from monitor.notify.send import send_message, url_secrets
-from monitor.records import Alert, Evidence
+from monitor.records import ALERT_STATUSES, Alert, Evidence
 from monitor.secrets import mask_text
+from monitor.store import outbox, views
+from monitor.store.db import session_scope
 
 TEST_LINK = "https://github.com/press-monitor/press-monitor"
 
@@ -21,7 +21,7 @@ TEST_LINK = "https://github.com/press-monitor/press-monitor"
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``alerts``, ``alerts retry`` and ``notify test``."""
     p = sub.add_parser("alerts", help="recent alerts and their delivery state")
-    p.add_argument("--status", choices=outbox.STATUSES, help="only alerts in this state")
+    p.add_argument("--status", choices=ALERT_STATUSES, help="only alerts in this state")
     p.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
     p.set_defaults(handler=cmd_alerts)
     asub = p.add_subparsers(dest="alerts_command", metavar="ALERTS_COMMAND")
@@ -41,7 +41,7 @@ def _secrets(config: Any) -> tuple[str, ...]:
     return tuple(s for c in config.channels.values() for s in url_secrets(c.url))
 
 
-def shown_status(line: outbox.AlertLine, now: datetime) -> str:
+def shown_status(line: views.AlertLine, now: datetime) -> str:
     """The outbox status, except ``held`` for a pending alert never tried whose first
     attempt lies in the future (quiet hours, a digest slot, waiting for more sources). No I/O."""
     if (
@@ -54,7 +54,7 @@ def shown_status(line: outbox.AlertLine, now: datetime) -> str:
     return line.status
 
 
-def next_try(line: outbox.AlertLine, tz: str) -> str:
+def next_try(line: views.AlertLine, tz: str) -> str:
     """When a pending alert will next be tried, in ``tz`` with the zone name; "-" otherwise."""
     if line.status != "pending":
         return "-"
@@ -71,8 +71,8 @@ def cmd_alerts(args: argparse.Namespace, ctx: Any) -> int:
     secrets = _secrets(config)
     now = datetime.now(UTC)
     with session_scope(ctx.session_factory()) as s:
-        lines = outbox.recent_alerts(s, args.status, max(1, args.limit))
-        counts = outbox.alert_counts(s)
+        lines = views.recent_alerts(s, args.status, max(1, args.limit))
+        counts = views.alert_status_counts(s)
     print(
         f"{'ID':>6}  {'TIME':<20} {'RULE':<16} {'CHANNEL':<12} {'STATUS':<8} {'ATT':>3}  "
         f"{'NEXT TRY':<20} {'LAST ERROR':<40} TITLE"

@@ -6,10 +6,9 @@ import argparse
 import os
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import db
 from monitor.config import Config, load_config, resolve_config_path
+from monitor.store import db
 
 
 class Context:
@@ -41,6 +40,6 @@ class Context:
             self._engine = engine
         return self._engine
 
-    def session_factory(self) -> sessionmaker[Session]:
+    def session_factory(self) -> db.SessionFactory:
         """Sessions on the migrated database."""
         return db.make_session_factory(self.engine())

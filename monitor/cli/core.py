@@ -1,17 +1,17 @@
-"""Core commands: ``run``, ``check-config``, ``db upgrade``."""
+"""Core commands: ``run`` and ``check-config``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from monitor import db
 from monitor.cli.context import Context
 from monitor.config import Config
+from monitor.store import db
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``run``, ``check-config`` and ``db upgrade``."""
+    """Add ``run`` and ``check-config``."""
     p = sub.add_parser("run", help="run the daemon (until SIGTERM), or one cycle with --once")
     p.add_argument(
         "--once", action="store_true", help="poll every feed once, deliver what is due, exit"
@@ -21,15 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-config", help="validate the config and print a summary")
     p.set_defaults(handler=cmd_check_config)
 
-    p = sub.add_parser("db", help="database maintenance")
-    dbsub = p.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
-    up = dbsub.add_parser("upgrade", help="apply database migrations")
-    up.set_defaults(handler=cmd_db_upgrade)
-
 
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor run [--once]``."""
-    from monitor.daemon import Daemon
+    from monitor.daemon.service import Daemon
 
     daemon = Daemon(ctx.config(), ctx.environ)
     if args.once:
@@ -102,16 +97,3 @@ def _dur(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
-
-
-def cmd_db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
-    """``monitor db upgrade``: apply migrations up to head."""
-    engine = db.make_engine(ctx.config().monitor.database)
-    before = db.current_revision(engine)
-    db.upgrade(engine)
-    after = db.current_revision(engine)
-    print(
-        f"database {db.display_url(ctx.config().monitor.database)}: "
-        + (f"upgraded {before or 'empty'} -> {after}" if before != after else f"already at {after}")
-    )
-    return 0

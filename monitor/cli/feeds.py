@@ -7,27 +7,22 @@ import asyncio
 import json
 import re
 import sys
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from monitor.config import Config
-from monitor.discover import discover_feeds, feed_like_links
+from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError, FetchError
-from monitor.fetch import FeedClient
-from monitor.models import ArticleRow, FeedRow
+from monitor.fetch.client import FeedClient
 from monitor.notify.format import format_time
-from monitor.opml import append_feeds_toml, read_opml
-from monitor.parse import parse_feed
-from monitor.records import FetchSettings
+from monitor.parse.discover import discover_feeds, feed_like_links
+from monitor.parse.feed import parse_feed
+from monitor.parse.opml import parse_opml
+from monitor.records import FetchSettings, ImportedFeed
 from monitor.secrets import mask_url
-from monitor.stats import classify_feed
-
-RATE_WINDOW = timedelta(days=7)  # "new items per day" is averaged over the last week
+from monitor.store.views import FeedView, feed_views
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,81 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # -- feeds: the status table --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FeedView:
-    """One line of the ``feeds`` table."""
-
-    name: str
-    url: str
-    status: str  # one of stats.FEED_STATES, or "removed" (no longer in the config)
-    last_success: datetime | None
-    error_kind: str | None
-    error: str | None
-    next_check: datetime | None
-    failures: int
-    articles: int
-    new_per_day: float
-
-
-def feed_status(row: FeedRow, now: datetime, broken_after_s: float) -> str:
-    """``removed`` for a feed no longer configured, else :func:`stats.classify_feed`. No I/O."""
-    if not row.active:
-        return "removed"
-    return classify_feed(row.failures, row.error_since, row.last_success_at, now, broken_after_s)
-
-
-def feed_views(
-    session: Session, config: Config, now: datetime, *, include_removed: bool = False
-) -> list[FeedView]:
-    """The status of every configured feed (and removed ones when asked), config order."""
-    rows = {r.url: r for r in session.scalars(select(FeedRow))}
-    stored = _counts(session)
-    recent = _counts(session, since=now - RATE_WINDOW)
-    views = []
-    for feed in config.feeds:
-        row = rows.pop(feed.url, None)
-        if row is None:
-            views.append(
-                FeedView(feed.name or "", feed.url, "new", None, None, None, None, 0, 0, 0.0)
-            )
-        else:
-            views.append(_view(row, now, config, stored, recent, feed.name))
-    if include_removed:
-        views += [_view(r, now, config, stored, recent, None) for r in rows.values()]
-    return views
-
-
-def _counts(session: Session, since: datetime | None = None) -> dict[int, int]:
-    query = select(ArticleRow.feed_id, func.count()).group_by(ArticleRow.feed_id)
-    if since is not None:
-        query = query.where(ArticleRow.first_seen_at >= since)
-    return dict(session.execute(query).all())  # type: ignore[arg-type]
-
-
-def _view(
-    row: FeedRow,
-    now: datetime,
-    config: Config,
-    stored: dict[int, int],
-    recent: dict[int, int],
-    name: str | None,
-) -> FeedView:
-    age = (now - row.created_at) if row.created_at else RATE_WINDOW
-    days = min(max(age, timedelta(days=1)), RATE_WINDOW).total_seconds() / 86400
-    return FeedView(
-        name=name or row.name or row.title or "",
-        url=row.url,
-        status=feed_status(row, now, config.monitor.feed_broken_after_s),
-        last_success=row.last_success_at,
-        error_kind=row.error_kind if row.failures else None,
-        error=row.error_message if row.failures else None,
-        next_check=row.next_check_at,
-        failures=row.failures or 0,
-        articles=stored.get(row.id, 0),
-        new_per_day=round(recent.get(row.id, 0) / days, 1),
-    )
 
 
 def _when(value: datetime | None, tz: str) -> str:
@@ -175,8 +95,13 @@ def _json_view(v: FeedView) -> dict[str, Any]:
 def cmd_feeds(args: argparse.Namespace, ctx: Any) -> int:
     """``monitor feeds [--json] [--all]``."""
     config = ctx.config()
-    with ctx.session_factory()() as session:
-        views = feed_views(session, config, datetime.now(UTC), include_removed=args.all)
+    views = feed_views(
+        ctx.session_factory(),
+        config.feeds,
+        datetime.now(UTC),
+        broken_after_s=config.monitor.feed_broken_after_s,
+        include_removed=args.all,
+    )
     if args.json:
         print(json.dumps([_json_view(v) for v in views], ensure_ascii=False, indent=2))
     elif not views:
@@ -271,6 +196,19 @@ def cmd_discover(args: argparse.Namespace, ctx: Any) -> int:
 
 
 # -- feeds import-opml --------------------------------------------------------------------
+
+
+def read_opml(path: str | Path) -> list[ImportedFeed]:
+    """The feeds of the OPML file at ``path``; raises :class:`ConfigError` for a file that
+    cannot be read or is not valid OPML."""
+    try:
+        body = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the OPML file: {exc.strerror}", path=str(path)) from exc
+    try:
+        return parse_opml(body)
+    except FetchError as exc:
+        raise ConfigError(f"not a valid OPML file: {exc}", path=str(path)) from exc
 
 
 def cmd_import_opml(args: argparse.Namespace, ctx: Any) -> int:

@@ -95,7 +95,7 @@ def _document(args: argparse.Namespace, config: object) -> Document:
     if args.file is not None:
         text = Path(args.file).read_text(encoding="utf-8", errors="replace")
     elif args.url is not None:
-        from monitor.extract import fetch_article  # another area; imported only when used
+        from monitor.fetch.article import fetch_article  # another area; imported only when used
 
         fetched_title, text = fetch_article(args.url, config.fetch)  # type: ignore[attr-defined]
         title = title or fetched_title

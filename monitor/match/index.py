@@ -28,7 +28,8 @@ from monitor.match.keys import (
     name_keys,
     plural_keys,
 )
-from monitor.match.normalize import (
+from monitor.match.query import Word
+from monitor.match.tokens import (
     PUNCT_BREAK_RE,
     SENTENCE_BREAK_RE,
     TOKEN_RE,
@@ -36,7 +37,6 @@ from monitor.match.normalize import (
     is_latin,
     normalize_token,
 )
-from monitor.match.query import Word
 
 _CACHE_LIMIT = 200_000
 _LINE_BREAKS = "\n\r\v\f\x85\u2028\u2029"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from anyascii import anyascii
 
-from monitor.match.normalize import is_cyrillic, is_latin
+from monitor.match.tokens import is_cyrillic, is_latin
 
 # Case endings of Ukrainian/Russian surnames and nouns, longest first.
 _CASE_ENDINGS = tuple(

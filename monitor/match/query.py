@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
-from monitor.match.normalize import SENTENCE_BREAK_RE, TOKEN_RE, tokenize
+from monitor.match.tokens import SENTENCE_BREAK_RE, TOKEN_RE, tokenize
 
 
 @dataclass(frozen=True, slots=True)

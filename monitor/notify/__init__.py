@@ -1,7 +1,7 @@
 """Sending alerts: formatting per channel kind, apprise (and Telegram) sending, the
 ``console://`` notification, rate limits, quiet hours and digests.
 
-The database side (claiming, marking) is :mod:`monitor.outbox`; the cycle that ties
+The database side (claiming, marking) is :mod:`monitor.store.outbox`; the cycle that ties
 them together is :mod:`monitor.delivery`.
 """
 

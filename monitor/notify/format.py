@@ -24,7 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from monitor.notify.snippet import make_snippet, matched_terms
 from monitor.records import Alert, ChannelConfig
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATES = {"telegram": "telegram.html", "email": "email.html", "generic": "generic.txt"}
 TELEGRAM_LIMIT = 4096  # characters after entity parsing, counted in UTF-16 code units
 SUBJECT_MAX = 200

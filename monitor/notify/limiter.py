@@ -1,18 +1,17 @@
-"""The token buckets of every channel for one delivery cycle, kept in the state table.
+"""The token buckets of every channel for one delivery cycle. No I/O.
 
 Pure bucket arithmetic is in :mod:`monitor.notify.ratelimit`; this class picks each
-channel's rate and loads/saves its bucket (key ``ratelimit:<channel>``) so limits and
-a server's "retry after" hold across cycles and restarts.
+channel's rate and holds its bucket. The buckets travel as text (:meth:`ChannelLimits.load`,
+:meth:`ChannelLimits.dump`): :mod:`monitor.delivery` keeps them in the state table, so
+limits and a server's "retry after" hold across cycles and restarts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
-from monitor import outbox
 from monitor.notify.format import channel_kind
 from monitor.notify.ratelimit import (
     Bucket,
@@ -51,11 +50,12 @@ class ChannelLimits:
         """True when the channel has a rate limit (unlimited channels never fold bursts)."""
         return self.rates.get(name) is not None
 
-    def load(self, session: Session, at: datetime) -> None:
-        """Read every channel's bucket; a channel seen for the first time starts full."""
+    def load(self, stored: Mapping[str, str | None], at: datetime) -> None:
+        """Take every channel's saved bucket (:meth:`dump` text by channel name); a
+        channel seen for the first time, or with an unreadable bucket, starts full."""
         for name, rate in self.rates.items():
-            stored = load_bucket(outbox.get_state(session, f"ratelimit:{name}"))
-            self.buckets[name] = stored or Bucket(rate.burst if rate else 1.0, at)
+            bucket = load_bucket(stored.get(name))
+            self.buckets[name] = bucket or Bucket(rate.burst if rate else 1.0, at)
 
     def wait(self, name: str, at: datetime) -> float:
         """Seconds until the channel may send (0: now)."""
@@ -75,7 +75,6 @@ class ChannelLimits:
         """The service said "retry after": nothing goes to the channel until ``until``."""
         self.buckets[name] = replace(self.buckets[name], blocked_until=until)
 
-    def save(self, session: Session, now: datetime) -> None:
-        """Write every bucket back to the state table."""
-        for name, bucket in self.buckets.items():
-            outbox.set_state(session, f"ratelimit:{name}", dump_bucket(bucket), now)
+    def dump(self) -> dict[str, str]:
+        """Every bucket as text by channel name, for :meth:`load` next cycle."""
+        return {name: dump_bucket(bucket) for name, bucket in self.buckets.items()}

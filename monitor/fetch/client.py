@@ -2,16 +2,15 @@
 
 Bounds: a connect timeout and a total wall-clock deadline per fetch (a server dripping
 one byte a second is cut off at the deadline, not per read), a body cap counted after
-decompression (:mod:`monitor.httpbody`: we decompress ourselves, incrementally, so a gzip
-bomb stops at the cap), at most ``max_redirects`` redirects, http/https only. Politeness:
-conditional GET (ETag / Last-Modified) plus a body hash (:mod:`monitor.fetch_state`), an
-unconditional fetch at least every ``force_refetch_s``, at most ``per_host`` concurrent
-requests per host and ``concurrency`` overall, and the server's hints (Retry-After,
-Cache-Control max-age; :mod:`monitor.http_hints`) returned to the scheduler. Every failure
-is one :class:`FetchError` of a closed set of kinds (:data:`monitor.errors.FETCH_ERROR_KINDS`),
-classified in :mod:`monitor.fetch_failures`. Local files: :mod:`monitor.localfeed`.
-
-The records and helpers of those modules are re-exported here, where callers import them.
+decompression (:mod:`monitor.fetch.body`: we decompress ourselves, incrementally, so a
+gzip bomb stops at the cap), at most ``max_redirects`` redirects, http/https only.
+Politeness: conditional GET (ETag / Last-Modified) plus a body hash
+(:mod:`monitor.fetch.state`), an unconditional fetch at least every ``force_refetch_s``, at
+most ``per_host`` concurrent requests per host and ``concurrency`` overall, and the
+server's hints (Retry-After, Cache-Control max-age; :mod:`monitor.fetch.hints`) returned
+to the scheduler. Every failure is one :class:`FetchError` of a closed set of kinds
+(:data:`monitor.errors.FetchErrorKind`), classified in :mod:`monitor.fetch.failures`.
+Local files: :mod:`monitor.fetch.local`; article pages: :mod:`monitor.fetch.article`.
 """
 
 from __future__ import annotations
@@ -30,41 +29,20 @@ import httpx
 
 from monitor import PROJECT_URL, __version__
 from monitor.errors import FetchError
-from monitor.fetch_failures import classify_transport_error, is_bot_challenge, status_error
-from monitor.fetch_state import (
+from monitor.fetch.body import gunzip_if_gzip, read_capped
+from monitor.fetch.failures import classify_transport_error, is_bot_challenge, status_error
+from monitor.fetch.hints import parse_max_age, parse_retry_after
+from monitor.fetch.local import fetch_local
+from monitor.fetch.state import (
     FetchResult,
     FetchState,
-    body_hash,
     conditional_headers,
     is_force_due,
     result_for_body,
 )
-from monitor.http_hints import parse_max_age, parse_retry_after
-from monitor.httpbody import BoundedBody, gunzip_if_gzip, read_capped
-from monitor.localfeed import fetch_local
 from monitor.log import event
 from monitor.records import FeedConfig, FetchSettings
 from monitor.secrets import mask_url
-
-__all__ = [
-    "ACCEPT",
-    "REDIRECT_STATUSES",
-    "BoundedBody",
-    "FeedClient",
-    "FetchResult",
-    "FetchState",
-    "Page",
-    "body_hash",
-    "classify_transport_error",
-    "conditional_headers",
-    "default_user_agent",
-    "gunzip_if_gzip",
-    "is_bot_challenge",
-    "is_force_due",
-    "parse_max_age",
-    "parse_retry_after",
-    "status_error",
-]
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +213,6 @@ class FeedClient:
                     status, url, retry_after, challenge=is_bot_challenge(resp.headers)
                 )
             return Page(status, resp.headers, await read_capped(resp, cap), url)
-
-    async def fetch_article(self, url: str) -> tuple[str, str]:
-        """Fetch an article page within the feed bounds; return ``(title, main text)``.
-        Raises :class:`FetchError`. See :mod:`monitor.extract`."""
-        from monitor.extract import fetch_article_async
-
-        return await fetch_article_async(self, url)
 
 
 def _redirect_target(chain: list[str], resp: Page) -> str:

@@ -1,8 +1,7 @@
-"""Import feed lists: read OPML subscriptions, append them as ``[[feeds]]`` to the config.
+"""Edit a config file in place: append ``[[feeds]]`` tables (``monitor feeds import-opml``).
 
-:func:`read_opml` parses an OPML file (nested outlines, any case of ``xmlUrl``) into
-:class:`ImportedFeed` records; :func:`append_feeds_toml` appends the ones whose URL the
-TOML file does not list yet, leaving every existing byte of the file as it was.
+:func:`append_feeds_toml` appends the feeds whose URL the TOML file does not list yet,
+leaving every existing byte of the file as it was; the file is replaced atomically.
 """
 
 from __future__ import annotations
@@ -11,41 +10,11 @@ import json
 import os
 import tempfile
 import tomllib
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.errors import ConfigError, FetchError
-from monitor.xmlguard import defuse_entities
-
-
-@dataclass(frozen=True, slots=True)
-class ImportedFeed:
-    """One feed found in an OPML file."""
-
-    url: str
-    name: str | None = None
-    language: str | None = None
-
-
-def read_opml(path: str | Path) -> list[ImportedFeed]:
-    """The http(s) feeds of an OPML file, in document order, without duplicate URLs.
-    Raises :class:`ConfigError` for a file that is not readable OPML."""
-    try:
-        root = ET.fromstring(defuse_entities(Path(path).read_bytes()))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the OPML file: {exc.strerror}", path=str(path)) from exc
-    except (ET.ParseError, FetchError) as exc:
-        raise ConfigError(f"not a valid OPML file: {exc}", path=str(path)) from exc
-    feeds: dict[str, ImportedFeed] = {}
-    for outline in root.iter("outline"):
-        attrs = {k.lower(): v.strip() for k, v in outline.attrib.items()}
-        url = attrs.get("xmlurl", "")
-        if url.startswith(("http://", "https://")) and url not in feeds:
-            name = attrs.get("title") or attrs.get("text") or None
-            feeds[url] = ImportedFeed(url, name, attrs.get("language") or None)
-    return list(feeds.values())
+from monitor.errors import ConfigError
+from monitor.records import ImportedFeed
 
 
 def _toml_string(value: str) -> str:

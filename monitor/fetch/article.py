@@ -2,22 +2,19 @@
 page with the same bounds as feeds and extract its main text with trafilatura.
 
 :func:`extract_article` is pure (HTML bytes -> title, text); :func:`fetch_article_async`
-fetches through a :class:`~monitor.fetch.FeedClient` (timeouts, size cap, redirects,
+fetches through a :class:`~monitor.fetch.client.FeedClient` (timeouts, size cap, redirects,
 per-host limits); :func:`fetch_article` is a one-shot sync wrapper for the CLI.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from monitor.errors import FetchError
-from monitor.normalize import html_to_text
+from monitor.fetch.client import FeedClient
 from monitor.records import FetchSettings
 from monitor.secrets import mask_url
-
-if TYPE_CHECKING:
-    from monitor.fetch import FeedClient
+from monitor.text import html_to_text
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
@@ -67,7 +64,6 @@ async def fetch_article_async(client: FeedClient, url: str) -> tuple[str, str]:
 
 def fetch_article(url: str, settings: FetchSettings) -> tuple[str, str]:
     """One-shot: fetch ``url`` and return ``(title, main text)``; raises ``FetchError``."""
-    from monitor.fetch import FeedClient
 
     async def run() -> tuple[str, str]:
         async with FeedClient(settings) as client:

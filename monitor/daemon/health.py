@@ -29,8 +29,8 @@ from prometheus_client.registry import Collector
 
 from monitor.errors import MonitorError
 from monitor.log import event
+from monitor.schedule import FEED_STATES
 from monitor.secrets import mask_url
-from monitor.stats import FEED_STATES
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Metrics:
 
     def set_feed_status_counts(self, counts: Mapping[str, int]) -> None:
         """Replace the feed gauge: ``{"ok": 10, "failing": 1, "backing_off": 2, ...}``
-        (states from :func:`monitor.stats.classify_feed`; missing ones read 0)."""
+        (states from :func:`monitor.schedule.classify_feed`; missing ones read 0)."""
         for status in set(FEED_STATUSES) | set(counts):
             self.feeds.labels(status).set(counts.get(status, 0))
 

@@ -5,7 +5,7 @@ back to pending with a later ``next_attempt_at``, or dead. Each function changes
 in the caller's session; the caller commits after each step, so a crash at any moment
 loses nothing: a row left in ``sending`` is put back by :func:`requeue_stale` and sent
 again (at most one duplicate per message in flight). Alert rows are created by
-:mod:`monitor.store` in the match transaction; this module never inserts them.
+:mod:`monitor.store.articles` in the match transaction; this module never inserts them.
 """
 
 from __future__ import annotations
@@ -14,22 +14,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from monitor.models import (
+from monitor.records import Alert
+from monitor.store.articles import evidence_from_json
+from monitor.store.feeds import source_name
+from monitor.store.schema import (
     AlertRow,
     ArticleRow,
     FeedRow,
     MatchRow,
     OperatorNoticeRow,
     SightingRow,
-    StateRow,
 )
-from monitor.records import Alert
-from monitor.store import evidence_from_json, source_name
-
-STATUSES = ("pending", "sending", "sent", "dead")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,22 +40,6 @@ class Notice:
     title: str
     body: str
     attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class AlertLine:
-    """One alert as the ``monitor alerts`` listing shows it."""
-
-    id: int
-    created_at: datetime
-    rule: str
-    channel: str
-    status: str
-    attempts: int
-    last_error: str | None
-    title: str
-    sent_at: datetime | None
-    next_attempt_at: datetime | None
 
 
 def requeue_stale(session: Session, now: datetime, older_than_s: float, max_attempts: int) -> int:
@@ -287,39 +269,6 @@ def finish_notice(
     return row.status
 
 
-def alert_counts(session: Session) -> dict[str, int]:
-    """Number of alerts by status (every status present, zero included)."""
-    counts = dict.fromkeys(STATUSES, 0)
-    for status, n in session.execute(
-        select(AlertRow.status, func.count()).group_by(AlertRow.status)
-    ):
-        counts[status] = n
-    return counts
-
-
-def recent_alerts(session: Session, status: str | None = None, limit: int = 20) -> list[AlertLine]:
-    """The newest alerts (optionally of one status), newest first."""
-    stmt = select(AlertRow, ArticleRow.title).join(ArticleRow, ArticleRow.id == AlertRow.article_id)
-    if status:
-        stmt = stmt.where(AlertRow.status == status)
-    stmt = stmt.order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(limit)
-    return [
-        AlertLine(
-            r.id,
-            r.created_at,
-            r.rule,
-            r.channel,
-            r.status,
-            r.attempts,
-            r.last_error,
-            title,
-            r.sent_at,
-            r.next_attempt_at,
-        )
-        for r, title in session.execute(stmt)
-    ]
-
-
 def retry_alerts(
     session: Session, now: datetime, ids: Sequence[int] = (), dead: bool = False
 ) -> int:
@@ -331,18 +280,3 @@ def retry_alerts(
     stmt = stmt.where(which)
     values = {"status": "pending", "attempts": 0, "next_attempt_at": now, "claimed_at": None}
     return session.execute(stmt.values(**values)).rowcount
-
-
-def get_state(session: Session, key: str) -> str | None:
-    """A value of the key/value state table."""
-    row = session.get(StateRow, key)
-    return row.value if row else None
-
-
-def set_state(session: Session, key: str, value: str, now: datetime) -> None:
-    """Set a value of the key/value state table."""
-    row = session.get(StateRow, key)
-    if row is None:
-        session.add(StateRow(key=key, value=value, updated_at=now))
-    else:
-        row.value, row.updated_at = value, now

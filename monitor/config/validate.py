@@ -1,14 +1,19 @@
-"""Config: parse the TOML file once, strictly, into frozen objects (STYLE.md #9)."""
+"""Validate the TOML document of a config into frozen records, naming file, key and line.
+
+:class:`Validator` turns each section into its record (:mod:`monitor.records`) and
+raises :class:`~monitor.errors.ConfigError` with the dotted key, the 1-based line and a
+"did you mean" for unknown keys. No I/O except reading files named by
+``[monitor] include`` and checking that local feed files and templates exist.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,67 +21,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 
+from monitor.config.units import parse_duration, parse_size
 from monitor.errors import ConfigError, QueryError
 from monitor.log import register_secret
-from monitor.records import ChannelConfig, FeedConfig, FetchSettings, RuleConfig
-from monitor.secrets import mask_url, secret_environ
+from monitor.match import Matcher, compile_rules
+from monitor.records import ChannelConfig, FeedConfig, FetchSettings, MonitorSettings, RuleConfig
+from monitor.secrets import mask_url
 
-
-@dataclass(frozen=True, slots=True)
-class MonitorSettings:
-    """The ``[monitor]`` table."""
-
-    database: str  # SQLAlchemy URL
-    poll_interval_s: float = 300.0
-    timezone: str = "UTC"
-    backlog_s: float = 86400.0
-    operator_channel: str | None = None  # where "feed broken" / "alert dead" notices go
-    feed_broken_after_s: float = 12 * 3600.0
-    http: str | None = None  # "127.0.0.1:9310": /healthz and /metrics; None = off
-    watch_config: bool = False
-    retention_s: float | None = None  # None: keep articles forever
-    keep_matched: bool = True  # retention keeps articles that matched a rule
-    shutdown_timeout_s: float = 10.0
-    tick_s: float = 15.0  # how often the scheduler looks for due feeds / due alerts
-    max_attempts: int = 8  # delivery attempts before an alert is dead
-    state_dir: str = "data"
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """The whole validated config. ``matcher`` is the compiled rule set."""
-
-    path: str
-    monitor: MonitorSettings
-    fetch: FetchSettings
-    channels: Mapping[str, ChannelConfig]
-    terms: Mapping[str, tuple[str, ...]]
-    feeds: tuple[FeedConfig, ...]
-    rules: tuple[RuleConfig, ...]
-    matcher: Any = field(default=None, compare=False, repr=False)
-    warnings: tuple[str, ...] = ()  # things that work but are probably not meant
-
-
-# --------------------------------------------------------------------------- loading
-
-DEFAULT_CONFIG = "config.toml"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)?\s*$", re.I)
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
-_SIZE_UNITS = {
-    "b": 1,
-    "kb": 1000,
-    "kib": 1024,
-    "mb": 10**6,
-    "mib": 2**20,
-    "gb": 10**9,
-    "gib": 2**30,
-}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CLOCK = r"([01]?\d|2[0-3]):([0-5]\d)"
 _QUIET = re.compile(rf"^{_CLOCK}\s*-\s*{_CLOCK}$")
 _DIGEST = re.compile(rf"^(hourly|daily(\s+{_CLOCK})?)$")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", re.I)
+
 
 _TOP_KEYS = {"monitor", "fetch", "channels", "terms", "feeds", "rules"}
 _MONITOR_KEYS = {
@@ -122,84 +79,30 @@ _CHANNEL_KEYS = {"url", "quiet_hours", "rate_limit", "template"}
 LANGUAGES = {"uk", "ru", "en", "de", "fr", "pl", "es", "it", "be", "kk"}
 
 
-def resolve_config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) -> Path:
-    """``--config`` wins, then ``$MONITOR_CONFIG``, then ``./config.toml``."""
-    env = os.environ if environ is None else environ
-    return Path(cli_path or env.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """Every validated section of one config file (the rules not compiled yet)."""
 
-
-def load_config(
-    path: str | os.PathLike[str],
-    environ: Mapping[str, str] | None = None,
-    *,
-    compile_rules: bool = True,
-) -> Config:
-    """Read, validate and compile the config at ``path``; raise :class:`ConfigError`.
-
-    ``environ`` supplies ``${VAR}`` values (default: the process environment, then files
-    in ``$CREDENTIALS_DIRECTORY`` — systemd ``LoadCredential=``).
-    """
-    path = Path(path)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            "config file not found (use --config PATH or $MONITOR_CONFIG)", path=str(path)
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the config: {exc}", path=str(path)) from exc
-    try:
-        data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError(
-            f"invalid TOML: {msg}" + (f" (column {m.group(2)})" if m else ""),
-            path=str(path),
-            line=int(m.group(1)) if m else None,
-        ) from exc
-    v = _Validator(path, source, _environment(environ))
-    return v.build(data, compile_rules=compile_rules)
-
-
-def _environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    """The environment with systemd credentials laid over it (credentials win)."""
-    return secret_environ(environ)
-
-
-def parse_duration(value: object) -> float:
-    """``"90s"``, ``"5m"``, ``"1h"``, ``"2d"`` or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError('expected a duration such as "90s", "5m", "1h"')
-    if isinstance(value, int | float):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f'{value!r} is not a duration such as "90s", "5m", "1h", "2d"')
-    return float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "s").lower()]
-
-
-def parse_size(value: object) -> int:
-    """``"10MiB"``, ``"500kB"`` or a number of bytes -> bytes."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _SIZE.match(str(value))
-    if not m:
-        raise ValueError(f'{value!r} is not a size such as "10MiB" or "500kB"')
-    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    monitor: MonitorSettings
+    fetch: FetchSettings
+    channels: Mapping[str, ChannelConfig]
+    terms: Mapping[str, tuple[str, ...]]
+    feeds: tuple[FeedConfig, ...]
+    rules: tuple[RuleConfig, ...]
+    warnings: tuple[str, ...]
 
 
 def _is_usable_apprise_url(url: str) -> bool:
-    """True when apprise can build a notifier from ``url`` (console:// included)."""
+    """True when apprise can build a notifier from ``url``; ``console://`` is ours
+    (:mod:`monitor.notify.console` registers it before sending)."""
     import apprise
 
-    from monitor.notify import register_console
-
-    register_console()
+    if url.split("://", 1)[0].lower() == "console":
+        return True
     return apprise.Apprise.instantiate(url) is not None
 
 
-class _Validator:
+class Validator:
     """Turns the TOML document into frozen records, naming file, key and line on error."""
 
     def __init__(self, path: Path, source: str, environ: Mapping[str, str]) -> None:
@@ -319,7 +222,8 @@ class _Validator:
         return _ENV_REF.sub(sub, value)
 
     # -- sections ---------------------------------------------------------------
-    def build(self, data: dict[str, Any], *, compile_rules: bool) -> Config:
+    def build(self, data: dict[str, Any]) -> Sections:
+        """Every section of ``data``, validated; raises :class:`ConfigError`."""
         self.no_unknown(data, _TOP_KEYS, "")
         monitor = self.monitor(self.table(data, "monitor", _MONITOR_KEYS, "monitor"))
         fetch = self.fetch(self.table(data, "fetch", _FETCH_KEYS, "fetch"))
@@ -339,16 +243,12 @@ class _Validator:
             for f in feeds
             if f.is_local and not Path(f.url).exists()
         )
-        config = Config(
-            str(self.path), monitor, fetch, channels, terms, feeds, rules, warnings=warnings
-        )
-        if not compile_rules:
-            return config
-        return dataclasses.replace(config, matcher=self.compile(rules, terms))
+        return Sections(monitor, fetch, channels, terms, feeds, rules, warnings)
 
-    def compile(self, rules: tuple[RuleConfig, ...], terms: Mapping[str, tuple[str, ...]]) -> Any:
-        from monitor.match import compile_rules
-
+    def compile(
+        self, rules: tuple[RuleConfig, ...], terms: Mapping[str, tuple[str, ...]]
+    ) -> Matcher:
+        """The compiled rule set; a rule that does not compile names its ``query`` line."""
         try:
             return compile_rules(rules, terms)
         except QueryError as exc:
@@ -594,7 +494,7 @@ class _Validator:
                 raise self.error(
                     "monitor.include", f"cannot read included file {path}: {exc.strerror or exc}"
                 ) from None
-            sub = _Validator(path, source, self.env)
+            sub = Validator(path, source, self.env)
             try:
                 data = tomllib.loads(source)
             except tomllib.TOMLDecodeError as exc:

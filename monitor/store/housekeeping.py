@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, exists, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from monitor.config import MonitorSettings
 from monitor.errors import MonitorError
 from monitor.log import event
-from monitor.models import AlertRow, ArticleRow, MatchRow, SightingRow
 from monitor.secrets import mask_url
+from monitor.store.db import SessionFactory
+from monitor.store.schema import AlertRow, ArticleRow, MatchRow, SightingRow
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ VACUUM_MIN_FREE_PAGES = 1024  # ... and that is at least 4 MiB with 4 KiB pages
 
 
 def prune(
-    session_factory: sessionmaker[Session], now: datetime, retention_s: float, keep_matched: bool
+    session_factory: SessionFactory, now: datetime, retention_s: float, keep_matched: bool
 ) -> int:
     """Delete articles first seen before ``now - retention_s``; return how many.
 
@@ -224,10 +224,16 @@ class HousekeepingReport:
 
 
 def run_housekeeping(
-    session_factory: sessionmaker[Session], engine: Engine, settings: MonitorSettings, now: datetime
+    session_factory: SessionFactory,
+    engine: Engine,
+    now: datetime,
+    *,
+    retention_s: float | None,
+    keep_matched: bool,
 ) -> HousekeepingReport:
-    """The daemon's periodic job: prune per ``[monitor].retention`` (if set), then optimize."""
+    """The daemon's periodic job: prune per ``[monitor].retention`` (None: keep
+    everything), then optimize."""
     pruned = 0
-    if settings.retention_s is not None:
-        pruned = prune(session_factory, now, settings.retention_s, settings.keep_matched)
+    if retention_s is not None:
+        pruned = prune(session_factory, now, retention_s, keep_matched)
     return HousekeepingReport(pruned, optimize(engine))

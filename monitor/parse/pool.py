@@ -1,4 +1,4 @@
-"""Run :func:`monitor.parse.parse_feed` in worker processes with a time and memory bound.
+"""Run :func:`monitor.parse.feed.parse_feed` in worker processes with a time and memory bound.
 
 :class:`ParsePool` hands each document to a worker subprocess, so a pathological document
 cannot stall or exhaust the daemon: a parse that overruns ``timeout_s``, or a worker that
@@ -25,18 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.errors import FetchError
+from monitor.parse.feed import parse_feed
 from monitor.records import ParsedFeed
 from monitor.secrets import mask_url
 
 _HEADER = struct.Struct("!Q")
-_WORKER_CODE = "import monitor.parse_pool as p; p._worker_main()"
+_WORKER_CODE = "import monitor.parse.pool as p; p._worker_main()"
 
 
 def _worker_main() -> None:
     """Worker process loop: read (body, content_type, url) requests, write reply tuples."""
-    # Imported here, not at the top: monitor.parse re-exports ParsePool from this module.
-    from monitor.parse import parse_feed
-
     inp, out = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
     sys.stdout = sys.stderr  # nothing but replies may reach the protocol stream
     limit = int(os.environ.get("MONITOR_PARSE_MEMORY_LIMIT") or 0)
@@ -72,7 +70,7 @@ class _Worker:
 
     def __init__(self, memory_limit: int | None) -> None:
         env = dict(os.environ, MONITOR_PARSE_MEMORY_LIMIT=str(memory_limit or 0))
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [sys.executable, "-c", _WORKER_CODE], env=env,
@@ -114,7 +112,7 @@ class _Worker:
 
 
 class ParsePool:
-    """Run :func:`~monitor.parse.parse_feed` in up to ``max_workers`` worker processes.
+    """Run :func:`~monitor.parse.feed.parse_feed` in up to ``max_workers`` worker processes.
 
     Each parse is bounded by ``timeout_s`` seconds and each worker by ``memory_limit``
     bytes of address space: a worker that overruns is killed and the parse reported as
@@ -144,7 +142,7 @@ class ParsePool:
         self._all: set[_Worker] = set()
 
     async def parse(self, body: bytes, content_type: str | None, url: str) -> ParsedFeed:
-        """Parse in a worker; raises ``FetchError`` like :func:`~monitor.parse.parse_feed`."""
+        """Parse in a worker; raises ``FetchError`` like :func:`~monitor.parse.feed.parse_feed`."""
         payload = pickle.dumps((body, content_type, url), protocol=pickle.HIGHEST_PROTOCOL)
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # asyncio primitives belong to one loop

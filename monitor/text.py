@@ -1,21 +1,15 @@
-"""Turn parsed entries into :class:`Article` records: plain text, UTC dates, stable ids. No I/O.
+"""Plain text from feed strings: HTML stripped to text, mojibake repaired. No I/O.
 
-The guid is the entry id, else its link, else a hash of title and summary; a guid seen
-twice in one fetch yields one article (the first). Text is plain: tags stripped, entities
-decoded, whitespace collapsed, paragraph breaks kept as single newlines. Text that was
-UTF-8 misread as Windows-1252 or Latin-1 ("Ð¯Ð½Ð´ÐµÐºÑ") is repaired when the repair is
-unambiguous.
+:func:`html_to_text` strips tags, decodes entities, collapses whitespace and keeps
+paragraph breaks as single newlines. :func:`repair_mojibake` undoes UTF-8 text that was
+misread as Windows-1252, Latin-1 or Windows-1251 ("Ð¯Ð½Ð´ÐµÐºÑ") when the repair is
+unambiguous. Used by parsing, normalising and article extraction alike.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from datetime import datetime
 from html.parser import HTMLParser
-
-from monitor.records import Article, Entry, FeedConfig, ParsedFeed
-from monitor.urls import canonical_url
 
 # Tags that end a paragraph or a line: they become a newline in the plain text.
 _BLOCK_TAGS = frozenset(
@@ -50,7 +44,6 @@ _BLOCK_TAGS = frozenset(
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 _SPACES = re.compile(r"[^\S\n]+")
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL refuses NUL in text
-MAX_KEY_CHARS = 2048  # guid and link columns are String(2048)
 _NEWLINES = re.compile(r"\s*\n\s*")
 # A UTF-8 lead byte followed by a continuation byte (0x80-0xBF), as they read when UTF-8
 # is decoded as Windows-1252 ("Ð¯" for "Я", "Ã©" for "é") or as Windows-1251 ("Р°" for "а").
@@ -126,46 +119,3 @@ def _redecode(text: str, codec: str) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-
-
-def entry_guid(entry: Entry) -> str:
-    """The entry's id, else its link, else a hash of title and summary; an id longer
-    than :data:`MAX_KEY_CHARS` is replaced by its hash. No I/O."""
-    key = entry.guid or entry.link
-    if key is None:
-        key = f"{entry.title}\n{entry.summary_html}"
-    elif len(key) <= MAX_KEY_CHARS:
-        return key
-    return f"sha256:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
-
-
-def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
-    """One :class:`Article` from one parsed entry. No I/O."""
-    return Article(
-        feed_url=feed.url,
-        guid=entry_guid(entry),
-        link=_bounded(entry.link),
-        canonical_link=_bounded(canonical_url(entry.link)),
-        title=html_to_text(repair_mojibake(entry.title)).replace("\n", " "),
-        text=html_to_text(repair_mojibake(entry.summary_html)),
-        published=entry.published,
-        first_seen=now,
-        language=feed.language,
-    )
-
-
-def _bounded(url: str | None) -> str | None:
-    """An http(s) link that fits its column, else None: a truncated URL would point
-    elsewhere, and ``javascript:``/``data:`` links must never reach an alert."""
-    if url is None or len(url) > MAX_KEY_CHARS:
-        return None
-    return url if url.lower().startswith(("http://", "https://")) else None
-
-
-def normalize_entries(parsed: ParsedFeed, feed: FeedConfig, now: datetime) -> list[Article]:
-    """Articles for every entry of ``parsed``, one per guid, in feed order. No I/O."""
-    articles: dict[str, Article] = {}
-    for entry in parsed.entries:
-        article = normalize_entry(entry, feed, now)
-        articles.setdefault(article.guid, article)
-    return list(articles.values())

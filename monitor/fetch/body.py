@@ -5,7 +5,7 @@ cap instead of filling memory; a Content-Length over the cap is refused before r
 Past the cap: ``FetchError("too_large")``; a corrupt stream: ``FetchError("parse_error")``.
 :class:`BoundedBody`, :func:`gunzip_if_gzip` and :func:`too_large` do no I/O;
 :func:`read_capped` reads a streaming ``httpx`` response. The wall-clock deadline is the
-caller's (:meth:`monitor.fetch.FeedClient.get` bounds the whole exchange).
+caller's (:meth:`monitor.fetch.client.FeedClient.get` bounds the whole exchange).
 """
 
 from __future__ import annotations

@@ -13,27 +13,25 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.errors import MonitorError, StaleSchemaError
-
-
-class DatabaseError(MonitorError):
-    """The database cannot be opened, created or migrated (path, permissions, server)."""
+from monitor.errors import DatabaseError, StaleSchemaError
 
 
 def _migrations_dir() -> Path:
     """``migrations/`` beside the package (checkout, editable install), else the copy a
     regular install puts under ``<prefix>/share/press-monitor/migrations``."""
-    beside = Path(__file__).resolve().parent.parent / "migrations"
+    beside = Path(__file__).resolve().parents[2] / "migrations"
     if (beside / "env.py").is_file():
         return beside
     return Path(sys.prefix) / "share" / "press-monitor" / "migrations"
 
 
 MIGRATIONS_DIR = _migrations_dir()
+SessionFactory = sessionmaker[Session]
+"""What the pipeline, delivery and the CLI hold: one session (transaction) per call."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -185,11 +183,6 @@ def check_schema(engine: Engine) -> None:
         raise StaleSchemaError(
             f"the database {state}, this version needs {head}: run 'monitor db upgrade'"
         )
-
-
-def has_tables(engine: Engine) -> bool:
-    """True when the database has any table at all."""
-    return bool(inspect(engine).get_table_names())
 
 
 def display_url(url: str) -> str:

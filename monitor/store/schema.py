@@ -2,7 +2,7 @@
 
 The database is the source of truth: scheduling state per feed, every article once,
 every match, and the alert outbox. ORM classes never leave the storage layer
-(:mod:`monitor.store`, :mod:`monitor.outbox`); stages exchange :mod:`monitor.records`.
+(:mod:`monitor.store`, :mod:`monitor.store.outbox`); stages exchange :mod:`monitor.records`.
 Any schema change here needs an Alembic revision in ``migrations/versions``
 (``tests/test_migrations.py`` fails on drift).
 """

@@ -2,15 +2,14 @@
 
 :func:`parse_feed` is pure (no I/O): RSS 0.9x/1.0/2.0, Atom and RDF through feedparser
 (which decodes legacy charsets such as an undeclared windows-1251 with chardet), and
-JSON Feed 1.x (:mod:`monitor.jsonfeed`). Before feedparser sees a document,
-:func:`~monitor.xmlguard.defuse_entities` neutralises external entities (XXE) and refuses
+JSON Feed 1.x (:mod:`monitor.parse.jsonfeed`). Before feedparser sees a document,
+:func:`~monitor.parse.xmlguard.defuse_entities` neutralises external entities (XXE) and refuses
 DTDs whose entities could amplify. A feedparser ``bozo`` flag is a warning
 (``ParsedFeed.warning``); zero entries plus a bozo error is a ``parse_error``; an HTML page
 is ``not_a_feed``, naming the feed URLs the page links to.
 
-:class:`~monitor.parse_pool.ParsePool` runs :func:`parse_feed` in worker processes with a
-time and memory bound; it, :func:`defuse_entities` and :func:`parse_json_feed` are
-re-exported here, where callers have always imported them from.
+:class:`~monitor.parse.pool.ParsePool` runs :func:`parse_feed` in worker processes with a
+time and memory bound.
 """
 
 from __future__ import annotations
@@ -23,23 +22,13 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from monitor.discover import discover_feeds
 from monitor.errors import FetchError
-from monitor.jsonfeed import looks_like_json, parse_json_feed
-from monitor.normalize import repair_mojibake
-from monitor.parse_pool import ParsePool
+from monitor.parse.discover import discover_feeds
+from monitor.parse.jsonfeed import looks_like_json, parse_json_feed
+from monitor.parse.xmlguard import defuse_entities
 from monitor.records import Entry, ParsedFeed
 from monitor.secrets import mask_url
-from monitor.xmlguard import MAX_ENTITY_DECLARATIONS, MAX_ENTITY_EXPANSION, defuse_entities
-
-__all__ = [
-    "MAX_ENTITY_DECLARATIONS",
-    "MAX_ENTITY_EXPANSION",
-    "ParsePool",
-    "defuse_entities",
-    "parse_feed",
-    "parse_json_feed",
-]
+from monitor.text import repair_mojibake
 
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF|RDF|channel)[\s>]")
 _HTML_SNIFF = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)

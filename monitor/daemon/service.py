@@ -9,7 +9,7 @@ fetches after ``shutdown_timeout`` and exit 0; SIGHUP (or an edit of the file, w
 old config running and the log says exactly what is wrong.
 
 systemd: READY=1 after migrations and config load, STATUS= after every cycle,
-WATCHDOG=1 only while poll cycles make progress (:class:`monitor.sdnotify.WatchdogGate`),
+WATCHDOG=1 only while poll cycles make progress (:class:`monitor.daemon.sdnotify.WatchdogGate`),
 RELOADING=1 / READY=1 around a reload, STOPPING=1 on shutdown.
 """
 
@@ -29,16 +29,16 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from monitor import db, stats
 from monitor.config import Config, load_config
-from monitor.db import session_scope
+from monitor.daemon.health import HealthServer, Metrics
+from monitor.daemon.sdnotify import Notifier, WatchdogGate, WatchdogPinger
 from monitor.errors import ConfigError
-from monitor.health import HealthServer, Metrics
 from monitor.log import event
-from monitor.parse import ParsePool
+from monitor.parse.pool import ParsePool
 from monitor.pipeline import CycleReport, FeedOutcome, Runtime, poll_cycle, utcnow
-from monitor.sdnotify import Notifier, WatchdogGate, WatchdogPinger
-from monitor.store import sync_feeds
+from monitor.store import db, state, views
+from monitor.store.db import session_scope
+from monitor.store.feeds import sync_feeds
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_S = 6 * 3600
@@ -55,7 +55,7 @@ class Daemon:
         self.session_factory = db.make_session_factory(self.engine)
         self._recover_interrupted_deliveries()
         self.parse_pool = ParsePool(max_workers=2, timeout_s=config.fetch.parse_timeout_s)
-        self.metrics = Metrics(alert_source=lambda: stats.alert_counts(self.session_factory))
+        self.metrics = Metrics(alert_source=lambda: views.alert_counts(self.session_factory))
         self.runtime = Runtime(
             config,
             self.session_factory,
@@ -81,7 +81,7 @@ class Daemon:
         """Rows a killed daemon left in ``sending`` are resent now, not after the usual
         timeout: one daemon runs per database, so nothing else can be sending them.
         At-least-once: the message in flight at the kill may arrive twice."""
-        from monitor.outbox import requeue_stale
+        from monitor.store.outbox import requeue_stale
 
         with session_scope(self.session_factory) as session:
             n = requeue_stale(session, utcnow(), 0.0, self.config.monitor.max_attempts)
@@ -123,18 +123,18 @@ class Daemon:
 
     def _after_cycle(self) -> None:
         now = utcnow()
-        stats.record_heartbeat(self.session_factory, now, os.getpid())
+        state.record_heartbeat(self.session_factory, now, os.getpid())
         report = self.last_report
         if report is not None:
             self.metrics.cycle_completed(report.duration_ms / 1000, now.timestamp())
             self.metrics.set_cycle_lag(report.lag_s)
-        feeds = stats.feed_status_counts(
+        feeds = views.feed_status_counts(
             self.session_factory, now, broken_after_s=self.config.monitor.feed_broken_after_s
         )
         self.metrics.set_feed_status_counts(feeds)
         pending = sum(
             n
-            for (status, _), n in stats.alert_counts(self.session_factory).items()
+            for (status, _), n in views.alert_counts(self.session_factory).items()
             if status in ("pending", "sending")
         )
         self.notifier.status(
@@ -161,10 +161,14 @@ class Daemon:
 
     def housekeeping(self) -> None:
         """The ``housekeeping`` job: retention, then PRAGMA optimize / VACUUM when worth it."""
-        from monitor.housekeeping import run_housekeeping
+        from monitor.store.housekeeping import run_housekeeping
 
         if not self.stop_event.is_set():
-            run_housekeeping(self.session_factory, self.engine, self.config.monitor, utcnow())
+            settings = self.config.monitor
+            run_housekeeping(
+                self.session_factory, self.engine, utcnow(),
+                retention_s=settings.retention_s, keep_matched=settings.keep_matched,
+            )  # fmt: skip
 
     # -- reload ----------------------------------------------------------------------
     def reload(self) -> bool:

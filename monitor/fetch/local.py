@@ -14,8 +14,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from monitor.errors import FetchError
-from monitor.fetch_state import FetchResult, FetchState, result_for_body
-from monitor.httpbody import gunzip_if_gzip, too_large
+from monitor.fetch.body import gunzip_if_gzip, too_large
+from monitor.fetch.state import FetchResult, FetchState, result_for_body
 from monitor.records import FeedConfig
 from monitor.secrets import mask_url
 

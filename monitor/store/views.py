@@ -1,0 +1,247 @@
+"""Read-only views of the database for the CLI, ``/metrics`` and the daemon's status line.
+
+``monitor status``, ``monitor feeds``, ``monitor alerts`` and the alert gauge of
+``/metrics`` read through these functions. Each returns plain records or values;
+ORM rows never leave the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from monitor.records import ALERT_STATUSES, AlertStatus, FeedConfig
+from monitor.schedule import FEED_STATES, FeedStatus, classify_feed
+from monitor.secrets import mask_url
+from monitor.store.db import SessionFactory
+from monitor.store.schema import AlertRow, ArticleRow, FeedRow
+
+
+def feed_status_counts(
+    session_factory: SessionFactory,
+    now: datetime,
+    *,
+    broken_after_s: float,
+) -> dict[FeedStatus, int]:
+    """Active feeds counted by :func:`~monitor.schedule.classify_feed`: every key of
+    :data:`~monitor.schedule.FEED_STATES`."""
+    counts = dict.fromkeys(FEED_STATES, 0)
+    stmt = select(FeedRow.failures, FeedRow.error_since, FeedRow.last_success_at).where(
+        FeedRow.active == 1
+    )
+    with session_factory() as session:
+        for failures, since, success in session.execute(stmt):
+            counts[classify_feed(failures, since, success, now, broken_after_s)] += 1
+    return counts
+
+
+def alert_counts(session_factory: SessionFactory) -> dict[tuple[str, str], int]:
+    """Outbox rows counted by (status, channel)."""
+    stmt = select(AlertRow.status, AlertRow.channel, func.count()).group_by(
+        AlertRow.status, AlertRow.channel
+    )
+    with session_factory() as session:
+        return {(status, channel): n for status, channel, n in session.execute(stmt)}
+
+
+def articles_since(session_factory: SessionFactory, since: datetime | None = None) -> int:
+    """Articles first seen at or after ``since`` (all of them when None)."""
+    stmt = select(func.count()).select_from(ArticleRow)
+    if since is not None:
+        stmt = stmt.where(ArticleRow.first_seen_at >= since)
+    with session_factory() as session:
+        return session.execute(stmt).scalar_one()
+
+
+@dataclass(frozen=True, slots=True)
+class FailingFeed:
+    """An active feed whose last poll failed."""
+
+    url: str
+    error_kind: str
+    failures: int
+    since: datetime | None
+    next_check_at: datetime | None
+
+
+def failing_feeds(session_factory: SessionFactory, limit: int = 5) -> list[FailingFeed]:
+    """Active feeds with an error, longest-failing first."""
+    stmt = (
+        select(
+            FeedRow.url,
+            FeedRow.error_kind,
+            FeedRow.failures,
+            FeedRow.error_since,
+            FeedRow.next_check_at,
+        )
+        .where(FeedRow.active == 1, FeedRow.error_kind.is_not(None))
+        .order_by(FeedRow.error_since.is_(None), FeedRow.error_since, FeedRow.url)
+        .limit(limit)
+    )
+    with session_factory() as session:
+        return [FailingFeed(u, k, f or 0, s, n) for u, k, f, s, n in session.execute(stmt)]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLine:
+    """One alert as the ``monitor alerts`` listing shows it."""
+
+    id: int
+    created_at: datetime
+    rule: str
+    channel: str
+    status: str
+    attempts: int
+    last_error: str | None
+    title: str
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+def alert_status_counts(session: Session) -> dict[AlertStatus, int]:
+    """Number of alerts by status (every status present, zero included)."""
+    counts = dict.fromkeys(ALERT_STATUSES, 0)
+    for status, n in session.execute(
+        select(AlertRow.status, func.count()).group_by(AlertRow.status)
+    ):
+        counts[status] = n
+    return counts
+
+
+def recent_alerts(session: Session, status: str | None = None, limit: int = 20) -> list[AlertLine]:
+    """The newest alerts (optionally of one status), newest first."""
+    stmt = select(AlertRow, ArticleRow.title).join(ArticleRow, ArticleRow.id == AlertRow.article_id)
+    if status:
+        stmt = stmt.where(AlertRow.status == status)
+    stmt = stmt.order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(limit)
+    return [
+        AlertLine(
+            r.id,
+            r.created_at,
+            r.rule,
+            r.channel,
+            r.status,
+            r.attempts,
+            r.last_error,
+            title,
+            r.sent_at,
+            r.next_attempt_at,
+        )
+        for r, title in session.execute(stmt)
+    ]
+
+
+RATE_WINDOW = timedelta(days=7)  # "new items per day" is averaged over the last week
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView:
+    """One line of the ``feeds`` table."""
+
+    name: str
+    url: str
+    status: FeedStatus | Literal["removed"]  # "removed": no longer in the config
+    last_success: datetime | None
+    error_kind: str | None
+    error: str | None
+    next_check: datetime | None
+    failures: int
+    articles: int
+    new_per_day: float
+
+
+def feed_status(
+    row: FeedRow, now: datetime, broken_after_s: float
+) -> FeedStatus | Literal["removed"]:
+    """``removed`` for a feed no longer configured, else :func:`~monitor.schedule.classify_feed`. No I/O."""
+    if not row.active:
+        return "removed"
+    return classify_feed(row.failures, row.error_since, row.last_success_at, now, broken_after_s)
+
+
+def feed_views(
+    session_factory: SessionFactory,
+    feeds: Sequence[FeedConfig],
+    now: datetime,
+    *,
+    broken_after_s: float,
+    include_removed: bool = False,
+) -> list[FeedView]:
+    """The status of every configured feed (and removed ones when asked), config order."""
+    with session_factory() as session:
+        rows = {r.url: r for r in session.scalars(select(FeedRow))}
+        stored = _counts(session)
+        recent = _counts(session, since=now - RATE_WINDOW)
+    views = []
+    for feed in feeds:
+        row = rows.pop(feed.url, None)
+        if row is None:
+            views.append(
+                FeedView(feed.name or "", feed.url, "new", None, None, None, None, 0, 0, 0.0)
+            )
+        else:
+            views.append(_view(row, now, broken_after_s, stored, recent, feed.name))
+    if include_removed:
+        views += [_view(r, now, broken_after_s, stored, recent, None) for r in rows.values()]
+    return views
+
+
+def _counts(session: Session, since: datetime | None = None) -> dict[int, int]:
+    query = select(ArticleRow.feed_id, func.count()).group_by(ArticleRow.feed_id)
+    if since is not None:
+        query = query.where(ArticleRow.first_seen_at >= since)
+    return dict(session.execute(query).all())  # type: ignore[arg-type]
+
+
+def _view(
+    row: FeedRow,
+    now: datetime,
+    broken_after_s: float,
+    stored: dict[int, int],
+    recent: dict[int, int],
+    name: str | None,
+) -> FeedView:
+    age = (now - row.created_at) if row.created_at else RATE_WINDOW
+    days = min(max(age, timedelta(days=1)), RATE_WINDOW).total_seconds() / 86400
+    return FeedView(
+        name=name or row.name or row.title or "",
+        url=row.url,
+        status=feed_status(row, now, broken_after_s),
+        last_success=row.last_success_at,
+        error_kind=row.error_kind if row.failures else None,
+        error=row.error_message if row.failures else None,
+        next_check=row.next_check_at,
+        failures=row.failures or 0,
+        articles=stored.get(row.id, 0),
+        new_per_day=round(recent.get(row.id, 0) / days, 1),
+    )
+
+
+def database_size(engine: Engine) -> tuple[str, int | None, int | None]:
+    """(file path or masked URL, size in bytes, WAL size in bytes) where knowable."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database)
+        return str(path), _file_size(path), _file_size(Path(f"{path}-wal"))
+    shown = mask_url(url.render_as_string(hide_password=True))
+    if url.get_backend_name() == "postgresql":
+        try:
+            with engine.connect() as conn:
+                size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
+            return shown, int(size), None
+        except Exception:  # size is a nicety; the rest of the screen still matters
+            return shown, None, None
+    return shown, None, None
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
