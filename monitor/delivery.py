@@ -17,9 +17,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from jinja2 import TemplateError
-from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Config
 from monitor.errors import DeliveryError
@@ -38,8 +38,11 @@ from monitor.notify.timing import backoff_s
 from monitor.records import Alert, ChannelConfig
 from monitor.secrets import mask_text
 from monitor.store import outbox
-from monitor.store.db import session_scope
+from monitor.store.db import SessionFactory, session_scope
 from monitor.store.state import get_state, set_state
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 SENDING_TIMEOUT_S = 300.0  # a row in "sending" longer than this was interrupted: resend
@@ -70,7 +73,7 @@ class _Tally:
 
 
 def deliver_due(
-    session_factory: sessionmaker[Session],
+    session_factory: SessionFactory,
     config: Config,
     now: datetime,
     *,
@@ -119,7 +122,7 @@ def _bucket_key(channel: str) -> str:
 
 
 def _plan(
-    factory: sessionmaker[Session],
+    factory: SessionFactory,
     config: Config,
     now: datetime,
     limiter: ChannelLimits,
@@ -151,7 +154,7 @@ def _plan(
 
 
 def _drain(
-    factory: sessionmaker[Session],
+    factory: SessionFactory,
     config: Config,
     now: datetime,
     queues: dict[str, deque[Batch]],
@@ -218,7 +221,7 @@ def _render(
 
 
 def _send_batch(
-    factory: sessionmaker[Session],
+    factory: SessionFactory,
     config: Config,
     now: datetime,
     channel: ChannelConfig,
@@ -259,7 +262,7 @@ def _send_batch(
 
 
 def _progress(
-    factory: sessionmaker[Session], batch: Batch, part: Sequence[Alert]
+    factory: SessionFactory, batch: Batch, part: Sequence[Alert]
 ) -> tuple[tuple[str, ...], Callable[[str], None] | None]:
     """For a single alert: the chats that already have it, and a recorder of new ones.
     (A digest or summary is regrouped on retry, so it is always sent whole.)"""
@@ -275,7 +278,7 @@ def _progress(
 
 
 def _record_failure(
-    factory: sessionmaker[Session],
+    factory: SessionFactory,
     config: Config,
     now: datetime,
     channel: ChannelConfig,
@@ -335,7 +338,7 @@ def _notify_dead(
 
 
 def _fail_unknown_channel(
-    factory: sessionmaker[Session],
+    factory: SessionFactory,
     config: Config,
     now: datetime,
     name: str,
@@ -353,7 +356,7 @@ def _fail_unknown_channel(
 
 
 def _deliver_notices(
-    factory: sessionmaker[Session],
+    factory: SessionFactory,
     config: Config,
     now: datetime,
     limiter: ChannelLimits,

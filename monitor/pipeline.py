@@ -23,9 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Config
 from monitor.errors import FetchError
@@ -39,7 +38,7 @@ from monitor.records import Article, Document, FeedConfig, ParsedFeed, StoredArt
 from monitor.schedule import is_feed_broken, next_check
 from monitor.secrets import mask_url
 from monitor.store.articles import insert_new_articles, record_matches, unseen_articles
-from monitor.store.db import session_scope
+from monitor.store.db import SessionFactory, session_scope
 from monitor.store.feeds import (
     FeedState,
     feed_states,
@@ -49,6 +48,9 @@ from monitor.store.feeds import (
     set_broken_notified,
     sync_feeds,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ class Runtime:
     """Long-lived parts a cycle uses; the config is swapped on reload."""
 
     config: Config
-    session_factory: sessionmaker[Session]
+    session_factory: SessionFactory
     parse_pool: ParsePool
     on_feed: Callable[[FeedOutcome], None] | None = None  # metrics hook
     on_match: Callable[[str], None] | None = None  # metrics hook: rule name

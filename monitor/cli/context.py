@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from monitor.config import Config, load_config, resolve_config_path
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 from monitor.store import db
 
 

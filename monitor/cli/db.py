@@ -11,8 +11,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from monitor.cli.context import Context
 from monitor.cli.ops import human_size, print_error
 from monitor.errors import MonitorError
@@ -71,7 +69,7 @@ def cmd_db_backup(args: argparse.Namespace, ctx: Context) -> int:
         return 2
     try:
         dest = housekeeping.backup(ctx.engine(), args.path, overwrite=args.force)
-    except (MonitorError, SQLAlchemyError) as exc:
+    except (MonitorError, *db.QUERY_ERRORS) as exc:
         return print_error(exc)
     print(f"backup written: {dest} ({human_size(dest.stat().st_size)})")
     return 0

@@ -14,17 +14,17 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import schedule
 from monitor.errors import ConfigError, MonitorError
 from monitor.records import ALERT_STATUSES
 from monitor.secrets import mask_text, mask_url
-from monitor.store import state, views
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+from monitor.store import db, state, views
 
 EXIT_NOT_RUNNING = 3
 STALE_AFTER_MIN_S = 120.0  # a heartbeat older than max(this, 4 ticks) means "not running"
@@ -67,7 +67,7 @@ def cmd_status(args: argparse.Namespace, ctx: Any) -> int:
     except ConfigError as exc:
         print(f"config error: {mask_text(str(exc))}", file=sys.stderr)
         return 2
-    except (MonitorError, SQLAlchemyError) as exc:
+    except (MonitorError, *db.QUERY_ERRORS) as exc:
         return print_error(exc)
     print(
         json.dumps(_jsonable(status), indent=2)

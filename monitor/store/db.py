@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import DatabaseError, StaleSchemaError
@@ -32,6 +33,9 @@ def _migrations_dir() -> Path:
 MIGRATIONS_DIR = _migrations_dir()
 SessionFactory = sessionmaker[Session]
 """What the pipeline, delivery and the CLI hold: one session (transaction) per call."""
+QUERY_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError,)
+"""What a query on a broken or unreachable database raises (beside :class:`DatabaseError`):
+the CLI turns these into one error line."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -117,7 +121,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     Errors opening the database become one :class:`DatabaseError` line.
     """
     from alembic import command
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         with _migration_lock(engine), engine.begin() as conn:
@@ -170,7 +173,6 @@ def head_revision(engine: Engine) -> str | None:
 
 def check_schema(engine: Engine) -> None:
     """Raise :class:`StaleSchemaError` unless the database is at the head revision."""
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         current, head = current_revision(engine), head_revision(engine)
