@@ -24,6 +24,7 @@ from jinja2 import TemplateError
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.log import event
+from monitor.notify import notices
 from monitor.notify.console import register_console
 from monitor.notify.format import (
     Message,
@@ -321,20 +322,8 @@ def _notify_dead(
     operator = config.monitor.operator_channel
     if not operator:
         return
-    first = dead[0]
-    body = (
-        f"Alert {first.id} (rule {first.rule}: {first.title[:200]}) could not be delivered to "
-        f"channel {channel} after {first.attempts} attempt(s): {error}\n"
-        "List them: monitor alerts --status dead; once fixed: monitor alerts retry --dead"
-    )
-    outbox.enqueue_operator_notice(
-        session,
-        f"alert-dead:{channel}:{now:%Y-%m-%d}",
-        f"press-monitor: alerts undeliverable on channel {channel}",
-        body,
-        operator,
-        now,
-    )
+    notice = notices.alerts_dead(channel=channel, first=dead[0], error=error, now=now)
+    outbox.enqueue_operator_notice(session, notice.key, notice.title, notice.body, operator, now)
 
 
 def _fail_unknown_channel(

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from monitor.config import Config
 from monitor.errors import FetchError
@@ -33,10 +32,10 @@ from monitor.fetch.client import FeedClient
 from monitor.fetch.state import FetchResult, FetchState
 from monitor.log import event
 from monitor.normalize.entries import normalize_entries
+from monitor.notify import notices
 from monitor.parse.pool import ParsePool
 from monitor.records import Article, Document, FeedConfig, ParsedFeed, StoredArticle
 from monitor.schedule import is_feed_broken, next_check
-from monitor.secrets import mask_url
 from monitor.store.articles import insert_new_articles, record_matches, unseen_articles
 from monitor.store.db import SessionFactory, session_scope
 from monitor.store.feeds import (
@@ -48,6 +47,7 @@ from monitor.store.feeds import (
     set_broken_notified,
     sync_feeds,
 )
+from monitor.store.outbox import enqueue_operator_notice
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -329,40 +329,24 @@ def _notify_broken(
         return
     if not is_feed_broken(state.error_since, now, rt.config.monitor.feed_broken_after_s):
         return
-    from monitor.store.outbox import enqueue_operator_notice
-
-    key_since = state.error_since.isoformat(timespec="minutes")
-    since = _local(state.error_since, rt.config.monitor.timezone)
-    enqueue_operator_notice(
-        session,
-        f"feed-broken:{state.url}:{key_since}",
-        f"Feed broken: {state.source}",
-        f"Feed {state.source} ({mask_url(state.url)}) broken since {since}: {exc.kind}: "
-        f"{exc.message}",
-        channel,
-        now,
+    notice = notices.feed_broken(
+        source=state.source,
+        url=state.url,
+        error_since=state.error_since,
+        kind=exc.kind,
+        message=exc.message,
+        tz=rt.config.monitor.timezone,
     )
+    enqueue_operator_notice(session, notice.key, notice.title, notice.body, channel, now)
     set_broken_notified(session, state.id, now)
     event(log, "feed.broken_notified", logging.WARNING, feed_url=state.url, error_kind=exc.kind)
 
 
-def _local(when: datetime, tz: str) -> str:
-    """``2026-01-07 08:12 EET``: a time as the operator reads it."""
-    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
-
-
 def _notify_recovered(rt: Runtime, session: Session, state: FeedState, now: datetime) -> None:
+    """One operator notice when a feed reported broken works again."""
     channel = rt.config.monitor.operator_channel
     if not channel or state.broken_notified_at is None:
         return
-    from monitor.store.outbox import enqueue_operator_notice
-
-    enqueue_operator_notice(
-        session,
-        f"feed-recovered:{state.url}:{now.isoformat(timespec='minutes')}",
-        f"Feed recovered: {state.source}",
-        f"Feed {state.source} ({mask_url(state.url)}) works again.",
-        channel,
-        now,
-    )
+    notice = notices.feed_recovered(source=state.source, url=state.url, now=now)
+    enqueue_operator_notice(session, notice.key, notice.title, notice.body, channel, now)
     set_broken_notified(session, state.id, None)
