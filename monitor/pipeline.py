@@ -109,7 +109,11 @@ class Runtime:
 async def poll_cycle(
     rt: Runtime, now: datetime | None = None, *, all_feeds: bool = False
 ) -> CycleReport:
-    """Poll every due feed (every active feed with ``all_feeds``) once, concurrently."""
+    """Poll every due feed (every active feed with ``all_feeds``) once, concurrently.
+
+    ``now`` (default: the current time) is the cycle's one clock: every feed's fetch,
+    articles, matches, scheduling and notices are stamped with it; only durations are
+    measured on :func:`time.monotonic`."""
     now = now or utcnow()
     started = time.monotonic()
     with session_scope(rt.session_factory) as session:
@@ -117,7 +121,7 @@ async def poll_cycle(
         states = feed_states(session, due_at=None if all_feeds else now)
     feeds = {f.url: f for f in rt.config.feeds}
     async with FeedClient(rt.config.fetch) as client:
-        tasks = [_poll_one(rt, client, feeds[s.url], s) for s in states if s.url in feeds]
+        tasks = [_poll_one(rt, client, feeds[s.url], s, now) for s in states if s.url in feeds]
         outcomes = await asyncio.gather(*tasks)
     due = [s.next_check_at for s in states if s.next_check_at is not None]
     lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
@@ -136,38 +140,40 @@ async def poll_cycle(
 
 
 async def _poll_one(
-    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState
+    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState, now: datetime
 ) -> FeedOutcome:
+    """Poll one feed; a :class:`FetchError` is recorded on it, anything else propagates."""
     started = time.monotonic()
     try:
-        outcome = await poll_feed(rt, client, feed, state)
+        outcome = await poll_feed(rt, client, feed, state, now)
     except FetchError as exc:
-        outcome = _record_failure(rt, feed, state, exc, int((time.monotonic() - started) * 1000))
+        duration_ms = int((time.monotonic() - started) * 1000)
+        outcome = _record_failure(rt, feed, state, exc, duration_ms, now)
     if rt.on_feed:
         rt.on_feed(outcome)
     return outcome
 
 
 async def poll_feed(
-    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState
+    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState, now: datetime
 ) -> FeedOutcome:
-    """Fetch, parse, normalise, store, match one feed; raise FetchError on failure."""
+    """Fetch, parse, normalise, store, match one feed as of ``now``; raise FetchError
+    on failure."""
     started = time.monotonic()
     fstate = FetchState(state.etag, state.last_modified, state.body_hash, state.last_forced_at)
-    result = await client.fetch(feed, fstate, utcnow())
+    result = await client.fetch(feed, fstate, now)
     if result.status == "not_modified" or result.body is None:
-        return _record_not_modified(rt, feed, state, result, started)
+        return _record_not_modified(rt, feed, state, result, started, now)
     if result.moved_to:
         # Every redirect was permanent: the operator should update the config.
         event(log, "feed.moved", logging.WARNING, feed_url=feed.url, moved_to=result.moved_to)
     parsed = await rt.parse_pool.parse(
         result.body, result.content_type, result.final_url or feed.url
     )
-    now = utcnow()
     articles = normalize_entries(parsed, feed, now)
     if feed.full_text:
         articles = await _with_full_text(rt, client, state, articles)
-    return _store_and_match(rt, feed, state, result, parsed, articles, started)
+    return _store_and_match(rt, feed, state, result, parsed, articles, started, now)
 
 
 async def _with_full_text(
@@ -208,28 +214,15 @@ def _store_and_match(
     parsed: ParsedFeed,
     articles: list[Article],
     started: float,
+    now: datetime,
 ) -> FeedOutcome:
-    now = utcnow()
-    config = rt.config
-    rules = {r.name: r for r in config.rules}
-    alerts = 0
+    """In ONE transaction: store the new articles, match each against every rule
+    (recording matches and outbox rows), and record the feed's success."""
+    rules = {r.name: r for r in rt.config.rules}
     with session_scope(rt.session_factory) as session:
         new = insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
-        for article in new:
-            alerts += _match_article(rt, session, article, rules, now)
-        hints = [h for h in (result.max_age_s, parsed.ttl_s) if h]
-        fresh = record_success(
-            session,
-            state.id,
-            title=parsed.title,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            body_hash=result.body_hash,
-            warning=parsed.warning,
-            next_check=next_check(now, feed.interval_s, failures=0, hints_s=hints),
-            now=now,
-            forced=result.forced,
-        )
+        alerts = sum(_match_article(rt, session, article, rules, now) for article in new)
+        fresh = _store_success(session, feed, state, result, parsed, now)
         _notify_recovered(rt, session, state, now)
     duration_ms = int((time.monotonic() - started) * 1000)
     event(
@@ -247,9 +240,34 @@ def _store_and_match(
     return FeedOutcome(feed.url, "ok", len(new), alerts, duration_ms=duration_ms)
 
 
+def _store_success(
+    session: Session,
+    feed: FeedConfig,
+    state: FeedState,
+    result: FetchResult,
+    parsed: ParsedFeed,
+    now: datetime,
+) -> FeedState:
+    """Store the fetch's validators and schedule the next check (server hints honoured)."""
+    hints = [h for h in (result.max_age_s, parsed.ttl_s) if h]
+    return record_success(
+        session,
+        state.id,
+        title=parsed.title,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        body_hash=result.body_hash,
+        warning=parsed.warning,
+        next_check=next_check(now, feed.interval_s, failures=0, hints_s=hints),
+        now=now,
+        forced=result.forced,
+    )
+
+
 def _match_article(
     rt: Runtime, session: Session, article: StoredArticle, rules: dict, now: datetime
 ) -> int:
+    """Match one new article against every rule; record the matches; return alerts queued."""
     if not article.alertable or rt.config.matcher is None:
         return 0
     matches = rt.config.matcher.match(Document(article.title, article.text, article.language))
@@ -269,9 +287,14 @@ def _match_article(
 
 
 def _record_not_modified(
-    rt: Runtime, feed: FeedConfig, state: FeedState, result: FetchResult, started: float
+    rt: Runtime,
+    feed: FeedConfig,
+    state: FeedState,
+    result: FetchResult,
+    started: float,
+    now: datetime,
 ) -> FeedOutcome:
-    now = utcnow()
+    """Nothing new (304 or an identical body): schedule the next check."""
     hints = [result.max_age_s] if result.max_age_s else []
     with session_scope(rt.session_factory) as session:
         record_not_modified(
@@ -290,19 +313,15 @@ def _record_not_modified(
 
 
 def _record_failure(
-    rt: Runtime, feed: FeedConfig, state: FeedState, exc: FetchError, duration_ms: int
+    rt: Runtime,
+    feed: FeedConfig,
+    state: FeedState,
+    exc: FetchError,
+    duration_ms: int,
+    now: datetime,
 ) -> FeedOutcome:
-    now = utcnow()
-    hints = [exc.retry_after_s] if exc.retry_after_s else []
-    with session_scope(rt.session_factory) as session:
-        fresh = record_failure(
-            session,
-            state.id,
-            exc,
-            now=now,
-            next_check=next_check(now, feed.interval_s, failures=state.failures + 1, hints_s=hints),
-        )
-        _notify_broken(rt, session, fresh, exc, now)
+    """Record the classified error on the feed, back off, maybe notify the operator."""
+    fresh = _store_failure(rt, feed, state, exc, now)
     event(
         log,
         "feed.failed",
@@ -318,6 +337,24 @@ def _record_failure(
     return FeedOutcome(
         feed.url, "error", error_kind=exc.kind, error=exc.message, duration_ms=duration_ms
     )
+
+
+def _store_failure(
+    rt: Runtime, feed: FeedConfig, state: FeedState, exc: FetchError, now: datetime
+) -> FeedState:
+    """In one transaction: the error and the backed-off next check (a Retry-After is
+    honoured), and the operator notice if the feed is now broken."""
+    hints = [exc.retry_after_s] if exc.retry_after_s else []
+    with session_scope(rt.session_factory) as session:
+        fresh = record_failure(
+            session,
+            state.id,
+            exc,
+            now=now,
+            next_check=next_check(now, feed.interval_s, failures=state.failures + 1, hints_s=hints),
+        )
+        _notify_broken(rt, session, fresh, exc, now)
+    return fresh
 
 
 def _notify_broken(

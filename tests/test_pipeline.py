@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -356,3 +357,26 @@ def test_fetch_error_in_one_feed_is_recorded_on_it_and_the_others_are_stored(
     assert rows[bad].failures == 1 and rows[bad].error_message == "not well-formed at line 1"
     assert rows[good].failures == 0 and rows[good].error_kind is None
     assert article_count(rt, bad) == 0 and article_count(rt, good) == 5
+
+
+def test_one_poll_cycle_stamps_every_feed_with_its_own_now(
+    tmp_path: Path, hook_ok: LocalServer
+) -> None:
+    """The cycle's ``now`` (an hour ago here, so the wall clock would show) is used for
+    the fetch, the stored articles, the scheduling of successes and of failures."""
+    server = hook_ok
+    good = server.static("/good.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    missing = server.url("/missing.xml")
+    rt = make_runtime(tmp_path, server, [good, missing], InlineParser())
+    now = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+    report = asyncio.run(poll_cycle(rt, now, all_feeds=True))
+    assert report.started == now and report.failed == 1
+    rows = feed_rows(rt)
+    interval = timedelta(seconds=rt.config.feeds[0].interval_s)
+    assert rows[good].last_checked_at == rows[good].last_success_at == now
+    assert now + interval <= rows[good].next_check_at <= now + interval * 1.1  # jitter
+    assert rows[missing].last_checked_at == rows[missing].error_since == now
+    backoff = 2 * interval  # one failure doubles the interval
+    assert now + backoff <= rows[missing].next_check_at <= now + backoff * 1.1
+    with db.session_scope(rt.session_factory) as s:
+        assert set(s.scalars(select(ArticleRow.first_seen_at))) == {now}
