@@ -125,7 +125,12 @@ async def poll_cycle(
         outcomes = await asyncio.gather(*tasks)
     due = [s.next_check_at for s in states if s.next_check_at is not None]
     lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
-    report = CycleReport(tuple(outcomes), now, int((time.monotonic() - started) * 1000), lag_s)
+    report = CycleReport(
+        outcomes=tuple(outcomes),
+        started=now,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        lag_s=lag_s,
+    )
     event(
         log,
         "cycle.finished",
@@ -160,7 +165,12 @@ async def poll_feed(
     """Fetch, parse, normalise, store, match one feed as of ``now``; raise FetchError
     on failure."""
     started = time.monotonic()
-    fstate = FetchState(state.etag, state.last_modified, state.body_hash, state.last_forced_at)
+    fstate = FetchState(
+        etag=state.etag,
+        last_modified=state.last_modified,
+        body_hash=state.body_hash,
+        last_forced_at=state.last_forced_at,
+    )
     result = await client.fetch(feed, fstate, now)
     if result.status == "not_modified" or result.body is None:
         return _record_not_modified(rt, feed, state, result, started, now)
@@ -237,7 +247,9 @@ def _store_and_match(
         duration_ms=duration_ms,
         next_check=fresh.next_check_at.isoformat() if fresh.next_check_at else "",
     )
-    return FeedOutcome(feed.url, "ok", len(new), alerts, duration_ms=duration_ms)
+    return FeedOutcome(
+        url=feed.url, status="ok", new=len(new), alerts=alerts, duration_ms=duration_ms
+    )
 
 
 def _store_success(
@@ -270,7 +282,8 @@ def _match_article(
     """Match one new article against every rule; record the matches; return alerts queued."""
     if not article.alertable or rt.config.matcher is None:
         return 0
-    matches = rt.config.matcher.match(Document(article.title, article.text, article.language))
+    document = Document(title=article.title, text=article.text, language=article.language)
+    matches = rt.config.matcher.match(document)
     for m in matches:
         event(
             log,
@@ -309,7 +322,7 @@ def _record_not_modified(
     event(
         log, "feed.polled", feed_url=feed.url, status="not_modified", new=0, duration_ms=duration_ms
     )
-    return FeedOutcome(feed.url, "not_modified", duration_ms=duration_ms)
+    return FeedOutcome(url=feed.url, status="not_modified", duration_ms=duration_ms)
 
 
 def _record_failure(
@@ -335,7 +348,11 @@ def _record_failure(
         duration_ms=duration_ms,
     )
     return FeedOutcome(
-        feed.url, "error", error_kind=exc.kind, error=exc.message, duration_ms=duration_ms
+        url=feed.url,
+        status="error",
+        error_kind=exc.kind,
+        error=exc.message,
+        duration_ms=duration_ms,
     )
 
 
