@@ -136,14 +136,14 @@ class DeliveryCycle:
 
     def run(self, budget_s: float) -> DeliveryReport:
         """Every step in order; sends for at most ``budget_s``. Returns what was done."""
-        self.load_limits()
+        self.requeue_and_load_limits()
         self.deliver_notices()
         queues = self.plan()
         self.drain(queues, budget_s)
         self.save_limits()
         return self.finish()
 
-    def load_limits(self) -> None:
+    def requeue_and_load_limits(self) -> None:
         """Put back rows a crash left in ``sending``; load the stored token buckets."""
         config, now = self.config, self.now
         with session_scope(self.factory) as s:
