@@ -7,6 +7,7 @@ across channels, paced by each channel's token bucket for at most ``pace_budget_
 Each row is claimed (committed) before its message is sent and marked (committed)
 after, so a crash loses nothing and duplicates at most the messages in flight. A
 failing channel is left alone for the rest of the cycle; it never blocks the others.
+The steps are the methods of :class:`DeliveryCycle`, which holds what they share.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from jinja2 import TemplateError
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.log import event
+from monitor.notify import notices
 from monitor.notify.console import register_console
 from monitor.notify.format import (
     Message,
@@ -63,12 +65,19 @@ class DeliveryReport:
 
 
 class _Tally:
+    """Running counts of one cycle, turned into its :class:`DeliveryReport` at the end."""
+
     def __init__(self) -> None:
         self.sent = self.failed = self.dead = self.held = self.messages = self.notices = 0
 
     def report(self) -> DeliveryReport:
         return DeliveryReport(
-            self.sent, self.failed, self.dead, self.held, self.messages, self.notices
+            sent=self.sent,
+            failed=self.failed,
+            dead=self.dead,
+            held=self.held,
+            messages=self.messages,
+            notices_sent=self.notices,
         )
 
 
@@ -88,32 +97,11 @@ def deliver_due(
     the next tick; the rest waits for the next cycle. ``sleep`` and ``monotonic`` are
     replaceable for tests."""
     register_console()
-    tally = _Tally()
-    limiter = ChannelLimits(dict(config.channels))
-    with session_scope(session_factory) as s:
-        outbox.requeue_stale(s, now, SENDING_TIMEOUT_S, config.monitor.max_attempts)
-        limiter.load({name: get_state(s, _bucket_key(name)) for name in config.channels}, now)
-    _deliver_notices(session_factory, config, now, limiter, tally)
-    queues = _plan(session_factory, config, now, limiter, tally)
-    budget = (
+    budget_s = (
         min(PACE_BUDGET_S, config.monitor.tick_s / 2) if pace_budget_s is None else pace_budget_s
     )
-    _drain(session_factory, config, now, queues, limiter, tally, sleep, monotonic, budget)
-    with session_scope(session_factory) as s:
-        for name, bucket in limiter.dump().items():
-            set_state(s, _bucket_key(name), bucket, now)
-    report = tally.report()
-    if report.messages or report.failed or report.dead:
-        event(
-            log,
-            "delivery.cycle",
-            sent=report.sent,
-            failed=report.failed,
-            dead=report.dead,
-            held=report.held,
-            messages=report.messages,
-        )
-    return report
+    cycle = DeliveryCycle(session_factory, config, now, sleep=sleep, monotonic=monotonic)
+    return cycle.run(budget_s)
 
 
 def _bucket_key(channel: str) -> str:
@@ -121,76 +109,274 @@ def _bucket_key(channel: str) -> str:
     return f"ratelimit:{channel}"
 
 
-def _plan(
-    factory: SessionFactory,
-    config: Config,
-    now: datetime,
-    limiter: ChannelLimits,
-    tally: _Tally,
-) -> dict[str, deque[Batch]]:
-    """Load the due alerts, hold what must wait, and queue message batches per channel."""
-    with session_scope(factory) as s:
-        alerts = outbox.load_alerts(s, outbox.due_alert_ids(s, now, PAGE))
-        sources = outbox.source_counts(s, (a.article_id for a in alerts))
-    by_channel: dict[str, list[Alert]] = {}
-    for alert in alerts:
-        by_channel.setdefault(alert.channel, []).append(alert)
-    rules = {r.name: r for r in config.rules}
-    queues: dict[str, deque[Batch]] = {}
-    for name, channel_alerts in by_channel.items():
-        channel = config.channels.get(name)
+class DeliveryCycle:
+    """One delivery cycle: what every step shares (the database, the config, the cycle's
+    ``now``, the channels' token buckets, the counts) and the steps, in :meth:`run`.
+
+    Rows are stamped with ``now`` throughout; only the pacing clock moves (``monotonic``,
+    waited on with ``sleep``). Every outbox change is committed in its own transaction
+    before the next send, which is what makes a crash lose nothing."""
+
+    def __init__(
+        self,
+        factory: SessionFactory,
+        config: Config,
+        now: datetime,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.factory = factory
+        self.config = config
+        self.now = now
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.tally = _Tally()
+        self.limiter = ChannelLimits(dict(config.channels))
+
+    def run(self, budget_s: float) -> DeliveryReport:
+        """Every step in order; sends for at most ``budget_s``. Returns what was done."""
+        self.requeue_and_load_limits()
+        self.deliver_notices()
+        queues = self.plan()
+        self.drain(queues, budget_s)
+        self.save_limits()
+        return self.finish()
+
+    def requeue_and_load_limits(self) -> None:
+        """Put back rows a crash left in ``sending``; load the stored token buckets."""
+        config, now = self.config, self.now
+        with session_scope(self.factory) as s:
+            outbox.requeue_stale(s, now, SENDING_TIMEOUT_S, config.monitor.max_attempts)
+            self.limiter.load({n: get_state(s, _bucket_key(n)) for n in config.channels}, now)
+
+    def save_limits(self) -> None:
+        """Store the token buckets for the next cycle."""
+        with session_scope(self.factory) as s:
+            for name, bucket in self.limiter.dump().items():
+                set_state(s, _bucket_key(name), bucket, self.now)
+
+    def finish(self) -> DeliveryReport:
+        """The cycle's report, logged when anything was sent or failed."""
+        report = self.tally.report()
+        if report.messages or report.failed or report.dead:
+            event(
+                log,
+                "delivery.cycle",
+                sent=report.sent,
+                failed=report.failed,
+                dead=report.dead,
+                held=report.held,
+                messages=report.messages,
+            )
+        return report
+
+    # -- operator notices ------------------------------------------------------------
+    def deliver_notices(self) -> None:
+        """Send due operator notices (rare: no pacing, but a blocked channel is skipped)."""
+        with session_scope(self.factory) as s:
+            due = outbox.claim_notices(s, self.now)
+        for notice in due:
+            error, retry_at = self._send_notice(notice)
+            retry_at = retry_at or self.now + timedelta(seconds=backoff_s(notice.attempts))
+            with session_scope(self.factory) as s:
+                status = outbox.finish_notice(
+                    s, notice.id, self.now, error, retry_at, self.config.monitor.max_attempts
+                )
+            self.tally.notices += status == "sent"
+            event(log, "notice.delivery", channel=notice.channel, key=notice.key, status=status)
+
+    def _send_notice(self, notice: outbox.Notice) -> tuple[str | None, datetime | None]:
+        """Send one notice: the error (None when sent) and, if rate limited, when to retry."""
+        channel = self.config.channels.get(notice.channel)
         if channel is None:
-            _fail_unknown_channel(factory, config, now, name, channel_alerts, tally)
-            continue
-        fold = limiter.is_limited(name)
-        tz = config.monitor.timezone
-        plan = plan_channel(channel_alerts, channel, rules, sources, now, tz, fold=fold)
-        with session_scope(factory) as s:
-            outbox.hold(s, dict(plan.held))
-        tally.held += len(plan.held)
-        if plan.batches:
-            queues[name] = deque(plan.batches)
-    return queues
+            return f"channel {notice.channel!r} is not in the config", None
+        if self.limiter.wait(channel.name, self.now) > 0:
+            return "channel is rate limited", self.now + timedelta(seconds=60)
+        self.limiter.take(channel.name)
+        try:
+            send_message(channel, render_notice(notice.title, notice.body, channel))
+        except DeliveryError as exc:
+            return mask_text(exc.message, url_secrets(channel.url)), None
+        return None, None
 
+    # -- alerts ----------------------------------------------------------------------
+    def plan(self) -> dict[str, deque[Batch]]:
+        """Load the due alerts, hold what must wait, and queue message batches per channel."""
+        with session_scope(self.factory) as s:
+            alerts = outbox.load_alerts(s, outbox.due_alert_ids(s, self.now, PAGE))
+            sources = outbox.source_counts(s, (a.article_id for a in alerts))
+        by_channel: dict[str, list[Alert]] = {}
+        for alert in alerts:
+            by_channel.setdefault(alert.channel, []).append(alert)
+        rules = {r.name: r for r in self.config.rules}
+        queues: dict[str, deque[Batch]] = {}
+        for name, channel_alerts in by_channel.items():
+            channel = self.config.channels.get(name)
+            if channel is None:
+                self.fail_unknown_channel(name, channel_alerts)
+                continue
+            fold = self.limiter.is_limited(name)
+            tz = self.config.monitor.timezone
+            plan = plan_channel(channel_alerts, channel, rules, sources, self.now, tz, fold=fold)
+            self._hold(plan.held)
+            if plan.batches:
+                queues[name] = deque(plan.batches)
+        return queues
 
-def _drain(
-    factory: SessionFactory,
-    config: Config,
-    now: datetime,
-    queues: dict[str, deque[Batch]],
-    limiter: ChannelLimits,
-    tally: _Tally,
-    sleep: Callable[[float], None],
-    monotonic: Callable[[], float],
-    budget_s: float,
-) -> None:
-    """Send the queued batches round-robin for at most ``budget_s`` (token waits
-    included); what is left stays pending for the next cycle."""
-    start = monotonic()
-    while queues and monotonic() - start < budget_s:
-        clock = now + timedelta(seconds=monotonic() - start)
+    def _hold(self, held: Mapping[int, datetime]) -> None:
+        """Set aside alerts that must wait (alert id -> when to look again)."""
+        with session_scope(self.factory) as s:
+            outbox.hold(s, dict(held))
+        self.tally.held += len(held)
+
+    def drain(self, queues: dict[str, deque[Batch]], budget_s: float) -> None:
+        """Send the queued batches round-robin for at most ``budget_s`` (token waits
+        included); what is left stays pending for the next cycle."""
+        start = self.monotonic()
+        while queues and self.monotonic() - start < budget_s:
+            clock = self.now + timedelta(seconds=self.monotonic() - start)
+            progressed, waits = self._send_round(queues, clock)
+            if progressed:
+                continue
+            if not waits or self.monotonic() - start + min(waits) > budget_s:
+                break
+            self.sleep(min(waits))
+        self.tally.held += sum(len(b.alerts) for q in queues.values() for b in q)
+
+    def _send_round(
+        self, queues: dict[str, deque[Batch]], clock: datetime
+    ) -> tuple[bool, list[float]]:
+        """One batch from each channel that has a token at ``clock``; whether any was sent,
+        and the waits of those that had none. Emptied channels leave ``queues``."""
         waits = []
         progressed = False
         for name in list(queues):
-            wait = limiter.wait(name, clock)
+            wait = self.limiter.wait(name, clock)
             if wait > 0:
                 waits.append(wait)
                 continue
-            limiter.take(name)
+            self.limiter.take(name)
             batch = queues[name].popleft()
-            ok = _send_batch(factory, config, now, config.channels[name], batch, limiter, tally)
+            ok = self.send_batch(self.config.channels[name], batch)
             progressed = True
             if not ok:  # a failing channel waits for its next attempt time
-                tally.held += sum(len(b.alerts) for b in queues[name])
+                self.tally.held += sum(len(b.alerts) for b in queues[name])
                 queues[name].clear()
             if not queues[name]:
                 del queues[name]
-        if progressed:
-            continue
-        if not waits or monotonic() - start + min(waits) > budget_s:
-            break
-        sleep(min(waits))
-    tally.held += sum(len(b.alerts) for q in queues.values() for b in q)
+        return progressed, waits
+
+    def send_batch(self, channel: ChannelConfig, batch: Batch) -> bool:
+        """Claim, send and mark one batch; False when the channel failed."""
+        with session_scope(self.factory) as s:
+            claimed = set(outbox.claim(s, [a.id for a in batch.alerts], self.now))
+        alerts = [replace(a, attempts=a.attempts + 1) for a in batch.alerts if a.id in claimed]
+        if not alerts:
+            return True
+        parts = _render(batch, alerts, channel, self.config.monitor.timezone)
+        for i, (part, message) in enumerate(parts):
+            started = time.monotonic()
+            try:
+                message_id = send_message(channel, message, *self._progress(batch, part))
+            except DeliveryError as exc:
+                self.record_failure(channel, [a for p, _m in parts[i:] for a in p], exc)
+                return False
+            self._mark_sent(channel, batch, part, message_id, started)
+        return True
+
+    def _progress(
+        self, batch: Batch, part: Sequence[Alert]
+    ) -> tuple[tuple[str, ...], Callable[[str], None] | None]:
+        """For a single alert: the chats that already have it, and a recorder of new ones.
+        (A digest or summary is regrouped on retry, so it is always sent whole.)"""
+        if batch.kind != "single":
+            return (), None
+        prior = part[0].extra.get("message_id")
+
+        def record(message_id: str) -> None:
+            with session_scope(self.factory) as s:
+                outbox.record_progress(s, [part[0].id], message_id)
+
+        return (tuple(prior.split(",")) if prior else ()), record
+
+    def _mark_sent(
+        self,
+        channel: ChannelConfig,
+        batch: Batch,
+        part: Sequence[Alert],
+        message_id: str | None,
+        started: float,
+    ) -> None:
+        """Commit that ``part`` went out as one message (sent ``started``, monotonic)."""
+        ids = [a.id for a in part]
+        digest_id = min(ids) if batch.kind != "single" else None
+        with session_scope(self.factory) as s:
+            outbox.mark_sent(s, ids, self.now, message_id, digest_id)
+        self.tally.sent += len(ids)
+        self.tally.messages += 1
+        event(
+            log,
+            "alert.sent",
+            channel=channel.name,
+            kind=batch.kind,
+            alerts=len(ids),
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+
+    def record_failure(
+        self, channel: ChannelConfig, alerts: Sequence[Alert], exc: DeliveryError
+    ) -> None:
+        """Put unsent alerts back until their retry time (a Retry-After also blocks the
+        channel's bucket); those out of attempts die, with an operator notice."""
+        error = mask_text(exc.message, url_secrets(channel.url))
+        attempts = max(a.attempts for a in alerts)
+        if exc.retry_after_s is not None:
+            retry_at = self.now + timedelta(seconds=exc.retry_after_s)
+            self.limiter.block(channel.name, retry_at)
+        else:
+            retry_at = self.now + timedelta(seconds=backoff_s(attempts))
+        max_attempts = self.config.monitor.max_attempts
+        with session_scope(self.factory) as s:
+            ids = [a.id for a in alerts]
+            dead = outbox.mark_failed(s, ids, error, retry_at, max_attempts, exc.permanent)
+            if dead:
+                self._notify_dead(s, channel.name, [a for a in alerts if a.id in dead], error)
+        self.tally.failed += len(alerts) - len(dead)
+        self.tally.dead += len(dead)
+        event(
+            log,
+            "alert.failed",
+            level=logging.WARNING,
+            channel=channel.name,
+            alerts=len(alerts),
+            dead=len(dead),
+            error=error,
+            retry_at=retry_at.isoformat(),
+        )
+
+    def fail_unknown_channel(self, name: str, alerts: Sequence[Alert]) -> None:
+        """Alerts for a channel no longer in the config cannot be sent: they die, with a notice."""
+        now, max_attempts = self.now, self.config.monitor.max_attempts
+        with session_scope(self.factory) as s:
+            ids = outbox.claim(s, [a.id for a in alerts], now)
+        with session_scope(self.factory) as s:
+            error = f"channel {name!r} is not in the config"
+            dead = outbox.mark_failed(s, ids, error, now, max_attempts, permanent=True)
+            self._notify_dead(s, name, [a for a in alerts if a.id in dead], error)
+        self.tally.dead += len(dead)
+
+    def _notify_dead(
+        self, session: Session, channel: str, dead: Sequence[Alert], error: str
+    ) -> None:
+        """One operator notice per channel per day that alerts died on."""
+        operator = self.config.monitor.operator_channel
+        if not operator:
+            return
+        notice = notices.alerts_dead(channel=channel, first=dead[0], error=error, now=self.now)
+        outbox.enqueue_operator_notice(
+            session, notice.key, notice.title, notice.body, operator, self.now
+        )
 
 
 def _messages(
@@ -218,170 +404,3 @@ def _render(
             error=f"{type(exc).__name__}: {exc}",
         )
         return _messages(batch, alerts, replace(channel, template=None), tz)
-
-
-def _send_batch(
-    factory: SessionFactory,
-    config: Config,
-    now: datetime,
-    channel: ChannelConfig,
-    batch: Batch,
-    limiter: ChannelLimits,
-    tally: _Tally,
-) -> bool:
-    """Claim, send and mark one batch; False when the channel failed."""
-    with session_scope(factory) as s:
-        claimed = set(outbox.claim(s, [a.id for a in batch.alerts], now))
-    alerts = [replace(a, attempts=a.attempts + 1) for a in batch.alerts if a.id in claimed]
-    if not alerts:
-        return True
-    parts = _render(batch, alerts, channel, config.monitor.timezone)
-    for i, (part, message) in enumerate(parts):
-        started = time.monotonic()
-        try:
-            message_id = send_message(channel, message, *_progress(factory, batch, part))
-        except DeliveryError as exc:
-            unsent = [a for p, _m in parts[i:] for a in p]
-            _record_failure(factory, config, now, channel, unsent, exc, limiter, tally)
-            return False
-        ids = [a.id for a in part]
-        digest_id = min(ids) if batch.kind != "single" else None
-        with session_scope(factory) as s:
-            outbox.mark_sent(s, ids, now, message_id, digest_id)
-        tally.sent += len(ids)
-        tally.messages += 1
-        event(
-            log,
-            "alert.sent",
-            channel=channel.name,
-            kind=batch.kind,
-            alerts=len(ids),
-            duration_ms=round((time.monotonic() - started) * 1000),
-        )
-    return True
-
-
-def _progress(
-    factory: SessionFactory, batch: Batch, part: Sequence[Alert]
-) -> tuple[tuple[str, ...], Callable[[str], None] | None]:
-    """For a single alert: the chats that already have it, and a recorder of new ones.
-    (A digest or summary is regrouped on retry, so it is always sent whole.)"""
-    if batch.kind != "single":
-        return (), None
-    prior = part[0].extra.get("message_id")
-
-    def record(message_id: str) -> None:
-        with session_scope(factory) as s:
-            outbox.record_progress(s, [part[0].id], message_id)
-
-    return (tuple(prior.split(",")) if prior else ()), record
-
-
-def _record_failure(
-    factory: SessionFactory,
-    config: Config,
-    now: datetime,
-    channel: ChannelConfig,
-    alerts: Sequence[Alert],
-    exc: DeliveryError,
-    limiter: ChannelLimits,
-    tally: _Tally,
-) -> None:
-    error = mask_text(exc.message, url_secrets(channel.url))
-    attempts = max(a.attempts for a in alerts)
-    if exc.retry_after_s is not None:
-        retry_at = now + timedelta(seconds=exc.retry_after_s)
-        limiter.block(channel.name, retry_at)
-    else:
-        retry_at = now + timedelta(seconds=backoff_s(attempts))
-    with session_scope(factory) as s:
-        dead = outbox.mark_failed(
-            s, [a.id for a in alerts], error, retry_at, config.monitor.max_attempts, exc.permanent
-        )
-        if dead:
-            _notify_dead(s, config, now, channel.name, [a for a in alerts if a.id in dead], error)
-    tally.failed += len(alerts) - len(dead)
-    tally.dead += len(dead)
-    event(
-        log,
-        "alert.failed",
-        level=logging.WARNING,
-        channel=channel.name,
-        alerts=len(alerts),
-        dead=len(dead),
-        error=error,
-        retry_at=retry_at.isoformat(),
-    )
-
-
-def _notify_dead(
-    session: Session, config: Config, now: datetime, channel: str, dead: Sequence[Alert], error: str
-) -> None:
-    """One operator notice per channel per day that alerts died on."""
-    operator = config.monitor.operator_channel
-    if not operator:
-        return
-    first = dead[0]
-    body = (
-        f"Alert {first.id} (rule {first.rule}: {first.title[:200]}) could not be delivered to "
-        f"channel {channel} after {first.attempts} attempt(s): {error}\n"
-        "List them: monitor alerts --status dead; once fixed: monitor alerts retry --dead"
-    )
-    outbox.enqueue_operator_notice(
-        session,
-        f"alert-dead:{channel}:{now:%Y-%m-%d}",
-        f"press-monitor: alerts undeliverable on channel {channel}",
-        body,
-        operator,
-        now,
-    )
-
-
-def _fail_unknown_channel(
-    factory: SessionFactory,
-    config: Config,
-    now: datetime,
-    name: str,
-    alerts: Sequence[Alert],
-    tally: _Tally,
-) -> None:
-    """Alerts for a channel no longer in the config cannot be sent: they die, with a notice."""
-    with session_scope(factory) as s:
-        ids = outbox.claim(s, [a.id for a in alerts], now)
-    with session_scope(factory) as s:
-        error = f"channel {name!r} is not in the config"
-        dead = outbox.mark_failed(s, ids, error, now, config.monitor.max_attempts, permanent=True)
-        _notify_dead(s, config, now, name, [a for a in alerts if a.id in dead], error)
-    tally.dead += len(dead)
-
-
-def _deliver_notices(
-    factory: SessionFactory,
-    config: Config,
-    now: datetime,
-    limiter: ChannelLimits,
-    tally: _Tally,
-) -> None:
-    """Send due operator notices (rare: no pacing, but a blocked channel is skipped)."""
-    with session_scope(factory) as s:
-        notices = outbox.claim_notices(s, now)
-    for notice in notices:
-        channel = config.channels.get(notice.channel)
-        error, retry_at = None, None
-        if channel is None:
-            error = f"channel {notice.channel!r} is not in the config"
-        elif limiter.wait(channel.name, now) > 0:
-            error, retry_at = "channel is rate limited", now + timedelta(seconds=60)
-        else:
-            limiter.take(channel.name)
-            try:
-                send_message(channel, render_notice(notice.title, notice.body, channel))
-            except DeliveryError as exc:
-                error = mask_text(exc.message, url_secrets(channel.url))
-        retry_at = retry_at or now + timedelta(seconds=backoff_s(notice.attempts))
-        with session_scope(factory) as s:
-            status = outbox.finish_notice(
-                s, notice.id, now, error, retry_at, config.monitor.max_attempts
-            )
-        tally.notices += status == "sent"
-        event(log, "notice.delivery", channel=notice.channel, key=notice.key, status=status)

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from monitor.config import Config
 from monitor.errors import FetchError
@@ -33,10 +32,10 @@ from monitor.fetch.client import FeedClient
 from monitor.fetch.state import FetchResult, FetchState
 from monitor.log import event
 from monitor.normalize.entries import normalize_entries
+from monitor.notify import notices
 from monitor.parse.pool import ParsePool
 from monitor.records import Article, Document, FeedConfig, ParsedFeed, StoredArticle
 from monitor.schedule import is_feed_broken, next_check
-from monitor.secrets import mask_url
 from monitor.store.articles import insert_new_articles, record_matches, unseen_articles
 from monitor.store.db import SessionFactory, session_scope
 from monitor.store.feeds import (
@@ -48,6 +47,7 @@ from monitor.store.feeds import (
     set_broken_notified,
     sync_feeds,
 )
+from monitor.store.outbox import enqueue_operator_notice
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -109,7 +109,11 @@ class Runtime:
 async def poll_cycle(
     rt: Runtime, now: datetime | None = None, *, all_feeds: bool = False
 ) -> CycleReport:
-    """Poll every due feed (every active feed with ``all_feeds``) once, concurrently."""
+    """Poll every due feed (every active feed with ``all_feeds``) once, concurrently.
+
+    ``now`` (default: the current time) is the cycle's one clock: every feed's fetch,
+    articles, matches, scheduling and notices are stamped with it; only durations are
+    measured on :func:`time.monotonic`."""
     now = now or utcnow()
     started = time.monotonic()
     with session_scope(rt.session_factory) as session:
@@ -117,11 +121,16 @@ async def poll_cycle(
         states = feed_states(session, due_at=None if all_feeds else now)
     feeds = {f.url: f for f in rt.config.feeds}
     async with FeedClient(rt.config.fetch) as client:
-        tasks = [_poll_one(rt, client, feeds[s.url], s) for s in states if s.url in feeds]
+        tasks = [_poll_one(rt, client, feeds[s.url], s, now) for s in states if s.url in feeds]
         outcomes = await asyncio.gather(*tasks)
     due = [s.next_check_at for s in states if s.next_check_at is not None]
     lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
-    report = CycleReport(tuple(outcomes), now, int((time.monotonic() - started) * 1000), lag_s)
+    report = CycleReport(
+        outcomes=tuple(outcomes),
+        started=now,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        lag_s=lag_s,
+    )
     event(
         log,
         "cycle.finished",
@@ -136,38 +145,45 @@ async def poll_cycle(
 
 
 async def _poll_one(
-    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState
+    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState, now: datetime
 ) -> FeedOutcome:
+    """Poll one feed; a :class:`FetchError` is recorded on it, anything else propagates."""
     started = time.monotonic()
     try:
-        outcome = await poll_feed(rt, client, feed, state)
+        outcome = await poll_feed(rt, client, feed, state, now)
     except FetchError as exc:
-        outcome = _record_failure(rt, feed, state, exc, int((time.monotonic() - started) * 1000))
+        duration_ms = int((time.monotonic() - started) * 1000)
+        outcome = _record_failure(rt, feed, state, exc, duration_ms, now)
     if rt.on_feed:
         rt.on_feed(outcome)
     return outcome
 
 
 async def poll_feed(
-    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState
+    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState, now: datetime
 ) -> FeedOutcome:
-    """Fetch, parse, normalise, store, match one feed; raise FetchError on failure."""
+    """Fetch, parse, normalise, store, match one feed as of ``now``; raise FetchError
+    on failure."""
     started = time.monotonic()
-    fstate = FetchState(state.etag, state.last_modified, state.body_hash, state.last_forced_at)
-    result = await client.fetch(feed, fstate, utcnow())
+    fstate = FetchState(
+        etag=state.etag,
+        last_modified=state.last_modified,
+        body_hash=state.body_hash,
+        last_forced_at=state.last_forced_at,
+    )
+    result = await client.fetch(feed, fstate, now)
     if result.status == "not_modified" or result.body is None:
-        return _record_not_modified(rt, feed, state, result, started)
+        return _record_not_modified(rt, feed, state, result, started, now)
     if result.moved_to:
         # Every redirect was permanent: the operator should update the config.
         event(log, "feed.moved", logging.WARNING, feed_url=feed.url, moved_to=result.moved_to)
     parsed = await rt.parse_pool.parse(
         result.body, result.content_type, result.final_url or feed.url
     )
-    now = utcnow()
     articles = normalize_entries(parsed, feed, now)
     if feed.full_text:
         articles = await _with_full_text(rt, client, state, articles)
-    return _store_and_match(rt, feed, state, result, parsed, articles, started)
+    return _store_and_match(rt, feed, state, result, parsed, articles, started, now)
 
 
 async def _with_full_text(
@@ -208,28 +224,15 @@ def _store_and_match(
     parsed: ParsedFeed,
     articles: list[Article],
     started: float,
+    now: datetime,
 ) -> FeedOutcome:
-    now = utcnow()
-    config = rt.config
-    rules = {r.name: r for r in config.rules}
-    alerts = 0
+    """In ONE transaction: store the new articles, match each against every rule
+    (recording matches and outbox rows), and record the feed's success."""
+    rules = {r.name: r for r in rt.config.rules}
     with session_scope(rt.session_factory) as session:
         new = insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
-        for article in new:
-            alerts += _match_article(rt, session, article, rules, now)
-        hints = [h for h in (result.max_age_s, parsed.ttl_s) if h]
-        fresh = record_success(
-            session,
-            state.id,
-            title=parsed.title,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            body_hash=result.body_hash,
-            warning=parsed.warning,
-            next_check=next_check(now, feed.interval_s, failures=0, hints_s=hints),
-            now=now,
-            forced=result.forced,
-        )
+        alerts = sum(_match_article(rt, session, article, rules, now) for article in new)
+        fresh = _store_success(session, feed, state, result, parsed, now)
         _notify_recovered(rt, session, state, now)
     duration_ms = int((time.monotonic() - started) * 1000)
     event(
@@ -244,15 +247,43 @@ def _store_and_match(
         duration_ms=duration_ms,
         next_check=fresh.next_check_at.isoformat() if fresh.next_check_at else "",
     )
-    return FeedOutcome(feed.url, "ok", len(new), alerts, duration_ms=duration_ms)
+    return FeedOutcome(
+        url=feed.url, status="ok", new=len(new), alerts=alerts, duration_ms=duration_ms
+    )
+
+
+def _store_success(
+    session: Session,
+    feed: FeedConfig,
+    state: FeedState,
+    result: FetchResult,
+    parsed: ParsedFeed,
+    now: datetime,
+) -> FeedState:
+    """Store the fetch's validators and schedule the next check (server hints honoured)."""
+    hints = [h for h in (result.max_age_s, parsed.ttl_s) if h]
+    return record_success(
+        session,
+        state.id,
+        title=parsed.title,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        body_hash=result.body_hash,
+        warning=parsed.warning,
+        next_check=next_check(now, feed.interval_s, failures=0, hints_s=hints),
+        now=now,
+        forced=result.forced,
+    )
 
 
 def _match_article(
     rt: Runtime, session: Session, article: StoredArticle, rules: dict, now: datetime
 ) -> int:
+    """Match one new article against every rule; record the matches; return alerts queued."""
     if not article.alertable or rt.config.matcher is None:
         return 0
-    matches = rt.config.matcher.match(Document(article.title, article.text, article.language))
+    document = Document(title=article.title, text=article.text, language=article.language)
+    matches = rt.config.matcher.match(document)
     for m in matches:
         event(
             log,
@@ -269,9 +300,14 @@ def _match_article(
 
 
 def _record_not_modified(
-    rt: Runtime, feed: FeedConfig, state: FeedState, result: FetchResult, started: float
+    rt: Runtime,
+    feed: FeedConfig,
+    state: FeedState,
+    result: FetchResult,
+    started: float,
+    now: datetime,
 ) -> FeedOutcome:
-    now = utcnow()
+    """Nothing new (304 or an identical body): schedule the next check."""
     hints = [result.max_age_s] if result.max_age_s else []
     with session_scope(rt.session_factory) as session:
         record_not_modified(
@@ -286,23 +322,19 @@ def _record_not_modified(
     event(
         log, "feed.polled", feed_url=feed.url, status="not_modified", new=0, duration_ms=duration_ms
     )
-    return FeedOutcome(feed.url, "not_modified", duration_ms=duration_ms)
+    return FeedOutcome(url=feed.url, status="not_modified", duration_ms=duration_ms)
 
 
 def _record_failure(
-    rt: Runtime, feed: FeedConfig, state: FeedState, exc: FetchError, duration_ms: int
+    rt: Runtime,
+    feed: FeedConfig,
+    state: FeedState,
+    exc: FetchError,
+    duration_ms: int,
+    now: datetime,
 ) -> FeedOutcome:
-    now = utcnow()
-    hints = [exc.retry_after_s] if exc.retry_after_s else []
-    with session_scope(rt.session_factory) as session:
-        fresh = record_failure(
-            session,
-            state.id,
-            exc,
-            now=now,
-            next_check=next_check(now, feed.interval_s, failures=state.failures + 1, hints_s=hints),
-        )
-        _notify_broken(rt, session, fresh, exc, now)
+    """Record the classified error on the feed, back off, maybe notify the operator."""
+    fresh = _store_failure(rt, feed, state, exc, now)
     event(
         log,
         "feed.failed",
@@ -316,8 +348,30 @@ def _record_failure(
         duration_ms=duration_ms,
     )
     return FeedOutcome(
-        feed.url, "error", error_kind=exc.kind, error=exc.message, duration_ms=duration_ms
+        url=feed.url,
+        status="error",
+        error_kind=exc.kind,
+        error=exc.message,
+        duration_ms=duration_ms,
     )
+
+
+def _store_failure(
+    rt: Runtime, feed: FeedConfig, state: FeedState, exc: FetchError, now: datetime
+) -> FeedState:
+    """In one transaction: the error and the backed-off next check (a Retry-After is
+    honoured), and the operator notice if the feed is now broken."""
+    hints = [exc.retry_after_s] if exc.retry_after_s else []
+    with session_scope(rt.session_factory) as session:
+        fresh = record_failure(
+            session,
+            state.id,
+            exc,
+            now=now,
+            next_check=next_check(now, feed.interval_s, failures=state.failures + 1, hints_s=hints),
+        )
+        _notify_broken(rt, session, fresh, exc, now)
+    return fresh
 
 
 def _notify_broken(
@@ -329,40 +383,24 @@ def _notify_broken(
         return
     if not is_feed_broken(state.error_since, now, rt.config.monitor.feed_broken_after_s):
         return
-    from monitor.store.outbox import enqueue_operator_notice
-
-    key_since = state.error_since.isoformat(timespec="minutes")
-    since = _local(state.error_since, rt.config.monitor.timezone)
-    enqueue_operator_notice(
-        session,
-        f"feed-broken:{state.url}:{key_since}",
-        f"Feed broken: {state.source}",
-        f"Feed {state.source} ({mask_url(state.url)}) broken since {since}: {exc.kind}: "
-        f"{exc.message}",
-        channel,
-        now,
+    notice = notices.feed_broken(
+        source=state.source,
+        url=state.url,
+        error_since=state.error_since,
+        kind=exc.kind,
+        message=exc.message,
+        tz=rt.config.monitor.timezone,
     )
+    enqueue_operator_notice(session, notice.key, notice.title, notice.body, channel, now)
     set_broken_notified(session, state.id, now)
     event(log, "feed.broken_notified", logging.WARNING, feed_url=state.url, error_kind=exc.kind)
 
 
-def _local(when: datetime, tz: str) -> str:
-    """``2026-01-07 08:12 EET``: a time as the operator reads it."""
-    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
-
-
 def _notify_recovered(rt: Runtime, session: Session, state: FeedState, now: datetime) -> None:
+    """One operator notice when a feed reported broken works again."""
     channel = rt.config.monitor.operator_channel
     if not channel or state.broken_notified_at is None:
         return
-    from monitor.store.outbox import enqueue_operator_notice
-
-    enqueue_operator_notice(
-        session,
-        f"feed-recovered:{state.url}:{now.isoformat(timespec='minutes')}",
-        f"Feed recovered: {state.source}",
-        f"Feed {state.source} ({mask_url(state.url)}) works again.",
-        channel,
-        now,
-    )
+    notice = notices.feed_recovered(source=state.source, url=state.url, now=now)
+    enqueue_operator_notice(session, notice.key, notice.title, notice.body, channel, now)
     set_broken_notified(session, state.id, None)

@@ -3,8 +3,10 @@ outbox -> delivery through real apprise to a real json:// receiver and a real SM
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,10 @@ from sqlalchemy import select
 
 from monitor.config import load_config
 from monitor.daemon.service import Daemon
+from monitor.errors import FetchError
+from monitor.parse.feed import parse_feed
+from monitor.pipeline import Runtime, poll_cycle
+from monitor.records import ParsedFeed
 from monitor.store import db
 from monitor.store.schema import AlertRow, ArticleRow, FeedRow
 from tests.support import ROOT, LocalServer, Response, cli_env
@@ -280,3 +286,97 @@ def test_full_text_feed_matches_on_the_article_page(tmp_path: Path, hook_ok: Loc
         daemon.parse_pool.close()
     assert len(server.hits("/news/1.html")) == 1  # the stored article's page is not refetched
     assert len(received(server)) == 1
+
+
+class InlineParser:
+    """A :class:`~monitor.parse.pool.ParsePool` stand-in at the parse seam: parses in this
+    process, or raises the error set for a feed URL."""
+
+    def __init__(self, errors: dict[str, Exception] | None = None) -> None:
+        self.errors = errors or {}
+
+    async def parse(self, body: bytes, content_type: str | None, url: str) -> ParsedFeed:
+        if url in self.errors:
+            raise self.errors[url]
+        return parse_feed(body, content_type, url)
+
+
+def make_runtime(
+    tmp_path: Path, server: LocalServer, feeds: list[str], parser: InlineParser
+) -> Runtime:
+    """A poll cycle's runtime on a fresh SQLite file (no daemon, no delivery)."""
+    config = load_config(make_config(tmp_path, server, feeds), {})
+    engine = db.make_engine(config.monitor.database)
+    db.upgrade(engine)
+    return Runtime(config, db.make_session_factory(engine), parser)  # type: ignore[arg-type]
+
+
+def feed_rows(rt: Runtime) -> dict[str, FeedRow]:
+    with db.session_scope(rt.session_factory) as s:
+        rows = {r.url: r for r in s.scalars(select(FeedRow))}
+        s.expunge_all()
+    return rows
+
+
+def article_count(rt: Runtime, feed_url: str) -> int:
+    with db.session_scope(rt.session_factory) as s:
+        feed_id = s.scalars(select(FeedRow.id).where(FeedRow.url == feed_url)).one()
+        return len(s.scalars(select(ArticleRow.id).where(ArticleRow.feed_id == feed_id)).all())
+
+
+def test_unexpected_error_in_one_feed_propagates_out_of_the_cycle(
+    tmp_path: Path, hook_ok: LocalServer
+) -> None:
+    """STYLE.md #6, second half: a bug (not a FetchError) is not recorded as the feed's
+    failure; it leaves poll_cycle, and systemd restarts the daemon."""
+    server = hook_ok
+    bad = server.static("/bad.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    good = server.static("/good.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    rt = make_runtime(tmp_path, server, [bad, good], InlineParser({bad: RuntimeError("bug")}))
+    with pytest.raises(RuntimeError, match="^bug$"):
+        asyncio.run(poll_cycle(rt, all_feeds=True))
+    row = feed_rows(rt)[bad]
+    assert row.failures == 0 and row.error_kind is None and row.error_since is None
+
+
+def test_fetch_error_in_one_feed_is_recorded_on_it_and_the_others_are_stored(
+    tmp_path: Path, hook_ok: LocalServer
+) -> None:
+    """STYLE.md #6, first half: an expected error becomes that feed's failure; the cycle
+    goes on and the other feed's articles are stored."""
+    server = hook_ok
+    bad = server.static("/bad.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    good = server.static("/good.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    error = FetchError("parse_error", "not well-formed at line 1")
+    rt = make_runtime(tmp_path, server, [bad, good], InlineParser({bad: error}))
+    report = asyncio.run(poll_cycle(rt, all_feeds=True))
+    by_url = {o.url: o for o in report.outcomes}
+    assert by_url[bad].status == "error" and by_url[bad].error_kind == "parse_error"
+    assert by_url[good].status == "ok" and by_url[good].new == 5
+    rows = feed_rows(rt)
+    assert rows[bad].failures == 1 and rows[bad].error_message == "not well-formed at line 1"
+    assert rows[good].failures == 0 and rows[good].error_kind is None
+    assert article_count(rt, bad) == 0 and article_count(rt, good) == 5
+
+
+def test_one_poll_cycle_stamps_every_feed_with_its_own_now(
+    tmp_path: Path, hook_ok: LocalServer
+) -> None:
+    """The cycle's ``now`` (an hour ago here, so the wall clock would show) is used for
+    the fetch, the stored articles, the scheduling of successes and of failures."""
+    server = hook_ok
+    good = server.static("/good.xml", SEED_FEED, {"Content-Type": "application/rss+xml"})
+    missing = server.url("/missing.xml")
+    rt = make_runtime(tmp_path, server, [good, missing], InlineParser())
+    now = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+    report = asyncio.run(poll_cycle(rt, now, all_feeds=True))
+    assert report.started == now and report.failed == 1
+    rows = feed_rows(rt)
+    interval = timedelta(seconds=rt.config.feeds[0].interval_s)
+    assert rows[good].last_checked_at == rows[good].last_success_at == now
+    assert now + interval <= rows[good].next_check_at <= now + interval * 1.1  # jitter
+    assert rows[missing].last_checked_at == rows[missing].error_since == now
+    backoff = 2 * interval  # one failure doubles the interval
+    assert now + backoff <= rows[missing].next_check_at <= now + backoff * 1.1
+    with db.session_scope(rt.session_factory) as s:
+        assert set(s.scalars(select(ArticleRow.first_seen_at))) == {now}

@@ -1,0 +1,68 @@
+"""The wording of operator notices: their dedup key, title and body, in one place. No I/O.
+
+Each function takes plain values and returns a :class:`NoticeText`; the caller queues it
+with :func:`monitor.store.outbox.enqueue_operator_notice`, which drops a second notice
+with the same key. The key therefore says how often a notice may come: once per
+breakage of a feed (the minute it started failing), once per recovery, and once per
+channel per day that alerts died on. Texts and keys are a contract: operators filter
+on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from monitor.records import Alert
+from monitor.secrets import mask_url
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeText:
+    """What an operator notice says; ``key`` deduplicates it in the outbox."""
+
+    key: str
+    title: str
+    body: str
+
+
+def feed_broken(
+    *, source: str, url: str, error_since: datetime, kind: str, message: str, tz: str
+) -> NoticeText:
+    """A feed has failed since ``error_since`` (shown in ``tz``) with ``kind: message``."""
+    return NoticeText(
+        key=f"feed-broken:{url}:{error_since.isoformat(timespec='minutes')}",
+        title=f"Feed broken: {source}",
+        body=(
+            f"Feed {source} ({mask_url(url)}) broken since {local_time(error_since, tz)}: "
+            f"{kind}: {message}"
+        ),
+    )
+
+
+def feed_recovered(*, source: str, url: str, now: datetime) -> NoticeText:
+    """A feed that was reported broken works again (as of ``now``)."""
+    return NoticeText(
+        key=f"feed-recovered:{url}:{now.isoformat(timespec='minutes')}",
+        title=f"Feed recovered: {source}",
+        body=f"Feed {source} ({mask_url(url)}) works again.",
+    )
+
+
+def alerts_dead(*, channel: str, first: Alert, error: str, now: datetime) -> NoticeText:
+    """Alerts died on ``channel`` (``first`` is named, ``error`` already masked); one a day."""
+    return NoticeText(
+        key=f"alert-dead:{channel}:{now:%Y-%m-%d}",
+        title=f"press-monitor: alerts undeliverable on channel {channel}",
+        body=(
+            f"Alert {first.id} (rule {first.rule}: {first.title[:200]}) could not be delivered "
+            f"to channel {channel} after {first.attempts} attempt(s): {error}\n"
+            "List them: monitor alerts --status dead; once fixed: monitor alerts retry --dead"
+        ),
+    )
+
+
+def local_time(when: datetime, tz: str) -> str:
+    """``2026-01-07 08:12 EET``: a time as the operator reads it."""
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
