@@ -369,9 +369,10 @@ class DeliveryCycle:
     def _notify_dead(
         self, session: Session, channel: str, dead: Sequence[Alert], error: str
     ) -> None:
-        """One operator notice per channel per day that alerts died on."""
+        """One operator notice per channel per day that alerts died on (none when no alert
+        died: another process may have claimed them first)."""
         operator = self.config.monitor.operator_channel
-        if not operator:
+        if not operator or not dead:
             return
         notice = notices.alerts_dead(channel=channel, first=dead[0], error=error, now=self.now)
         outbox.enqueue_operator_notice(
