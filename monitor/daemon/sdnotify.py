@@ -83,10 +83,6 @@ class Notifier:
         """Shutdown started: ``STOPPING=1``."""
         return self.notify("STOPPING=1")
 
-    def extend_timeout(self, seconds: float) -> bool:
-        """Ask for more start/stop time (a long migration): ``EXTEND_TIMEOUT_USEC``."""
-        return self.notify(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
-
     def watchdog_interval_s(self) -> float | None:
         """``$WATCHDOG_USEC`` in seconds, or None when the watchdog is off or meant for another pid."""
         if self._watchdog_pid and self._watchdog_pid != str(self._pid):
