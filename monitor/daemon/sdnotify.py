@@ -8,7 +8,8 @@ no-op. See sd_notify(3) and systemd.service(5) ``Type=notify`` / ``WatchdogSec=`
 :class:`WatchdogGate` is the pure decider behind the pings: ping only while poll
 cycles make progress, so a hung cycle silences the watchdog and systemd restarts
 us (``Restart=on-failure``). No I/O in the gate. :class:`WatchdogPinger` is the
-small thread that asks the gate and pings at half the watchdog interval.
+small thread that asks the gate and pings every ``PING_FRACTION`` of the watchdog
+interval.
 """
 
 from __future__ import annotations
