@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -235,7 +236,8 @@ def test_db_prune_uses_the_configured_retention(ctx, capsys) -> None:
 def test_db_optimize_reports_sizes(ctx, capsys) -> None:
     """``db optimize`` runs and prints before/after sizes."""
     assert run(ctx, "db", "optimize") == 0
-    assert "->" in capsys.readouterr().out
+    size = r"[\d.]+ [KMG]?i?B"
+    assert re.fullmatch(rf"(optimized|vacuumed): {size} -> {size}\n", capsys.readouterr().out)
 
 
 def test_every_db_subcommand_is_in_one_group() -> None:

@@ -76,8 +76,9 @@ def test_daemon_polls_reloads_and_stops_cleanly_on_sigterm(
         ).read_text()
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
-        assert time.monotonic() - started < 12
+        assert proc.wait(timeout=25) == 0
+        # Well under the unit's TimeoutStopSec=30s, after which systemd would SIGKILL us.
+        assert time.monotonic() - started < 20
     finally:
         if proc.poll() is None:
             proc.kill()

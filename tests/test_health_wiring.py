@@ -1,16 +1,15 @@
 """The ops pieces wired the way the daemon wires them: one gate drives both the
 systemd watchdog and /healthz; the alert gauge reads the real database.
 
-A stand-in poll loop runs cycles on a thread; when one hangs, /healthz turns 503
-and the WATCHDOG=1 datagrams stop; when it returns, both recover.
+Cycles start and finish by hand on a fake monotonic clock; when one hangs past the
+stall limit, /healthz turns 503 and the pinger's tick sends no WATCHDOG=1; when it
+returns, both recover. (The pinger's own thread is tested in test_sdnotify.py.)
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -31,17 +30,14 @@ def status_of(url: str) -> int:
         return exc.code
 
 
-def pings_within(sock: socket.socket, seconds: float) -> int:
-    """WATCHDOG=1 datagrams received in the next ``seconds``."""
-    end, n = time.monotonic() + seconds, 0
-    while (left := end - time.monotonic()) > 0:
-        sock.settimeout(left)
+def pending(sock: socket.socket) -> list[bytes]:
+    """Every datagram already waiting on ``sock`` (sends to a local socket arrive at once)."""
+    out = []
+    while True:
         try:
-            if sock.recv(4096) == b"WATCHDOG=1":
-                n += 1
-        except TimeoutError:
-            break
-    return n
+            out.append(sock.recv(4096, socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            return out
 
 
 def test_hung_cycle_turns_healthz_503_and_silences_the_watchdog(db, tmp_path) -> None:  # noqa: F811
@@ -54,47 +50,41 @@ def test_hung_cycle_turns_healthz_503_and_silences_the_watchdog(db, tmp_path) ->
     notify.bind(str(tmp_path / "notify.sock"))
     env = {
         "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
-        "WATCHDOG_USEC": "200000",
+        "WATCHDOG_USEC": "300000000",
         "WATCHDOG_PID": str(os.getpid()),
     }
+    now = [1000.0]  # the fake monotonic clock both readers of the gate share
+
+    def clock() -> float:
+        return now[0]
+
     notifier = Notifier(env)
-    gate = WatchdogGate(stall_limit_s=0.4, created_at=time.monotonic())
+    gate = WatchdogGate(stall_limit_s=60.0, created_at=clock())
     metrics = Metrics(alert_source=lambda: views.alert_counts(db.session_factory))
-    health = HealthServer(
-        "127.0.0.1:0", metrics.registry, lambda: gate.is_progressing(time.monotonic())
-    )
-    pinger = WatchdogPinger(notifier, gate)
-    release, stop = threading.Event(), threading.Event()
-
-    def poll_loop() -> None:  # the daemon's poll job, simplified
-        while not stop.is_set():
-            gate.cycle_started(time.monotonic())
-            if not release.is_set():
-                release.wait()  # this cycle hangs until the test lets it go
-            gate.cycle_finished(time.monotonic())
-            stop.wait(0.02)
-
-    release.set()
-    loop = threading.Thread(target=poll_loop)
+    health = HealthServer("127.0.0.1:0", metrics.registry, lambda: gate.is_progressing(clock()))
+    pinger = WatchdogPinger(notifier, gate, clock=clock)
     health.start()
-    pinger.start()
-    loop.start()
     try:
         assert notifier.ready("1 feed")
-        assert notify.recv(4096) == b"READY=1\nSTATUS=1 feed"
+        assert pending(notify) == [b"READY=1\nSTATUS=1 feed"]
+        gate.cycle_started(clock())
+        now[0] += 5
+        gate.cycle_finished(clock())
         assert status_of(health.url + "/healthz") == 200
-        assert pings_within(notify, 0.3) >= 1
+        assert pinger.ping_once() and pending(notify) == [b"WATCHDOG=1"]
 
-        release.clear()  # the next cycle hangs
-        time.sleep(0.6)  # past the stall limit
-        pings_within(notify, 0.05)  # drain what was sent before the limit
+        gate.cycle_started(clock())  # this cycle hangs ...
+        now[0] += 30
+        assert status_of(health.url + "/healthz") == 200  # ... within the stall limit
+        assert pinger.ping_once() and pending(notify) == [b"WATCHDOG=1"]
+        now[0] += 31  # ... past it
         assert status_of(health.url + "/healthz") == 503
-        assert pings_within(notify, 0.3) == 0
+        assert not pinger.ping_once() and pending(notify) == []
 
-        release.set()  # it returns: progress again
-        time.sleep(0.1)
+        gate.cycle_finished(clock())  # it returns: progress again
         assert status_of(health.url + "/healthz") == 200
-        assert pings_within(notify, 0.3) >= 1
+        assert pinger.ping_once() and pending(notify) == [b"WATCHDOG=1"]
+        assert pinger.pings == 3
 
         with urllib.request.urlopen(health.url + "/metrics", timeout=5) as resp:
             text = resp.read().decode()
@@ -106,10 +96,6 @@ def test_hung_cycle_turns_healthz_503_and_silences_the_watchdog(db, tmp_path) ->
         }
         assert alerts == {(("channel", "telegram"), ("status", "pending")): 1.0}
     finally:
-        stop.set()
-        release.set()
-        loop.join()
-        pinger.stop()
         health.stop()
         notifier.close()
         notify.close()

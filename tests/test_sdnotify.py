@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -151,28 +150,111 @@ def test_gate_with_idle_limit_stops_when_no_cycle_starts(now, expected) -> None:
     assert gate.should_ping(now) is expected
 
 
-def test_pinger_pings_while_cycles_progress_and_stops_when_one_hangs(listener) -> None:
-    """The pinger thread sends WATCHDOG=1 until a cycle hangs past the stall limit."""
+class FakeTime:
+    """A monotonic clock that moves only when the pinger waits on it.
+
+    ``wait`` advances the clock by the period asked for, records it, and tells the
+    pinger to stop once the clock reaches ``until``: :meth:`WatchdogPinger.run`
+    then returns instead of looping forever.
+    """
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now, self.until = now, now
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.now += seconds
+        return self.now >= self.until
+
+    def run(self, pinger: WatchdogPinger, until: float) -> int:
+        """Run the pinger's loop until the clock reads ``until``; pings sent meanwhile."""
+        self.until, before = until, pinger.pings
+        pinger.run()
+        return pinger.pings - before
+
+
+def watchdog_env(path: str, usec: int) -> dict[str, str]:
+    return {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": str(usec), "WATCHDOG_PID": str(os.getpid())}
+
+
+@pytest.mark.parametrize(
+    ("usec", "interval_s", "period_s"),
+    [
+        (10_000_000, None, 4.0),  # PING_FRACTION of $WATCHDOG_USEC
+        (10_000_000, 1.5, 1.5),  # an explicit interval wins
+        (0, None, 0.0),  # watchdog off
+    ],
+)
+def test_ping_period_is_a_fraction_of_the_watchdog_interval(usec, interval_s, period_s) -> None:
+    """Pings come at 0.4 of WatchdogSec, under the half sd_notify(3) asks for."""
+    notifier = Notifier(watchdog_env("/run/nowhere.sock", usec))
+    pinger = WatchdogPinger(notifier, WatchdogGate(60.0), interval_s=interval_s)
+    assert pinger.period_s == pytest.approx(period_s)
+
+
+def test_pinger_pings_each_period_until_a_cycle_hangs_and_again_when_it_returns(
+    listener,
+) -> None:
+    """The loop waits one period before each ping and asks the gate at its clock's time:
+    pings stop once a cycle runs past the stall limit and resume when it finishes."""
     lst, path = listener
-    gate = WatchdogGate(stall_limit_s=0.3)
-    notifier = Notifier(
-        {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000", "WATCHDOG_PID": str(os.getpid())}
-    )
-    pinger = WatchdogPinger(notifier, gate)
-    assert pinger.period_s == pytest.approx(0.04)
+    time_ = FakeTime()
+    gate = WatchdogGate(stall_limit_s=10.0)
+    notifier = Notifier(watchdog_env(path, 10_000_000))  # period 4 s
+    pinger = WatchdogPinger(notifier, gate, clock=time_.clock, wait=time_.wait)
+
+    gate.cycle_started(0.0)  # ... and it does not finish
+    assert time_.run(pinger, until=20.0) == 2  # at 4 s and 8 s; 12 s is past the limit
+    assert time_.waits == [4.0] * 5
+    assert [lst.receive(), lst.receive()] == [{"WATCHDOG": "1"}] * 2
+    assert lst.nothing_pending()
+
+    gate.cycle_finished(20.0)
+    assert time_.run(pinger, until=28.0) == 1  # at 24 s; the wait that reaches 28 s ends it
+    assert lst.receive() == {"WATCHDOG": "1"}
+    assert pinger.pings == 3
+
+
+@pytest.mark.parametrize(
+    ("now", "pinged"),
+    [(129.0, True), (130.0, True), (130.5, False)],
+)
+def test_ping_once_asks_the_gate_with_the_injected_clock(listener, now, pinged) -> None:
+    """One tick: the gate decides at ``clock()``, and only a ping actually sent counts."""
+    lst, path = listener
+    gate = WatchdogGate(stall_limit_s=60.0, idle_limit_s=30.0, created_at=100.0)
+    pinger = WatchdogPinger(Notifier(watchdog_env(path, 10_000_000)), gate, clock=lambda: now)
+    assert pinger.ping_once() is pinged
+    assert pinger.pings == int(pinged)
+    assert lst.nothing_pending() == (not pinged)  # a datagram arrived exactly when pinged
+
+
+def test_a_ping_that_cannot_be_sent_is_not_counted_and_not_raised(tmp_path) -> None:
+    """A vanished notify socket: the tick reports False and the pinger carries on."""
+    notifier = Notifier(watchdog_env(str(tmp_path / "gone.sock"), 10_000_000))
+    pinger = WatchdogPinger(notifier, WatchdogGate(60.0), clock=lambda: 0.0)
+    assert pinger.ping_once() is False
+    assert pinger.pings == 0
+
+
+def test_pinger_thread_pings_and_stops(listener) -> None:
+    """The real thread sends WATCHDOG=1 on its own and is gone after ``stop()``."""
+    lst, path = listener
+    pinger = WatchdogPinger(Notifier(watchdog_env(path, 50_000)), WatchdogGate(60.0))  # 20 ms
     pinger.start()
+    thread = pinger._thread
     try:
-        assert lst.receive() == {"WATCHDOG": "1"}
-        gate.cycle_started(time.monotonic())  # ... and never finishes
-        time.sleep(0.5)
-        while not lst.nothing_pending():  # drain pings sent before the stall limit
-            pass
-        time.sleep(0.2)  # five ping periods
-        assert lst.nothing_pending()
-        gate.cycle_finished(time.monotonic())
         assert lst.receive() == {"WATCHDOG": "1"}
     finally:
         pinger.stop()
+    assert thread is not None and not thread.is_alive()
+    while not lst.nothing_pending():  # drain the pings sent before stop()
+        pass
+    assert lst.nothing_pending()  # and none after it, for 2.5 periods
 
 
 def test_pinger_without_watchdog_starts_no_thread() -> None:

@@ -23,29 +23,32 @@ H = timedelta(hours=1)
 BROKEN_AFTER_S = 12 * 3600.0
 
 
-@pytest.mark.parametrize(
-    ("failures", "error_age", "succeeded", "expected"),
-    [
-        (0, None, False, "new"),
-        (None, None, False, "new"),
-        (0, None, True, "ok"),
-        (1, timedelta(minutes=5), True, "failing"),
-        (2, 2 * H, False, "failing"),
-        (3, 1 * H, True, "backing_off"),
-        (9, 11 * H, True, "backing_off"),
-        (9, 12 * H, True, "broken"),
-        (2, 13 * H, True, "broken"),  # a slow feed (long interval) can break before 3 failures
-        (5, None, True, "backing_off"),  # no error_since recorded: never broken
-    ],
-)
+CLASSIFY_CASES = [
+    # failures, error age, succeeded before, expected state
+    (0, None, False, "new"),
+    (None, None, False, "new"),
+    (0, None, True, "ok"),
+    (1, timedelta(minutes=5), True, "failing"),
+    (2, 2 * H, False, "failing"),
+    (3, 1 * H, True, "backing_off"),
+    (9, 11 * H, True, "backing_off"),
+    (9, 12 * H, True, "broken"),
+    (2, 13 * H, True, "broken"),  # a slow feed (long interval) can break before 3 failures
+    (5, None, True, "backing_off"),  # no error_since recorded: never broken
+]
+
+
+@pytest.mark.parametrize(("failures", "error_age", "succeeded", "expected"), CLASSIFY_CASES)
 def test_classify_feed(failures, error_age, succeeded, expected) -> None:
     since = NOW - error_age if error_age is not None else None
     success = NOW - 20 * H if succeeded else None
     assert schedule.classify_feed(failures, since, success, NOW, BROKEN_AFTER_S) == expected
 
 
-def test_every_state_is_in_the_vocabulary() -> None:
-    assert set(schedule.FEED_STATES) == {"new", "ok", "failing", "backing_off", "broken"}
+def test_every_state_in_the_vocabulary_is_reached_by_classify_feed() -> None:
+    """Every state /metrics and ``monitor status`` list (zeros included) is one a feed can
+    be in: the table above, checked against classify_feed, reaches each and no other."""
+    assert {case[-1] for case in CLASSIFY_CASES} == set(schedule.FEED_STATES)
 
 
 FEEDS = {

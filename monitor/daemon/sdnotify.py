@@ -8,7 +8,8 @@ no-op. See sd_notify(3) and systemd.service(5) ``Type=notify`` / ``WatchdogSec=`
 :class:`WatchdogGate` is the pure decider behind the pings: ping only while poll
 cycles make progress, so a hung cycle silences the watchdog and systemd restarts
 us (``Restart=on-failure``). No I/O in the gate. :class:`WatchdogPinger` is the
-small thread that asks the gate and pings at half the watchdog interval.
+small thread that asks the gate and pings every ``PING_FRACTION`` of the watchdog
+interval.
 """
 
 from __future__ import annotations
@@ -82,10 +83,6 @@ class Notifier:
     def stopping(self) -> bool:
         """Shutdown started: ``STOPPING=1``."""
         return self.notify("STOPPING=1")
-
-    def extend_timeout(self, seconds: float) -> bool:
-        """Ask for more start/stop time (a long migration): ``EXTEND_TIMEOUT_USEC``."""
-        return self.notify(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
 
     def watchdog_interval_s(self) -> float | None:
         """``$WATCHDOG_USEC`` in seconds, or None when the watchdog is off or meant for another pid."""
@@ -175,8 +172,12 @@ class WatchdogGate:
 class WatchdogPinger:
     """A daemon thread that pings ``notifier.watchdog()`` while ``gate.should_ping``.
 
-    Pings every ``PING_FRACTION`` of the watchdog interval; does nothing when the
-    watchdog is off. ``clock`` is the monotonic clock fed to the gate.
+    Pings every ``PING_FRACTION`` of the watchdog interval (or every ``interval_s``);
+    does nothing when the watchdog is off. ``clock`` is the monotonic clock fed to
+    the gate. ``wait(seconds)`` blocks for up to ``seconds`` and returns True when
+    pinging should end; it defaults to the stop event's ``wait``, so :meth:`stop`
+    wakes it. With a fake clock and a fake ``wait``, :meth:`run` and
+    :meth:`ping_once` make the same decisions as the thread without sleeping.
     """
 
     def __init__(
@@ -185,18 +186,20 @@ class WatchdogPinger:
         gate: WatchdogGate,
         clock: Callable[[], float] = time.monotonic,
         interval_s: float | None = None,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
         watchdog = notifier.watchdog_interval_s()
         self.period_s = interval_s if interval_s is not None else (watchdog or 0) * PING_FRACTION
         self._notifier, self._gate, self._clock = notifier, gate, clock
         self._stop = threading.Event()
+        self._wait = self._stop.wait if wait is None else wait
         self._thread: threading.Thread | None = None
         self.pings = 0
 
     def start(self) -> None:
         """Start pinging (no thread when the watchdog is off)."""
         if self.period_s > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="sd-watchdog", daemon=True)
+            self._thread = threading.Thread(target=self.run, name="sd-watchdog", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -206,7 +209,14 @@ class WatchdogPinger:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
-            if self._gate.should_ping(self._clock()) and self._notifier.watchdog():
-                self.pings += 1
+    def run(self) -> None:
+        """The thread's body: wait one period, :meth:`ping_once`, until ``wait`` says stop."""
+        while not self._wait(self.period_s):
+            self.ping_once()
+
+    def ping_once(self) -> bool:
+        """Ask the gate at ``clock()`` and ping if it allows; True when a ping was sent."""
+        if self._gate.should_ping(self._clock()) and self._notifier.watchdog():
+            self.pings += 1
+            return True
+        return False

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from itertools import islice
 
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 _APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4\u2032\u02b9\u02bb"
@@ -89,9 +88,3 @@ def tokenize(text: str) -> list[str]:
         if norm.strip("'"):
             out.append(norm)
     return out
-
-
-def token_spans(text: str, limit: int | None = None) -> list[tuple[int, int]]:
-    """Character ``(start, end)`` of the first ``limit`` raw tokens (all when None),
-    aligned with ``TOKEN_RE.findall``."""
-    return [m.span() for m in islice(TOKEN_RE.finditer(text), limit)]
