@@ -207,7 +207,8 @@ def test_broken_feeds_are_recorded_and_others_still_processed(
         report = daemon.run_once()
     finally:
         daemon.parse_pool.close()
-    assert time.monotonic() - started < 15
+    # The drip would last 10 s: [fetch].timeout (3 s) cuts it, with room for a busy machine.
+    assert time.monotonic() - started < 8
     by_url = {o.url: o for o in report.outcomes}
     assert by_url[good].status == "ok" and by_url[good].new == 5
     assert by_url[missing].error_kind == "http_status"
