@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 
-from monitor.config.units import parse_duration, parse_size
+from monitor.config.units import (
+    parse_digest,
+    parse_duration,
+    parse_quiet_hours,
+    parse_rate,
+    parse_size,
+)
 from monitor.errors import ConfigError, QueryError
 from monitor.log import register_secret
 from monitor.match import Matcher, compile_rules
-from monitor.records import ChannelConfig, FeedConfig, FetchSettings, MonitorSettings, RuleConfig
+from monitor.records import (
+    HOURLY,
+    ChannelConfig,
+    FeedConfig,
+    FetchSettings,
+    MonitorSettings,
+    RuleConfig,
+)
 from monitor.secrets import mask_url
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_CLOCK = r"([01]?\d|2[0-3]):([0-5]\d)"
-_QUIET = re.compile(rf"^{_CLOCK}\s*-\s*{_CLOCK}$")
-_DIGEST = re.compile(rf"^(hourly|daily(\s+{_CLOCK})?)$")
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", re.I)
 
 
 _TOP_KEYS = {"monitor", "fetch", "channels", "terms", "feeds", "rules"}
@@ -198,6 +207,15 @@ class Validator:
     def size(self, value: Any, key: str) -> int:
         try:
             return parse_size(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def parsed(self, parse: Callable[[Any], Any], value: Any, key: str) -> Any:
+        """``parse(value)``, None when the key is not set; its ValueError names ``key``."""
+        if value is None:
+            return None
+        try:
+            return parse(value)
         except ValueError as exc:
             raise self.error(key, str(exc)) from None
 
@@ -401,16 +419,8 @@ class Validator:
                 )
             for secret in _ENV_REF.findall(value):
                 register_secret(self.env.get(secret, ""))
-            quiet = opts.get("quiet_hours")
-            if quiet is not None and not (isinstance(quiet, str) and _QUIET.match(quiet)):
-                raise self.error(
-                    f"{key}.quiet_hours", f'{quiet!r} is not a window like "22:00-07:00"'
-                )
-            rate = opts.get("rate_limit")
-            if rate is not None and not (isinstance(rate, str) and _RATE.match(rate)):
-                raise self.error(
-                    f"{key}.rate_limit", f'{rate!r} is not a rate like "1/s" or "20/min"'
-                )
+            quiet = self.parsed(parse_quiet_hours, opts.get("quiet_hours"), f"{key}.quiet_hours")
+            rate = self.parsed(parse_rate, opts.get("rate_limit"), f"{key}.rate_limit")
             template = opts.get("template")
             if template is not None:
                 tpath = self.path.parent / str(template)
@@ -564,11 +574,10 @@ class Validator:
             delivery = t.get("delivery", "instant")
             if delivery not in ("instant", "digest"):
                 raise self.error(f"{key}.delivery", f'{delivery!r}: use "instant" or "digest"')
-            digest = t.get("digest")
+            digest = None  # an instant rule's digest is never used, so never read
             if delivery == "digest":
-                digest = digest or "hourly"
-                if not isinstance(digest, str) or not _DIGEST.match(digest.strip()):
-                    raise self.error(f"{key}.digest", f'{digest!r}: use "hourly" or "daily 08:00"')
+                raw = t.get("digest")
+                digest = self.parsed(parse_digest, raw, f"{key}.digest") if raw else HOURLY
             priority = t.get("priority", "normal")
             if priority not in ("normal", "high"):
                 raise self.error(f"{key}.priority", f'{priority!r}: use "normal" or "high"')
@@ -582,7 +591,7 @@ class Validator:
                     chans,
                     langs,
                     delivery,
-                    digest.strip() if isinstance(digest, str) else None,
+                    digest,
                     priority,
                     min_sources,
                 )
