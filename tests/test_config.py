@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
+from monitor.config import load_config, schema
 from monitor.config.units import (
     parse_digest,
     parse_duration,
@@ -20,7 +20,17 @@ from monitor.config.units import (
     parse_size,
 )
 from monitor.errors import ConfigError
-from monitor.records import HOURLY, DigestSchedule, FetchSettings, QuietHours, Rate
+from monitor.records import (
+    HOURLY,
+    ChannelConfig,
+    DigestSchedule,
+    FeedConfig,
+    FetchSettings,
+    MonitorSettings,
+    QuietHours,
+    Rate,
+    RuleConfig,
+)
 from tests.support import ROOT
 
 VALID = """
@@ -336,6 +346,22 @@ def test_unset_keys_take_the_record_defaults(tmp_path: Path) -> None:
     m = config.monitor
     assert (m.poll_interval_s, m.backlog_s, m.tick_s, m.max_attempts) == (300, 86400, 15, 8)
     assert config.feeds[0].interval_s == m.poll_interval_s
+
+
+@pytest.mark.parametrize(
+    ("keys", "record"),
+    [
+        (schema.MONITOR, MonitorSettings),
+        (schema.FETCH, FetchSettings),
+        (schema.FEED, FeedConfig),
+        (schema.RULE, RuleConfig),
+        (schema.CHANNEL, ChannelConfig),
+    ],
+)
+def test_every_table_key_fills_a_field_with_a_default(keys, record) -> None:  # type: ignore[no-untyped-def]
+    """The section tables name real record fields, and every one has a default there."""
+    defaults = schema.defaults(record)
+    assert {k.attr for k in keys} <= set(defaults)
 
 
 def run_cli(
