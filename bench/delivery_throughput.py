@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from monitor.config.units import parse_digest, parse_rate  # noqa: E402
 from monitor.delivery import deliver_due  # noqa: E402
 from monitor.records import RuleConfig  # noqa: E402
 from monitor.store.db import make_engine, make_session_factory, upgrade  # noqa: E402
@@ -67,7 +68,7 @@ def main(n: int) -> None:
             for i in range(n):
                 add_alert(factory, title=f"Story {i}", link=f"https://news.example/{i}")
             url = server.url("/hook").replace("http://", "json://")
-            config = make_config([channel("c", url, rate_limit="100000/s")])
+            config = make_config([channel("c", url, rate_limit=parse_rate("100000/s"))])
             run("json:// burst folded into summaries", factory, config, n)
         finally:
             server.stop()
@@ -77,7 +78,9 @@ def main(n: int) -> None:
             add_alert(factory, title=f"Story {i}", delivery="digest")
         config = make_config(
             [channel("c", "console://")],
-            rules=[RuleConfig("r", "x", ("c",), delivery="digest", digest="daily 08:00")],
+            rules=[
+                RuleConfig("r", "x", ("c",), delivery="digest", digest=parse_digest("daily 08:00"))
+            ],
         )
         run("digest rows held (planning only)", factory, config, n, NOW + timedelta(minutes=1))
 

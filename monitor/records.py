@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Literal, get_args
 
 AlertStatus = Literal["pending", "sending", "sent", "dead"]
@@ -75,14 +75,46 @@ class FetchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window of local time (``[monitor].timezone``) in which a channel is quiet;
+    ``start`` after ``end`` spans midnight. Parsed from ``"22:00-07:00"``."""
+
+    start: time
+    end: time
+    text: str = field(default="", compare=False)  # as written in the config, for display
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSchedule:
+    """When a digest goes out: at the top of every local hour (``daily_at`` None), or
+    once a day at ``daily_at`` local time. Parsed from ``"hourly"`` or ``"daily 08:00"``."""
+
+    daily_at: time | None = None
+    text: str = field(default="", compare=False)  # as written in the config, for display
+
+
+HOURLY = DigestSchedule(text="hourly")  # a digest rule without ``digest =``
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A send rate: ``per_s`` messages a second, at most ``burst`` saved up.
+    Parsed from ``"1/s"``, ``"20/min"``, ``"N/h"`` (a burst of N)."""
+
+    per_s: float
+    burst: float
+    text: str = field(default="", compare=False)  # as written in the config, for display
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelConfig:
     """One ``[channels]`` entry: a name bound to an apprise URL and its options."""
 
     name: str
     url: str  # with ${VAR} already substituted: holds secrets, never log it
     masked_url: str  # the same URL with secrets replaced by '***', safe to show
-    quiet_hours: str | None = None  # "22:00-07:00" in [monitor].timezone
-    rate_limit: str | None = None  # "1/s", "20/min"; None -> default for the channel kind
+    quiet_hours: QuietHours | None = None
+    rate_limit: Rate | None = None  # None -> the default of the channel kind
     template: str | None = None  # path to a template overriding the default for the kind
 
 
@@ -95,7 +127,7 @@ class RuleConfig:
     channels: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()  # empty -> any language
     delivery: DeliveryMode = "instant"
-    digest: str | None = None  # "hourly" | "daily HH:MM" (when delivery == "digest")
+    digest: DigestSchedule | None = None  # set when delivery == "digest" (default HOURLY)
     priority: Priority = "normal"  # high ignores quiet hours
     min_sources: int = 1
 

@@ -6,13 +6,31 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import time
 from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
-from monitor.config.units import parse_duration, parse_size
+from monitor.config import load_config, schema
+from monitor.config.units import (
+    parse_digest,
+    parse_duration,
+    parse_quiet_hours,
+    parse_rate,
+    parse_size,
+)
 from monitor.errors import ConfigError
+from monitor.records import (
+    HOURLY,
+    ChannelConfig,
+    DigestSchedule,
+    FeedConfig,
+    FetchSettings,
+    MonitorSettings,
+    QuietHours,
+    Rate,
+    RuleConfig,
+)
 from tests.support import ROOT
 
 VALID = """
@@ -218,6 +236,132 @@ def test_durations(text: object, seconds: float) -> None:
 )
 def test_sizes(text: object, size: int) -> None:
     assert parse_size(text) == size
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("22:00-07:00", time(22, 0), time(7, 0)),
+        ("22:00 - 07:00", time(22, 0), time(7, 0)),
+        (" 7:05-8:00 ", time(7, 5), time(8, 0)),
+        ("13:00-15:00", time(13, 0), time(15, 0)),
+        ("23:59-00:00", time(23, 59), time(0, 0)),
+    ],
+)
+def test_quiet_hours_parse(text: str, start: time, end: time) -> None:
+    window = parse_quiet_hours(text)
+    assert window == QuietHours(start, end)
+    assert window.text == text  # shown as written by check-config
+
+
+@pytest.mark.parametrize(
+    ("text", "daily_at", "shown"),
+    [
+        ("hourly", None, "hourly"),
+        ("Hourly", None, "Hourly"),
+        ("daily 08:30", time(8, 30), "daily 08:30"),
+        ("daily", time(8, 0), "daily"),  # no time: 08:00
+        ("Daily 7:05", time(7, 5), "Daily 7:05"),
+        ("DAILY  23:59", time(23, 59), "DAILY  23:59"),
+        ("  daily 09:30  ", time(9, 30), "daily 09:30"),
+    ],
+)
+def test_digest_schedules_parse(text: str, daily_at: time | None, shown: str) -> None:
+    schedule = parse_digest(text)
+    assert schedule == DigestSchedule(daily_at)
+    assert schedule.text == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "per_s", "burst"),
+    [
+        ("1/s", 1.0, 1.0),
+        ("20/min", 1 / 3, 20.0),
+        ("30 / minute", 0.5, 30.0),
+        ("3600/h", 1.0, 3600.0),
+        ("2/SEC", 2.0, 2.0),
+        ("0.5/s", 0.5, 1.0),  # the burst is never below one message
+    ],
+)
+def test_rates_parse(text: str, per_s: float, burst: float) -> None:
+    rate = parse_rate(text)
+    assert rate.per_s == pytest.approx(per_s) and rate.burst == burst
+    assert rate.text == text
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "message"),
+    [
+        (parse_quiet_hours, "late", "'late' is not a window like \"22:00-07:00\""),
+        (parse_quiet_hours, "25:00-07:00", "is not a window like"),
+        (parse_quiet_hours, "22:00", "is not a window like"),
+        (parse_quiet_hours, 5, "5 is not a window like"),
+        (parse_digest, "weekly", '\'weekly\': use "hourly" or "daily 08:00"'),
+        (parse_digest, "daily 25:00", "'daily 25:00': use"),
+        (parse_digest, "hourly 08:00", 'use "hourly" or'),
+        (parse_digest, "", "'': use"),
+        (parse_digest, None, "None: use"),
+        (parse_rate, "fast", '\'fast\' is not a rate like "1/s" or "20/min"'),
+        (parse_rate, "1/day", "is not a rate like"),
+        (parse_rate, "-1/s", "is not a rate like"),
+        (parse_rate, 5, "5 is not a rate like"),
+        (parse_rate, "0/s", "'0/s' sends nothing"),
+        (parse_duration, "often", "'often' is not a duration"),
+        (parse_duration, True, "expected a duration"),
+        (parse_size, "lots", "'lots' is not a size"),
+    ],
+)
+def test_unit_parsers_refuse_with_a_message(parse, value: object, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError) as info:
+        parse(value)
+    assert message in str(info.value)
+
+
+def test_channel_and_rule_options_reach_the_records_parsed(tmp_path: Path) -> None:
+    """quiet_hours, rate_limit and digest are parsed once, by the loader: delivery gets
+    values, never text."""
+    text = valid(tmp_path).replace(
+        'desk = "json://127.0.0.1:9/hook"',
+        'desk = { url = "json://127.0.0.1:9/hook", quiet_hours = "22:00 - 07:00", '
+        'rate_limit = "20/min" }',
+    )
+    text += '\n[[rules]]\nname = "d"\nquery = "x"\ndelivery = "digest"\ndigest = "Daily 9:30"\n'
+    text += '\n[[rules]]\nname = "h"\nquery = "x"\ndelivery = "digest"\n'
+    config = load_config(write(tmp_path, text), ENV)
+    desk = config.channels["desk"]
+    assert desk.quiet_hours == QuietHours(time(22, 0), time(7, 0))
+    assert desk.quiet_hours.start == time(22, 0)
+    assert desk.rate_limit == Rate(per_s=20 / 60, burst=20.0)
+    assert config.channels["tg"].quiet_hours is None and config.channels["tg"].rate_limit is None
+    instant, daily, hourly = config.rules
+    assert instant.digest is None
+    assert daily.digest == DigestSchedule(time(9, 30))
+    assert hourly.digest == HOURLY
+
+
+def test_unset_keys_take_the_record_defaults(tmp_path: Path) -> None:
+    """Defaults live on the records only: an empty [fetch] is FetchSettings()."""
+    config = load_config(write(tmp_path, valid(tmp_path)), ENV)
+    assert config.fetch == FetchSettings()
+    m = config.monitor
+    assert (m.poll_interval_s, m.backlog_s, m.tick_s, m.max_attempts) == (300, 86400, 15, 8)
+    assert config.feeds[0].interval_s == m.poll_interval_s
+
+
+@pytest.mark.parametrize(
+    ("keys", "record"),
+    [
+        (schema.MONITOR, MonitorSettings),
+        (schema.FETCH, FetchSettings),
+        (schema.FEED, FeedConfig),
+        (schema.RULE, RuleConfig),
+        (schema.CHANNEL, ChannelConfig),
+    ],
+)
+def test_every_table_key_fills_a_field_with_a_default(keys, record) -> None:  # type: ignore[no-untyped-def]
+    """The section tables name real record fields, and every one has a default there."""
+    defaults = schema.defaults(record)
+    assert {k.attr for k in keys} <= set(defaults)
 
 
 def run_cli(

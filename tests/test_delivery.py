@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from monitor.config.units import parse_rate
 from monitor.delivery import deliver_due
 from monitor.store.views import alert_status_counts
 from tests.support import Response
@@ -149,7 +150,7 @@ def test_a_slow_channel_stops_the_cycle_at_its_time_budget(factory, http_server)
 
     http_server.route("/slow", slow)
     url = http_server.url("/slow").replace("http://", "json://")
-    config = make_config([channel("c", url, rate_limit="100/s")])
+    config = make_config([channel("c", url, rate_limit=parse_rate("100/s"))])
     ids = [add_alert(factory, title=f"s{i}") for i in range(6)]
 
     report = deliver_due(factory, config, NOW, **clock.kw(), pace_budget_s=5)

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 
+from monitor.config.units import parse_rate
 from monitor.delivery import SENDING_TIMEOUT_S, deliver_due
 from tests.support import ROOT, Request, Response
 from tests.test_delivery_support import NOW, add_alert, alert_row, channel, fast, make_config
@@ -20,10 +21,11 @@ pytest_plugins = ["tests.test_delivery_support"]
 
 CHILD = """
 import sys
+from monitor.config.units import parse_rate
 from monitor.store.db import make_engine, make_session_factory
 from monitor.delivery import deliver_due
 from tests.test_delivery_support import NOW, channel, make_config
-config = make_config([channel("c", sys.argv[2], rate_limit="100/s")])
+config = make_config([channel("c", sys.argv[2], rate_limit=parse_rate("100/s"))])
 deliver_due(make_session_factory(make_engine(sys.argv[1])), config, NOW)
 """
 
@@ -60,7 +62,7 @@ def test_killed_cycle_loses_nothing_and_duplicates_only_the_message_in_flight(
             child.kill()
 
     assert alert_row(factory, ids[2]).status == "sending"
-    config = make_config([channel("c", url, rate_limit="100/s")])
+    config = make_config([channel("c", url, rate_limit=parse_rate("100/s"))])
     soon = deliver_due(factory, config, NOW + timedelta(seconds=10), **fast())
     assert soon.sent == 2  # the two never tried; the one in flight waits for the timeout
     later = NOW + timedelta(seconds=SENDING_TIMEOUT_S + 1)

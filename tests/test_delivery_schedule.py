@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from monitor.config.units import parse_quiet_hours
 from monitor.delivery import deliver_due
 from monitor.notify.format import TELEGRAM_LIMIT, telegram_length
-from monitor.records import RuleConfig
+from monitor.records import HOURLY, RuleConfig
 from tests.test_delivery_support import (
     NOW,
     add_alert,
@@ -25,7 +26,7 @@ MORNING = datetime(2026, 3, 3, 5, 5, tzinfo=UTC)  # 07:05 in Kyiv
 
 def test_quiet_hours_hold_alerts_and_release_them_as_one_digest(factory, capsys):
     config = make_config(
-        [channel("c", "console://", quiet_hours="22:00-07:00")],
+        [channel("c", "console://", quiet_hours=parse_quiet_hours("22:00-07:00"))],
         rules=[RuleConfig("r", "x", ("c",)), RuleConfig("urgent", "x", ("c",), priority="high")],
     )
     a = add_alert(factory, title="Night story one", created_at=NIGHT)
@@ -55,8 +56,8 @@ def test_digest_rules_send_one_message_per_slot_grouped_by_rule(factory, capsys)
     config = make_config(
         [channel("c", "console://")],
         rules=[
-            RuleConfig("energy", "x", ("c",), delivery="digest", digest="hourly"),
-            RuleConfig("defence", "x", ("c",), delivery="digest", digest="hourly"),
+            RuleConfig("energy", "x", ("c",), delivery="digest", digest=HOURLY),
+            RuleConfig("defence", "x", ("c",), delivery="digest", digest=HOURLY),
         ],
     )
     t = datetime(2026, 3, 2, 12, 10, tzinfo=UTC)

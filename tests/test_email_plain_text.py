@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 from datetime import UTC, datetime
 
+from monitor.config.units import parse_quiet_hours
 from monitor.delivery import deliver_due
 from tests.test_delivery_support import NOW, add_alert, alert_row, channel, fast, make_config
 
@@ -40,7 +41,9 @@ def test_alert_email_plain_text_lines_start_at_the_margin(factory, smtp_server):
 
 def test_digest_email_plain_text_lines_start_at_the_margin(factory, smtp_server):
     night = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # 23:30 in Kyiv: quiet hours
-    config = make_config([channel("mail", smtp_server.url(), quiet_hours="22:00-07:00")])
+    config = make_config(
+        [channel("mail", smtp_server.url(), quiet_hours=parse_quiet_hours("22:00-07:00"))]
+    )
     for i in range(2):
         add_alert(factory, channel="mail", title=f"Night story {i}", created_at=night)
     deliver_due(factory, config, night, **fast())

@@ -6,6 +6,7 @@ import email
 from email.header import decode_header, make_header
 from email.message import Message as MimeMessage
 
+from monitor.config.units import parse_quiet_hours
 from monitor.delivery import deliver_due
 from monitor.records import RuleConfig
 from tests.test_delivery_support import (
@@ -104,7 +105,9 @@ def test_quiet_hours_digest_arrives_as_one_email_listing_each_alert(factory, smt
     from datetime import UTC, datetime
 
     night = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # 23:30 in Kyiv
-    config = make_config([channel("mail", smtp_server.url(), quiet_hours="22:00-07:00")])
+    config = make_config(
+        [channel("mail", smtp_server.url(), quiet_hours=parse_quiet_hours("22:00-07:00"))]
+    )
     for i in range(3):
         add_alert(
             factory,

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from monitor.notify.plan import FOLD_THRESHOLD, plan_channel
-from monitor.records import Alert, ChannelConfig, RuleConfig
+from monitor.records import HOURLY, Alert, ChannelConfig, QuietHours, RuleConfig
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 14:00 Kyiv
 NIGHT = datetime(2026, 3, 2, 21, 0, tzinfo=UTC)  # 23:00 Kyiv
-QUIET = ChannelConfig("c", "tgram://1:A/2", "tgram://***/2", quiet_hours="22:00-07:00")
+QUIET = ChannelConfig(
+    "c", "tgram://1:A/2", "tgram://***/2", quiet_hours=QuietHours(time(22, 0), time(7, 0))
+)
 PLAIN = ChannelConfig("c", "tgram://1:A/2", "tgram://***/2")
 RULES = {
     "r": RuleConfig("r", "x"),
-    "d": RuleConfig("d", "x", delivery="digest", digest="hourly"),
+    "d": RuleConfig("d", "x", delivery="digest", digest=HOURLY),
     "two": RuleConfig("two", "x", min_sources=2),
 }
 

@@ -6,6 +6,7 @@ import html
 import re
 from datetime import timedelta
 
+from monitor.config.units import parse_rate
 from monitor.delivery import deliver_due
 from monitor.notify.format import TELEGRAM_LIMIT, telegram_length
 from monitor.records import RuleConfig
@@ -89,7 +90,7 @@ def test_long_cyrillic_article_is_cut_under_4096_keeping_the_link(factory, teleg
 
 
 def test_429_honours_retry_after_and_pauses_the_channel(factory, telegram):
-    config = make_config([channel("c", telegram.url(), rate_limit="100/s")])
+    config = make_config([channel("c", telegram.url(), rate_limit=parse_rate("100/s"))])
     telegram.answers.append(
         (
             429,
@@ -232,7 +233,7 @@ def test_group_upgraded_to_supergroup_says_the_new_chat_id(factory, telegram):
 
 
 def test_several_chats_a_retry_goes_only_to_the_chats_that_missed_it(factory, telegram):
-    config = make_config([channel("c", telegram.url("4242/4343"), rate_limit="100/s")])
+    config = make_config([channel("c", telegram.url("4242/4343"), rate_limit=parse_rate("100/s"))])
     telegram.answers.extend(
         [
             (200, {"ok": True, "result": {"message_id": 7}}),

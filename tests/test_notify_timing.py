@@ -1,4 +1,6 @@
-"""Pure timing decisions: backoff, quiet hours, digest slots, rate parsing and buckets."""
+"""Pure timing decisions: backoff, quiet hours, digest slots and rate buckets.
+
+(The quiet-hours, digest and rate parsers are the config's: tests/test_config.py.)"""
 
 from __future__ import annotations
 
@@ -7,18 +9,21 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from monitor.notify.ratelimit import Bucket, Rate, default_rate, parse_rate, refill, take, wait_s
+from monitor.notify.ratelimit import Bucket, default_rate, refill, take, wait_s
 from monitor.notify.timing import (
     backoff_s,
     is_digest_due,
     is_quiet,
     latest_slot,
     next_slot,
-    parse_digest,
     quiet_ends_at,
 )
+from monitor.records import HOURLY, DigestSchedule, QuietHours, Rate
 
 KYIV = "Europe/Kyiv"  # UTC+2 in March (before DST starts on the 29th)
+NIGHT = QuietHours(time(22, 0), time(7, 0))  # spans midnight
+AFTERNOON = QuietHours(time(13, 0), time(15, 0))
+DAILY_8 = DigestSchedule(daily_at=time(8, 0))
 
 
 def utc(hh: int, mm: int = 0, day: int = 2) -> datetime:
@@ -43,12 +48,12 @@ def test_default_attempts_span_about_a_day():
 @pytest.mark.parametrize(
     ("window", "at", "quiet"),
     [
-        ("22:00-07:00", utc(20, 30), True),  # 22:30 local
-        ("22:00-07:00", utc(4, 59), True),  # 06:59 local
-        ("22:00-07:00", utc(5, 0), False),  # 07:00 local: the window has ended
-        ("22:00-07:00", utc(12, 0), False),
-        ("13:00-15:00", utc(12, 0), True),  # 14:00 local, same-day window
-        ("13:00-15:00", utc(13, 0), False),
+        (NIGHT, utc(20, 30), True),  # 22:30 local
+        (NIGHT, utc(4, 59), True),  # 06:59 local
+        (NIGHT, utc(5, 0), False),  # 07:00 local: the window has ended
+        (NIGHT, utc(12, 0), False),
+        (AFTERNOON, utc(12, 0), True),  # 14:00 local, same-day window
+        (AFTERNOON, utc(13, 0), False),
         (None, utc(23), False),
     ],
 )
@@ -57,36 +62,17 @@ def test_quiet_hours_in_config_time_zone(window, at, quiet):
 
 
 def test_quiet_hours_end_at_the_next_local_end_time():
-    assert quiet_ends_at("22:00-07:00", utc(21, 0), KYIV) == utc(5, 0, day=3)
-    assert quiet_ends_at("22:00-07:00", utc(3, 0), KYIV) == utc(5, 0)
-    assert quiet_ends_at("22:00-07:00", utc(12, 0), KYIV) == utc(12, 0)  # not quiet: now
-
-
-@pytest.mark.parametrize(
-    ("text", "parsed"),
-    [
-        ("hourly", "hourly"),
-        ("daily 08:30", time(8, 30)),
-        ("daily", time(8, 0)),
-        ("Daily 7:05", time(7, 5)),
-    ],
-)
-def test_digest_schedules_parse(text, parsed):
-    assert parse_digest(text) == parsed
-
-
-@pytest.mark.parametrize("text", ["weekly", "daily 25:00", "", None])
-def test_bad_digest_schedule_is_refused(text):
-    with pytest.raises(ValueError):
-        parse_digest(text)
+    assert quiet_ends_at(NIGHT, utc(21, 0), KYIV) == utc(5, 0, day=3)
+    assert quiet_ends_at(NIGHT, utc(3, 0), KYIV) == utc(5, 0)
+    assert quiet_ends_at(NIGHT, utc(12, 0), KYIV) == utc(12, 0)  # not quiet: now
 
 
 @pytest.mark.parametrize(
     ("schedule", "now", "latest", "following"),
     [
-        ("hourly", utc(12, 40), utc(12, 0), utc(13, 0)),
-        ("daily 08:00", utc(12, 40), utc(6, 0), utc(6, 0, day=3)),  # 08:00 Kyiv = 06:00 UTC
-        ("daily 08:00", utc(5, 0), utc(6, 0, day=1), utc(6, 0)),
+        (HOURLY, utc(12, 40), utc(12, 0), utc(13, 0)),
+        (DAILY_8, utc(12, 40), utc(6, 0), utc(6, 0, day=3)),  # 08:00 Kyiv = 06:00 UTC
+        (DAILY_8, utc(5, 0), utc(6, 0, day=1), utc(6, 0)),
     ],
 )
 def test_digest_slots(schedule, now, latest, following):
@@ -96,28 +82,8 @@ def test_digest_slots(schedule, now, latest, following):
 
 def test_digest_row_is_due_once_a_slot_passed_since_it_was_created():
     created = utc(12, 10)
-    assert not is_digest_due("hourly", created, utc(12, 59), KYIV)
-    assert is_digest_due("hourly", created, utc(13, 0), KYIV)
-
-
-@pytest.mark.parametrize(
-    ("text", "per_s", "burst"),
-    [
-        ("1/s", 1.0, 1.0),
-        ("20/min", 1 / 3, 20.0),
-        ("30 / minute", 0.5, 30.0),
-        ("3600/h", 1.0, 3600.0),
-    ],
-)
-def test_rate_limits_parse(text, per_s, burst):
-    rate = parse_rate(text)
-    assert rate.per_s == pytest.approx(per_s) and rate.burst == burst
-
-
-@pytest.mark.parametrize("text", ["fast", "0/s", "1/day", "-1/s"])
-def test_bad_rate_limit_is_refused(text):
-    with pytest.raises(ValueError):
-        parse_rate(text)
+    assert not is_digest_due(HOURLY, created, utc(12, 59), KYIV)
+    assert is_digest_due(HOURLY, created, utc(13, 0), KYIV)
 
 
 def test_telegram_defaults_one_per_second_and_one_per_three_seconds_in_groups():

@@ -70,7 +70,9 @@ def summary(config: Config) -> str:
     lines.append(f"channels ({len(config.channels)}):")
     for c in config.channels.values():
         opts = "".join(
-            f"; {k} {v}" for k, v in (("quiet hours", c.quiet_hours), ("rate", c.rate_limit)) if v
+            f"; {k} {v.text}"
+            for k, v in (("quiet hours", c.quiet_hours), ("rate", c.rate_limit))
+            if v is not None
         )
         lines.append(f"  - {c.name}: {c.masked_url}{opts}")
     lines.append(
@@ -82,8 +84,8 @@ def summary(config: Config) -> str:
         extra = [f"-> {', '.join(r.channels) or 'no channel (recorded only)'}"]
         if r.languages:
             extra.append("languages " + ",".join(r.languages))
-        if r.delivery == "digest":
-            extra.append(f"digest {r.digest}")
+        if r.delivery == "digest" and r.digest is not None:
+            extra.append(f"digest {r.digest.text}")
         if r.priority != "normal":
             extra.append(f"priority {r.priority}")
         if r.min_sources > 1:

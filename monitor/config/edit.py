@@ -43,9 +43,9 @@ def _existing_urls(text: str, path: Path) -> set[str]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML, nothing imported: {exc}", path=str(path)) from exc
     feeds = data.get("feeds", [])
-    return (
-        {f.get("url") for f in feeds if isinstance(f, dict)} if isinstance(feeds, list) else set()
-    )
+    if not isinstance(feeds, list):
+        return set()
+    return {url for f in feeds if isinstance(f, dict) and isinstance(url := f.get("url"), str)}
 
 
 def append_feeds_toml(

@@ -1,13 +1,19 @@
-"""Parsers for the value kinds of the config: durations and sizes. No I/O.
+"""Parsers for the value kinds of the config: durations, sizes, quiet hours, digest
+schedules and rates. No I/O.
 
-Each takes what TOML gave (a string such as ``"5m"`` or ``"10MiB"``, or a number) and
-returns the value in base units, or raises ``ValueError`` with a message a person can
-act on; the validator adds the file, key and line.
+Each takes what TOML gave (a string such as ``"5m"``, ``"10MiB"``, ``"22:00-07:00"``,
+``"daily 08:00"``, ``"20/min"``, or a number) and returns the value in base units or as
+its record (:mod:`monitor.records`), or raises ``ValueError`` with a message a person can
+act on; the validator adds the file, key and line. These are the only parsers of these
+kinds: delivery gets the parsed records and never reads the text again.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import time
+
+from monitor.records import DigestSchedule, QuietHours, Rate
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)?\s*$", re.I)
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -21,6 +27,13 @@ _SIZE_UNITS = {
     "gb": 10**9,
     "gib": 2**30,
 }
+_CLOCK = r"([01]?\d|2[0-3]):([0-5]\d)"  # 7:05, 07:05, 23:59
+_QUIET = re.compile(rf"^\s*{_CLOCK}\s*-\s*{_CLOCK}\s*$")
+_DIGEST = re.compile(rf"^\s*(?:(hourly)|daily(?:\s+{_CLOCK})?)\s*$", re.I)
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", re.I)
+_PERIOD_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
+_PERIOD_S |= {"h": 3600.0, "hour": 3600.0}
+DAILY_AT = time(8, 0)  # "daily" without a time
 
 
 def parse_duration(value: object) -> float:
@@ -43,3 +56,38 @@ def parse_size(value: object) -> int:
     if not m:
         raise ValueError(f'{value!r} is not a size such as "10MiB" or "500kB"')
     return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+
+
+def parse_quiet_hours(value: object) -> QuietHours:
+    """``"22:00-07:00"`` (spaces allowed around ``-``) -> :class:`QuietHours`."""
+    m = _QUIET.match(value) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f'{value!r} is not a window like "22:00-07:00"')
+    a, b, c, d = (int(g) for g in m.groups())
+    return QuietHours(time(a, b), time(c, d), str(value))
+
+
+def parse_digest(value: object) -> DigestSchedule:
+    """``"hourly"``, ``"daily HH:MM"`` or ``"daily"`` (08:00), any case ->
+    :class:`DigestSchedule`; the text is kept stripped."""
+    m = _DIGEST.match(value) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f'{value!r}: use "hourly" or "daily 08:00"')
+    text = str(value).strip()
+    if m.group(1):
+        return DigestSchedule(None, text)
+    at = time(int(m.group(2)), int(m.group(3))) if m.group(2) else DAILY_AT
+    return DigestSchedule(at, text)
+
+
+def parse_rate(value: object) -> Rate:
+    """``"N/s"``, ``"N/min"`` or ``"N/h"`` (spaces allowed around ``/``) -> a
+    :class:`Rate` of N per period with a burst of N (at least 1)."""
+    m = _RATE.match(value) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f'{value!r} is not a rate like "1/s" or "20/min"')
+    count = float(m.group(1))
+    if count <= 0:
+        # The loader used to accept this and delivery silently used the default rate.
+        raise ValueError(f'{value!r} sends nothing: use a rate like "1/s", or leave it unset')
+    return Rate(count / _PERIOD_S[m.group(2).lower()], max(1.0, count), str(value))

@@ -15,26 +15,21 @@ from datetime import datetime
 from monitor.notify.format import channel_kind
 from monitor.notify.ratelimit import (
     Bucket,
-    Rate,
     default_rate,
     dump_bucket,
     load_bucket,
-    parse_rate,
     refill,
     take,
     wait_s,
 )
 from monitor.notify.telegram import is_group_chat
-from monitor.records import ChannelConfig
+from monitor.records import ChannelConfig, Rate
 
 
 def channel_rate(channel: ChannelConfig) -> Rate | None:
     """The channel's configured rate, else the default of its kind (None: unlimited)."""
-    if channel.rate_limit:
-        try:
-            return parse_rate(channel.rate_limit)
-        except ValueError:  # the config loader rejects these; fall back to the default
-            pass
+    if channel.rate_limit is not None:
+        return channel.rate_limit
     kind = channel_kind(channel.url)
     return default_rate(kind, kind == "telegram" and is_group_chat(channel.url))
 

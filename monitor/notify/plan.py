@@ -13,20 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.notify.timing import (
-    is_digest_due,
-    is_quiet,
-    next_slot,
-    parse_digest,
-    parse_quiet_hours,
-    quiet_ends_at,
-)
-from monitor.records import Alert, ChannelConfig, RuleConfig
+from monitor.notify.timing import is_digest_due, is_quiet, next_slot, quiet_ends_at
+from monitor.records import HOURLY, Alert, ChannelConfig, RuleConfig
 
 FOLD_THRESHOLD = 10  # more due instant alerts than this on one channel -> summaries
 SUMMARY_SIZE = 20  # alerts listed per summary message
 MIN_SOURCES_RECHECK_S = 60.0
-DEFAULT_DIGEST = "hourly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,25 +38,6 @@ class Plan:
     held: Mapping[int, datetime] = field(default_factory=dict)  # alert id -> look again at
 
 
-def _digest_schedule(rule: RuleConfig | None) -> str:
-    schedule = (rule.digest if rule and rule.digest else None) or DEFAULT_DIGEST
-    try:
-        parse_digest(schedule)
-    except ValueError:  # the config loader rejects these; stay safe if one slips through
-        return DEFAULT_DIGEST
-    return schedule
-
-
-def _quiet_hours(channel: ChannelConfig) -> str | None:
-    if not channel.quiet_hours:
-        return None
-    try:
-        parse_quiet_hours(channel.quiet_hours)
-    except ValueError:  # rejected by the config loader; never fail delivery over it
-        return None
-    return channel.quiet_hours
-
-
 def plan_channel(
     alerts: Sequence[Alert],
     channel: ChannelConfig,
@@ -82,17 +55,18 @@ def plan_channel(
     singles: list[Alert] = []
     normal: list[Alert] = []
     grouped: list[Alert] = []
-    quiet = _quiet_hours(channel)
+    quiet = channel.quiet_hours
     quiet_now = is_quiet(quiet, now, tz)
     for alert in alerts:
         rule = rules.get(alert.rule)
         high = alert.priority == "high"
         if rule and sources.get(alert.article_id, 1) < rule.min_sources:
             held[alert.id] = now + timedelta(seconds=MIN_SOURCES_RECHECK_S)
-        elif quiet_now and not high:
-            held[alert.id] = quiet_ends_at(quiet or "", now, tz)
+        elif quiet is not None and quiet_now and not high:
+            held[alert.id] = quiet_ends_at(quiet, now, tz)
         elif alert.delivery == "digest":
-            schedule = _digest_schedule(rule)
+            # the rule may be gone, or instant now: the alert was a digest when it was made
+            schedule = rule.digest if rule and rule.digest else HOURLY
             if is_digest_due(schedule, alert.created_at, now, tz):
                 grouped.append(alert)
             else:

@@ -3,28 +3,17 @@
 Defaults follow the providers' published limits: Telegram allows about one message a
 second per chat ("short bursts" tolerated: we allow 3) and 20 a minute per group chat
 (negative chat id: one per 3 s, no burst); ``console://`` is unlimited; any other
-apprise URL gets one a second with bursts of 5. ``ChannelConfig.rate_limit``
-("N/s", "N/min", "N/h") overrides the default.
+apprise URL gets one a second with bursts of 5. ``ChannelConfig.rate_limit`` (parsed
+from "N/s", "N/min", "N/h" by the config loader) overrides the default.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", re.I)
-_PERIOD_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
-_PERIOD_S |= {"h": 3600.0, "hour": 3600.0}
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """``per_s`` tokens a second, at most ``burst`` saved up."""
-
-    per_s: float
-    burst: float
+from monitor.records import Rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +23,6 @@ class Bucket:
     tokens: float
     at: datetime
     blocked_until: datetime | None = None  # a server said "retry after"
-
-
-def parse_rate(text: str) -> Rate:
-    """Parse "N/s", "N/min" or "N/h" into a :class:`Rate` (a burst of N); ValueError if bad."""
-    m = _RATE.match(text)
-    if not m or float(m.group(1)) <= 0:
-        raise ValueError(f"rate limit {text!r} is not like '1/s' or '20/min'")
-    count = float(m.group(1))
-    return Rate(per_s=count / _PERIOD_S[m.group(2).lower()], burst=max(1.0, count))
 
 
 def default_rate(kind: str, is_group_chat: bool = False) -> Rate | None:
