@@ -83,7 +83,7 @@ def _templates(kind: str, override: str | None) -> list[Template]:
     return ([_load(override, autoescape)] if override else []) + [default]
 
 
-def _render(templates: list[Template], block: str, values: dict) -> str:
+def _render(templates: list[Template], block: str, values: dict[str, object]) -> str:
     for tmpl in templates:
         if block in tmpl.blocks:
             return "".join(tmpl.blocks[block](tmpl.new_context(values))).strip()
@@ -110,7 +110,7 @@ def telegram_length(body: str) -> int:
     return len(visible.encode("utf-16-le")) // 2
 
 
-def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -> dict:
+def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -> dict[str, object]:
     return {
         "rule": alert.rule,
         "title": one_line(alert.title or "(no title)", title_chars),

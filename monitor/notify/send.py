@@ -87,9 +87,10 @@ def _send_apprise(url: str, message: Message) -> None:
         raise DeliveryError(
             "apprise cannot use the channel URL (unknown or invalid)", permanent=True
         )
-    if message.headers and isinstance(getattr(obj, "headers", None), dict):
+    headers = getattr(obj, "headers", None) if message.headers else None
+    if isinstance(headers, dict):  # the HTTP-based plugins (json://, ntfy://, ...)
         for key, value in message.headers.items():
-            obj.headers.setdefault(key, value)
+            headers.setdefault(key, value)
     sender = apprise.Apprise()
     sender.add(obj)
     with _apprise_log() as records:
