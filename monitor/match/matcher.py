@@ -296,7 +296,9 @@ class _Surfaces:
             tokens = self.offsets[field]
             start, end = tokens.span(s)[0], tokens.span(e - 1)[1]
             surface = tokens.text[start:end]
-            ev = Evidence(label, surface, field, score, start, end)
+            ev = Evidence(
+                term=label, surface=surface, field=field, score=score, start=start, end=end
+            )
             built = self.cache[part] = (ev, (label, surface.casefold(), field))
         return built
 

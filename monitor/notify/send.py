@@ -16,12 +16,15 @@ import apprise
 
 from monitor.errors import DeliveryError
 from monitor.notify.console import register_console
-from monitor.notify.format import Message, channel_kind
+from monitor.notify.format import BodyFormat, Message, channel_kind
 from monitor.notify.telegram import send_telegram
 from monitor.records import ChannelConfig
 from monitor.secrets import mask_text
 
-_FORMATS = {"html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
+_FORMATS: dict[BodyFormat, apprise.NotifyFormat] = {
+    "html": apprise.NotifyFormat.HTML,
+    "text": apprise.NotifyFormat.TEXT,
+}
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
