@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import Literal
 
 from monitor.cli.context import Context
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.notify.format import format_time, one_line, render_alert
 from monitor.notify.send import send_message, url_secrets
-from monitor.records import ALERT_STATUSES, Alert, Evidence
+from monitor.records import ALERT_STATUSES, Alert, AlertStatus, Evidence
 from monitor.secrets import mask_text
 from monitor.store import outbox, views
 from monitor.store.db import session_scope
@@ -42,7 +43,7 @@ def _secrets(config: Config) -> tuple[str, ...]:
     return tuple(s for c in config.channels.values() for s in url_secrets(c.url))
 
 
-def shown_status(line: views.AlertLine, now: datetime) -> str:
+def shown_status(line: views.AlertLine, now: datetime) -> AlertStatus | Literal["held"]:
     """The outbox status, except ``held`` for a pending alert never tried whose first
     attempt lies in the future (quiet hours, a digest slot, waiting for more sources). No I/O."""
     if (

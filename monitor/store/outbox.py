@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.orm import Session
@@ -280,18 +280,20 @@ def finish_notice(
     error: str | None = None,
     retry_at: datetime | None = None,
     max_attempts: int = 8,
-) -> str:
-    """Record a notice's outcome (sent when ``error`` is None); return its new status."""
+) -> Literal["sent", "dead", "pending", "gone"]:
+    """Record a notice's outcome (sent when ``error`` is None); return its new status
+    (``gone`` when the notice no longer exists)."""
     row = session.get(OperatorNoticeRow, notice_id)
     if row is None:
         return "gone"
     if error is None:
         row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", now, None, None
-    elif row.attempts >= max_attempts:
+        return "sent"
+    if row.attempts >= max_attempts:
         row.status, row.last_error, row.next_attempt_at = "dead", error, None
-    else:
-        row.status, row.last_error, row.next_attempt_at = "pending", error, retry_at
-    return row.status
+        return "dead"
+    row.status, row.last_error, row.next_attempt_at = "pending", error, retry_at
+    return "pending"
 
 
 def retry_alerts(

@@ -128,7 +128,9 @@ def alert_status_counts(session: Session) -> dict[AlertStatus, int]:
     return counts
 
 
-def recent_alerts(session: Session, status: str | None = None, limit: int = 20) -> list[AlertLine]:
+def recent_alerts(
+    session: Session, status: AlertStatus | None = None, limit: int = 20
+) -> list[AlertLine]:
     """The newest alerts (optionally of one status), newest first."""
     stmt = select(AlertRow, ArticleRow.title).join(ArticleRow, ArticleRow.id == AlertRow.article_id)
     if status:
