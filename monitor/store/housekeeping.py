@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, Select, delete, exists, select
+from sqlalchemy import Connection, Engine, delete, exists, select
 from sqlalchemy.orm import Session
 
 from monitor.errors import MonitorError
@@ -54,7 +54,7 @@ def prune(
     deleted, after_id = 0, 0
     while True:
         with session_factory() as session:
-            candidates = list(session.scalars(_prunable(cutoff, keep_matched, after_id)))
+            candidates = _prunable(session, cutoff, keep_matched, after_id)
         if not candidates:
             break
         with session_factory.begin() as session:
@@ -65,9 +65,9 @@ def prune(
 
 
 def _prunable(
-    cutoff: datetime, keep_matched: bool, after_id: int, ids: Sequence[int] = ()
-) -> Select[int]:
-    """SELECT the ids of prunable articles (the next batch after ``after_id``, or among ``ids``)."""
+    session: Session, cutoff: datetime, keep_matched: bool, after_id: int, ids: Sequence[int] = ()
+) -> list[int]:
+    """The ids of prunable articles (the next batch after ``after_id``, or among ``ids``)."""
     waiting = exists().where(
         AlertRow.article_id == ArticleRow.id, AlertRow.status.in_(WAITING_ALERT_STATUSES)
     )
@@ -75,8 +75,10 @@ def _prunable(
     if keep_matched:
         stmt = stmt.where(~exists().where(MatchRow.article_id == ArticleRow.id))
     if ids:
-        return stmt.where(ArticleRow.id.in_(ids))
-    return stmt.where(ArticleRow.id > after_id).order_by(ArticleRow.id).limit(PRUNE_BATCH)
+        stmt = stmt.where(ArticleRow.id.in_(ids))
+    else:
+        stmt = stmt.where(ArticleRow.id > after_id).order_by(ArticleRow.id).limit(PRUNE_BATCH)
+    return list(session.scalars(stmt))
 
 
 def _delete_articles(
@@ -94,7 +96,7 @@ def _delete_articles(
             AlertRow.article_id.in_(candidates), AlertRow.article_id.not_in(waiting)
         )
     )
-    ids = list(session.scalars(_prunable(cutoff, keep_matched, 0, candidates)))
+    ids = _prunable(session, cutoff, keep_matched, 0, candidates)
     # Children explicitly: correct even where foreign keys are not enforced.
     for model in (MatchRow, SightingRow):
         session.execute(delete(model).where(model.article_id.in_(ids)))

@@ -254,9 +254,9 @@ def _view(
 
 def database_size(engine: Engine) -> tuple[str, int | None, int | None]:
     """(file path or masked URL, size in bytes, WAL size in bytes) where knowable."""
-    url = engine.url
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        path = Path(url.database)
+    url, database = engine.url, engine.url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        path = Path(database)
         return str(path), _file_size(path), _file_size(Path(f"{path}-wal"))
     shown = mask_url(url.render_as_string(hide_password=True))
     if url.get_backend_name() == "postgresql":
