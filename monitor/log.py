@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Any
 
 from monitor.secrets import MASK, mask_text
@@ -140,7 +141,9 @@ def stderr_is_journal(environ: Mapping[str, str] | None = None) -> bool:
     return stream == f"{st.st_dev}:{st.st_ino}"
 
 
-def _log_uncaught(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+def _log_uncaught(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
     if issubclass(exc_type, KeyboardInterrupt):
         sys.__excepthook__(exc_type, exc, tb)
         return

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Literal
 
+from monitor.cli.context import Context
+from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.notify.format import format_time, one_line, render_alert
 from monitor.notify.send import send_message, url_secrets
-from monitor.records import ALERT_STATUSES, Alert, Evidence
+from monitor.records import ALERT_STATUSES, Alert, AlertStatus, Evidence
 from monitor.secrets import mask_text
 from monitor.store import outbox, views
 from monitor.store.db import session_scope
@@ -18,7 +20,7 @@ from monitor.store.db import session_scope
 TEST_LINK = "https://github.com/press-monitor/press-monitor"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``alerts``, ``alerts retry`` and ``notify test``."""
     p = sub.add_parser("alerts", help="recent alerts and their delivery state")
     p.add_argument("--status", choices=ALERT_STATUSES, help="only alerts in this state")
@@ -37,11 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(handler=cmd_notify_test)
 
 
-def _secrets(config: Any) -> tuple[str, ...]:
+def _secrets(config: Config) -> tuple[str, ...]:
     return tuple(s for c in config.channels.values() for s in url_secrets(c.url))
 
 
-def shown_status(line: views.AlertLine, now: datetime) -> str:
+def shown_status(line: views.AlertLine, now: datetime) -> AlertStatus | Literal["held"]:
     """The outbox status, except ``held`` for a pending alert never tried whose first
     attempt lies in the future (quiet hours, a digest slot, waiting for more sources). No I/O."""
     if (
@@ -61,7 +63,7 @@ def next_try(line: views.AlertLine, tz: str) -> str:
     return format_time(line.next_attempt_at, tz) or "-"
 
 
-def cmd_alerts(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor alerts [--status S] [--limit N]``: newest first, secrets masked.
 
     NEXT TRY is when a pending alert will next be tried; ``held`` marks one that has
@@ -89,7 +91,7 @@ def cmd_alerts(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_retry(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor alerts retry ID|--dead``: pending again with fresh attempts (never a sent one)."""
     if args.id is None and not args.dead:
         print("error: give an alert ID or --dead", file=sys.stderr)
@@ -127,7 +129,7 @@ def sample_alert(channel: str, now: datetime) -> Alert:
     )
 
 
-def cmd_notify_test(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_notify_test(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor notify test CHANNEL``: exit 0 when delivered, 1 with what failed,
     2 for a channel the config does not define."""
     config = ctx.config()

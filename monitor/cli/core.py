@@ -10,7 +10,7 @@ from monitor.config import Config
 from monitor.store import db
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and ``check-config``."""
     p = sub.add_parser("run", help="run the daemon (until SIGTERM), or one cycle with --once")
     p.add_argument(

@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.cli.context import Context
-from monitor.cli.ops import human_size, print_error
-from monitor.errors import MonitorError
+from monitor.cli.ops import EXPECTED_ERRORS, human_size, print_error
 from monitor.store import db, housekeeping
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``db upgrade``, ``db backup``, ``db prune`` and ``db optimize``."""
     p = sub.add_parser("db", help="database maintenance")
     db_subparsers = p.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
@@ -69,7 +68,7 @@ def cmd_db_backup(args: argparse.Namespace, ctx: Context) -> int:
         return 2
     try:
         dest = housekeeping.backup(ctx.engine(), args.path, overwrite=args.force)
-    except (MonitorError, *db.QUERY_ERRORS) as exc:
+    except EXPECTED_ERRORS as exc:
         return print_error(exc)
     print(f"backup written: {dest} ({human_size(dest.stat().st_size)})")
     return 0

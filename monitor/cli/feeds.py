@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.cli.context import Context
 from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch.client import FeedClient
@@ -25,7 +26,7 @@ from monitor.secrets import mask_url
 from monitor.store.views import FeedView, feed_views
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``feeds``, ``feeds list``, ``feeds discover`` and ``feeds import-opml``."""
     p = sub.add_parser("feeds", help="feed status table; discover feeds; import OPML")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -92,7 +93,7 @@ def _json_view(v: FeedView) -> dict[str, Any]:
     return data
 
 
-def cmd_feeds(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_feeds(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor feeds [--json] [--all]``."""
     config = ctx.config()
     views = feed_views(
@@ -151,7 +152,7 @@ async def _fetches_as_feed(client: FeedClient, url: str) -> bool:
     return _is_feed(page.body or b"", page.headers.get("content-type"), page.url)
 
 
-def _fetch_settings(ctx: Any) -> FetchSettings:
+def _fetch_settings(ctx: Context) -> FetchSettings:
     try:
         return ctx.config().fetch
     except ConfigError:  # discovering feeds must not need a config yet
@@ -176,7 +177,7 @@ def _usable_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def cmd_discover(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor feeds discover URL``: one feed URL per line; exit 1 when none or the
     page cannot be fetched, 2 when URL is not an http(s) URL."""
     if not _usable_url(args.url):
@@ -211,7 +212,7 @@ def read_opml(path: str | Path) -> list[ImportedFeed]:
         raise ConfigError(f"not a valid OPML file: {exc}", path=str(path)) from exc
 
 
-def cmd_import_opml(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor feeds import-opml FILE [--to PATH]``."""
     feeds = read_opml(args.file)
     target = args.to or ctx.config_path

@@ -14,12 +14,15 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from monitor import schedule
+from monitor.cli.context import Context
+from monitor.config import Config
 from monitor.errors import ConfigError, MonitorError
-from monitor.records import ALERT_STATUSES
+from monitor.records import ALERT_STATUSES, AlertStatus
+from monitor.schedule import FeedStatus
 from monitor.secrets import mask_text, mask_url
 
 if TYPE_CHECKING:
@@ -28,9 +31,12 @@ from monitor.store import db, state, views
 
 EXIT_NOT_RUNNING = 3
 STALE_AFTER_MIN_S = 120.0  # a heartbeat older than max(this, 4 ticks) means "not running"
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (MonitorError, *db.QUERY_ERRORS)
+"""What a command on a broken or unreachable database reports as one error line (exit 1)."""
+DaemonState = Literal["running", "stale", "stopped", "never"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``status``."""
     p = subparsers.add_parser(
         "status", help="one screen: daemon, feeds, articles, alerts, database"
@@ -44,21 +50,21 @@ class Status:
     """Everything ``monitor status`` shows."""
 
     now: datetime
-    daemon: str  # running | stale | stopped | never
+    daemon: DaemonState
     pid: int | None
     heartbeat: datetime | None
-    feeds: dict[str, int]
+    feeds: dict[FeedStatus, int]
     failing: list[views.FailingFeed]
     articles_today: int
     articles_total: int
-    alerts: dict[str, int]  # by status
+    alerts: dict[AlertStatus, int]  # by status
     dead_by_channel: dict[str, int]
     database: str  # masked URL or file path
     database_bytes: int | None
     wal_bytes: int | None
 
 
-def cmd_status(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     """Print the status screen; 0 when the daemon runs, 3 when it does not."""
     try:
         status = collect_status(
@@ -67,7 +73,7 @@ def cmd_status(args: argparse.Namespace, ctx: Any) -> int:
     except ConfigError as exc:
         print(f"config error: {mask_text(str(exc))}", file=sys.stderr)
         return 2
-    except (MonitorError, *db.QUERY_ERRORS) as exc:
+    except EXPECTED_ERRORS as exc:
         return print_error(exc)
     print(
         json.dumps(_jsonable(status), indent=2)
@@ -86,7 +92,9 @@ def print_error(exc: Exception) -> int:
     return 1
 
 
-def collect_status(config: Any, session_factory: Any, engine: Engine, now: datetime) -> Status:
+def collect_status(
+    config: Config, session_factory: db.SessionFactory, engine: Engine, now: datetime
+) -> Status:
     """Gather the status facts from the database (read-only)."""
     settings = config.monitor
     beat = state.read_heartbeat(session_factory)
@@ -116,7 +124,7 @@ def collect_status(config: Any, session_factory: Any, engine: Engine, now: datet
     )
 
 
-def daemon_state(beat: state.Heartbeat, now: datetime, stale_after_s: float) -> str:
+def daemon_state(beat: state.Heartbeat, now: datetime, stale_after_s: float) -> DaemonState:
     """``running`` | ``stale`` (old heartbeat) | ``stopped`` (pid gone) | ``never``."""
     if beat.at is None:
         return "never"
@@ -144,7 +152,7 @@ def local_midnight(now: datetime, timezone: str) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
-def render_status(s: Status, config: Any) -> str:
+def render_status(s: Status, config: Config) -> str:
     """The status screen as text."""
     tz = ZoneInfo(config.monitor.timezone)
     lines = [f"daemon:    {_daemon_line(s, tz)}"]

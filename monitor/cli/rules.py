@@ -17,6 +17,8 @@ import re
 import sys
 from pathlib import Path
 
+from monitor.cli.context import Context
+from monitor.config import Config
 from monitor.errors import FetchError
 from monitor.match import compile_rules
 from monitor.match.explain import describe_matches, describe_report, matches_json
@@ -35,7 +37,7 @@ EXIT_CODES = (
 _FEED_ADVICE = re.compile(r";\s*we retry\b.*$|\s*\(raise the feed's interval[^)]*\)", re.S)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``test-rule`` subcommand."""
     p = subparsers.add_parser(
         "test-rule",
@@ -54,9 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_test_rule)
 
 
-def cmd_test_rule(args: argparse.Namespace, ctx: object) -> int:
+def cmd_test_rule(args: argparse.Namespace, ctx: Context) -> int:
     """Match one document against the configured rules; print the evidence."""
-    config = ctx.config()  # type: ignore[attr-defined]
+    config = ctx.config()
     matcher = config.matcher or compile_rules(config.rules, config.terms)
     if args.rule and args.rule not in matcher.rule_names:
         known = ", ".join(matcher.rule_names) or "none"
@@ -90,13 +92,13 @@ def fetch_failure(exc: FetchError, url: str) -> str:
     return mask_text(" ".join(f"cannot fetch URL: {exc.kind}: {message}".split()))
 
 
-def _document(args: argparse.Namespace, config: object) -> Document:
+def _document(args: argparse.Namespace, config: Config) -> Document:
     title, text = args.title, args.text
     if args.file is not None:
         text = Path(args.file).read_text(encoding="utf-8", errors="replace")
     elif args.url is not None:
         from monitor.fetch.article import fetch_article  # another area; imported only when used
 
-        fetched_title, text = fetch_article(args.url, config.fetch)  # type: ignore[attr-defined]
+        fetched_title, text = fetch_article(args.url, config.fetch)
         title = title or fetched_title
     return Document(title=title, text=text or "", language=args.language)

@@ -29,7 +29,8 @@ from prometheus_client.registry import Collector
 
 from monitor.errors import MonitorError
 from monitor.log import event
-from monitor.schedule import FEED_STATES
+from monitor.records import AlertStatus
+from monitor.schedule import FEED_STATES, FeedStatus
 from monitor.secrets import mask_url
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ DEFAULT_HOST = "127.0.0.1"
 FEED_STATUSES = FEED_STATES  # one vocabulary with `monitor feeds` and `monitor status`
 FETCH_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 
-AlertCounts = Mapping[tuple[str, str], int]
+AlertCounts = Mapping[tuple[AlertStatus, str], int]  # by (status, channel)
 
 
 class Metrics:
@@ -101,7 +102,7 @@ class Metrics:
         """Rule ``rule`` matched ``n`` articles."""
         self.matches.labels(rule).inc(n)
 
-    def set_feed_status_counts(self, counts: Mapping[str, int]) -> None:
+    def set_feed_status_counts(self, counts: Mapping[FeedStatus, int]) -> None:
         """Replace the feed gauge: ``{"ok": 10, "failing": 1, "backing_off": 2, ...}``
         (states from :func:`monitor.schedule.classify_feed`; missing ones read 0)."""
         for status in set(FEED_STATUSES) | set(counts):
@@ -131,7 +132,7 @@ class _AlertCollector(Collector):
 
     def __init__(self, source: Callable[[], AlertCounts] | None) -> None:
         self._source = source
-        self._counts: dict[tuple[str, str], int] = {}
+        self._counts: dict[tuple[AlertStatus, str], int] = {}
         self._lock = threading.Lock()
 
     def set(self, counts: AlertCounts) -> None:

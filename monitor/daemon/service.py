@@ -72,7 +72,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._cycle_task: asyncio.Task | None = None
+        self._cycle_task: asyncio.Task[None] | None = None
         self.last_report: CycleReport | None = None
         self._cancelled = False
         self._scheduler: BackgroundScheduler | None = None

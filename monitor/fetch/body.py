@@ -11,6 +11,7 @@ caller's (:meth:`monitor.fetch.client.FeedClient.get` bounds the whole exchange)
 from __future__ import annotations
 
 import zlib
+from typing import Protocol
 
 import httpx
 
@@ -26,6 +27,18 @@ def too_large(cap: int) -> FetchError:
     )
 
 
+class _Decoder(Protocol):
+    """What :class:`BoundedBody` uses of a ``zlib`` decompressor (or :class:`_Drain`)."""
+
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+    @property
+    def unused_data(self) -> bytes: ...
+    def decompress(self, data: bytes, max_length: int = 0, /) -> bytes: ...
+
+
 class BoundedBody:
     """Collect a body, decompressing ``gzip``/``deflate`` incrementally; never holds more
     than ``cap`` decompressed bytes (raises ``FetchError("too_large")`` past it).
@@ -36,6 +49,7 @@ class BoundedBody:
         self.size = 0
         self._parts: list[bytes] = []
         enc = (encoding or "identity").strip().lower()
+        self._decoder: _Decoder | None
         if enc in ("", "identity", "none"):
             self._decoder = None
         elif enc in ("gzip", "x-gzip"):
@@ -92,6 +106,7 @@ class _Drain:
 
     eof = False
     unconsumed_tail = b""
+    unused_data = b""
 
     def decompress(self, data: bytes, max_length: int = 0) -> bytes:
         """Nothing: the body ended before these bytes."""

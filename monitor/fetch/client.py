@@ -134,21 +134,23 @@ class FeedClient:
             accept=ACCEPT, allow_304=True, now=now,
         )  # fmt: skip
         h = resp.headers
-        common = {
-            "content_type": h.get("content-type"),
-            "final_url": resp.url,
-            "moved_to": resp.moved_to,
-            "http_status": resp.status,
-            "max_age_s": parse_max_age(h.get("cache-control")),
-            "retry_after_s": parse_retry_after(h.get("retry-after"), now),
-            "forced": forced,
-        }
+        content_type = h.get("content-type")
+        max_age_s = parse_max_age(h.get("cache-control"))
+        retry_after_s = parse_retry_after(h.get("retry-after"), now)
         if resp.status == 304 or resp.body is None:  # a 304 may omit unchanged validators
             etag, modified = h.get("etag") or state.etag, h.get("last-modified")
-            common.update(etag=etag, last_modified=modified or state.last_modified)
-            return FetchResult("not_modified", None, body_hash=state.body_hash, **common)
-        common.update(etag=h.get("etag"), last_modified=h.get("last-modified"))
-        return result_for_body(gunzip_if_gzip(resp.body, cap), state, common)
+            return FetchResult(
+                status="not_modified", body=None, content_type=content_type, etag=etag,
+                last_modified=modified or state.last_modified, body_hash=state.body_hash,
+                final_url=resp.url, http_status=resp.status, max_age_s=max_age_s,
+                retry_after_s=retry_after_s, forced=forced, moved_to=resp.moved_to,
+            )  # fmt: skip
+        return result_for_body(
+            gunzip_if_gzip(resp.body, cap), state, content_type=content_type,
+            etag=h.get("etag"), last_modified=h.get("last-modified"), final_url=resp.url,
+            http_status=resp.status, max_age_s=max_age_s, retry_after_s=retry_after_s,
+            forced=forced, moved_to=resp.moved_to,
+        )  # fmt: skip
 
     async def get(
         self,

@@ -27,11 +27,13 @@ async def fetch_local(feed: FeedConfig, state: FetchState, forced: bool, cap: in
     try:
         stat = path.stat()
         mtime = format_datetime(datetime.fromtimestamp(stat.st_mtime, tz=UTC), usegmt=True)
-        common = {"content_type": _local_content_type(path), "etag": None,
-                  "last_modified": mtime, "final_url": str(path), "http_status": None,
-                  "forced": forced}  # fmt: skip
+        content_type = _local_content_type(path)
         if not forced and state.last_modified == mtime and state.body_hash:
-            return FetchResult("not_modified", None, body_hash=state.body_hash, **common)
+            return FetchResult(
+                status="not_modified", body=None, content_type=content_type, etag=None,
+                last_modified=mtime, body_hash=state.body_hash, final_url=str(path),
+                http_status=None, forced=forced,
+            )  # fmt: skip
         if stat.st_size > cap:
             raise too_large(cap)
         raw = await asyncio.to_thread(_read_prefix, path, cap + 1)
@@ -41,7 +43,10 @@ async def fetch_local(feed: FeedConfig, state: FetchState, forced: bool, cap: in
         ) from exc
     if len(raw) > cap:  # the file grew after stat()
         raise too_large(cap)
-    return result_for_body(gunzip_if_gzip(raw, cap), state, common)
+    return result_for_body(
+        gunzip_if_gzip(raw, cap), state, content_type=content_type, etag=None,
+        last_modified=mtime, final_url=str(path), http_status=None, forced=forced,
+    )  # fmt: skip
 
 
 def _local_path(url: str) -> Path:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
+
+FetchStatus = Literal["ok", "not_modified"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,7 @@ class FetchResult:
     as ``last_forced_at``. ``max_age_s``/``retry_after_s`` are hints for the scheduler.
     """
 
-    status: str
+    status: FetchStatus
     body: bytes | None
     content_type: str | None
     etag: str | None
@@ -57,7 +60,7 @@ def conditional_headers(state: FetchState, forced: bool) -> dict[str, str]:
     """If-None-Match / If-Modified-Since for a conditional GET (none when forced). No I/O."""
     if forced:
         return {}
-    headers = {}
+    headers: dict[str, str] = {}
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:
@@ -70,10 +73,35 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def result_for_body(body: bytes, state: FetchState, common: dict) -> FetchResult:
+def result_for_body(
+    body: bytes,
+    state: FetchState,
+    *,
+    content_type: str | None,
+    etag: str | None,
+    last_modified: str | None,
+    final_url: str,
+    http_status: int | None,
+    forced: bool,
+    max_age_s: float | None = None,
+    retry_after_s: float | None = None,
+    moved_to: str | None = None,
+) -> FetchResult:
     """An "ok" result for ``body``, or "not_modified" when its hash equals the stored one.
-    ``common`` holds the other :class:`FetchResult` fields. No I/O."""
+    The keyword arguments are the other :class:`FetchResult` fields. No I/O."""
     digest = body_hash(body)
-    if digest == state.body_hash:
-        return FetchResult("not_modified", None, body_hash=digest, **common)
-    return FetchResult("ok", body, body_hash=digest, **common)
+    unchanged = digest == state.body_hash
+    return FetchResult(
+        status="not_modified" if unchanged else "ok",
+        body=None if unchanged else body,
+        content_type=content_type,
+        etag=etag,
+        last_modified=last_modified,
+        body_hash=digest,
+        final_url=final_url,
+        http_status=http_status,
+        max_age_s=max_age_s,
+        retry_after_s=retry_after_s,
+        forced=forced,
+        moved_to=moved_to,
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 from monitor.match.matcher import RuleReport
-from monitor.records import Document, Evidence, Match
+from monitor.records import Document, Evidence, EvidenceField, Match
 
 SNIPPET_CHARS = 40
 
@@ -62,7 +63,23 @@ def describe_report(report: RuleReport, doc: Document) -> str:
     return "\n".join(lines)
 
 
-def matches_json(matches: Sequence[Match]) -> dict:
+class EvidenceJSON(TypedDict):
+    """One evidence entry of :func:`matches_json`."""
+
+    term: str
+    surface: str
+    field: EvidenceField
+    score: int
+
+
+class MatchJSON(TypedDict):
+    """One matching rule of :func:`matches_json`."""
+
+    rule: str
+    evidence: list[EvidenceJSON]
+
+
+def matches_json(matches: Sequence[Match]) -> dict[str, list[MatchJSON]]:
     """``{"matched": [{"rule", "evidence": [{"term", "surface", "field", "score"}]}]}``."""
     return {
         "matched": [

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import compress
+from typing import cast
 
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import ratio
@@ -37,13 +38,14 @@ from monitor.match.tokens import (
     is_latin,
     normalize_token,
 )
+from monitor.records import EvidenceField
 
 _CACHE_LIMIT = 200_000
 _LINE_BREAKS = "\n\r\v\f\x85\u2028\u2029"
 _NO_HITS: dict[int, int] = {}
 
 # One term occurrence: (field, first token, end token, score).
-Hit = tuple[str, int, int, int]
+Hit = tuple[EvidenceField, int, int, int]
 
 
 def word_forms(word: Word, lexicon: Lexicon) -> frozenset[str]:
@@ -187,19 +189,22 @@ class TermIndex:
             self.by_first[spec.patterns[0]].append(tid)
         return tid
 
-    def scan(self, field: str, text: str, found: dict[int, list[Hit]]) -> TokenOffsets:
+    def scan(self, field: EvidenceField, text: str, found: dict[int, list[Hit]]) -> TokenOffsets:
         """Add every term occurrence in ``text`` to ``found`` (term id -> hits).
 
         Returns the field's tokens (for evidence offsets).
         """
         tokens = TOKEN_RE.findall(text)
         offsets = TokenOffsets(text, tokens)
-        hits_at = list(map(self.words.cache.get, tokens))  # C loop: most tokens are cached
-        if None in hits_at:
+        cached = list(map(self.words.cache.get, tokens))  # C loop: most tokens are cached
+        if None in cached:
             lookup = self.words.lookup
             hits_at = [
-                lookup(raw) if h is None else h for raw, h in zip(tokens, hits_at, strict=True)
+                lookup(raw) if h is None else h for raw, h in zip(tokens, cached, strict=True)
             ]
+        else:
+            # True: the check above found no None (no token missed the cache).
+            hits_at = cast("list[dict[int, int]]", cached)
         positions = {i: hits_at[i] for i in compress(range(len(hits_at)), hits_at)}
         by_first, specs = self.by_first, self.specs
         for i, hits in positions.items():

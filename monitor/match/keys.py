@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from anyascii import anyascii
 
@@ -185,15 +186,41 @@ _UK_ONLY = set("іїєґ'")
 _RU_ONLY = set("ыэъ")
 
 
+# What we use of pymorphy3, which has no type hints: a MorphAnalyzer and its Parse results.
+
+
+class _Tag(Protocol):
+    @property
+    def POS(self) -> str | None: ...  # pymorphy3's spelling
+
+
+class _Parse(Protocol):
+    @property
+    def normal_form(self) -> str: ...
+    @property
+    def word(self) -> str: ...
+    @property
+    def tag(self) -> _Tag: ...
+    @property
+    def methods_stack(self) -> Sequence[Sequence[object]]: ...
+    @property
+    def lexeme(self) -> Sequence[_Parse]: ...
+
+
+class _Analyzer(Protocol):
+    def word_is_known(self, word: str) -> bool: ...
+    def parse(self, word: str) -> Sequence[_Parse]: ...
+
+
 class Lexicon:
     """pymorphy3 analyzers for uk and ru, loaded on first use (about 25 MB each)."""
 
     def __init__(self) -> None:
-        self._analyzers: dict[str, object] = {}
+        self._analyzers: dict[str, _Analyzer] = {}
         self._lock = threading.Lock()
         self._cache: dict[str, frozenset[str]] = {}
 
-    def _analyzer(self, lang: str):  # noqa: ANN202 - pymorphy3 has no type hints
+    def _analyzer(self, lang: str) -> _Analyzer:
         with self._lock:
             if lang not in self._analyzers:
                 import pymorphy3
@@ -226,7 +253,7 @@ class Lexicon:
         return tuple(self._analyzers)
 
 
-def _lexeme_forms(parses: Iterable, word: str) -> set[str]:
+def _lexeme_forms(parses: Iterable[_Parse], word: str) -> set[str]:
     """Forms of the dictionary parses of ``word``, same part of speech as the parse.
 
     When the word is itself a dictionary form of some parse, only those parses count

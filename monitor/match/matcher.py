@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from monitor.match.index import Hit, TermIndex, TokenOffsets, WordIndex
 from monitor.match.keys import Lexicon
 from monitor.match.language import detect_language
-from monitor.match.query import And, Near, Node, Not, Or, Term, parse_query
-from monitor.records import Document, Evidence, Match, RuleConfig
+from monitor.match.query import And, Near, Node, Not, Term, parse_query
+from monitor.records import Document, Evidence, EvidenceField, Match, RuleConfig
 
 # A part of the evidence: (label, field, first token, end token, score).
-Part = tuple[str, str, int, int, int]
+Part = tuple[str, EvidenceField, int, int, int]
 # A positional result: (field, first token, end token, parts).
-Span = tuple[str, int, int, tuple[Part, ...]]
+Span = tuple[EvidenceField, int, int, tuple[Part, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +32,39 @@ class _TermRef:
     title_only: bool
 
 
+# A compiled query: the parsed tree (monitor.match.query) with each Term replaced by a
+# _TermRef into the shared TermIndex.
+
+
+@dataclass(frozen=True, slots=True)
+class _And:
+    children: tuple[_Bound, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Or:
+    children: tuple[_Bound, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Not:
+    child: _Bound
+
+
+@dataclass(frozen=True, slots=True)
+class _Near:
+    left: _Bound
+    right: _Bound
+    distance: int
+
+
+_Bound = _TermRef | _And | _Or | _Not | _Near
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
     name: str
-    tree: object  # Node with Terms replaced by _TermRef
+    tree: _Bound
     languages: frozenset[str]
     test: Callable[[Mapping[int, list[Hit]]], bool]  # fast yes/no; spans only when yes
 
@@ -146,43 +175,44 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
     return Matcher(compiled, index, dict(term_rules))
 
 
-def _bind(node: Node, index: TermIndex, used: set[int]) -> object:
+def _bind(node: Node, index: TermIndex, used: set[int]) -> _Bound:
     """The AST with each :class:`Term` replaced by a reference into ``index``."""
     if isinstance(node, Term):
         tid = index.add(node.words, node.label, node.breaks)
         used.add(tid)
         return _TermRef(tid, node.label, node.title_only)
     if isinstance(node, Not):
-        return Not(_bind(node.child, index, used))
+        return _Not(_bind(node.child, index, used))
     if isinstance(node, Near):
-        return Near(_bind(node.left, index, used), _bind(node.right, index, used), node.distance)
-    return type(node)(tuple(_bind(c, index, used) for c in node.children))
+        return _Near(_bind(node.left, index, used), _bind(node.right, index, used), node.distance)
+    children = tuple(_bind(c, index, used) for c in node.children)
+    return _And(children) if isinstance(node, And) else _Or(children)
 
 
-def _term_refs(node: object) -> list[_TermRef]:
+def _term_refs(node: _Bound) -> list[_TermRef]:
     """The term references of a bound tree, left to right."""
     if isinstance(node, _TermRef):
         return [node]
-    if isinstance(node, Not):
+    if isinstance(node, _Not):
         return _term_refs(node.child)
-    if isinstance(node, Near):
+    if isinstance(node, _Near):
         return _term_refs(node.left) + _term_refs(node.right)
     return [ref for child in node.children for ref in _term_refs(child)]
 
 
-def _tester(node: object) -> Callable[[Mapping[int, list[Hit]]], bool]:
+def _tester(node: _Bound) -> Callable[[Mapping[int, list[Hit]]], bool]:
     """A closure answering "does ``node`` hold?" without building evidence."""
     if isinstance(node, _TermRef):
         tid = node.tid
         if node.title_only:
             return lambda found: any(h[0] == "title" for h in found.get(tid, ()))
         return lambda found: tid in found
-    if isinstance(node, Not):
+    if isinstance(node, _Not):
         child = _tester(node.child)
         return lambda found: not child(found)
-    if isinstance(node, Near):
+    if isinstance(node, _Near):
         return lambda found: _near(node, found) is not None
-    return _chain([_tester(c) for c in node.children], isinstance(node, And))
+    return _chain([_tester(c) for c in node.children], isinstance(node, _And))
 
 
 def _chain(
@@ -198,8 +228,9 @@ def _chain(
     return lambda found: first(found) or rest(found)
 
 
-def _evaluate(node: object, found: Mapping[int, list[Hit]]) -> list[Span] | None:
+def _evaluate(node: _Bound, found: Mapping[int, list[Hit]]) -> list[Span] | None:
     """Spans supporting ``node`` (possibly empty, for NOT), or None when it is false."""
+    spans: list[Span]
     if isinstance(node, _TermRef):
         spans = [
             (field, s, e, ((node.label, field, s, e, score),))
@@ -207,7 +238,7 @@ def _evaluate(node: object, found: Mapping[int, list[Hit]]) -> list[Span] | None
             if not node.title_only or field == "title"
         ]
         return spans or None
-    if isinstance(node, Or):
+    if isinstance(node, _Or):
         spans = []
         hit = False
         for child in node.children:
@@ -216,7 +247,7 @@ def _evaluate(node: object, found: Mapping[int, list[Hit]]) -> list[Span] | None
                 hit = True
                 spans.extend(result)
         return spans if hit else None
-    if isinstance(node, And):
+    if isinstance(node, _And):
         spans = []
         for child in node.children:
             result = _evaluate(child, found)
@@ -224,19 +255,19 @@ def _evaluate(node: object, found: Mapping[int, list[Hit]]) -> list[Span] | None
                 return None
             spans.extend(result)
         return spans
-    if isinstance(node, Not):
+    if isinstance(node, _Not):
         return [] if _evaluate(node.child, found) is None else None
-    if isinstance(node, Near):
+    if isinstance(node, _Near):
         return _near(node, found)
     raise TypeError(f"unknown node {node!r}")
 
 
-def _near(node: Near, found: Mapping[int, list[Hit]]) -> list[Span] | None:
+def _near(node: _Near, found: Mapping[int, list[Hit]]) -> list[Span] | None:
     left = _evaluate(node.left, found)
     right = _evaluate(node.right, found) if left else None
     if not left or not right:
         return None
-    spans = []
+    spans: list[Span] = []
     for lf, ls, le, lp in left:
         for rf, rs, re_, rp in right:
             if lf != rf or not (le <= rs or re_ <= ls):
@@ -265,7 +296,9 @@ class _Surfaces:
             tokens = self.offsets[field]
             start, end = tokens.span(s)[0], tokens.span(e - 1)[1]
             surface = tokens.text[start:end]
-            ev = Evidence(label, surface, field, score, start, end)
+            ev = Evidence(
+                term=label, surface=surface, field=field, score=score, start=start, end=end
+            )
             built = self.cache[part] = (ev, (label, surface.casefold(), field))
         return built
 

@@ -122,7 +122,7 @@ def _lex(query: str, rule: str | None) -> list[_Tok]:
 class _Parser:
     def __init__(self, query: str, rule: str | None, groups: Mapping[str, Sequence[str]]) -> None:
         # Typographic quotes in a query delimit phrases like '"'.
-        self.query = query.translate(str.maketrans(dict.fromkeys("«»“”„", '"')))
+        self.query = query.translate(str.maketrans("«»“”„", '"' * 5))
         self.rule = rule
         self.groups = groups
         self.toks = _lex(self.query, rule)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from jinja2 import Template
@@ -23,6 +24,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from monitor.notify.snippet import make_snippet, matched_terms
 from monitor.records import Alert, ChannelConfig
+
+ChannelKind = Literal["telegram", "email", "console", "generic"]
+BodyFormat = Literal["html", "text"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATES = {"telegram": "telegram.html", "email": "email.html", "generic": "generic.txt"}
@@ -39,12 +43,12 @@ class Message:
 
     title: str
     body: str
-    body_format: str
+    body_format: BodyFormat
     short_body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def channel_kind(url: str) -> str:
+def channel_kind(url: str) -> ChannelKind:
     """The kind of a channel URL: "telegram", "email", "console" or "generic"."""
     scheme = url.split("://", 1)[0].lower()
     if scheme in ("tgram", "telegram"):
@@ -56,7 +60,7 @@ def channel_kind(url: str) -> str:
     return "generic"
 
 
-def _template_kind(kind: str) -> str:
+def _template_kind(kind: ChannelKind) -> ChannelKind:
     return "generic" if kind == "console" else kind
 
 
@@ -75,7 +79,7 @@ def _load(path: str, autoescape: bool) -> Template:
     return _compile(path, autoescape, Path(path).stat().st_mtime_ns)
 
 
-def _templates(kind: str, override: str | None) -> list[Template]:
+def _templates(kind: ChannelKind, override: str | None) -> list[Template]:
     """The override (if any) first, then the default template of the kind."""
     kind = _template_kind(kind)
     autoescape = kind != "generic"
@@ -83,7 +87,7 @@ def _templates(kind: str, override: str | None) -> list[Template]:
     return ([_load(override, autoescape)] if override else []) + [default]
 
 
-def _render(templates: list[Template], block: str, values: dict) -> str:
+def _render(templates: list[Template], block: str, values: dict[str, object]) -> str:
     for tmpl in templates:
         if block in tmpl.blocks:
             return "".join(tmpl.blocks[block](tmpl.new_context(values))).strip()
@@ -110,7 +114,7 @@ def telegram_length(body: str) -> int:
     return len(visible.encode("utf-16-le")) // 2
 
 
-def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -> dict:
+def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -> dict[str, object]:
     return {
         "rule": alert.rule,
         "title": one_line(alert.title or "(no title)", title_chars),
@@ -136,7 +140,7 @@ def render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
     return _message(kind, subject, body, alert.rule, _short(kind, alert))
 
 
-def _short(kind: str, alert: Alert) -> str:
+def _short(kind: ChannelKind, alert: Alert) -> str:
     """Title and link only: the fallback when a channel says the message is too long."""
     title = one_line(alert.title or "(no title)", 300)
     if kind == "telegram":
@@ -145,13 +149,15 @@ def _short(kind: str, alert: Alert) -> str:
     return f"[{alert.rule}] {title}\n{alert.link or ''}".strip()
 
 
-def _message(kind: str, subject: str, body: str, list_name: str, short: str | None) -> Message:
+def _message(
+    kind: ChannelKind, subject: str, body: str, list_name: str, short: str | None
+) -> Message:
     if kind == "telegram":
         return Message(subject, body, "html", short)
     if kind == "email":
         slug = re.sub(r"[^a-z0-9-]+", "-", list_name.lower()).strip("-") or "alerts"
         headers = {"List-Id": f"press-monitor {slug} <{slug}.press-monitor.invalid>"}
-        return Message(subject, body, "html", short, headers)
+        return Message(subject, body, "html", short_body=short, headers=headers)
     return Message(subject, body, "text", short)
 
 
@@ -179,11 +185,11 @@ def group_by_rule(alerts: Sequence[Alert], tz: str) -> tuple[DigestGroup, ...]:
     groups: dict[str, list[DigestItem]] = {}
     for a in sorted(alerts, key=lambda a: (a.published or a.created_at, a.id)):
         item = DigestItem(
-            one_line(a.title or "(no title)", 200),
-            a.link,
-            a.source,
-            format_time(a.published or a.created_at, tz),
-            matched_terms(a.evidence),
+            title=one_line(a.title or "(no title)", 200),
+            link=a.link,
+            source=a.source,
+            published=format_time(a.published or a.created_at, tz),
+            terms=matched_terms(a.evidence),
         )
         groups.setdefault(a.rule, []).append(item)
     return tuple(DigestGroup(rule, tuple(items)) for rule, items in groups.items())

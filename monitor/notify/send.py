@@ -16,12 +16,15 @@ import apprise
 
 from monitor.errors import DeliveryError
 from monitor.notify.console import register_console
-from monitor.notify.format import Message, channel_kind
+from monitor.notify.format import BodyFormat, Message, channel_kind
 from monitor.notify.telegram import send_telegram
 from monitor.records import ChannelConfig
 from monitor.secrets import mask_text
 
-_FORMATS = {"html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
+_FORMATS: dict[BodyFormat, apprise.NotifyFormat] = {
+    "html": apprise.NotifyFormat.HTML,
+    "text": apprise.NotifyFormat.TEXT,
+}
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
@@ -87,9 +90,10 @@ def _send_apprise(url: str, message: Message) -> None:
         raise DeliveryError(
             "apprise cannot use the channel URL (unknown or invalid)", permanent=True
         )
-    if message.headers and isinstance(getattr(obj, "headers", None), dict):
+    headers = getattr(obj, "headers", None) if message.headers else None
+    if isinstance(headers, dict):  # the HTTP-based plugins (json://, ntfy://, ...)
         for key, value in message.headers.items():
-            obj.headers.setdefault(key, value)
+            headers.setdefault(key, value)
     sender = apprise.Apprise()
     sender.add(obj)
     with _apprise_log() as records:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import apprise
 import httpx
@@ -82,8 +83,10 @@ def send_telegram(
     return ",".join(ids)
 
 
-def _payload(obj: NotifyTelegram, chat_id: int | str, topic: object, text: str) -> dict:
-    payload = {
+def _payload(
+    obj: NotifyTelegram, chat_id: int | str, topic: object, text: str
+) -> dict[str, object]:
+    payload: dict[str, object] = {
         "chat_id": chat_id,
         "text": text,
         "parse_mode": "HTML",
@@ -95,7 +98,9 @@ def _payload(obj: NotifyTelegram, chat_id: int | str, topic: object, text: str) 
     return payload
 
 
-def _post(client: httpx.Client, endpoint: str, payload: dict, short_body: str | None) -> str:
+def _post(
+    client: httpx.Client, endpoint: str, payload: dict[str, object], short_body: str | None
+) -> str:
     resp = client.post(endpoint, json=payload)
     data = _json(resp)
     if resp.status_code == 200 and data.get("ok"):
@@ -117,7 +122,8 @@ def _post(client: httpx.Client, endpoint: str, payload: dict, short_body: str | 
     )
 
 
-def _json(resp: httpx.Response) -> dict:
+def _json(resp: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object (values as the Bot API sent them), or {}."""
     try:
         data = resp.json()
     except ValueError:

@@ -111,7 +111,8 @@ def _entry(e: feedparser.FeedParserDict, base: str | None) -> Entry:
 def _first_date(e: feedparser.FeedParserDict) -> time.struct_time | None:
     # dict.get: FeedParserDict.get maps a missing updated_parsed to published_parsed, warning.
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        if value := dict.get(e, key):
+        value: time.struct_time | None = dict.get(e, key)  # feedparser's *_parsed dates
+        if value:
             return value
     return None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from monitor.errors import FetchError
 from monitor.records import Entry, ParsedFeed
@@ -40,7 +41,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     return ParsedFeed(title=title or None, entries=entries)
 
 
-def _json_entry(item: dict) -> Entry:
+def _json_entry(item: dict[str, Any]) -> Entry:
     def text(key: str) -> str:
         value = item.get(key)
         return value if isinstance(value, str) else ""

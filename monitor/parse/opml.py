@@ -28,5 +28,5 @@ def parse_opml(body: bytes) -> list[ImportedFeed]:
         url = attrs.get("xmlurl", "")
         if url.startswith(("http://", "https://")) and url not in feeds:
             name = attrs.get("title") or attrs.get("text") or None
-            feeds[url] = ImportedFeed(url, name, attrs.get("language") or None)
+            feeds[url] = ImportedFeed(url=url, name=name, language=attrs.get("language") or None)
     return list(feeds.values())

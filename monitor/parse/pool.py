@@ -23,14 +23,18 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
-from monitor.errors import FetchError
+from monitor.errors import FetchError, FetchErrorKind
 from monitor.parse.feed import parse_feed
 from monitor.records import ParsedFeed
 from monitor.secrets import mask_url
 
 _HEADER = struct.Struct("!Q")
 _WORKER_CODE = "import monitor.parse.pool as p; p._worker_main()"
+
+# A worker's reply: ("ok", the parsed feed) or ("error", fetch error kind, message).
+_Reply = tuple[Literal["ok"], ParsedFeed] | tuple[Literal["error"], FetchErrorKind, str]
 
 
 def _worker_main() -> None:
@@ -54,7 +58,7 @@ def _parse_reply(
     body: bytes,
     content_type: str | None,
     url: str,
-) -> tuple:
+) -> _Reply:
     try:
         return ("ok", parse(body, content_type, url))
     except FetchError as exc:
@@ -86,7 +90,7 @@ class _Worker:
         except (OSError, ValueError, IndexError):
             return 0
 
-    def roundtrip(self, payload: bytes) -> tuple:
+    def roundtrip(self, payload: bytes) -> _Reply:
         """Send one request and read its reply; EOFError when the worker died."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
@@ -99,7 +103,8 @@ class _Worker:
         data = stdout.read(size)
         if len(data) < size:
             raise EOFError("the parse worker exited")
-        return pickle.loads(data)
+        reply: _Reply = pickle.loads(data)  # what _worker_main wrote: a _parse_reply result
+        return reply
 
     def kill(self) -> None:
         """Kill the process (unblocks a thread waiting in :meth:`roundtrip`) and reap it."""
@@ -153,7 +158,7 @@ class ParsePool:
             return reply[1]
         raise FetchError(reply[1], reply[2])
 
-    async def _run(self, payload: bytes, url: str) -> tuple:
+    async def _run(self, payload: bytes, url: str) -> _Reply:
         worker = await asyncio.to_thread(self._checkout)
         try:
             async with asyncio.timeout(self.timeout_s):

@@ -85,17 +85,17 @@ def insert_new_articles(
         _add_sighting(session, row.id, feed.id, now)
         new.append(
             StoredArticle(
-                row.id,
-                feed.url,
-                feed.source,
-                row.guid,
-                row.link,
-                row.title,
-                row.text,
-                row.published_at,
-                now,
-                row.language,
-                alertable,
+                id=row.id,
+                feed_url=feed.url,
+                source=feed.source,
+                guid=row.guid,
+                link=row.link,
+                title=row.title,
+                text=row.text,
+                published=row.published_at,
+                first_seen=now,
+                language=row.language,
+                alertable=alertable,
             )
         )
     return new
@@ -160,7 +160,7 @@ def record_matches(
     return written
 
 
-def evidence_to_json(e: Evidence) -> dict:
+def evidence_to_json(e: Evidence) -> dict[str, str | int]:
     """An Evidence record as stored in ``matches.evidence``."""
     return {
         "term": e.term,

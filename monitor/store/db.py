@@ -12,6 +12,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,6 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import DatabaseError, StaleSchemaError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 
 def _migrations_dir() -> Path:
@@ -52,7 +58,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     parent folder. Without ``create`` a missing SQLite file is a :class:`DatabaseError`:
     commands that only read never create a database by mistake."""
     sa_url = make_url(url)
-    kwargs: dict = {"future": True}
+    kwargs: dict[str, Any] = {"future": True}
     path = sqlite_path(url)
     if path is not None and not path.exists():
         if not create:
@@ -75,7 +81,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
@@ -103,7 +109,7 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+def alembic_config(engine: Engine) -> AlembicConfig:
     """An Alembic Config bound to ``engine`` and to this package's migrations."""
     from alembic.config import Config
 

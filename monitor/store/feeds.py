@@ -53,19 +53,19 @@ def source_name(name: str | None, title: str | None, url: str) -> str:
 
 def _state(row: FeedRow) -> FeedState:
     return FeedState(
-        row.id,
-        row.url,
-        row.name,
-        row.title,
-        row.etag,
-        row.last_modified,
-        row.body_hash,
-        row.last_forced_at,
-        row.next_check_at,
-        row.failures or 0,
-        row.polls or 0,
-        row.error_since,
-        row.broken_notified_at,
+        id=row.id,
+        url=row.url,
+        name=row.name,
+        title=row.title,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        last_forced_at=row.last_forced_at,
+        next_check_at=row.next_check_at,
+        failures=row.failures or 0,
+        polls=row.polls or 0,
+        error_since=row.error_since,
+        broken_notified_at=row.broken_notified_at,
     )
 
 

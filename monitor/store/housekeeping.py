@@ -17,16 +17,17 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, exists, select
+from sqlalchemy import Connection, Engine, delete, exists, select
 from sqlalchemy.orm import Session
 
 from monitor.errors import MonitorError
 from monitor.log import event
+from monitor.records import AlertStatus
 from monitor.secrets import mask_url
 from monitor.store.db import SessionFactory
 from monitor.store.schema import AlertRow, ArticleRow, MatchRow, SightingRow
@@ -34,7 +35,7 @@ from monitor.store.schema import AlertRow, ArticleRow, MatchRow, SightingRow
 log = logging.getLogger(__name__)
 
 PRUNE_BATCH = 500
-WAITING_ALERT_STATUSES = ("pending", "sending")
+WAITING_ALERT_STATUSES: tuple[AlertStatus, ...] = ("pending", "sending")
 VACUUM_FREE_FRACTION = 0.25  # full VACUUM when a quarter of the file is free pages ...
 VACUUM_MIN_FREE_PAGES = 1024  # ... and that is at least 4 MiB with 4 KiB pages
 
@@ -53,7 +54,7 @@ def prune(
     deleted, after_id = 0, 0
     while True:
         with session_factory() as session:
-            candidates = list(session.scalars(_prunable(cutoff, keep_matched, after_id)))
+            candidates = _prunable(session, cutoff, keep_matched, after_id)
         if not candidates:
             break
         with session_factory.begin() as session:
@@ -63,8 +64,10 @@ def prune(
     return deleted
 
 
-def _prunable(cutoff: datetime, keep_matched: bool, after_id: int, ids: Sequence[int] = ()):  # type: ignore[no-untyped-def]
-    """SELECT the ids of prunable articles (the next batch after ``after_id``, or among ``ids``)."""
+def _prunable(
+    session: Session, cutoff: datetime, keep_matched: bool, after_id: int, ids: Sequence[int] = ()
+) -> list[int]:
+    """The ids of prunable articles (the next batch after ``after_id``, or among ``ids``)."""
     waiting = exists().where(
         AlertRow.article_id == ArticleRow.id, AlertRow.status.in_(WAITING_ALERT_STATUSES)
     )
@@ -72,8 +75,10 @@ def _prunable(cutoff: datetime, keep_matched: bool, after_id: int, ids: Sequence
     if keep_matched:
         stmt = stmt.where(~exists().where(MatchRow.article_id == ArticleRow.id))
     if ids:
-        return stmt.where(ArticleRow.id.in_(ids))
-    return stmt.where(ArticleRow.id > after_id).order_by(ArticleRow.id).limit(PRUNE_BATCH)
+        stmt = stmt.where(ArticleRow.id.in_(ids))
+    else:
+        stmt = stmt.where(ArticleRow.id > after_id).order_by(ArticleRow.id).limit(PRUNE_BATCH)
+    return list(session.scalars(stmt))
 
 
 def _delete_articles(
@@ -91,7 +96,7 @@ def _delete_articles(
             AlertRow.article_id.in_(candidates), AlertRow.article_id.not_in(waiting)
         )
     )
-    ids = list(session.scalars(_prunable(cutoff, keep_matched, 0, candidates)))
+    ids = _prunable(session, cutoff, keep_matched, 0, candidates)
     # Children explicitly: correct even where foreign keys are not enforced.
     for model in (MatchRow, SightingRow):
         session.execute(delete(model).where(model.article_id.in_(ids)))
@@ -114,14 +119,14 @@ def optimize(engine: Engine) -> OptimizeReport | None:
         return None
     started = time.monotonic()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() or 0  # noqa: E731
+        pragma = _pragma_reader(conn)
         page_size, before = pragma("page_size"), pragma("page_count")
         free, auto_vacuum = pragma("freelist_count"), pragma("auto_vacuum")
         vacuumed = False
         if auto_vacuum == 2:  # INCREMENTAL: cheap, no rewrite
             # Each step frees one page and execute() steps once; executescript steps
             # to the end (we are in autocommit, so its implicit COMMIT is a no-op).
-            conn.connection.driver_connection.executescript("PRAGMA incremental_vacuum;")
+            _sqlite3(conn.connection.driver_connection).executescript("PRAGMA incremental_vacuum;")
         elif free >= VACUUM_MIN_FREE_PAGES and free >= before * VACUUM_FREE_FRACTION:
             conn.exec_driver_sql("VACUUM")
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").all()
@@ -138,6 +143,24 @@ def optimize(engine: Engine) -> OptimizeReport | None:
         duration_ms=round((time.monotonic() - started) * 1000),
     )
     return report
+
+
+def _pragma_reader(conn: Connection) -> Callable[[str], int]:
+    """``pragma(name)``: the integer value of a SQLite PRAGMA (0 when it has none)."""
+
+    def pragma(name: str) -> int:
+        value: int | None = conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+        return value or 0
+
+    return pragma
+
+
+def _sqlite3(driver: object) -> sqlite3.Connection:
+    """The DB-API connection of a SQLite engine: the stdlib's (SQLAlchemy's pysqlite
+    dialect, the one a ``sqlite://`` URL selects). A closed connection has none."""
+    if not isinstance(driver, sqlite3.Connection):
+        raise MonitorError(f"not an open sqlite3 connection: {type(driver).__name__}")
+    return driver
 
 
 def backup(engine: Engine, dest_path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -183,7 +206,7 @@ def _copy_snapshot(engine: Engine, tmp: Path) -> None:
     os.close(fd)
     raw = engine.raw_connection()
     try:
-        source = raw.driver_connection
+        source = _sqlite3(raw.driver_connection)
         target = sqlite3.connect(tmp)
         try:
             source.backup(target)  # pages=-1: the whole file in one step, one snapshot

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.orm import Session
 
 from monitor.records import Alert
+from monitor.store import vocab
 from monitor.store.articles import evidence_from_json
 from monitor.store.feeds import source_name
 from monitor.store.schema import (
@@ -42,24 +44,40 @@ class Notice:
     attempts: int
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched. ``Session.execute`` is typed to return any ``Result``; for
+    an UPDATE without RETURNING it is a ``CursorResult``, which has the count."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"an UPDATE returned {type(result).__name__}, not a CursorResult")
+    return result.rowcount
+
+
 def requeue_stale(session: Session, now: datetime, older_than_s: float, max_attempts: int) -> int:
     """Put rows left in ``sending`` since before ``now - older_than_s`` back to pending
     (dead once they used up their attempts); return how many."""
     cutoff = now - timedelta(seconds=older_than_s)
     stale = AlertRow.status == "sending", AlertRow.claimed_at < cutoff
-    dead = session.execute(
-        update(AlertRow)
-        .where(*stale, AlertRow.attempts >= max_attempts)
-        .values(status="dead", last_error="interrupted while sending, attempts used up")
-    ).rowcount
-    back = session.execute(
-        update(AlertRow).where(*stale).values(status="pending", next_attempt_at=now)
-    ).rowcount
-    notices = session.execute(
-        update(OperatorNoticeRow)
-        .where(OperatorNoticeRow.status == "sending", OperatorNoticeRow.next_attempt_at < cutoff)
-        .values(status="pending", next_attempt_at=now)
-    ).rowcount
+    dead = _rowcount(
+        session.execute(
+            update(AlertRow)
+            .where(*stale, AlertRow.attempts >= max_attempts)
+            .values(status="dead", last_error="interrupted while sending, attempts used up")
+        )
+    )
+    back = _rowcount(
+        session.execute(
+            update(AlertRow).where(*stale).values(status="pending", next_attempt_at=now)
+        )
+    )
+    notices = _rowcount(
+        session.execute(
+            update(OperatorNoticeRow)
+            .where(
+                OperatorNoticeRow.status == "sending", OperatorNoticeRow.next_attempt_at < cutoff
+            )
+            .values(status="pending", next_attempt_at=now)
+        )
+    )
     return dead + back + notices
 
 
@@ -97,7 +115,7 @@ def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow
         id=row.id,
         rule=row.rule,
         channel=row.channel,
-        status=row.status,
+        status=vocab.alert_status(row.status),
         attempts=row.attempts,
         article_id=row.article_id,
         title=article.title,
@@ -109,8 +127,8 @@ def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow
         created_at=row.created_at,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
-        priority=row.priority,
-        delivery=row.delivery,
+        priority=vocab.priority(row.priority),
+        delivery=vocab.delivery_mode(row.delivery),
         extra={"message_id": row.message_id} if row.message_id else {},
     )
 
@@ -144,13 +162,15 @@ def hold(session: Session, until: dict[int, datetime]) -> None:
 
 def claim(session: Session, ids: Sequence[int], now: datetime) -> list[int]:
     """Mark pending ``ids`` as sending (one attempt more); return the ids claimed."""
-    claimed = []
+    claimed: list[int] = []
     for alert_id in ids:
-        done = session.execute(
-            update(AlertRow)
-            .where(AlertRow.id == alert_id, AlertRow.status == "pending")
-            .values(status="sending", claimed_at=now, attempts=AlertRow.attempts + 1)
-        ).rowcount
+        done = _rowcount(
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.status == "pending")
+                .values(status="sending", claimed_at=now, attempts=AlertRow.attempts + 1)
+            )
+        )
         if done:
             claimed.append(alert_id)
     return claimed
@@ -245,7 +265,12 @@ def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Noti
     ).all()
     for row in rows:
         row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now
-    return [Notice(r.id, r.key, r.channel, r.title, r.body, r.attempts) for r in rows]
+    return [
+        Notice(
+            id=r.id, key=r.key, channel=r.channel, title=r.title, body=r.body, attempts=r.attempts
+        )
+        for r in rows
+    ]
 
 
 def finish_notice(
@@ -255,18 +280,20 @@ def finish_notice(
     error: str | None = None,
     retry_at: datetime | None = None,
     max_attempts: int = 8,
-) -> str:
-    """Record a notice's outcome (sent when ``error`` is None); return its new status."""
+) -> Literal["sent", "dead", "pending", "gone"]:
+    """Record a notice's outcome (sent when ``error`` is None); return its new status
+    (``gone`` when the notice no longer exists)."""
     row = session.get(OperatorNoticeRow, notice_id)
     if row is None:
         return "gone"
     if error is None:
         row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", now, None, None
-    elif row.attempts >= max_attempts:
+        return "sent"
+    if row.attempts >= max_attempts:
         row.status, row.last_error, row.next_attempt_at = "dead", error, None
-    else:
-        row.status, row.last_error, row.next_attempt_at = "pending", error, retry_at
-    return row.status
+        return "dead"
+    row.status, row.last_error, row.next_attempt_at = "pending", error, retry_at
+    return "pending"
 
 
 def retry_alerts(
@@ -278,5 +305,5 @@ def retry_alerts(
     stmt = update(AlertRow).where(AlertRow.status.in_(("dead", "pending")))
     which = AlertRow.status == "dead" if dead else AlertRow.id.in_(list(ids))
     stmt = stmt.where(which)
-    values = {"status": "pending", "attempts": 0, "next_attempt_at": now, "claimed_at": None}
-    return session.execute(stmt.values(**values)).rowcount
+    stmt = stmt.values(status="pending", attempts=0, next_attempt_at=now, claimed_at=None)
+    return _rowcount(session.execute(stmt))

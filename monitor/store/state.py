@@ -53,13 +53,14 @@ def record_heartbeat(session_factory: SessionFactory, now: datetime, pid: int) -
 def read_heartbeat(session_factory: SessionFactory) -> Heartbeat:
     """The last heartbeat; unparsable values read as None."""
     with session_factory() as session:
-        rows = dict(
-            session.execute(
+        rows = {
+            key: value
+            for key, value in session.execute(
                 select(StateRow.key, StateRow.value).where(
                     StateRow.key.in_([HEARTBEAT_KEY, PID_KEY])
                 )
-            ).all()
-        )
+            )
+        }
     return Heartbeat(_parse_time(rows.get(HEARTBEAT_KEY)), _parse_int(rows.get(PID_KEY)))
 
 

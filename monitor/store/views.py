@@ -16,9 +16,11 @@ from typing import Literal
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from monitor.errors import FetchErrorKind
 from monitor.records import ALERT_STATUSES, AlertStatus, FeedConfig
 from monitor.schedule import FEED_STATES, FeedStatus, classify_feed
 from monitor.secrets import mask_url
+from monitor.store import vocab
 from monitor.store.db import SessionFactory
 from monitor.store.schema import AlertRow, ArticleRow, FeedRow
 
@@ -41,13 +43,15 @@ def feed_status_counts(
     return counts
 
 
-def alert_counts(session_factory: SessionFactory) -> dict[tuple[str, str], int]:
+def alert_counts(session_factory: SessionFactory) -> dict[tuple[AlertStatus, str], int]:
     """Outbox rows counted by (status, channel)."""
     stmt = select(AlertRow.status, AlertRow.channel, func.count()).group_by(
         AlertRow.status, AlertRow.channel
     )
     with session_factory() as session:
-        return {(status, channel): n for status, channel, n in session.execute(stmt)}
+        return {
+            (vocab.alert_status(status), channel): n for status, channel, n in session.execute(stmt)
+        }
 
 
 def articles_since(session_factory: SessionFactory, since: datetime | None = None) -> int:
@@ -64,7 +68,7 @@ class FailingFeed:
     """An active feed whose last poll failed."""
 
     url: str
-    error_kind: str
+    error_kind: FetchErrorKind
     failures: int
     since: datetime | None
     next_check_at: datetime | None
@@ -85,7 +89,17 @@ def failing_feeds(session_factory: SessionFactory, limit: int = 5) -> list[Faili
         .limit(limit)
     )
     with session_factory() as session:
-        return [FailingFeed(u, k, f or 0, s, n) for u, k, f, s, n in session.execute(stmt)]
+        return [
+            FailingFeed(
+                url=url,
+                error_kind=vocab.error_kind(kind),
+                failures=failures or 0,
+                since=since,
+                next_check_at=next_check_at,
+            )
+            for url, kind, failures, since, next_check_at in session.execute(stmt)
+            if kind is not None  # the query's own filter: error_kind IS NOT NULL
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +110,7 @@ class AlertLine:
     created_at: datetime
     rule: str
     channel: str
-    status: str
+    status: AlertStatus
     attempts: int
     last_error: str | None
     title: str
@@ -110,11 +124,13 @@ def alert_status_counts(session: Session) -> dict[AlertStatus, int]:
     for status, n in session.execute(
         select(AlertRow.status, func.count()).group_by(AlertRow.status)
     ):
-        counts[status] = n
+        counts[vocab.alert_status(status)] = n
     return counts
 
 
-def recent_alerts(session: Session, status: str | None = None, limit: int = 20) -> list[AlertLine]:
+def recent_alerts(
+    session: Session, status: AlertStatus | None = None, limit: int = 20
+) -> list[AlertLine]:
     """The newest alerts (optionally of one status), newest first."""
     stmt = select(AlertRow, ArticleRow.title).join(ArticleRow, ArticleRow.id == AlertRow.article_id)
     if status:
@@ -122,16 +138,16 @@ def recent_alerts(session: Session, status: str | None = None, limit: int = 20) 
     stmt = stmt.order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(limit)
     return [
         AlertLine(
-            r.id,
-            r.created_at,
-            r.rule,
-            r.channel,
-            r.status,
-            r.attempts,
-            r.last_error,
-            title,
-            r.sent_at,
-            r.next_attempt_at,
+            id=r.id,
+            created_at=r.created_at,
+            rule=r.rule,
+            channel=r.channel,
+            status=vocab.alert_status(r.status),
+            attempts=r.attempts,
+            last_error=r.last_error,
+            title=title,
+            sent_at=r.sent_at,
+            next_attempt_at=r.next_attempt_at,
         )
         for r, title in session.execute(stmt)
     ]
@@ -148,7 +164,7 @@ class FeedView:
     url: str
     status: FeedStatus | Literal["removed"]  # "removed": no longer in the config
     last_success: datetime | None
-    error_kind: str | None
+    error_kind: FetchErrorKind | None
     error: str | None
     next_check: datetime | None
     failures: int
@@ -183,7 +199,18 @@ def feed_views(
         row = rows.pop(feed.url, None)
         if row is None:
             views.append(
-                FeedView(feed.name or "", feed.url, "new", None, None, None, None, 0, 0, 0.0)
+                FeedView(
+                    name=feed.name or "",
+                    url=feed.url,
+                    status="new",
+                    last_success=None,
+                    error_kind=None,
+                    error=None,
+                    next_check=None,
+                    failures=0,
+                    articles=0,
+                    new_per_day=0.0,
+                )
             )
         else:
             views.append(_view(row, now, broken_after_s, stored, recent, feed.name))
@@ -196,7 +223,7 @@ def _counts(session: Session, since: datetime | None = None) -> dict[int, int]:
     query = select(ArticleRow.feed_id, func.count()).group_by(ArticleRow.feed_id)
     if since is not None:
         query = query.where(ArticleRow.first_seen_at >= since)
-    return dict(session.execute(query).all())  # type: ignore[arg-type]
+    return {feed_id: n for feed_id, n in session.execute(query)}
 
 
 def _view(
@@ -214,7 +241,9 @@ def _view(
         url=row.url,
         status=feed_status(row, now, broken_after_s),
         last_success=row.last_success_at,
-        error_kind=row.error_kind if row.failures else None,
+        error_kind=vocab.error_kind(row.error_kind)
+        if row.failures and row.error_kind is not None
+        else None,
         error=row.error_message if row.failures else None,
         next_check=row.next_check_at,
         failures=row.failures or 0,
@@ -225,16 +254,16 @@ def _view(
 
 def database_size(engine: Engine) -> tuple[str, int | None, int | None]:
     """(file path or masked URL, size in bytes, WAL size in bytes) where knowable."""
-    url = engine.url
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        path = Path(url.database)
+    url, database = engine.url, engine.url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        path = Path(database)
         return str(path), _file_size(path), _file_size(Path(f"{path}-wal"))
     shown = mask_url(url.render_as_string(hide_password=True))
     if url.get_backend_name() == "postgresql":
         try:
             with engine.connect() as conn:
                 size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
-            return shown, int(size), None
+            return shown, None if size is None else int(size), None
         except Exception:  # size is a nicety; the rest of the screen still matters
             return shown, None, None
     return shown, None, None
