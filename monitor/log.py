@@ -23,7 +23,6 @@ from types import TracebackType
 from typing import Any
 
 from monitor.secrets import MASK, mask_text
-from monitor.secrets import register_secret as register_secret  # re-exported: public here too
 
 LOG_FORMATS = ("text", "json")
 _SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api_?key|credential)$")

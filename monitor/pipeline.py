@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from monitor.config import Config
-from monitor.errors import FetchError
+from monitor.errors import FetchError, FetchErrorKind
 from monitor.fetch.article import fetch_article_async
 from monitor.fetch.client import FeedClient
 from monitor.fetch.state import FetchResult, FetchState
@@ -34,7 +34,7 @@ from monitor.log import event
 from monitor.normalize.entries import normalize_entries
 from monitor.notify import notices
 from monitor.parse.pool import ParsePool
-from monitor.records import Article, Document, FeedConfig, ParsedFeed, StoredArticle
+from monitor.records import Article, Document, FeedConfig, ParsedFeed, RuleConfig, StoredArticle
 from monitor.schedule import is_feed_broken, next_check
 from monitor.store.articles import insert_new_articles, record_matches, unseen_articles
 from monitor.store.db import SessionFactory, session_scope
@@ -65,10 +65,10 @@ class FeedOutcome:
     """What one feed's poll came to."""
 
     url: str
-    status: str  # "ok" | "not_modified" | "error"
+    status: Literal["ok", "not_modified", "error"]
     new: int = 0
     alerts: int = 0
-    error_kind: str | None = None
+    error_kind: FetchErrorKind | None = None
     error: str | None = None
     duration_ms: int = 0
 
@@ -277,7 +277,11 @@ def _store_success(
 
 
 def _match_article(
-    rt: Runtime, session: Session, article: StoredArticle, rules: dict, now: datetime
+    rt: Runtime,
+    session: Session,
+    article: StoredArticle,
+    rules: Mapping[str, RuleConfig],
+    now: datetime,
 ) -> int:
     """Match one new article against every rule; record the matches; return alerts queued."""
     if not article.alertable or rt.config.matcher is None:

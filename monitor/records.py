@@ -16,7 +16,9 @@ from typing import Literal, get_args
 AlertStatus = Literal["pending", "sending", "sent", "dead"]
 ALERT_STATUSES: tuple[AlertStatus, ...] = get_args(AlertStatus)
 Priority = Literal["normal", "high"]
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 DeliveryMode = Literal["instant", "digest"]
+DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(DeliveryMode)
 EvidenceField = Literal["title", "text"]
 
 

@@ -14,12 +14,8 @@ from pathlib import Path
 import pytest
 
 from monitor import secrets
-from monitor.log import (
-    event,
-    register_secret,
-    setup_logging,
-    stderr_is_journal,
-)
+from monitor.log import event, setup_logging, stderr_is_journal
+from monitor.secrets import register_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -177,7 +173,7 @@ def test_crash_in_a_thread_is_logged_masked(capsys) -> None:
 def test_uncaught_exception_of_the_process_is_masked(fmt) -> None:
     """A real process dying of an exception that quotes a token logs it masked."""
     code = (
-        "from monitor.log import setup_logging, register_secret\n"
+        "from monitor.log import setup_logging\nfrom monitor.secrets import register_secret\n"
         f"setup_logging({fmt!r}, 'info')\n"
         f"register_secret({PASSWORD!r})\n"
         f"raise RuntimeError('apprise failed: tgram://{TOKEN}/1 with {PASSWORD}')\n"

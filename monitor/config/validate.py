@@ -31,7 +31,6 @@ from monitor.config.lines import line_of
 from monitor.config.schema import Convert, Key, defaults, of_type, string_list
 from monitor.config.units import parse_digest
 from monitor.errors import ConfigError, QueryError
-from monitor.log import register_secret
 from monitor.match import Matcher, compile_rules
 from monitor.records import (
     HOURLY,
@@ -41,7 +40,7 @@ from monitor.records import (
     MonitorSettings,
     RuleConfig,
 )
-from monitor.secrets import mask_url
+from monitor.secrets import mask_url, register_secret
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MONITOR_KEYS = schema.allowed(schema.MONITOR, schema.MONITOR_OWN)
@@ -90,7 +89,9 @@ class Validator:
         """Best-effort line of a dotted key such as ``rules[2].query`` or ``channels.desk``."""
         return line_of(self.lines, key)
 
-    def table(self, data: Mapping[str, Any], key: str, allowed: set[str], where: str) -> dict:
+    def table(
+        self, data: Mapping[str, Any], key: str, allowed: set[str], where: str
+    ) -> dict[str, Any]:
         value = data.get(key, {})
         if not isinstance(value, dict):
             raise self.error(where, "must be a table")

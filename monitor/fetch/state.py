@@ -1,9 +1,6 @@
 """What we remember about a feed between fetches, what one fetch returns, and the pure
 decisions built on them: whether the next request must be unconditional, which
-conditional-GET headers to send, and whether a body is unchanged (same SHA-256).
-
-:class:`FetchState` and :class:`FetchResult` are re-exported by :mod:`monitor.fetch`,
-where callers import them from. No I/O.
+conditional-GET headers to send, and whether a body is unchanged (same SHA-256). No I/O.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rule matching across scripts and languages (issue 2/3). No I/O.
+"""Rule matching across scripts and languages. No I/O.
 
 ``compile_rules(rules, terms) -> Matcher`` once at config load;
 ``Matcher.match(Document) -> list[Match]`` per article; ``detect_language(text)``.

@@ -8,13 +8,17 @@ value really is one of the set instead of trusting it blindly.
 
 from __future__ import annotations
 
-from typing import TypeVar, get_args
+from typing import TypeVar
 
 from monitor.errors import FETCH_ERROR_KINDS, FetchErrorKind
-from monitor.records import ALERT_STATUSES, AlertStatus, DeliveryMode, Priority
-
-PRIORITIES: tuple[Priority, ...] = get_args(Priority)
-DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(DeliveryMode)
+from monitor.records import (
+    ALERT_STATUSES,
+    DELIVERY_MODES,
+    PRIORITIES,
+    AlertStatus,
+    DeliveryMode,
+    Priority,
+)
 
 L = TypeVar("L", bound=str)
 
