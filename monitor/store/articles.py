@@ -65,40 +65,43 @@ def insert_new_articles(
             if existing is not None:
                 _add_sighting(session, existing, feed.id, now)
                 continue
-        alertable = not (
-            first_poll and article.published is not None and article.published < cutoff
-        )
-        row = ArticleRow(
-            feed_id=feed.id,
-            guid=article.guid[:2048],
-            link=article.link,
-            canonical_link=article.canonical_link,
-            title=article.title,
-            text=article.text,
-            language=article.language,
-            published_at=article.published,
-            first_seen_at=now,
-            alertable=int(alertable),
-        )
-        session.add(row)
-        session.flush()
-        _add_sighting(session, row.id, feed.id, now)
-        new.append(
-            StoredArticle(
-                id=row.id,
-                feed_url=feed.url,
-                source=feed.source,
-                guid=row.guid,
-                link=row.link,
-                title=row.title,
-                text=row.text,
-                published=row.published_at,
-                first_seen=now,
-                language=row.language,
-                alertable=alertable,
-            )
-        )
+        backlog = first_poll and article.published is not None and article.published < cutoff
+        new.append(_insert(session, feed, article, alertable=not backlog, now=now))
     return new
+
+
+def _insert(
+    session: Session, feed: FeedState, article: Article, *, alertable: bool, now: datetime
+) -> StoredArticle:
+    """Insert one new article and its first sighting; return it as stored."""
+    row = ArticleRow(
+        feed_id=feed.id,
+        guid=article.guid[:2048],
+        link=article.link,
+        canonical_link=article.canonical_link,
+        title=article.title,
+        text=article.text,
+        language=article.language,
+        published_at=article.published,
+        first_seen_at=now,
+        alertable=int(alertable),
+    )
+    session.add(row)
+    session.flush()
+    _add_sighting(session, row.id, feed.id, now)
+    return StoredArticle(
+        id=row.id,
+        feed_url=feed.url,
+        source=feed.source,
+        guid=row.guid,
+        link=row.link,
+        title=row.title,
+        text=row.text,
+        published=row.published_at,
+        first_seen=now,
+        language=row.language,
+        alertable=alertable,
+    )
 
 
 def _add_sighting(session: Session, article_id: int, feed_id: int, now: datetime) -> None:
@@ -123,14 +126,10 @@ def record_matches(
     written = 0
     for match in matches:
         rule = rules[match.rule]
-        if (
-            session.scalar(
-                select(MatchRow.id).where(
-                    MatchRow.rule == rule.name, MatchRow.article_id == article.id
-                )
-            )
-            is not None
-        ):
+        known = select(MatchRow.id).where(
+            MatchRow.rule == rule.name, MatchRow.article_id == article.id
+        )
+        if session.scalar(known) is not None:
             continue
         row = MatchRow(
             rule=rule.name,
@@ -140,24 +139,28 @@ def record_matches(
         )
         session.add(row)
         session.flush()
-        for channel in rule.channels:
-            session.add(
-                AlertRow(
-                    match_id=row.id,
-                    rule=rule.name,
-                    article_id=article.id,
-                    channel=channel,
-                    status="pending",
-                    delivery=rule.delivery,
-                    priority=rule.priority,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-            written += 1
+        session.add_all(_alert_row(row.id, rule, article.id, c, now) for c in rule.channels)
+        written += len(rule.channels)
     session.flush()
     return written
+
+
+def _alert_row(
+    match_id: int, rule: RuleConfig, article_id: int, channel: str, now: datetime
+) -> AlertRow:
+    """The outbox row of one (rule, article, channel), due now."""
+    return AlertRow(
+        match_id=match_id,
+        rule=rule.name,
+        article_id=article_id,
+        channel=channel,
+        status="pending",
+        delivery=rule.delivery,
+        priority=rule.priority,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 def evidence_to_json(e: Evidence) -> dict[str, str | int]:
