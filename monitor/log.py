@@ -20,11 +20,14 @@ import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from monitor.secrets import MASK, mask_text
 
-LOG_FORMATS = ("text", "json")
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)
+LogLevel = Literal["debug", "info", "warning", "error"]
+LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
 _SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api_?key|credential)$")
 _QUIET_LOGGERS = (
     "httpx",
@@ -110,7 +113,7 @@ def event(log: logging.Logger, name: str, level: int = logging.INFO, **fields: A
         log.log(level, name, extra={"fields": fields})
 
 
-def setup_logging(fmt: str = "text", level: str = "info") -> None:
+def setup_logging(fmt: LogFormat = "text", level: LogLevel = "info") -> None:
     """Send log events to stderr in ``text`` or ``json``; route uncaught exceptions there too.
 
     Text lines carry a ``ts=`` unless stderr is the journal (it timestamps lines itself).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,7 +53,7 @@ def test_fetch_article_async_is_what_the_pipeline_awaits(http_server):
 
     async def run():
         async with FeedClient(FetchSettings()) as client:
-            return await fetch_article_async(client, url)
+            return await fetch_article_async(client, url, now=datetime.now(UTC))
 
     assert asyncio.run(run())[1].startswith(PARAGRAPHS[0])
 

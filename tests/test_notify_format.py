@@ -154,7 +154,7 @@ def test_an_edited_override_template_is_used_without_restart(tmp_path):
 def test_register_console_is_idempotent_and_makes_console_urls_work(capsys):
     import apprise
 
-    from monitor.notify import register_console
+    from monitor.notify.console import register_console
 
     register_console()
     register_console()

@@ -8,24 +8,17 @@ become one-line messages: a config error exits 2, other expected errors exit 1.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from monitor import __version__
+from monitor.cli import alerts, core, db, feeds, ops, rules
 from monitor.cli.context import Context
 from monitor.errors import ConfigError, MonitorError
-from monitor.log import setup_logging
+from monitor.log import LOG_FORMATS, LOG_LEVELS, setup_logging
 
-# Modules that add subcommands; a module missing from a partial install is skipped.
-COMMAND_MODULES = (
-    "monitor.cli.core",
-    "monitor.cli.db",
-    "monitor.cli.rules",
-    "monitor.cli.feeds",
-    "monitor.cli.alerts",
-    "monitor.cli.ops",
-)
+# The modules that add subcommands, in the order `monitor --help` lists them.
+COMMAND_MODULES = (core, db, rules, feeds, alerts, ops)
 
 
 def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -44,13 +37,13 @@ def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
     parser.add_argument(
         "--log-format",
-        choices=("text", "json"),
+        choices=LOG_FORMATS,
         default=default("text"),
         help="log format on stderr (default: text)",
     )
     parser.add_argument(
         "--log-level",
-        choices=("debug", "info", "warning", "error"),
+        choices=LOG_LEVELS,
         default=default("info"),
         help="default: info",
     )
@@ -64,13 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"press-monitor {__version__}")
     common_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in COMMAND_MODULES:
         module.register(sub)
     for choice in sub.choices.values():
         _add_common_recursively(choice)
@@ -93,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_format, args.log_level)
     ctx = Context(args)
     try:
-        return int(args.handler(args, ctx) or 0)
+        code: int = args.handler(args, ctx)
+        return code
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

@@ -124,7 +124,11 @@ async def find_feeds(url: str, settings: FetchSettings) -> list[str]:
     that really are feeds (at most :data:`MAX_CANDIDATES` are fetched). Raises
     :class:`FetchError` when the page itself cannot be fetched."""
     async with FeedClient(settings) as client:
-        page = await client.get(url, accept="text/html, application/rss+xml, application/atom+xml")
+        page = await client.get(
+            url,
+            accept="text/html, application/rss+xml, application/atom+xml",
+            now=datetime.now(UTC),
+        )
         body = page.body or b""
         if _is_feed(body, page.headers.get("content-type"), page.url):
             return [page.url]
@@ -146,7 +150,9 @@ def _is_feed(body: bytes, content_type: str | None, url: str) -> bool:
 
 async def _fetches_as_feed(client: FeedClient, url: str) -> bool:
     try:
-        page = await client.get(url, accept="application/rss+xml, application/atom+xml")
+        page = await client.get(
+            url, accept="application/rss+xml, application/atom+xml", now=datetime.now(UTC)
+        )
     except FetchError:
         return False
     return _is_feed(page.body or b"", page.headers.get("content-type"), page.url)

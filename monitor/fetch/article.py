@@ -9,6 +9,7 @@ per-host limits); :func:`fetch_article` is a one-shot sync wrapper for the CLI.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from monitor.errors import FetchError
 from monitor.fetch.client import FeedClient
@@ -44,10 +45,11 @@ def _without_heading(text: str, title: str) -> str:
     return text
 
 
-async def fetch_article_async(client: FeedClient, url: str) -> tuple[str, str]:
+async def fetch_article_async(client: FeedClient, url: str, *, now: datetime) -> tuple[str, str]:
     """Fetch ``url`` through ``client`` and extract ``(title, text)``; raises ``FetchError``
-    (the same kinds as feeds; ``not_a_feed`` when the page is not HTML)."""
-    resp = await client.get(url, accept=HTML_ACCEPT)
+    (the same kinds as feeds; ``not_a_feed`` when the page is not HTML). ``now`` is the
+    caller's clock (it dates a Retry-After)."""
+    resp = await client.get(url, accept=HTML_ACCEPT, now=now)
     kind = (resp.headers.get("content-type") or "").split(";")[0].strip().lower()
     if kind not in _HTML_TYPES:
         raise FetchError("not_a_feed", f"the article {mask_url(url)} is {kind}, not an HTML page")
@@ -67,6 +69,6 @@ def fetch_article(url: str, settings: FetchSettings) -> tuple[str, str]:
 
     async def run() -> tuple[str, str]:
         async with FeedClient(settings) as client:
-            return await fetch_article_async(client, url)
+            return await fetch_article_async(client, url, now=datetime.now(UTC))
 
     return asyncio.run(run())

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -161,16 +161,15 @@ class FeedClient:
         deadline_s: float | None = None,
         accept: str = "*/*",
         allow_304: bool = False,
-        now: datetime | None = None,
+        now: datetime,
     ) -> Page:
         """GET ``url`` within every bound, following redirects; raises :class:`FetchError`
         for transport failures and any final status other than 2xx (and 304 if allowed).
-        ``now`` dates a Retry-After given as an HTTP-date (default: the clock)."""
+        ``now`` (the caller's clock) dates a Retry-After given as an HTTP-date."""
         if self._http is None:
             raise RuntimeError("FeedClient is used outside 'async with'")
         cap = cap or self.settings.max_bytes
         deadline = deadline_s or self.settings.timeout_s
-        now = now or datetime.now(UTC)
         async with self._slot(url):
             try:
                 async with asyncio.timeout(deadline):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from monitor.errors import QueryError
 from monitor.match.tokens import SENTENCE_BREAK_RE, TOKEN_RE, tokenize
@@ -89,9 +90,13 @@ _MIN_PREFIX = 2
 _MAX_NEAR = 100
 
 
+TokenKind = Literal["(", ")", "AND", "OR", "NOT", "NEAR", "TITLE", "TERM"]
+_OPERATORS: dict[str, TokenKind] = {"(": "(", ")": ")", "AND": "AND", "OR": "OR", "NOT": "NOT"}
+
+
 @dataclass(frozen=True, slots=True)
 class _Tok:
-    kind: str  # "(" ")" "AND" "OR" "NOT" "NEAR" "TERM"
+    kind: TokenKind
     text: str
     pos: int
     distance: int = 0
@@ -104,7 +109,7 @@ def _lex(query: str, rule: str | None) -> list[_Tok]:
             continue
         text, pos = m.group(), m.start()
         if m.lastgroup in ("lp", "rp") or text in ("AND", "OR", "NOT"):
-            toks.append(_Tok(text, text, pos))
+            toks.append(_Tok(_OPERATORS[text], text, pos))
         elif text.startswith("NEAR/"):
             near = _NEAR.match(text)
             if not near or not 0 <= int(near.group(1)) <= _MAX_NEAR:

@@ -1,19 +1,9 @@
-"""Sending alerts: formatting per channel kind, apprise (and Telegram) sending, the
-``console://`` notification, rate limits, quiet hours and digests.
+"""Notify: render alerts and send them; no database I/O.
 
-The database side (claiming, marking) is :mod:`monitor.store.outbox`; the cycle that ties
-them together is :mod:`monitor.delivery`.
+``format`` (one template per channel kind, ``templates/``), ``send`` (apprise, and
+``telegram`` for the Bot API), ``console`` (the ``console://`` notification), ``snippet``
+(the matched passage), ``plan`` (what to send this cycle: held, single, summary, digest),
+``timing`` (backoff, quiet hours, digest slots), ``ratelimit`` and ``limiter`` (token
+buckets), ``notices`` (the wording of operator notices). The outbox rows are
+:mod:`monitor.store.outbox`; the cycle that ties them together is :mod:`monitor.delivery`.
 """
-
-from monitor.notify.console import register_console
-from monitor.notify.format import Message, channel_kind, render_alert, render_digest
-from monitor.notify.send import send_message
-
-__all__ = [
-    "Message",
-    "channel_kind",
-    "register_console",
-    "render_alert",
-    "render_digest",
-    "send_message",
-]
