@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -33,10 +34,11 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[HealthServer, Metrics, dict[str, bool]]]:
-    """A HealthServer on 127.0.0.1:<free port> whose health answer the test flips."""
-    metrics = Metrics()
-    state = {"healthy": True}
+def served() -> Iterator[tuple[HealthServer, Metrics, dict[str, Any]]]:
+    """A HealthServer on 127.0.0.1:<free port> whose health answer and alert counts
+    (read at scrape time, as the daemon's database source is) the test sets."""
+    state: dict[str, Any] = {"healthy": True, "alerts": {}}
+    metrics = Metrics(alert_source=lambda: state["alerts"])
     server = HealthServer("127.0.0.1:0", metrics.registry, lambda: state["healthy"])
     server.start()
     yield server, metrics, state
@@ -69,14 +71,14 @@ def test_healthz_is_503_when_the_check_raises() -> None:
 
 def test_metrics_text_parses_and_carries_what_the_daemon_observed(served) -> None:
     """Every daemon observation shows up in parseable Prometheus text."""
-    server, m, _ = served
+    server, m, state = served
     m.observe_fetch("https://news.example/rss?token=SECRETTOKEN1234", "ok", 0.2)
     m.observe_fetch("https://news.example/rss?token=SECRETTOKEN1234", "timeout", 30.0)
     m.articles_stored(7)
     m.matched("ukrenergo")
     m.matched("ukrenergo")
     m.set_feed_status_counts({"ok": 10, "failing": 1})
-    m.set_alert_counts({("pending", "telegram"): 3, ("dead", "email"): 1})
+    state["alerts"] = {("pending", "telegram"): 3, ("dead", "email"): 1}
     m.set_cycle_lag(4.5)
     m.cycle_completed(12.0, 1_800_000_000.0)
     status, ctype, body = get(server.url + "/metrics")

@@ -36,7 +36,6 @@ from monitor.secrets import mask_url
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
-FEED_STATUSES = FEED_STATES  # one vocabulary with `monitor feeds` and `monitor status`
 FETCH_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 
 AlertCounts = Mapping[tuple[AlertStatus, str], int]  # by (status, channel)
@@ -85,7 +84,7 @@ class Metrics:
         )
         self._alerts = _AlertCollector(alert_source)
         r.register(self._alerts)
-        for status in FEED_STATUSES:
+        for status in FEED_STATES:  # one vocabulary with `monitor feeds` and `monitor status`
             self.feeds.labels(status).set(0)
 
     def observe_fetch(self, feed_url: str, status: str, duration_s: float) -> None:
@@ -105,12 +104,8 @@ class Metrics:
     def set_feed_status_counts(self, counts: Mapping[FeedStatus, int]) -> None:
         """Replace the feed gauge: ``{"ok": 10, "failing": 1, "backing_off": 2, ...}``
         (states from :func:`monitor.schedule.classify_feed`; missing ones read 0)."""
-        for status in set(FEED_STATUSES) | set(counts):
+        for status in set(FEED_STATES) | set(counts):
             self.feeds.labels(status).set(counts.get(status, 0))
-
-    def set_alert_counts(self, counts: AlertCounts) -> None:
-        """Replace the alert gauge: ``{("pending", "telegram"): 3, ...}``."""
-        self._alerts.set(counts)
 
     def set_cycle_lag(self, seconds: float) -> None:
         """How late the last cycle started (0 when on time)."""

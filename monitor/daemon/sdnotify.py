@@ -42,11 +42,6 @@ class Notifier:
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
 
-    @property
-    def enabled(self) -> bool:
-        """True when started by systemd with a notify socket."""
-        return self._address is not None
-
     def notify(self, *assignments: str) -> bool:
         """Send ``KEY=VALUE`` lines in one datagram; True when sent."""
         if self._address is None:

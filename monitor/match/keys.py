@@ -247,11 +247,6 @@ class Lexicon:
             forms |= _lexeme_forms(morph.parse(word), word)
         return {f.replace("ё", "е") for f in forms}
 
-    @property
-    def loaded(self) -> tuple[str, ...]:
-        """Languages whose dictionaries are in memory."""
-        return tuple(self._analyzers)
-
 
 def _lexeme_forms(parses: Iterable[_Parse], word: str) -> set[str]:
     """Forms of the dictionary parses of ``word``, same part of speech as the parse.

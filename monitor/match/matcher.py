@@ -94,11 +94,6 @@ class Matcher:
         return tuple(r.name for r in self._rules)
 
     @property
-    def languages_loaded(self) -> tuple[str, ...]:
-        """Morphology dictionaries in memory (for diagnostics)."""
-        return self._terms.words.lexicon.loaded
-
-    @property
     def cached_tokens(self) -> int:
         """Distinct token spellings analysed and cached so far (bounded)."""
         return self._terms.words.cache_size

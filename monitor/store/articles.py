@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.records import Article, Evidence, Match, RuleConfig, StoredArticle
@@ -183,11 +183,3 @@ def evidence_from_json(raw: object) -> tuple[Evidence, ...]:
             fields = {k: item[k] for k in Evidence.__slots__ if k in item}
             out.append(Evidence(**{"term": "", "surface": "", "field": "text", **fields}))
     return tuple(out)
-
-
-def article_count(session: Session, feed_id: int | None = None) -> int:
-    """How many articles are stored (for one feed, or in all)."""
-    q = select(func.count(ArticleRow.id))
-    if feed_id is not None:
-        q = q.where(ArticleRow.feed_id == feed_id)
-    return session.scalar(q) or 0
