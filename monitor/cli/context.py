@@ -7,10 +7,10 @@ import os
 from typing import TYPE_CHECKING
 
 from monitor.config import Config, load_config, resolve_config_path
+from monitor.store import db
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-from monitor.store import db
 
 
 class Context:

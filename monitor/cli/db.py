@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.cli.context import Context
-from monitor.cli.ops import EXPECTED_ERRORS, human_size, print_error
+from monitor.cli.output import EXPECTED_ERRORS, human_size, print_error
 from monitor.store import db, housekeeping
 
 

@@ -19,20 +19,19 @@ from zoneinfo import ZoneInfo
 
 from monitor import schedule
 from monitor.cli.context import Context
+from monitor.cli.output import EXPECTED_ERRORS, human_size, print_error
 from monitor.config import Config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError
 from monitor.records import ALERT_STATUSES, AlertStatus
 from monitor.schedule import FeedStatus
 from monitor.secrets import mask_text, mask_url
+from monitor.store import db, state, views
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-from monitor.store import db, state, views
 
 EXIT_NOT_RUNNING = 3
 STALE_AFTER_MIN_S = 120.0  # a heartbeat older than max(this, 4 ticks) means "not running"
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (MonitorError, *db.QUERY_ERRORS)
-"""What a command on a broken or unreachable database reports as one error line (exit 1)."""
 DaemonState = Literal["running", "stale", "stopped", "never"]
 
 
@@ -81,15 +80,6 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
         else render_status(status, ctx.config())
     )
     return 0 if status.daemon == "running" else EXIT_NOT_RUNNING
-
-
-def print_error(exc: Exception) -> int:
-    """Print one masked error line; exit code 1."""
-    print(
-        f"error: {mask_text(str(exc).splitlines()[0] if str(exc) else repr(exc))}",
-        file=sys.stderr,
-    )
-    return 1
 
 
 def collect_status(
@@ -202,15 +192,6 @@ def _age(seconds: int) -> str:
     if seconds < 172800:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} d"
-
-
-def human_size(n: int | None) -> str:
-    size = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def _jsonable(s: Status) -> dict[str, Any]:
