@@ -1,8 +1,8 @@
 """SQLAlchemy 2.x ORM models: the database schema.
 
 The database is the source of truth: scheduling state per feed, every article once,
-every match, and the alert outbox. ORM classes never leave the storage layer
-(:mod:`monitor.store`, :mod:`monitor.store.outbox`); stages exchange :mod:`monitor.records`.
+every match, and the alert outbox. ORM classes never leave :mod:`monitor.store`, whose
+functions convert rows to the records of :mod:`monitor.records`.
 Any schema change here needs an Alembic revision in ``migrations/versions``
 (``tests/test_migrations.py`` fails on drift).
 """
