@@ -76,7 +76,7 @@ def test_valid_config_loads_into_frozen_records(tmp_path: Path) -> None:
     assert config.channels["tg"].url == f"tgram://{ENV['TG_TOKEN']}/12345"
     assert ENV["TG_TOKEN"] not in config.channels["tg"].masked_url
     assert config.feeds[0].interval_s == 300
-    assert config.matcher is not None
+    assert config.matcher.rule_names == tuple(r.name for r in config.rules)
 
 
 def test_example_config_is_valid() -> None:

@@ -15,6 +15,7 @@ from apprise.plugins.telegram import NotifyTelegram
 from sqlalchemy import select
 
 from monitor.config import Config
+from monitor.match import compile_rules
 from monitor.records import ChannelConfig, FetchSettings, MonitorSettings, RuleConfig
 from monitor.secrets import mask_url
 from monitor.store.db import make_engine, make_session_factory, session_scope, upgrade
@@ -62,6 +63,7 @@ def make_config(
         terms={},
         feeds=(),
         rules=tuple(rules),
+        matcher=compile_rules(rules, {}),
     )
 
 
