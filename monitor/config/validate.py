@@ -170,7 +170,15 @@ class Validator:
             for f in feeds
             if f.is_local and not Path(f.url).exists()
         )
-        return Sections(monitor, fetch, channels, terms, feeds, rules, warnings)
+        return Sections(
+            monitor=monitor,
+            fetch=fetch,
+            channels=channels,
+            terms=terms,
+            feeds=feeds,
+            rules=rules,
+            warnings=warnings,
+        )
 
     def compile(
         self, rules: tuple[RuleConfig, ...], terms: Mapping[str, tuple[str, ...]]
@@ -245,7 +253,7 @@ class Validator:
         masked = mask_url(value if "${" in value else url)
         options = self.read(schema.CHANNEL, opts, key, defaults(ChannelConfig))
         template = self.template(opts["template"], key) if "template" in opts else None
-        return ChannelConfig(name, url, masked, template=template, **options)
+        return ChannelConfig(name=name, url=url, masked_url=masked, template=template, **options)
 
     def template(self, value: Any, where: str) -> str:
         """A template file, relative to the config file."""
@@ -372,7 +380,7 @@ class Validator:
         if values["delivery"] == "digest":
             raw = t.get("digest")
             digest = self.convert(parse_digest, raw, f"{where}.digest") if raw else HOURLY
-        return RuleConfig(name, query, digest=digest, **values)
+        return RuleConfig(name=name, query=query, digest=digest, **values)
 
     def required_text(self, t: Mapping[str, Any], k: str, where: str, what: str) -> str:
         """``t[k]``, a non-empty string, stripped."""

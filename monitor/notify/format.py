@@ -153,12 +153,14 @@ def _message(
     kind: ChannelKind, subject: str, body: str, list_name: str, short: str | None
 ) -> Message:
     if kind == "telegram":
-        return Message(subject, body, "html", short)
+        return Message(title=subject, body=body, body_format="html", short_body=short)
     if kind == "email":
         slug = re.sub(r"[^a-z0-9-]+", "-", list_name.lower()).strip("-") or "alerts"
         headers = {"List-Id": f"press-monitor {slug} <{slug}.press-monitor.invalid>"}
-        return Message(subject, body, "html", short_body=short, headers=headers)
-    return Message(subject, body, "text", short)
+        return Message(
+            title=subject, body=body, body_format="html", short_body=short, headers=headers
+        )
+    return Message(title=subject, body=body, body_format="text", short_body=short)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,8 +244,9 @@ def render_notice(title: str, body: str, channel: ChannelConfig) -> Message:
     kind = channel_kind(channel.url)
     if kind == "telegram":
         text = f"<b>{html.escape(title)}</b>\n{html.escape(body)}"
-        return Message(title, text, "html", f"<b>{html.escape(title)}</b>")
+        short = f"<b>{html.escape(title)}</b>"
+        return Message(title=title, body=text, body_format="html", short_body=short)
     if kind == "email":
         text = f"<html><body><h3>{html.escape(title)}</h3><p>{html.escape(body)}</p></body></html>"
-        return Message(f"[press-monitor] {title}", text, "html", None)
-    return Message(title, body, "text", None)
+        return Message(title=f"[press-monitor] {title}", body=text, body_format="html")
+    return Message(title=title, body=body, body_format="text")
