@@ -30,6 +30,7 @@ from monitor.records import (
     QuietHours,
     Rate,
     RuleConfig,
+    channel_kind,
 )
 from tests.support import ROOT
 
@@ -337,6 +338,32 @@ def test_channel_and_rule_options_reach_the_records_parsed(tmp_path: Path) -> No
     assert instant.digest is None
     assert daily.digest == DigestSchedule(time(9, 30))
     assert hourly.digest == HOURLY
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("tgram://1:A/2", "telegram"),
+        ("TELEGRAM://1:A/2", "telegram"),
+        ("mailtos://u:p@x.org", "email"),
+        ("console://", "console"),
+        ("json://127.0.0.1/x", "generic"),
+        ("ntfy://topic", "generic"),
+    ],
+)
+def test_channel_kind_from_url_scheme(url: str, kind: str) -> None:
+    assert channel_kind(url) == kind
+
+
+def test_channel_kind_is_read_once_at_load(tmp_path: Path) -> None:
+    """Every channel's kind is on its record: notify never reads the URL scheme again."""
+    text = valid(tmp_path).replace(
+        'desk = "json://127.0.0.1:9/hook"',
+        'desk = "json://127.0.0.1:9/hook"\nout = "console://"\nmail = "mailto://u:p@example.com"',
+    )
+    config = load_config(write(tmp_path, text), ENV)
+    kinds = {name: c.kind for name, c in config.channels.items()}
+    assert kinds == {"desk": "generic", "out": "console", "mail": "email", "tg": "telegram"}
 
 
 def test_unset_keys_take_the_record_defaults(tmp_path: Path) -> None:

@@ -16,7 +16,13 @@ from sqlalchemy import select
 
 from monitor.config import Config
 from monitor.match import compile_rules
-from monitor.records import ChannelConfig, FetchSettings, MonitorSettings, RuleConfig
+from monitor.records import (
+    ChannelConfig,
+    FetchSettings,
+    MonitorSettings,
+    RuleConfig,
+    channel_kind,
+)
 from monitor.secrets import mask_url
 from monitor.store.db import make_engine, make_session_factory, session_scope, upgrade
 from monitor.store.schema import (
@@ -44,7 +50,13 @@ def factory(tmp_path):  # type: ignore[no-untyped-def]
 
 def channel(name: str, url: str, **kw: object) -> ChannelConfig:
     """A ChannelConfig as the config loader would build it."""
-    return ChannelConfig(name=name, url=url, masked_url=mask_url(url), **kw)  # type: ignore[arg-type]
+    return ChannelConfig(
+        name=name,
+        url=url,
+        masked_url=mask_url(url),
+        kind=channel_kind(url),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def make_config(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.delivery import deliver_due
-from monitor.notify.format import channel_kind, render_alert, render_digest, telegram_length
+from monitor.notify.format import render_alert, render_digest, telegram_length
 from monitor.notify.snippet import Segment, make_snippet, matched_terms
 from monitor.records import Alert, Evidence
 from tests.test_delivery_support import NOW, add_alert, alert_row, channel, fast, make_config
@@ -58,20 +58,6 @@ def test_matched_terms_are_distinct_surface_forms_in_order():
         Evidence("b", "Львів", "text"),
     ]
     assert matched_terms(ev) == ("Київ", "Львів")
-
-
-@pytest.mark.parametrize(
-    ("url", "kind"),
-    [
-        ("tgram://1:A/2", "telegram"),
-        ("mailtos://u:p@x.org", "email"),
-        ("console://", "console"),
-        ("json://127.0.0.1/x", "generic"),
-        ("ntfy://topic", "generic"),
-    ],
-)
-def test_channel_kind_from_url_scheme(url, kind):
-    assert channel_kind(url) == kind
 
 
 @pytest.mark.parametrize(

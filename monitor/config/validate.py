@@ -35,10 +35,12 @@ from monitor.match import Matcher, compile_rules
 from monitor.records import (
     HOURLY,
     ChannelConfig,
+    ChannelKind,
     FeedConfig,
     FetchSettings,
     MonitorSettings,
     RuleConfig,
+    channel_kind,
 )
 from monitor.secrets import mask_url, register_secret
 
@@ -63,14 +65,12 @@ class Sections:
     warnings: tuple[str, ...]
 
 
-def _is_usable_apprise_url(url: str) -> bool:
+def _is_usable_apprise_url(url: str, kind: ChannelKind) -> bool:
     """True when apprise can build a notifier from ``url``; ``console://`` is ours
     (:mod:`monitor.notify.console` registers it before sending)."""
     import apprise
 
-    if url.split("://", 1)[0].lower() == "console":
-        return True
-    return apprise.Apprise.instantiate(url) is not None
+    return kind == "console" or apprise.Apprise.instantiate(url) is not None
 
 
 class Validator:
@@ -243,7 +243,8 @@ class Validator:
                 'or a table with url = "..."',
             )
         url = self.expand_env(value, key)
-        if not _is_usable_apprise_url(url):
+        kind = channel_kind(url)
+        if not _is_usable_apprise_url(url, kind):
             raise self.error(
                 key,
                 f"apprise cannot use {mask_url(value)!r}: unknown scheme or "
@@ -253,7 +254,9 @@ class Validator:
         masked = mask_url(value if "${" in value else url)
         options = self.read(schema.CHANNEL, opts, key, defaults(ChannelConfig))
         template = self.template(opts["template"], key) if "template" in opts else None
-        return ChannelConfig(name=name, url=url, masked_url=masked, template=template, **options)
+        return ChannelConfig(
+            name=name, url=url, masked_url=masked, kind=kind, template=template, **options
+        )
 
     def template(self, value: Any, where: str) -> str:
         """A template file, relative to the config file."""

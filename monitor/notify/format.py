@@ -23,9 +23,9 @@ from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from monitor.notify.snippet import make_snippet, matched_terms
-from monitor.records import Alert, ChannelConfig
+from monitor.records import Alert, ChannelConfig, ChannelKind
+from monitor.records import channel_kind as channel_kind  # only for monitor.notify.__all__
 
-ChannelKind = Literal["telegram", "email", "console", "generic"]
 BodyFormat = Literal["html", "text"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -46,18 +46,6 @@ class Message:
     body_format: BodyFormat
     short_body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def channel_kind(url: str) -> ChannelKind:
-    """The kind of a channel URL: "telegram", "email", "console" or "generic"."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme in ("tgram", "telegram"):
-        return "telegram"
-    if scheme in ("mailto", "mailtos"):
-        return "email"
-    if scheme == "console":
-        return "console"
-    return "generic"
 
 
 def _template_kind(kind: ChannelKind) -> ChannelKind:
@@ -129,7 +117,7 @@ def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -
 
 def render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
     """The message announcing one alert on ``channel``."""
-    kind = channel_kind(channel.url)
+    kind = channel.kind
     templates = _templates(kind, channel.template)
     for snippet_chars, title_chars in _FIT_STEPS:
         values = _alert_values(alert, tz, snippet_chars, title_chars)
@@ -201,7 +189,7 @@ def render_digest(
     alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
 ) -> Message:
     """One message listing ``alerts`` grouped by rule (a digest or a burst summary)."""
-    kind = channel_kind(channel.url)
+    kind = channel.kind
     templates = _templates(kind, channel.template)
     values = {"heading": heading, "groups": group_by_rule(alerts, tz), "count": len(alerts)}
     subject = one_line(_render(templates, "digest_subject", values), SUBJECT_MAX)
@@ -211,8 +199,7 @@ def render_digest(
 
 def fits(message: Message, channel: ChannelConfig) -> bool:
     """True unless the channel is Telegram and the message is over its length limit."""
-    kind = channel_kind(channel.url)
-    return kind != "telegram" or telegram_length(message.body) <= TELEGRAM_LIMIT
+    return channel.kind != "telegram" or telegram_length(message.body) <= TELEGRAM_LIMIT
 
 
 def render_digest_parts(
@@ -241,7 +228,7 @@ def _split(
 
 def render_notice(title: str, body: str, channel: ChannelConfig) -> Message:
     """An operator notice (plain title and body) for ``channel``'s kind."""
-    kind = channel_kind(channel.url)
+    kind = channel.kind
     if kind == "telegram":
         text = f"<b>{html.escape(title)}</b>\n{html.escape(body)}"
         short = f"<b>{html.escape(title)}</b>"

@@ -16,7 +16,7 @@ import apprise
 
 from monitor.errors import DeliveryError
 from monitor.notify.console import register_console
-from monitor.notify.format import BodyFormat, Message, channel_kind
+from monitor.notify.format import BodyFormat, Message
 from monitor.notify.telegram import send_telegram
 from monitor.records import ChannelConfig
 from monitor.secrets import mask_text
@@ -70,10 +70,9 @@ def _dispatch(
     done: Sequence[str],
     progress: Callable[[str], None] | None,
 ) -> str | None:
-    kind = channel_kind(channel.url)
-    if kind == "telegram":
+    if channel.kind == "telegram":
         return send_telegram(channel.url, message, done, progress)
-    if kind == "console":
+    if channel.kind == "console":
         register_console()
     try:
         _send_apprise(channel.url, message)
