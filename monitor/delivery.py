@@ -35,10 +35,10 @@ from monitor.notify.format import (
 )
 from monitor.notify.limiter import ChannelLimits
 from monitor.notify.plan import Batch, plan_channel
-from monitor.notify.send import send_message, url_secrets
+from monitor.notify.send import send_message
 from monitor.notify.timing import backoff_s
 from monitor.records import Alert, ChannelConfig
-from monitor.secrets import mask_text
+from monitor.secrets import mask_text, url_secrets
 from monitor.store import outbox
 from monitor.store.db import SessionFactory, session_scope
 from monitor.store.state import get_state, set_state
