@@ -4,29 +4,37 @@ Templates are Jinja2 files rendered in a :class:`SandboxedEnvironment`; HTML kin
 (telegram, email) autoescape every value, so a feed title holding ``<script>`` or
 ``{{ 7*7 }}`` is shown, never run. A template defines the blocks ``subject``, ``body``,
 ``digest_subject`` and ``digest_body``; an override (``ChannelConfig.template``) may
-define only some, the rest come from the default of its kind.
+define only some, the rest come from the default of its kind. An override that cannot be
+read, compiled or rendered (a sandbox violation too) is logged as ``template.failed`` and
+the message is rendered with the default template of the kind instead: a broken template
+never stops an alert.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from jinja2 import Template
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from monitor.log import event
 from monitor.notify.snippet import make_snippet, matched_terms
 from monitor.records import Alert, ChannelConfig, ChannelKind
 from monitor.records import channel_kind as channel_kind  # only for monitor.notify.__all__
 
 BodyFormat = Literal["html", "text"]
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATES = {"telegram": "telegram.html", "email": "email.html", "generic": "generic.txt"}
@@ -82,6 +90,26 @@ def _render(templates: list[Template], block: str, values: dict[str, object]) ->
     return ""
 
 
+def _with_fallback(render: Callable[[ChannelConfig], T], channel: ChannelConfig) -> T:
+    """``render(channel)``; when the channel's override template fails (unreadable, does
+    not compile, breaks the sandbox), log ``template.failed`` and render again with the
+    default template of the kind. A failing default template is a bug: it propagates."""
+    try:
+        return render(channel)
+    except (TemplateError, OSError) as exc:
+        if channel.template is None:
+            raise
+        event(
+            log,
+            "template.failed",
+            level=logging.WARNING,
+            channel=channel.name,
+            template=channel.template,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return render(replace(channel, template=None))
+
+
 def format_time(at: datetime | None, tz: str) -> str | None:
     """``at`` as "YYYY-MM-DD HH:MM TZ" in the config time zone."""
     if at is None:
@@ -116,7 +144,12 @@ def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -
 
 
 def render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
-    """The message announcing one alert on ``channel``."""
+    """The message announcing one alert on ``channel`` (a broken override template falls
+    back to the default)."""
+    return _with_fallback(lambda c: _render_alert(alert, c, tz), channel)
+
+
+def _render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
     kind = channel.kind
     templates = _templates(kind, channel.template)
     for snippet_chars, title_chars in _FIT_STEPS:
@@ -188,7 +221,14 @@ def group_by_rule(alerts: Sequence[Alert], tz: str) -> tuple[DigestGroup, ...]:
 def render_digest(
     alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
 ) -> Message:
-    """One message listing ``alerts`` grouped by rule (a digest or a burst summary)."""
+    """One message listing ``alerts`` grouped by rule (a digest or a burst summary; a
+    broken override template falls back to the default)."""
+    return _with_fallback(lambda c: _render_digest(alerts, c, tz, heading), channel)
+
+
+def _render_digest(
+    alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
+) -> Message:
     kind = channel.kind
     templates = _templates(kind, channel.template)
     values = {"heading": heading, "groups": group_by_rule(alerts, tz), "count": len(alerts)}
@@ -206,13 +246,20 @@ def render_digest_parts(
     alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
 ) -> list[tuple[tuple[Alert, ...], Message]]:
     """Like :func:`render_digest`, split into as many messages as needed to fit;
-    several parts get "(1/3)" after the heading."""
+    several parts get "(1/3)" after the heading. A broken override template falls back
+    to the default for every part (logged once)."""
+    return _with_fallback(lambda c: _render_digest_parts(alerts, c, tz, heading), channel)
+
+
+def _render_digest_parts(
+    alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
+) -> list[tuple[tuple[Alert, ...], Message]]:
     parts = _split(tuple(alerts), channel, tz, f"{heading} (00/00)")
     if len(parts) == 1:
-        return [(parts[0], render_digest(parts[0], channel, tz, heading))]
+        return [(parts[0], _render_digest(parts[0], channel, tz, heading))]
     n = len(parts)
     return [
-        (part, render_digest(part, channel, tz, f"{heading} ({i}/{n})"))
+        (part, _render_digest(part, channel, tz, f"{heading} ({i}/{n})"))
         for i, part in enumerate(parts, 1)
     ]
 
@@ -220,7 +267,7 @@ def render_digest_parts(
 def _split(
     alerts: tuple[Alert, ...], channel: ChannelConfig, tz: str, heading: str
 ) -> list[tuple[Alert, ...]]:
-    if len(alerts) <= 1 or fits(render_digest(alerts, channel, tz, heading), channel):
+    if len(alerts) <= 1 or fits(_render_digest(alerts, channel, tz, heading), channel):
         return [alerts]
     half = len(alerts) // 2
     return _split(alerts[:half], channel, tz, heading) + _split(alerts[half:], channel, tz, heading)
