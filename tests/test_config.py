@@ -167,6 +167,20 @@ ERRORS = [
         10,
         "list of non-empty strings",
     ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\nstate_dir = 5',
+        "monitor.state_dir",
+        4,
+        "must be a non-empty string, got int 5",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\nstate_dir = " "',
+        "monitor.state_dir",
+        4,
+        "must be a non-empty string",
+    ),
 ]
 
 
@@ -364,6 +378,23 @@ def test_channel_kind_is_read_once_at_load(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, text), ENV)
     kinds = {name: c.kind for name, c in config.channels.items()}
     assert kinds == {"desk": "generic", "out": "console", "mail": "email", "tg": "telegram"}
+
+
+def test_state_directory_comes_from_the_environment_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$STATE_DIRECTORY of the environment passed to load_config (not the process's)
+    wins over state_dir, and the default database lands under it."""
+    monkeypatch.setenv("STATE_DIRECTORY", "/from-the-process")
+    path = write(tmp_path, '[monitor]\nstate_dir = "in-the-file"\n')
+
+    config = load_config(path, {"STATE_DIRECTORY": "/x"})
+    assert config.monitor.state_dir == "/x"
+    assert config.monitor.database == "sqlite:////x/monitor.db"
+    assert load_config(path, {"STATE_DIRECTORY": "/x:/y"}).monitor.state_dir == "/x"
+    assert load_config(path, {}).monitor.state_dir == "in-the-file"
+    default = load_config(write(tmp_path, ""), {}).monitor
+    assert (default.state_dir, default.database) == ("data", "sqlite:///data/monitor.db")
 
 
 def test_unset_keys_take_the_record_defaults(tmp_path: Path) -> None:

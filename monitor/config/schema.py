@@ -78,6 +78,14 @@ def optional_duration(value: Any) -> float | None:
     return None if value in ("", 0) else duration(value)
 
 
+def non_empty_string(value: Any) -> str:
+    """A string with more than whitespace in it (``state_dir``), as written."""
+    text = str(of_type(str, "a non-empty string")(value))
+    if not text.strip():
+        raise ValueError("must be a non-empty string")
+    return text
+
+
 def string_list(value: Any) -> tuple[str, ...]:
     """A string or a list of non-empty strings, stripped."""
     if isinstance(value, str):

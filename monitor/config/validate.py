@@ -15,7 +15,6 @@ contract (tests and users read them), and the tables are a few dozen lines.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import tomllib
 from collections.abc import Collection, Mapping
@@ -194,13 +193,20 @@ class Validator:
     # -- [monitor] --------------------------------------------------------------------
     def monitor(self, t: dict[str, Any]) -> MonitorSettings:
         default = defaults(MonitorSettings)
-        # systemd's StateDirectory= wins over the file (the unit knows where state lives)
-        state_dir = os.environ.get("STATE_DIRECTORY", "").split(":")[0] or str(
-            t.get("state_dir", default["state_dir"])
-        )
+        state_dir = self.state_dir(t, default["state_dir"])
         database = self.database(t.get("database") or f"sqlite:///{Path(state_dir) / 'monitor.db'}")
         values = self.read(schema.MONITOR, t, "monitor", default)
         return MonitorSettings(database=database, state_dir=state_dir, **values)
+
+    def state_dir(self, t: Mapping[str, Any], default: str) -> str:
+        """``$STATE_DIRECTORY`` of the environment given (systemd's ``StateDirectory=``,
+        the first of several), else ``state_dir`` (a non-empty string), else ``default``.
+        The unit wins over the file: it knows where state lives. The file's value is
+        checked either way."""
+        written = default
+        if "state_dir" in t:
+            written = self.convert(schema.non_empty_string, t["state_dir"], "monitor.state_dir")
+        return self.env.get("STATE_DIRECTORY", "").split(":")[0] or written
 
     def database(self, url: Any) -> str:
         """A SQLAlchemy URL whose driver is installed: a config error, not a crash at start."""
