@@ -164,9 +164,8 @@ POLITE = "must be at least 60s (be polite to publishers)"
 MORE_THAN_0S = "must be more than 0s"
 
 # -- the sections -------------------------------------------------------------------------
-# Table order is the order the hand-written validator read the keys in. A range check runs
-# as its key is read (it used to run after all of [monitor] and [fetch]), so in a file with
-# several errors a different one may be reported first; each message is the same.
+# A section's table keys are read, converted and range-checked one at a time in table
+# order: of several bad keys in a section, the first in this order is the one reported.
 MONITOR = (
     Key("timezone", "timezone", timezone),
     Key("http", "http", host_port),
