@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.cli.ops import collect_status  # noqa: E402
 from monitor.config import Config  # noqa: E402
 from monitor.daemon.health import HealthServer, Metrics  # noqa: E402
+from monitor.match import compile_rules  # noqa: E402
 from monitor.records import (
     FetchSettings,  # noqa: E402
     MonitorSettings,  # noqa: E402
@@ -85,7 +86,14 @@ def main() -> None:
         engine = make_engine(f"sqlite:///{path}")
         sf = make_session_factory(engine)
         cfg = Config(
-            "bench", MonitorSettings(database=str(engine.url)), FetchSettings(), {}, {}, (), ()
+            path="bench",
+            monitor=MonitorSettings(database=str(engine.url)),
+            fetch=FetchSettings(),
+            channels={},
+            terms={},
+            feeds=(),
+            rules=(),
+            matcher=compile_rules((), {}),
         )
         timed("status facts (collect_status)", lambda: collect_status(cfg, sf, engine, NOW))
 

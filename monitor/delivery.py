@@ -20,8 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from jinja2 import TemplateError
-
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.log import event
@@ -35,10 +33,10 @@ from monitor.notify.format import (
 )
 from monitor.notify.limiter import ChannelLimits
 from monitor.notify.plan import Batch, plan_channel
-from monitor.notify.send import send_message, url_secrets
+from monitor.notify.send import send_message
 from monitor.notify.timing import backoff_s
 from monitor.records import Alert, ChannelConfig
-from monitor.secrets import mask_text
+from monitor.secrets import mask_text, url_secrets
 from monitor.store import outbox
 from monitor.store.db import SessionFactory, session_scope
 from monitor.store.state import get_state, set_state
@@ -274,7 +272,7 @@ class DeliveryCycle:
         alerts = [replace(a, attempts=a.attempts + 1) for a in batch.alerts if a.id in claimed]
         if not alerts:
             return True
-        parts = _render(batch, alerts, channel, self.config.monitor.timezone)
+        parts = _messages(batch, alerts, channel, self.config.monitor.timezone)
         for i, (part, message) in enumerate(parts):
             started = time.monotonic()
             try:
@@ -383,25 +381,8 @@ class DeliveryCycle:
 def _messages(
     batch: Batch, alerts: Sequence[Alert], channel: ChannelConfig, tz: str
 ) -> list[tuple[tuple[Alert, ...], Message]]:
+    """The messages of a batch, each with the alerts it carries (a digest may be split)."""
     if batch.kind == "single":
         return [(tuple(alerts), render_alert(alerts[0], channel, tz))]
     heading = batch.heading if len(alerts) == len(batch.alerts) else f"{len(alerts)} matches"
     return render_digest_parts(alerts, channel, tz, heading)
-
-
-def _render(
-    batch: Batch, alerts: Sequence[Alert], channel: ChannelConfig, tz: str
-) -> list[tuple[tuple[Alert, ...], Message]]:
-    """Messages for a batch; a broken override template falls back to the default one."""
-    try:
-        return _messages(batch, alerts, channel, tz)
-    except (TemplateError, OSError) as exc:
-        event(
-            log,
-            "template.failed",
-            level=logging.WARNING,
-            channel=channel.name,
-            template=channel.template,
-            error=f"{type(exc).__name__}: {exc}",
-        )
-        return _messages(batch, alerts, replace(channel, template=None), tz)

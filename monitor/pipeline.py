@@ -284,7 +284,7 @@ def _match_article(
     now: datetime,
 ) -> int:
     """Match one new article against every rule; record the matches; return alerts queued."""
-    if not article.alertable or rt.config.matcher is None:
+    if not article.alertable:
         return 0
     document = Document(title=article.title, text=article.text, language=article.language)
     matches = rt.config.matcher.match(document)

@@ -3,7 +3,7 @@
 Data flows one way: config -> scheduler -> fetch -> parse -> normalise -> store ->
 match -> outbox -> deliver. Each stage takes and returns these records; ORM classes
 stay inside :mod:`monitor.store`, which converts rows to records. Closed sets of
-values are ``Literal`` types. No I/O.
+values are ``Literal`` types (:func:`channel_kind` reads a channel URL's). No I/O.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 DeliveryMode = Literal["instant", "digest"]
 DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(DeliveryMode)
 EvidenceField = Literal["title", "text"]
+ChannelKind = Literal["telegram", "email", "console", "generic"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,21 @@ class Rate:
     text: str = field(default="", compare=False)  # as written in the config, for display
 
 
+def channel_kind(url: str) -> ChannelKind:
+    """The kind of a channel URL, from its scheme: "telegram" (``tgram://``,
+    ``telegram://``), "email" (``mailto://``, ``mailtos://``), "console" (ours) or
+    "generic" (any other apprise URL). The config loader calls it once per channel
+    (:attr:`ChannelConfig.kind`); nothing reads the scheme again."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("tgram", "telegram"):
+        return "telegram"
+    if scheme in ("mailto", "mailtos"):
+        return "email"
+    if scheme == "console":
+        return "console"
+    return "generic"
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelConfig:
     """One ``[channels]`` entry: a name bound to an apprise URL and its options."""
@@ -115,6 +131,7 @@ class ChannelConfig:
     name: str
     url: str  # with ${VAR} already substituted: holds secrets, never log it
     masked_url: str  # the same URL with secrets replaced by '***', safe to show
+    kind: ChannelKind  # channel_kind(url): picks the template, the sender, the default rate
     quiet_hours: QuietHours | None = None
     rate_limit: Rate | None = None  # None -> the default of the channel kind
     template: str | None = None  # path to a template overriding the default for the kind

@@ -2,7 +2,9 @@
 
 Secrets never reach a log line or an error message. :func:`mask_text` masks every
 URL it finds (:func:`mask_url`), ``password=...``-style pairs, bearer tokens and
-every literal value given to :func:`register_secret`. :func:`load_credentials`
+every literal value given to :func:`register_secret` or passed in (:func:`url_secrets`:
+the password and token-like pieces of a URL, for text that quotes them without it).
+One rule says what looks like a token, for both :func:`mask_url` and :func:`url_secrets`. :func:`load_credentials`
 reads systemd credentials (``$CREDENTIALS_DIRECTORY``) so ``${TELEGRAM_BOT_TOKEN}``
 in the config can come from a credential file; :func:`secret_environ` merges them
 over the environment: **a credential wins over an environment variable of the
@@ -37,6 +39,7 @@ _BEARER = re.compile(
     r"(?i)(\bbearer|authorization:\s*basic)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"
 )
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+_URL_PIECE = re.compile(r"[/@?&=]")  # what separates the user, host, path and query pieces
 
 _registered: list[str] = []
 _lock = threading.Lock()
@@ -96,6 +99,22 @@ def _looks_like_token(segment: str) -> bool:
     has_digit = any(c.isdigit() for c in segment)
     mixed_case = any(c.isupper() for c in longest) and any(c.islower() for c in longest)
     return any(c.isalpha() for c in segment) and (has_digit or mixed_case)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The literal secrets of a URL: its password and every piece between ``/ @ ? & =``
+    that looks like a token (the rule :func:`mask_url` uses). Pass them to
+    :func:`mask_text` for a message that may quote them without the URL around them
+    (a library's error naming the bot token)."""
+    found = []
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        found.append(password)
+    found += [p for p in _URL_PIECE.split(url.split("://", 1)[-1]) if _looks_like_token(p)]
+    return tuple(found)
 
 
 def mask_text(text: str, secrets: tuple[str, ...] = ()) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from monitor.cli import feeds as feeds_cli
 from monitor.config import Config
+from monitor.match import compile_rules
 from monitor.records import FeedConfig, FetchSettings, MonitorSettings
 from monitor.store import db
 from monitor.store.schema import ArticleRow, FeedRow
@@ -41,7 +42,16 @@ def make_config(tmp_path, feeds) -> Config:
     monitor = MonitorSettings(
         database=f"sqlite:///{tmp_path}/monitor.db", feed_broken_after_s=12 * 3600
     )
-    return Config(str(tmp_path / "config.toml"), monitor, FetchSettings(), {}, {}, tuple(feeds), ())
+    return Config(
+        path=str(tmp_path / "config.toml"),
+        monitor=monitor,
+        fetch=FetchSettings(),
+        channels={},
+        terms={},
+        feeds=tuple(feeds),
+        rules=(),
+        matcher=compile_rules((), {}),
+    )
 
 
 def run(ctx, *argv) -> int:

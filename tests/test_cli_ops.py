@@ -19,6 +19,7 @@ from monitor.cli import db as cli_db
 from monitor.cli import ops
 from monitor.config import Config
 from monitor.errors import ConfigError
+from monitor.match import compile_rules
 from monitor.records import FeedConfig, FetchSettings, MonitorSettings
 from monitor.store.db import session_scope
 from monitor.store.state import Heartbeat, record_heartbeat
@@ -34,7 +35,16 @@ class Ctx:
     feeds: tuple[FeedConfig, ...] = ()
 
     def config(self) -> Config:
-        return Config("test.toml", self.settings, FetchSettings(), {}, {}, self.feeds, ())
+        return Config(
+            path="test.toml",
+            monitor=self.settings,
+            fetch=FetchSettings(),
+            channels={},
+            terms={},
+            feeds=self.feeds,
+            rules=(),
+            matcher=compile_rules((), {}),
+        )
 
     def session_factory(self):
         return self.db.session_factory

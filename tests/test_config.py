@@ -30,6 +30,7 @@ from monitor.records import (
     QuietHours,
     Rate,
     RuleConfig,
+    channel_kind,
 )
 from tests.support import ROOT
 
@@ -76,7 +77,7 @@ def test_valid_config_loads_into_frozen_records(tmp_path: Path) -> None:
     assert config.channels["tg"].url == f"tgram://{ENV['TG_TOKEN']}/12345"
     assert ENV["TG_TOKEN"] not in config.channels["tg"].masked_url
     assert config.feeds[0].interval_s == 300
-    assert config.matcher is not None
+    assert config.matcher.rule_names == tuple(r.name for r in config.rules)
 
 
 def test_example_config_is_valid() -> None:
@@ -165,6 +166,20 @@ ERRORS = [
         "terms.coalition",
         10,
         "list of non-empty strings",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\nstate_dir = 5',
+        "monitor.state_dir",
+        4,
+        "must be a non-empty string, got int 5",
+    ),
+    (
+        'timezone = "Europe/Kyiv"',
+        'timezone = "Europe/Kyiv"\nstate_dir = " "',
+        "monitor.state_dir",
+        4,
+        "must be a non-empty string",
     ),
 ]
 
@@ -337,6 +352,49 @@ def test_channel_and_rule_options_reach_the_records_parsed(tmp_path: Path) -> No
     assert instant.digest is None
     assert daily.digest == DigestSchedule(time(9, 30))
     assert hourly.digest == HOURLY
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("tgram://1:A/2", "telegram"),
+        ("TELEGRAM://1:A/2", "telegram"),
+        ("mailtos://u:p@x.org", "email"),
+        ("console://", "console"),
+        ("json://127.0.0.1/x", "generic"),
+        ("ntfy://topic", "generic"),
+    ],
+)
+def test_channel_kind_from_url_scheme(url: str, kind: str) -> None:
+    assert channel_kind(url) == kind
+
+
+def test_channel_kind_is_read_once_at_load(tmp_path: Path) -> None:
+    """Every channel's kind is on its record: notify never reads the URL scheme again."""
+    text = valid(tmp_path).replace(
+        'desk = "json://127.0.0.1:9/hook"',
+        'desk = "json://127.0.0.1:9/hook"\nout = "console://"\nmail = "mailto://u:p@example.com"',
+    )
+    config = load_config(write(tmp_path, text), ENV)
+    kinds = {name: c.kind for name, c in config.channels.items()}
+    assert kinds == {"desk": "generic", "out": "console", "mail": "email", "tg": "telegram"}
+
+
+def test_state_directory_comes_from_the_environment_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$STATE_DIRECTORY of the environment passed to load_config (not the process's)
+    wins over state_dir, and the default database lands under it."""
+    monkeypatch.setenv("STATE_DIRECTORY", "/from-the-process")
+    path = write(tmp_path, '[monitor]\nstate_dir = "in-the-file"\n')
+
+    config = load_config(path, {"STATE_DIRECTORY": "/x"})
+    assert config.monitor.state_dir == "/x"
+    assert config.monitor.database == "sqlite:////x/monitor.db"
+    assert load_config(path, {"STATE_DIRECTORY": "/x:/y"}).monitor.state_dir == "/x"
+    assert load_config(path, {}).monitor.state_dir == "in-the-file"
+    default = load_config(write(tmp_path, ""), {}).monitor
+    assert (default.state_dir, default.database) == ("data", "sqlite:///data/monitor.db")
 
 
 def test_unset_keys_take_the_record_defaults(tmp_path: Path) -> None:

@@ -15,7 +15,14 @@ from apprise.plugins.telegram import NotifyTelegram
 from sqlalchemy import select
 
 from monitor.config import Config
-from monitor.records import ChannelConfig, FetchSettings, MonitorSettings, RuleConfig
+from monitor.match import compile_rules
+from monitor.records import (
+    ChannelConfig,
+    FetchSettings,
+    MonitorSettings,
+    RuleConfig,
+    channel_kind,
+)
 from monitor.secrets import mask_url
 from monitor.store.db import make_engine, make_session_factory, session_scope, upgrade
 from monitor.store.schema import (
@@ -43,7 +50,13 @@ def factory(tmp_path):  # type: ignore[no-untyped-def]
 
 def channel(name: str, url: str, **kw: object) -> ChannelConfig:
     """A ChannelConfig as the config loader would build it."""
-    return ChannelConfig(name=name, url=url, masked_url=mask_url(url), **kw)  # type: ignore[arg-type]
+    return ChannelConfig(
+        name=name,
+        url=url,
+        masked_url=mask_url(url),
+        kind=channel_kind(url),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def make_config(
@@ -62,6 +75,7 @@ def make_config(
         terms={},
         feeds=(),
         rules=tuple(rules),
+        matcher=compile_rules(rules, {}),
     )
 
 

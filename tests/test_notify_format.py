@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.delivery import deliver_due
-from monitor.notify.format import channel_kind, render_alert, render_digest, telegram_length
+from monitor.notify.format import (
+    render_alert,
+    render_digest,
+    render_digest_parts,
+    telegram_length,
+)
 from monitor.notify.snippet import Segment, make_snippet, matched_terms
 from monitor.records import Alert, Evidence
 from tests.test_delivery_support import NOW, add_alert, alert_row, channel, fast, make_config
@@ -58,20 +63,6 @@ def test_matched_terms_are_distinct_surface_forms_in_order():
         Evidence("b", "Львів", "text"),
     ]
     assert matched_terms(ev) == ("Київ", "Львів")
-
-
-@pytest.mark.parametrize(
-    ("url", "kind"),
-    [
-        ("tgram://1:A/2", "telegram"),
-        ("mailtos://u:p@x.org", "email"),
-        ("console://", "console"),
-        ("json://127.0.0.1/x", "generic"),
-        ("ntfy://topic", "generic"),
-    ],
-)
-def test_channel_kind_from_url_scheme(url, kind):
-    assert channel_kind(url) == kind
 
 
 @pytest.mark.parametrize(
@@ -137,6 +128,45 @@ def test_template_escaping_the_sandbox_falls_back_to_the_default(factory, tmp_pa
     assert "https://news.example/a/1" in out  # the default template was used
     assert alert_row(factory, alert_id).status == "sent"
     assert any(r.getMessage() == "template.failed" for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        (None, "FileNotFoundError"),  # the file went away after the config was loaded
+        ("{% block body %}{{ title }{% endblock %}", "TemplateSyntaxError"),
+        (
+            "{% block body %}{{ ''.__class__.__mro__ }}{% endblock %}"
+            "{% block digest_body %}{{ ''.__class__.__mro__ }}{% endblock %}",
+            "SecurityError",
+        ),
+    ],
+)
+def test_a_broken_override_renders_with_the_default_and_logs_template_failed(
+    tmp_path, caplog, source, error
+):
+    """Rendering itself falls back: one WARNING template.failed naming channel, template
+    and error, then the default template of the kind."""
+    import logging
+
+    path = tmp_path / "broken.txt"
+    if source is not None:
+        path.write_text(source)
+    ch = channel("c", "console://", template=str(path))
+    caplog.set_level(logging.INFO)
+
+    alert_msg = render_alert(alert(), ch, "UTC")
+    [part] = render_digest_parts([alert(id=1), alert(id=2)], ch, "UTC", "Digest: 2 matches")
+
+    default = channel("c", "console://")
+    assert alert_msg == render_alert(alert(), default, "UTC")
+    assert part[1] == render_digest([alert(id=1), alert(id=2)], default, "UTC", "Digest: 2 matches")
+    failed = [r for r in caplog.records if r.getMessage() == "template.failed"]
+    assert len(failed) == 2  # one per rendering, not one per digest part tried
+    assert {r.levelno for r in failed} == {logging.WARNING}
+    fields = failed[0].fields  # type: ignore[attr-defined]
+    assert (fields["channel"], fields["template"]) == ("c", str(path))
+    assert fields["error"].startswith(f"{error}: ")
 
 
 def test_an_edited_override_template_is_used_without_restart(tmp_path):

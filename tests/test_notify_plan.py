@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -11,10 +12,8 @@ from monitor.records import HOURLY, Alert, ChannelConfig, QuietHours, RuleConfig
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 14:00 Kyiv
 NIGHT = datetime(2026, 3, 2, 21, 0, tzinfo=UTC)  # 23:00 Kyiv
-QUIET = ChannelConfig(
-    "c", "tgram://1:A/2", "tgram://***/2", quiet_hours=QuietHours(time(22, 0), time(7, 0))
-)
-PLAIN = ChannelConfig("c", "tgram://1:A/2", "tgram://***/2")
+PLAIN = ChannelConfig(name="c", url="tgram://1:A/2", masked_url="tgram://***/2", kind="telegram")
+QUIET = replace(PLAIN, quiet_hours=QuietHours(time(22, 0), time(7, 0)))
 RULES = {
     "r": RuleConfig("r", "x"),
     "d": RuleConfig("d", "x", delivery="digest", digest=HOURLY),

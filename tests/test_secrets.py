@@ -12,6 +12,7 @@ from monitor.secrets import (
     mask_url,
     register_secret,
     secret_environ,
+    url_secrets,
 )
 
 TG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -58,6 +59,36 @@ def clean_registry(monkeypatch):
 def test_mask_url(url, expected) -> None:
     """Credentials, token path segments and secret query values are masked; the rest stays."""
     assert mask_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "found"),
+    [
+        (f"tgram://{TG_TOKEN}/-1001234567", (TG_TOKEN,)),
+        ("mailtos://alerts:hunter2@smtp1.example.com?to=ops@example.com", ("hunter2",)),
+        (
+            "ntfy://tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2@ntfy.sh/news",
+            ("tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2",),
+        ),
+        ("json://hooks.example/4f3c2a1b9d8e7f6a5b4c/in", ("4f3c2a1b9d8e7f6a5b4c",)),
+        # the token rule of mask_url: host names and word slugs are not secrets
+        ("json://127.0.0.1:9/hooks/kyiv-news-2026-11", ()),
+        ("console://", ()),
+    ],
+)
+def test_url_secrets_are_the_password_and_the_pieces_mask_url_hides(url, found) -> None:
+    """url_secrets spots tokens with mask_url's rule: what it returns, mask_url hides."""
+    assert url_secrets(url) == found
+    assert not any(secret in mask_url(url) for secret in found)
+
+
+def test_url_secrets_mask_a_token_quoted_without_its_url() -> None:
+    """An error that names the bot token alone is masked with the channel URL's secrets."""
+    error = f"telegram: token {TG_TOKEN} was rejected"
+    assert (
+        mask_text(error, url_secrets(f"tgram://{TG_TOKEN}/42"))
+        == "telegram: token *** was rejected"
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import schedule
 from monitor.config import Config
 from monitor.daemon.health import Metrics
+from monitor.match import compile_rules
 from monitor.records import FeedConfig, FetchSettings, MonitorSettings
 from monitor.store import views
 from monitor.store.db import session_scope
@@ -80,13 +81,14 @@ def test_feeds_table_status_and_metrics_agree(feeds_db) -> None:
     """The same feeds read the same way in ``monitor feeds``, ``status`` and ``/metrics``;
     one failure is ``failing`` even though its next check is twice the interval away."""
     config = Config(
-        "t.toml",
-        MonitorSettings(database=feeds_db.url, feed_broken_after_s=BROKEN_AFTER_S),
-        FetchSettings(),
-        {},
-        {},
-        tuple(FeedConfig(url, interval_s=300) for url in FEEDS),
-        (),
+        path="t.toml",
+        monitor=MonitorSettings(database=feeds_db.url, feed_broken_after_s=BROKEN_AFTER_S),
+        fetch=FetchSettings(),
+        channels={},
+        terms={},
+        feeds=tuple(FeedConfig(url, interval_s=300) for url in FEEDS),
+        rules=(),
+        matcher=compile_rules((), {}),
     )
     rows = feed_views(feeds_db.session_factory, config.feeds, NOW, broken_after_s=BROKEN_AFTER_S)
     table = {v.url: v.status for v in rows}

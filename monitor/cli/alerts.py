@@ -11,9 +11,9 @@ from monitor.cli.context import Context
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.notify.format import format_time, one_line, render_alert
-from monitor.notify.send import send_message, url_secrets
+from monitor.notify.send import send_message
 from monitor.records import ALERT_STATUSES, Alert, AlertStatus, Evidence
-from monitor.secrets import mask_text
+from monitor.secrets import mask_text, url_secrets
 from monitor.store import outbox, views
 from monitor.store.db import session_scope
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from monitor.cli.context import Context
 from monitor.config import Config
 from monitor.errors import FetchError
-from monitor.match import compile_rules
 from monitor.match.explain import describe_matches, describe_report, matches_json
 from monitor.records import Document
 from monitor.secrets import mask_text, mask_url
@@ -59,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def cmd_test_rule(args: argparse.Namespace, ctx: Context) -> int:
     """Match one document against the configured rules; print the evidence."""
     config = ctx.config()
-    matcher = config.matcher or compile_rules(config.rules, config.terms)
+    matcher = config.matcher
     if args.rule and args.rule not in matcher.rule_names:
         known = ", ".join(matcher.rule_names) or "none"
         print(f"error: unknown rule {args.rule!r}; rules: {known}", file=sys.stderr)

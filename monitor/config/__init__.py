@@ -34,7 +34,7 @@ class Config:
     terms: Mapping[str, tuple[str, ...]]
     feeds: tuple[FeedConfig, ...]
     rules: tuple[RuleConfig, ...]
-    matcher: Matcher | None = field(default=None, compare=False, repr=False)
+    matcher: Matcher = field(compare=False, repr=False)
     warnings: tuple[str, ...] = ()  # things that work but are probably not meant
 
 
@@ -50,8 +50,6 @@ def resolve_config_path(cli_path: str | None, environ: Mapping[str, str] | None 
 def load_config(
     path: str | os.PathLike[str],
     environ: Mapping[str, str] | None = None,
-    *,
-    compile_rules: bool = True,
 ) -> Config:
     """Read, validate and compile the config at ``path``; raise :class:`ConfigError`.
 
@@ -79,7 +77,14 @@ def load_config(
         ) from exc
     validator = Validator(path, source, secret_environ(environ))
     s = validator.build(data)
-    matcher = validator.compile(s.rules, s.terms) if compile_rules else None
     return Config(
-        str(path), s.monitor, s.fetch, s.channels, s.terms, s.feeds, s.rules, matcher, s.warnings
+        path=str(path),
+        monitor=s.monitor,
+        fetch=s.fetch,
+        channels=s.channels,
+        terms=s.terms,
+        feeds=s.feeds,
+        rules=s.rules,
+        matcher=validator.compile(s.rules, s.terms),
+        warnings=s.warnings,
     )

@@ -78,6 +78,14 @@ def optional_duration(value: Any) -> float | None:
     return None if value in ("", 0) else duration(value)
 
 
+def non_empty_string(value: Any) -> str:
+    """A string with more than whitespace in it (``state_dir``), as written."""
+    text = str(of_type(str, "a non-empty string")(value))
+    if not text.strip():
+        raise ValueError("must be a non-empty string")
+    return text
+
+
 def string_list(value: Any) -> tuple[str, ...]:
     """A string or a list of non-empty strings, stripped."""
     if isinstance(value, str):
@@ -156,9 +164,8 @@ POLITE = "must be at least 60s (be polite to publishers)"
 MORE_THAN_0S = "must be more than 0s"
 
 # -- the sections -------------------------------------------------------------------------
-# Table order is the order the hand-written validator read the keys in. A range check runs
-# as its key is read (it used to run after all of [monitor] and [fetch]), so in a file with
-# several errors a different one may be reported first; each message is the same.
+# A section's table keys are read, converted and range-checked one at a time in table
+# order: of several bad keys in a section, the first in this order is the one reported.
 MONITOR = (
     Key("timezone", "timezone", timezone),
     Key("http", "http", host_port),

@@ -88,6 +88,6 @@ def parse_rate(value: object) -> Rate:
         raise ValueError(f'{value!r} is not a rate like "1/s" or "20/min"')
     count = float(m.group(1))
     if count <= 0:
-        # The loader used to accept this and delivery silently used the default rate.
+        # A rate of nothing is a mistake, not "unlimited" or "the default": say so at load.
         raise ValueError(f'{value!r} sends nothing: use a rate like "1/s", or leave it unset')
     return Rate(count / _PERIOD_S[m.group(2).lower()], max(1.0, count), str(value))

@@ -15,7 +15,6 @@ contract (tests and users read them), and the tables are a few dozen lines.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import tomllib
 from collections.abc import Collection, Mapping
@@ -35,10 +34,12 @@ from monitor.match import Matcher, compile_rules
 from monitor.records import (
     HOURLY,
     ChannelConfig,
+    ChannelKind,
     FeedConfig,
     FetchSettings,
     MonitorSettings,
     RuleConfig,
+    channel_kind,
 )
 from monitor.secrets import mask_url, register_secret
 
@@ -63,14 +64,12 @@ class Sections:
     warnings: tuple[str, ...]
 
 
-def _is_usable_apprise_url(url: str) -> bool:
+def _is_usable_apprise_url(url: str, kind: ChannelKind) -> bool:
     """True when apprise can build a notifier from ``url``; ``console://`` is ours
     (:mod:`monitor.notify.console` registers it before sending)."""
     import apprise
 
-    if url.split("://", 1)[0].lower() == "console":
-        return True
-    return apprise.Apprise.instantiate(url) is not None
+    return kind == "console" or apprise.Apprise.instantiate(url) is not None
 
 
 class Validator:
@@ -170,7 +169,15 @@ class Validator:
             for f in feeds
             if f.is_local and not Path(f.url).exists()
         )
-        return Sections(monitor, fetch, channels, terms, feeds, rules, warnings)
+        return Sections(
+            monitor=monitor,
+            fetch=fetch,
+            channels=channels,
+            terms=terms,
+            feeds=feeds,
+            rules=rules,
+            warnings=warnings,
+        )
 
     def compile(
         self, rules: tuple[RuleConfig, ...], terms: Mapping[str, tuple[str, ...]]
@@ -186,13 +193,20 @@ class Validator:
     # -- [monitor] --------------------------------------------------------------------
     def monitor(self, t: dict[str, Any]) -> MonitorSettings:
         default = defaults(MonitorSettings)
-        # systemd's StateDirectory= wins over the file (the unit knows where state lives)
-        state_dir = os.environ.get("STATE_DIRECTORY", "").split(":")[0] or str(
-            t.get("state_dir", default["state_dir"])
-        )
+        state_dir = self.state_dir(t, default["state_dir"])
         database = self.database(t.get("database") or f"sqlite:///{Path(state_dir) / 'monitor.db'}")
         values = self.read(schema.MONITOR, t, "monitor", default)
         return MonitorSettings(database=database, state_dir=state_dir, **values)
+
+    def state_dir(self, t: Mapping[str, Any], default: str) -> str:
+        """``$STATE_DIRECTORY`` of the environment given (systemd's ``StateDirectory=``,
+        the first of several), else ``state_dir`` (a non-empty string), else ``default``.
+        The unit wins over the file: it knows where state lives. The file's value is
+        checked either way."""
+        written = default
+        if "state_dir" in t:
+            written = self.convert(schema.non_empty_string, t["state_dir"], "monitor.state_dir")
+        return self.env.get("STATE_DIRECTORY", "").split(":")[0] or written
 
     def database(self, url: Any) -> str:
         """A SQLAlchemy URL whose driver is installed: a config error, not a crash at start."""
@@ -235,7 +249,8 @@ class Validator:
                 'or a table with url = "..."',
             )
         url = self.expand_env(value, key)
-        if not _is_usable_apprise_url(url):
+        kind = channel_kind(url)
+        if not _is_usable_apprise_url(url, kind):
             raise self.error(
                 key,
                 f"apprise cannot use {mask_url(value)!r}: unknown scheme or "
@@ -245,7 +260,9 @@ class Validator:
         masked = mask_url(value if "${" in value else url)
         options = self.read(schema.CHANNEL, opts, key, defaults(ChannelConfig))
         template = self.template(opts["template"], key) if "template" in opts else None
-        return ChannelConfig(name, url, masked, template=template, **options)
+        return ChannelConfig(
+            name=name, url=url, masked_url=masked, kind=kind, template=template, **options
+        )
 
     def template(self, value: Any, where: str) -> str:
         """A template file, relative to the config file."""
@@ -372,7 +389,7 @@ class Validator:
         if values["delivery"] == "digest":
             raw = t.get("digest")
             digest = self.convert(parse_digest, raw, f"{where}.digest") if raw else HOURLY
-        return RuleConfig(name, query, digest=digest, **values)
+        return RuleConfig(name=name, query=query, digest=digest, **values)
 
     def required_text(self, t: Mapping[str, Any], k: str, where: str, what: str) -> str:
         """``t[k]``, a non-empty string, stripped."""

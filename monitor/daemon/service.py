@@ -57,9 +57,9 @@ class Daemon:
         self.parse_pool = ParsePool(max_workers=2, timeout_s=config.fetch.parse_timeout_s)
         self.metrics = Metrics(alert_source=lambda: views.alert_counts(self.session_factory))
         self.runtime = Runtime(
-            config,
-            self.session_factory,
-            self.parse_pool,
+            config=config,
+            session_factory=self.session_factory,
+            parse_pool=self.parse_pool,
             on_feed=self._observe_feed,
             on_match=self.metrics.matched,
         )

@@ -205,15 +205,16 @@ class FeedClient:
         async with self._http.stream("GET", url, headers=headers) as resp:
             status = resp.status_code
             if status in REDIRECT_STATUSES and resp.headers.get("location"):
-                return Page(status, resp.headers, None, url)
+                return Page(status=status, headers=resp.headers, body=None, url=url)
             if status == 304 and allow_304:
-                return Page(status, resp.headers, None, url)
+                return Page(status=status, headers=resp.headers, body=None, url=url)
             if not 200 <= status < 300:
                 retry_after = parse_retry_after(resp.headers.get("retry-after"), now)
                 raise status_error(
                     status, url, retry_after, challenge=is_bot_challenge(resp.headers)
                 )
-            return Page(status, resp.headers, await read_capped(resp, cap), url)
+            body = await read_capped(resp, cap)
+            return Page(status=status, headers=resp.headers, body=body, url=url)
 
 
 def _redirect_target(chain: list[str], resp: Page) -> str:

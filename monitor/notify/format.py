@@ -4,29 +4,37 @@ Templates are Jinja2 files rendered in a :class:`SandboxedEnvironment`; HTML kin
 (telegram, email) autoescape every value, so a feed title holding ``<script>`` or
 ``{{ 7*7 }}`` is shown, never run. A template defines the blocks ``subject``, ``body``,
 ``digest_subject`` and ``digest_body``; an override (``ChannelConfig.template``) may
-define only some, the rest come from the default of its kind.
+define only some, the rest come from the default of its kind. An override that cannot be
+read, compiled or rendered (a sandbox violation too) is logged as ``template.failed`` and
+the message is rendered with the default template of the kind instead: a broken template
+never stops an alert.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from jinja2 import Template
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from monitor.log import event
 from monitor.notify.snippet import make_snippet, matched_terms
-from monitor.records import Alert, ChannelConfig
+from monitor.records import Alert, ChannelConfig, ChannelKind
+from monitor.records import channel_kind as channel_kind  # only for monitor.notify.__all__
 
-ChannelKind = Literal["telegram", "email", "console", "generic"]
 BodyFormat = Literal["html", "text"]
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATES = {"telegram": "telegram.html", "email": "email.html", "generic": "generic.txt"}
@@ -46,18 +54,6 @@ class Message:
     body_format: BodyFormat
     short_body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def channel_kind(url: str) -> ChannelKind:
-    """The kind of a channel URL: "telegram", "email", "console" or "generic"."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme in ("tgram", "telegram"):
-        return "telegram"
-    if scheme in ("mailto", "mailtos"):
-        return "email"
-    if scheme == "console":
-        return "console"
-    return "generic"
 
 
 def _template_kind(kind: ChannelKind) -> ChannelKind:
@@ -94,6 +90,26 @@ def _render(templates: list[Template], block: str, values: dict[str, object]) ->
     return ""
 
 
+def _with_fallback(render: Callable[[ChannelConfig], T], channel: ChannelConfig) -> T:
+    """``render(channel)``; when the channel's override template fails (unreadable, does
+    not compile, breaks the sandbox), log ``template.failed`` and render again with the
+    default template of the kind. A failing default template is a bug: it propagates."""
+    try:
+        return render(channel)
+    except (TemplateError, OSError) as exc:
+        if channel.template is None:
+            raise
+        event(
+            log,
+            "template.failed",
+            level=logging.WARNING,
+            channel=channel.name,
+            template=channel.template,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return render(replace(channel, template=None))
+
+
 def format_time(at: datetime | None, tz: str) -> str | None:
     """``at`` as "YYYY-MM-DD HH:MM TZ" in the config time zone."""
     if at is None:
@@ -128,8 +144,13 @@ def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -
 
 
 def render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
-    """The message announcing one alert on ``channel``."""
-    kind = channel_kind(channel.url)
+    """The message announcing one alert on ``channel`` (a broken override template falls
+    back to the default)."""
+    return _with_fallback(lambda c: _render_alert(alert, c, tz), channel)
+
+
+def _render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
+    kind = channel.kind
     templates = _templates(kind, channel.template)
     for snippet_chars, title_chars in _FIT_STEPS:
         values = _alert_values(alert, tz, snippet_chars, title_chars)
@@ -153,12 +174,14 @@ def _message(
     kind: ChannelKind, subject: str, body: str, list_name: str, short: str | None
 ) -> Message:
     if kind == "telegram":
-        return Message(subject, body, "html", short)
+        return Message(title=subject, body=body, body_format="html", short_body=short)
     if kind == "email":
         slug = re.sub(r"[^a-z0-9-]+", "-", list_name.lower()).strip("-") or "alerts"
         headers = {"List-Id": f"press-monitor {slug} <{slug}.press-monitor.invalid>"}
-        return Message(subject, body, "html", short_body=short, headers=headers)
-    return Message(subject, body, "text", short)
+        return Message(
+            title=subject, body=body, body_format="html", short_body=short, headers=headers
+        )
+    return Message(title=subject, body=body, body_format="text", short_body=short)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +221,15 @@ def group_by_rule(alerts: Sequence[Alert], tz: str) -> tuple[DigestGroup, ...]:
 def render_digest(
     alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
 ) -> Message:
-    """One message listing ``alerts`` grouped by rule (a digest or a burst summary)."""
-    kind = channel_kind(channel.url)
+    """One message listing ``alerts`` grouped by rule (a digest or a burst summary; a
+    broken override template falls back to the default)."""
+    return _with_fallback(lambda c: _render_digest(alerts, c, tz, heading), channel)
+
+
+def _render_digest(
+    alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
+) -> Message:
+    kind = channel.kind
     templates = _templates(kind, channel.template)
     values = {"heading": heading, "groups": group_by_rule(alerts, tz), "count": len(alerts)}
     subject = one_line(_render(templates, "digest_subject", values), SUBJECT_MAX)
@@ -209,21 +239,27 @@ def render_digest(
 
 def fits(message: Message, channel: ChannelConfig) -> bool:
     """True unless the channel is Telegram and the message is over its length limit."""
-    kind = channel_kind(channel.url)
-    return kind != "telegram" or telegram_length(message.body) <= TELEGRAM_LIMIT
+    return channel.kind != "telegram" or telegram_length(message.body) <= TELEGRAM_LIMIT
 
 
 def render_digest_parts(
     alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
 ) -> list[tuple[tuple[Alert, ...], Message]]:
     """Like :func:`render_digest`, split into as many messages as needed to fit;
-    several parts get "(1/3)" after the heading."""
+    several parts get "(1/3)" after the heading. A broken override template falls back
+    to the default for every part (logged once)."""
+    return _with_fallback(lambda c: _render_digest_parts(alerts, c, tz, heading), channel)
+
+
+def _render_digest_parts(
+    alerts: Sequence[Alert], channel: ChannelConfig, tz: str, heading: str
+) -> list[tuple[tuple[Alert, ...], Message]]:
     parts = _split(tuple(alerts), channel, tz, f"{heading} (00/00)")
     if len(parts) == 1:
-        return [(parts[0], render_digest(parts[0], channel, tz, heading))]
+        return [(parts[0], _render_digest(parts[0], channel, tz, heading))]
     n = len(parts)
     return [
-        (part, render_digest(part, channel, tz, f"{heading} ({i}/{n})"))
+        (part, _render_digest(part, channel, tz, f"{heading} ({i}/{n})"))
         for i, part in enumerate(parts, 1)
     ]
 
@@ -231,7 +267,7 @@ def render_digest_parts(
 def _split(
     alerts: tuple[Alert, ...], channel: ChannelConfig, tz: str, heading: str
 ) -> list[tuple[Alert, ...]]:
-    if len(alerts) <= 1 or fits(render_digest(alerts, channel, tz, heading), channel):
+    if len(alerts) <= 1 or fits(_render_digest(alerts, channel, tz, heading), channel):
         return [alerts]
     half = len(alerts) // 2
     return _split(alerts[:half], channel, tz, heading) + _split(alerts[half:], channel, tz, heading)
@@ -239,11 +275,12 @@ def _split(
 
 def render_notice(title: str, body: str, channel: ChannelConfig) -> Message:
     """An operator notice (plain title and body) for ``channel``'s kind."""
-    kind = channel_kind(channel.url)
+    kind = channel.kind
     if kind == "telegram":
         text = f"<b>{html.escape(title)}</b>\n{html.escape(body)}"
-        return Message(title, text, "html", f"<b>{html.escape(title)}</b>")
+        short = f"<b>{html.escape(title)}</b>"
+        return Message(title=title, body=text, body_format="html", short_body=short)
     if kind == "email":
         text = f"<html><body><h3>{html.escape(title)}</h3><p>{html.escape(body)}</p></body></html>"
-        return Message(f"[press-monitor] {title}", text, "html", None)
-    return Message(title, body, "text", None)
+        return Message(title=f"[press-monitor] {title}", body=text, body_format="html")
+    return Message(title=title, body=body, body_format="text")

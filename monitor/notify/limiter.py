@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from monitor.notify.format import channel_kind
 from monitor.notify.ratelimit import (
     Bucket,
     default_rate,
@@ -30,7 +29,7 @@ def channel_rate(channel: ChannelConfig) -> Rate | None:
     """The channel's configured rate, else the default of its kind (None: unlimited)."""
     if channel.rate_limit is not None:
         return channel.rate_limit
-    kind = channel_kind(channel.url)
+    kind = channel.kind
     return default_rate(kind, kind == "telegram" and is_group_chat(channel.url))
 
 

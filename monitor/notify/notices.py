@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitor.errors import FetchErrorKind
 from monitor.records import Alert
 from monitor.secrets import mask_url
 
@@ -28,7 +29,13 @@ class NoticeText:
 
 
 def feed_broken(
-    *, source: str, url: str, error_since: datetime, kind: str, message: str, tz: str
+    *,
+    source: str,
+    url: str,
+    error_since: datetime,
+    kind: FetchErrorKind,
+    message: str,
+    tz: str,
 ) -> NoticeText:
     """A feed has failed since ``error_since`` (shown in ``tz``) with ``kind: message``."""
     return NoticeText(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from monitor.notify.timing import is_digest_due, is_quiet, next_slot, quiet_ends_at
 from monitor.records import HOURLY, Alert, ChannelConfig, RuleConfig
@@ -19,13 +20,15 @@ from monitor.records import HOURLY, Alert, ChannelConfig, RuleConfig
 FOLD_THRESHOLD = 10  # more due instant alerts than this on one channel -> summaries
 SUMMARY_SIZE = 20  # alerts listed per summary message
 MIN_SOURCES_RECHECK_S = 60.0
+BatchKind = Literal["single", "summary", "digest"]
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Alerts that go out as one message. ``kind``: single | summary | digest."""
+    """Alerts that go out as one message: one alert ("single"), a burst folded into a
+    "summary", or a "digest"."""
 
-    kind: str
+    kind: BatchKind
     alerts: tuple[Alert, ...]
     heading: str = ""
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from monitor.records import Rate
+from monitor.records import ChannelKind, Rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class Bucket:
     blocked_until: datetime | None = None  # a server said "retry after"
 
 
-def default_rate(kind: str, is_group_chat: bool = False) -> Rate | None:
+def default_rate(kind: ChannelKind, is_group_chat: bool = False) -> Rate | None:
     """The default rate of a channel kind; None means unlimited.
 
     Telegram group chats get 1 message per 3 s (never more than 20 in any minute),

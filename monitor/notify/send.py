@@ -8,38 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Callable, Iterator, Sequence
-from urllib.parse import urlsplit
 
 import apprise
 
 from monitor.errors import DeliveryError
 from monitor.notify.console import register_console
-from monitor.notify.format import BodyFormat, Message, channel_kind
+from monitor.notify.format import BodyFormat, Message
 from monitor.notify.telegram import send_telegram
 from monitor.records import ChannelConfig
-from monitor.secrets import mask_text
+from monitor.secrets import mask_text, url_secrets
 
 _FORMATS: dict[BodyFormat, apprise.NotifyFormat] = {
     "html": apprise.NotifyFormat.HTML,
     "text": apprise.NotifyFormat.TEXT,
 }
-
-
-def url_secrets(url: str) -> tuple[str, ...]:
-    """Literal secrets in a channel URL (password, token-like pieces) to mask in messages."""
-    found = []
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        found.append(password)
-    for piece in re.split(r"[/@?&=]", url.split("://", 1)[-1]):
-        if len(piece) >= 16 and any(c.isdigit() for c in piece) and any(c.isalpha() for c in piece):
-            found.append(piece)
-    return tuple(found)
 
 
 def send_message(
@@ -70,10 +53,9 @@ def _dispatch(
     done: Sequence[str],
     progress: Callable[[str], None] | None,
 ) -> str | None:
-    kind = channel_kind(channel.url)
-    if kind == "telegram":
+    if channel.kind == "telegram":
         return send_telegram(channel.url, message, done, progress)
-    if kind == "console":
+    if channel.kind == "console":
         register_console()
     try:
         _send_apprise(channel.url, message)
