@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config, schema
+from monitor.config import load_config, spec
 from monitor.config.units import (
     parse_digest,
     parse_duration,
@@ -409,16 +409,16 @@ def test_unset_keys_take_the_record_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("keys", "record"),
     [
-        (schema.MONITOR, MonitorSettings),
-        (schema.FETCH, FetchSettings),
-        (schema.FEED, FeedConfig),
-        (schema.RULE, RuleConfig),
-        (schema.CHANNEL, ChannelConfig),
+        (spec.MONITOR, MonitorSettings),
+        (spec.FETCH, FetchSettings),
+        (spec.FEED, FeedConfig),
+        (spec.RULE, RuleConfig),
+        (spec.CHANNEL, ChannelConfig),
     ],
 )
 def test_every_table_key_fills_a_field_with_a_default(keys, record) -> None:  # type: ignore[no-untyped-def]
     """The section tables name real record fields, and every one has a default there."""
-    defaults = schema.defaults(record)
+    defaults = spec.defaults(record)
     assert {k.attr for k in keys} <= set(defaults)
 
 

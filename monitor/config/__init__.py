@@ -1,7 +1,7 @@
 """Config: parse the TOML file once, strictly, into frozen objects (STYLE.md #9).
 
 :func:`load_config` reads the file, :class:`~monitor.config.validate.Validator` checks
-every section (the keys of each: :mod:`monitor.config.schema`; the value parsers:
+every section (the keys of each: :mod:`monitor.config.spec`; the value parsers:
 :mod:`monitor.config.units`), and the rules are compiled once
 (:func:`monitor.match.compile_rules`), so a bad rule fails at start. The result is one
 frozen :class:`Config` passed down to every stage, every value already parsed.

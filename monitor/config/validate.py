@@ -1,6 +1,6 @@
 """Validate the TOML document of a config into frozen records, naming file, key and line.
 
-:class:`Validator` reads each section with the tables of :mod:`monitor.config.schema`
+:class:`Validator` reads each section with the tables of :mod:`monitor.config.spec`
 (one generic loop: :meth:`Validator.read`) and by hand only the keys that depend on
 others, the environment or files. It raises :class:`~monitor.errors.ConfigError` with
 the dotted key, the 1-based line (:func:`~monitor.config.lines.line_of`) and a "did you
@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from monitor.config import schema
+from monitor.config import spec
 from monitor.config.lines import line_of
-from monitor.config.schema import Convert, Key, defaults, of_type, string_list
+from monitor.config.spec import Convert, Key, defaults, of_type, string_list
 from monitor.config.units import parse_digest
 from monitor.errors import ConfigError, QueryError
 from monitor.match import Matcher, compile_rules
@@ -44,11 +44,11 @@ from monitor.records import (
 from monitor.secrets import mask_url, register_secret
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_MONITOR_KEYS = schema.allowed(schema.MONITOR, schema.MONITOR_OWN)
-_FETCH_KEYS = schema.allowed(schema.FETCH)
-_FEED_KEYS = schema.allowed(schema.FEED, schema.FEED_OWN)
-_RULE_KEYS = schema.allowed(schema.RULE, schema.RULE_OWN)
-_CHANNEL_KEYS = schema.allowed(schema.CHANNEL, schema.CHANNEL_OWN)
+_MONITOR_KEYS = spec.allowed(spec.MONITOR, spec.MONITOR_OWN)
+_FETCH_KEYS = spec.allowed(spec.FETCH)
+_FEED_KEYS = spec.allowed(spec.FEED, spec.FEED_OWN)
+_RULE_KEYS = spec.allowed(spec.RULE, spec.RULE_OWN)
+_CHANNEL_KEYS = spec.allowed(spec.CHANNEL, spec.CHANNEL_OWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,7 @@ class Validator:
     # -- the document -----------------------------------------------------------------
     def build(self, data: dict[str, Any]) -> Sections:
         """Every section of ``data``, validated; raises :class:`ConfigError`."""
-        self.no_unknown(data, schema.TOP, "")
+        self.no_unknown(data, spec.TOP, "")
         monitor = self.monitor(self.table(data, "monitor", _MONITOR_KEYS, "monitor"))
         fetch = self.fetch(self.table(data, "fetch", _FETCH_KEYS, "fetch"))
         channels = self.channels(data.get("channels", {}))
@@ -195,7 +195,7 @@ class Validator:
         default = defaults(MonitorSettings)
         state_dir = self.state_dir(t, default["state_dir"])
         database = self.database(t.get("database") or f"sqlite:///{Path(state_dir) / 'monitor.db'}")
-        values = self.read(schema.MONITOR, t, "monitor", default)
+        values = self.read(spec.MONITOR, t, "monitor", default)
         return MonitorSettings(database=database, state_dir=state_dir, **values)
 
     def state_dir(self, t: Mapping[str, Any], default: str) -> str:
@@ -205,7 +205,7 @@ class Validator:
         checked either way."""
         written = default
         if "state_dir" in t:
-            written = self.convert(schema.non_empty_string, t["state_dir"], "monitor.state_dir")
+            written = self.convert(spec.non_empty_string, t["state_dir"], "monitor.state_dir")
         return self.env.get("STATE_DIRECTORY", "").split(":")[0] or written
 
     def database(self, url: Any) -> str:
@@ -227,7 +227,7 @@ class Validator:
 
     # -- [fetch] ------------------------------------------------------------------------
     def fetch(self, t: dict[str, Any]) -> FetchSettings:
-        return FetchSettings(**self.read(schema.FETCH, t, "fetch", defaults(FetchSettings)))
+        return FetchSettings(**self.read(spec.FETCH, t, "fetch", defaults(FetchSettings)))
 
     # -- [channels] ---------------------------------------------------------------------
     def channels(self, t: Any) -> dict[str, ChannelConfig]:
@@ -258,7 +258,7 @@ class Validator:
             )
         self.register_secrets(value)
         masked = mask_url(value if "${" in value else url)
-        options = self.read(schema.CHANNEL, opts, key, defaults(ChannelConfig))
+        options = self.read(spec.CHANNEL, opts, key, defaults(ChannelConfig))
         template = self.template(opts["template"], key) if "template" in opts else None
         return ChannelConfig(
             name=name, url=url, masked_url=masked, kind=kind, template=template, **options
@@ -292,7 +292,7 @@ class Validator:
             if url in seen:
                 raise self.error(f"{key}.url", f"feed {url} is listed twice")
             seen.add(url)
-            out.append(FeedConfig(url=url, **self.read(schema.FEED, t, key, default)))
+            out.append(FeedConfig(url=url, **self.read(spec.FEED, t, key, default)))
         return tuple(out)
 
     def feed_url(self, t: Mapping[str, Any], where: str) -> str:
@@ -378,7 +378,7 @@ class Validator:
         if name in names:
             raise self.error(f"{where}.name", f"rule name {name!r} is used twice")
         names.add(name)
-        values = self.read(schema.RULE, t, where, defaults(RuleConfig))
+        values = self.read(spec.RULE, t, where, defaults(RuleConfig))
         for c in values["channels"]:
             if c not in channels:
                 raise self.error(

@@ -29,7 +29,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from monitor.log import event
 from monitor.notify.snippet import make_snippet, matched_terms
 from monitor.records import Alert, ChannelConfig, ChannelKind
-from monitor.records import channel_kind as channel_kind  # only for monitor.notify.__all__
 
 BodyFormat = Literal["html", "text"]
 T = TypeVar("T")
