@@ -39,6 +39,7 @@ _BEARER = re.compile(
     r"(?i)(\bbearer|authorization:\s*basic)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"
 )
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-?(?:[0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}")
 _URL_PIECE = re.compile(r"[/@?&=]")  # what separates the user, host, path and query pieces
 
 _registered: list[str] = []
@@ -69,13 +70,17 @@ def mask_url(url: str) -> str:
     except ValueError:
         return MASK
     netloc = parts.netloc
+    channel = _is_channel_url(parts.scheme)
     if "@" in netloc:
         creds, _, host = netloc.rpartition("@")
         user = creds.split(":", 1)[0]
+        host = MASK if channel and _is_secret_piece(host, channel=True) else host
         netloc = f"{user}:{MASK}@{host}" if ":" in creds else f"{MASK}@{host}"
-    elif parts.scheme not in ("http", "https", "file", "") and _looks_like_token(netloc):
+    elif channel and _is_secret_piece(netloc, channel=True):
         netloc = MASK
-    path = "/".join(MASK if _looks_like_token(seg) else seg for seg in parts.path.split("/"))
+    path = "/".join(
+        MASK if _is_secret_piece(seg, channel=channel) else seg for seg in parts.path.split("/")
+    )
     query = "&".join(
         f"{quote(k)}={MASK if _SECRET_QUERY_KEYS.search(k) else quote(v, safe='@.,:')}"
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -85,6 +90,18 @@ def mask_url(url: str) -> str:
         # urlunsplit drops the empty authority: sqlite:///data/x.db must not become sqlite:/data/x.db
         masked = f"{parts.scheme}://" + masked[len(parts.scheme) + 1 :]
     return masked
+
+
+def _is_channel_url(scheme: str) -> bool:
+    """An apprise/notification URL (``tgram://``, ``msteams://``...), not a web or file link."""
+    return scheme.lower() not in ("http", "https", "file", "")
+
+
+def _is_secret_piece(piece: str, *, channel: bool) -> bool:
+    """Whether one piece of a URL (a path segment, a host) is a secret: a token
+    (:func:`_looks_like_token`) anywhere, and in a channel URL also a GUID (webhook ids
+    such as Teams' ``1a2b3c4d-...``). UUIDs in news links and host names stay readable."""
+    return _looks_like_token(piece) or (channel and _GUID.fullmatch(piece) is not None)
 
 
 def _looks_like_token(segment: str) -> bool:
@@ -103,7 +120,7 @@ def _looks_like_token(segment: str) -> bool:
 
 def url_secrets(url: str) -> tuple[str, ...]:
     """The literal secrets of a URL: its password and every piece between ``/ @ ? & =``
-    that looks like a token (the rule :func:`mask_url` uses). Pass them to
+    that is a secret by the rule :func:`mask_url` uses (:func:`_is_secret_piece`). Pass them to
     :func:`mask_text` for a message that may quote them without the URL around them
     (a library's error naming the bot token)."""
     found = []
@@ -113,7 +130,9 @@ def url_secrets(url: str) -> tuple[str, ...]:
         password = None
     if password:
         found.append(password)
-    found += [p for p in _URL_PIECE.split(url.split("://", 1)[-1]) if _looks_like_token(p)]
+    channel = _is_channel_url(url.split("://", 1)[0] if "://" in url else "")
+    pieces = _URL_PIECE.split(url.split("://", 1)[-1])
+    found += [p for p in pieces if _is_secret_piece(p, channel=channel)]
     return tuple(found)
 
 

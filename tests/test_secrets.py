@@ -54,6 +54,16 @@ def clean_registry(monkeypatch):
             "https://news.example/2026/11/27/kyiv-energy-grid-update-2026",
         ),
         ("https://news.example/rss.xml", "https://news.example/rss.xml"),
+        # a channel's webhook GUIDs are secrets; a UUID in an article link is not
+        (
+            "msteams://1a2b3c4d-1111-2222-3333-444455556666@0f0e0d0c-aaaa-bbbb-cccc-ddddeeeeffff"
+            "/IncomingWebhook/9f8e7d6c5b4a39281706f5e4d3c2b1a0/abcdef01-2345-6789-abcd-ef0123456789/",
+            "msteams://***@***/IncomingWebhook/***/***/",
+        ),
+        (
+            "https://news.example/world/a1b2c3d4-1111-2222-3333-444455556666_story.html",
+            "https://news.example/world/a1b2c3d4-1111-2222-3333-444455556666_story.html",
+        ),
     ],
 )
 def test_mask_url(url, expected) -> None:
@@ -71,6 +81,17 @@ def test_mask_url(url, expected) -> None:
             ("tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2",),
         ),
         ("json://hooks.example/4f3c2a1b9d8e7f6a5b4c/in", ("4f3c2a1b9d8e7f6a5b4c",)),
+        # webhook GUIDs in a channel URL (Teams): every one is a secret
+        (
+            "msteams://1a2b3c4d-1111-2222-3333-444455556666@0f0e0d0c-aaaa-bbbb-cccc-ddddeeeeffff"
+            "/IncomingWebhook/9f8e7d6c5b4a39281706f5e4d3c2b1a0/abcdef01-2345-6789-abcd-ef0123456789/",
+            (
+                "1a2b3c4d-1111-2222-3333-444455556666",
+                "0f0e0d0c-aaaa-bbbb-cccc-ddddeeeeffff",
+                "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+                "abcdef01-2345-6789-abcd-ef0123456789",
+            ),
+        ),
         # the token rule of mask_url: host names and word slugs are not secrets
         ("json://127.0.0.1:9/hooks/kyiv-news-2026-11", ()),
         ("console://", ()),
