@@ -160,3 +160,24 @@ def test_alerts_show_when_a_waiting_alert_is_tried_next_and_mark_it_held(ctx, fa
     assert " pending " in rows[str(due)]
     assert " pending " in rows[str(retrying)] and shown_later in rows[str(retrying)]
     assert "pending 3" in out[-1]  # the summary counts outbox states, held ones are pending
+
+
+def test_notify_test_with_a_broken_override_template_sends_the_default_one(
+    factory, telegram, tmp_path, capsys, caplog
+):
+    """A channel template with a syntax error does not stop the test message: it goes out
+    with the default template, and the log says which template failed."""
+    from dataclasses import replace
+
+    broken = tmp_path / "broken.html"
+    broken.write_text("{% block body %}{{ unclosed {% endblock %}")
+    tg = replace(channel("tg", telegram.url()), template=str(broken))
+    ctx = Ctx(make_config([tg]), factory)
+
+    with caplog.at_level("WARNING"):
+        assert run(ctx, "notify", "test", "tg") == 0
+
+    [payload] = telegram.payloads()
+    assert "press-monitor test message" in payload["text"]
+    [failed] = [r for r in caplog.records if r.getMessage() == "template.failed"]
+    assert failed.fields["template"] == str(broken)
