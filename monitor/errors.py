@@ -69,6 +69,9 @@ FetchErrorKind = Literal[
     "redirect_loop",
     "not_a_feed",
     "parse_error",
+    # A bug or an unforeseen input inside one feed's poll: recorded on that feed (the
+    # traceback goes to the log) so the cycle goes on; see monitor.pipeline.
+    "internal",
 ]
 FETCH_ERROR_KINDS: tuple[FetchErrorKind, ...] = get_args(FetchErrorKind)
 

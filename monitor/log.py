@@ -107,10 +107,18 @@ def _iso(created: float) -> str:
     )
 
 
-def event(log: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
-    """Log one structured event ``name`` with ``fields``."""
+def event(
+    log: logging.Logger,
+    name: str,
+    level: int = logging.INFO,
+    *,
+    exc_info: BaseException | None = None,
+    **fields: Any,
+) -> None:
+    """Log one structured event ``name`` with ``fields`` (and ``exc_info``'s traceback,
+    masked like every other part of the line)."""
     if log.isEnabledFor(level):
-        log.log(level, name, extra={"fields": fields})
+        log.log(level, name, exc_info=exc_info, extra={"fields": fields})
 
 
 def setup_logging(fmt: LogFormat = "text", level: LogLevel = "info") -> None:

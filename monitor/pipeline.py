@@ -11,19 +11,29 @@ For each due feed, concurrently (bounded by :class:`monitor.fetch.client.FeedCli
 6. on failure: record the classified error on the feed, back off, and raise one
    operator notice when the feed has been broken longer than the threshold.
 
-Expected errors (:class:`FetchError`) are recorded and the cycle goes on; anything
-else propagates. Delivery of the outbox is a separate step (:mod:`monitor.delivery`).
+One feed never stops the cycle: expected errors (:class:`FetchError`) are recorded
+on the feed, and so is anything else raised inside one feed's poll (kind
+``internal``, the traceback in the log), so a hostile feed that trips a bug becomes
+that feed's failure while every other feed is stored and alerted. Only a failure
+of the cycle itself (the database cannot be read at its start) propagates.
+
+Database work runs on one worker thread per cycle (``store``), never on the event
+loop: a long transaction or the matching of a large article does not stall the
+other feeds' fetches. Delivery of the outbox is a separate step
+(:mod:`monitor.delivery`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from monitor.config import Config
 from monitor.errors import FetchError, FetchErrorKind
@@ -36,6 +46,7 @@ from monitor.notify import notices
 from monitor.parse.pool import ParsePool
 from monitor.records import Article, Document, FeedConfig, ParsedFeed, RuleConfig, StoredArticle
 from monitor.schedule import is_feed_broken, next_check
+from monitor.secrets import mask_text
 from monitor.store.articles import insert_new_articles, record_matches, unseen_articles
 from monitor.store.db import SessionFactory, session_scope
 from monitor.store.feeds import (
@@ -53,6 +64,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+MAX_INTERNAL_MESSAGE = 300  # characters of an unexpected exception kept on the feed
 
 
 def utcnow() -> datetime:
@@ -120,9 +134,11 @@ async def poll_cycle(
         sync_feeds(session, rt.config.feeds, now)
         states = feed_states(session, due_at=None if all_feeds else now)
     feeds = {f.url: f for f in rt.config.feeds}
-    async with FeedClient(rt.config.fetch) as client:
-        tasks = [_poll_one(rt, client, feeds[s.url], s, now) for s in states if s.url in feeds]
-        outcomes = await asyncio.gather(*tasks)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as store:
+        async with FeedClient(rt.config.fetch) as client:
+            cycle = _Cycle(rt, client, store, now)
+            tasks = [_poll_one(cycle, feeds[s.url], s) for s in states if s.url in feeds]
+            outcomes = await asyncio.gather(*tasks)
     due = [s.next_check_at for s in states if s.next_check_at is not None]
     lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
     report = CycleReport(
@@ -144,26 +160,110 @@ async def poll_cycle(
     return report
 
 
-async def _poll_one(
-    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState, now: datetime
-) -> FeedOutcome:
-    """Poll one feed; a :class:`FetchError` is recorded on it, anything else propagates."""
+@dataclass(frozen=True, slots=True)
+class _Cycle:
+    """What every feed of one cycle shares: the runtime, the HTTP client, the store
+    thread and the cycle's one clock."""
+
+    rt: Runtime
+    client: FeedClient
+    store: ThreadPoolExecutor
+    now: datetime
+
+    async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` (database work, matching) on the store thread, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.store, functools.partial(fn, *args, **kwargs))
+
+
+class _Stage:
+    """Where one feed's poll is, for the message of an unexpected error."""
+
+    __slots__ = ("name",)
+
+    def __init__(self) -> None:
+        self.name = "fetching"
+
+
+async def _poll_one(cycle: _Cycle, feed: FeedConfig, state: FeedState) -> FeedOutcome:
+    """Poll one feed; whatever it raises becomes its recorded failure, never the cycle's."""
     started = time.monotonic()
+    stage = _Stage()
     try:
-        outcome = await poll_feed(rt, client, feed, state, now)
+        outcome = await poll_feed(cycle, feed, state, stage)
     except FetchError as exc:
-        duration_ms = int((time.monotonic() - started) * 1000)
-        outcome = _record_failure(rt, feed, state, exc, duration_ms, now)
-    if rt.on_feed:
-        rt.on_feed(outcome)
+        outcome = await _failed(cycle, feed, state, exc, started)
+    except Exception as exc:  # one feed's bug or unforeseen input never stops the others
+        event(
+            log,
+            "feed.internal_error",
+            logging.ERROR,
+            exc_info=exc,
+            feed_url=feed.url,
+            stage=stage.name,
+            error=repr(exc)[:MAX_INTERNAL_MESSAGE],
+        )
+        outcome = await _failed(cycle, feed, state, internal_error(exc, stage.name), started)
+    _observe(cycle.rt.on_feed, outcome)
     return outcome
 
 
-async def poll_feed(
-    rt: Runtime, client: FeedClient, feed: FeedConfig, state: FeedState, now: datetime
+def internal_error(exc: BaseException, stage: str) -> FetchError:
+    """An unexpected exception as the feed's ``internal`` failure: one printable line."""
+    detail = "".join(c if c.isprintable() else "?" for c in str(exc))[:MAX_INTERNAL_MESSAGE]
+    return FetchError(
+        "internal",
+        f"unexpected {type(exc).__name__} while {stage}"
+        + (f": {mask_text(detail)}" if detail else "")
+        + " (a press-monitor bug or an input it cannot handle; the traceback is in the"
+        " log as feed.internal_error; the other feeds go on)",
+    )
+
+
+def _observe(hook: Callable[[FeedOutcome], None] | None, outcome: FeedOutcome) -> None:
+    """Call the metrics hook; a failing hook is logged, never the feed's failure."""
+    if hook is None:
+        return
+    try:
+        hook(outcome)
+    except Exception as exc:
+        event(log, "metrics.hook_failed", logging.WARNING, exc_info=exc, feed_url=outcome.url)
+
+
+async def _failed(
+    cycle: _Cycle, feed: FeedConfig, state: FeedState, exc: FetchError, started: float
 ) -> FeedOutcome:
-    """Fetch, parse, normalise, store, match one feed as of ``now``; raise FetchError
-    on failure."""
+    """Record ``exc`` on the feed; when even that fails (the database), log it and
+    report the feed failed: the cycle still goes on."""
+    duration_ms = int((time.monotonic() - started) * 1000)
+    try:
+        return await cycle.db(_record_failure, cycle.rt, feed, state, exc, duration_ms, cycle.now)
+    except Exception as db_exc:
+        event(
+            log,
+            "feed.failure_not_recorded",
+            logging.ERROR,
+            exc_info=db_exc,
+            feed_url=feed.url,
+            error_kind=exc.kind,
+            error=exc.message,
+        )
+        return FeedOutcome(
+            url=feed.url,
+            status="error",
+            error_kind=exc.kind,
+            error=exc.message,
+            duration_ms=duration_ms,
+        )
+
+
+async def poll_feed(
+    cycle: _Cycle, feed: FeedConfig, state: FeedState, stage: _Stage | None = None
+) -> FeedOutcome:
+    """Fetch, parse, normalise, store, match one feed as of the cycle's clock; raise
+    FetchError on failure (``stage`` tracks where it is, for unexpected errors)."""
+    stage = stage or _Stage()
+    rt, now = cycle.rt, cycle.now
     started = time.monotonic()
     fstate = FetchState(
         etag=state.etag,
@@ -171,27 +271,32 @@ async def poll_feed(
         body_hash=state.body_hash,
         last_forced_at=state.last_forced_at,
     )
-    result = await client.fetch(feed, fstate, now)
+    result = await cycle.client.fetch(feed, fstate, now)
     if result.status == "not_modified" or result.body is None:
-        return _record_not_modified(rt, feed, state, result, started, now)
+        stage.name = "recording a not-modified answer"
+        return await cycle.db(_record_not_modified, rt, feed, state, result, started, now)
     if result.moved_to:
         # Every redirect was permanent: the operator should update the config.
         event(log, "feed.moved", logging.WARNING, feed_url=feed.url, moved_to=result.moved_to)
+    stage.name = "parsing"
     parsed = await rt.parse_pool.parse(
         result.body, result.content_type, result.final_url or feed.url
     )
+    stage.name = "normalising entries"
     articles = normalize_entries(parsed, feed, now)
     if feed.full_text:
-        articles = await _with_full_text(rt, client, state, articles, now)
-    return _store_and_match(rt, feed, state, result, parsed, articles, started, now)
+        stage.name = "fetching full text"
+        articles = await _with_full_text(cycle, state, articles)
+    stage.name = "storing and matching"
+    return await cycle.db(_store_and_match, rt, feed, state, result, parsed, articles, started, now)
 
 
 async def _with_full_text(
-    rt: Runtime, client: FeedClient, state: FeedState, articles: list[Article], now: datetime
+    cycle: _Cycle, state: FeedState, articles: list[Article]
 ) -> list[Article]:
     """Fetch and extract the page of each article not stored yet (same bounds as feeds)."""
-    with session_scope(rt.session_factory) as session:
-        fresh = {a.guid for a in unseen_articles(session, state.id, articles)}
+    client, now = cycle.client, cycle.now
+    fresh = {a.guid for a in await cycle.db(_unseen, cycle.rt, state, articles)}
 
     async def one(article: Article) -> Article:
         if article.guid not in fresh or not article.link:
@@ -214,6 +319,11 @@ async def _with_full_text(
         return article
 
     return list(await asyncio.gather(*(one(a) for a in articles)))
+
+
+def _unseen(rt: Runtime, state: FeedState, articles: list[Article]) -> list[Article]:
+    with session_scope(rt.session_factory) as session:
+        return unseen_articles(session, state.id, articles)
 
 
 def _store_and_match(
