@@ -108,6 +108,18 @@ class CycleReport:
     def failed(self) -> int:
         return sum(o.status == "error" for o in self.outcomes)
 
+    @property
+    def problem(self) -> str | None:
+        """Why this cycle counts as failed, or None: every feed it polled failed inside
+        press-monitor itself (kind ``internal``). Feeds that fail on their side
+        (timeouts, 404s) are the feeds' problem, reported per feed, not the daemon's."""
+        internal = [o for o in self.outcomes if o.error_kind == "internal"]
+        if not internal or len(internal) < len(self.outcomes):
+            return None
+        return (
+            f"every feed polled ({len(internal)}) failed inside press-monitor: {internal[0].error}"
+        )
+
 
 @dataclass
 class Runtime:

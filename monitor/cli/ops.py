@@ -61,6 +61,7 @@ class Status:
     database: str  # masked URL or file path
     database_bytes: int | None
     wal_bytes: int | None
+    problem: str | None = None  # why the daemon's last poll cycles failed
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -111,6 +112,7 @@ def collect_status(
         database=db_name,
         database_bytes=db_bytes,
         wal_bytes=wal_bytes,
+        problem=beat.problem,
     )
 
 
@@ -146,6 +148,8 @@ def render_status(s: Status, config: Config) -> str:
     """The status screen as text."""
     tz = ZoneInfo(config.monitor.timezone)
     lines = [f"daemon:    {_daemon_line(s, tz)}"]
+    if s.problem:
+        lines.append(f"problem:   poll cycles are failing: {mask_text(s.problem)}")
     total = sum(s.feeds.values())
     states = ", ".join(f"{s.feeds.get(k, 0)} {k.replace('_', ' ')}" for k in schedule.FEED_STATES)
     lines.append(f"feeds:     {total} active: {states}")

@@ -31,7 +31,7 @@ from monitor.errors import MonitorError
 from monitor.log import event
 from monitor.records import AlertStatus
 from monitor.schedule import FEED_STATES, FeedStatus
-from monitor.secrets import mask_url
+from monitor.secrets import mask_text, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -198,17 +198,23 @@ class HealthServer:
     """
 
     def __init__(
-        self, address: str, registry: CollectorRegistry, is_healthy: Callable[[], bool]
+        self,
+        address: str,
+        registry: CollectorRegistry,
+        is_healthy: Callable[[], bool],
+        *,
+        problem: Callable[[], str | None] | None = None,
     ) -> None:
         self.host, self.port = parse_address(address)
         self._registry = registry
         self._is_healthy = is_healthy
+        self._problem = problem
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Bind and serve; raises MonitorError when the address cannot be bound."""
-        handler = _handler_class(self._registry, self._is_healthy)
+        handler = _handler_class(self._registry, self._is_healthy, self._problem)
         server_class = _V6Server if ":" in self.host else ThreadingHTTPServer
         try:
             self._httpd = server_class((self.host, self.port), handler)
@@ -247,7 +253,11 @@ class _V6Server(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
-def _handler_class(registry: CollectorRegistry, is_healthy: Callable[[], bool]) -> type:
+def _handler_class(
+    registry: CollectorRegistry,
+    is_healthy: Callable[[], bool],
+    problem: Callable[[], str | None] | None = None,
+) -> type:
     class _Handler(BaseHTTPRequestHandler):
         server_version = "press-monitor"
 
@@ -258,7 +268,8 @@ def _handler_class(registry: CollectorRegistry, is_healthy: Callable[[], bool]) 
             path = self.path.split("?", 1)[0]
             if path == "/healthz":
                 ok = _safe_call(is_healthy)
-                self._send(200 if ok else 503, b"ok\n" if ok else b"stalled\n", "text/plain")
+                body = b"ok\n" if ok else _unhealthy_body(problem)
+                self._send(200 if ok else 503, body, "text/plain; charset=utf-8")
             elif path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             else:
@@ -276,6 +287,17 @@ def _handler_class(registry: CollectorRegistry, is_healthy: Callable[[], bool]) 
                 self.wfile.write(body)
 
     return _Handler
+
+
+def _unhealthy_body(problem: Callable[[], str | None] | None) -> bytes:
+    """``stalled`` and, when known, why (masked: it may quote an error)."""
+    why = None
+    if problem is not None:
+        try:
+            why = problem()
+        except Exception:
+            why = None
+    return (f"stalled: {mask_text(why)}\n" if why else "stalled\n").encode()
 
 
 def _safe_call(check: Callable[[], bool]) -> bool:

@@ -118,6 +118,9 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+FAILED_CYCLES_LIMIT = 3  # consecutive failed cycles before /healthz and the watchdog fail
+
+
 class WatchdogGate:
     """Decides whether the watchdog may be pinged: only while poll cycles progress. No I/O.
 
@@ -128,15 +131,29 @@ class WatchdogGate:
     crashing both count as a stall once ``stall_limit_s`` has passed. With
     ``idle_limit_s`` set, going that long without any cycle starting (the
     scheduler itself died) is a stall too; that clock starts at ``created_at``.
+
+    A cycle can also *fail* (:meth:`cycle_failed`: it raised, e.g. the database is
+    unreadable, or it returned but every feed failed inside press-monitor itself).
+    After ``failed_limit`` failed cycles in a row the gate says no at once, without
+    waiting for the stall limit; :meth:`problem` says why, for ``/healthz``,
+    ``STATUS=`` and ``monitor status``. One good cycle clears it.
     """
 
     def __init__(
-        self, stall_limit_s: float, idle_limit_s: float | None = None, created_at: float = 0.0
+        self,
+        stall_limit_s: float,
+        idle_limit_s: float | None = None,
+        created_at: float = 0.0,
+        *,
+        failed_limit: int = FAILED_CYCLES_LIMIT,
     ) -> None:
         self.stall_limit_s = stall_limit_s
         self.idle_limit_s = idle_limit_s
+        self.failed_limit = failed_limit
         self._unfinished_since: float | None = None
         self._last_activity = created_at
+        self._failed = 0
+        self._failure: str | None = None
         self._lock = threading.Lock()
 
     def cycle_started(self, now: float) -> None:
@@ -147,21 +164,54 @@ class WatchdogGate:
             self._last_activity = now
 
     def cycle_finished(self, now: float) -> None:
-        """A poll cycle returned: progress."""
+        """A poll cycle returned and did its work: progress."""
+        with self._lock:
+            self._unfinished_since = None
+            self._last_activity = now
+            self._failed, self._failure = 0, None
+
+    def cycle_idle(self, now: float) -> None:
+        """A poll cycle returned with nothing due: activity, but neither a success nor a
+        failure (a failing streak goes on; the failed feeds are backing off)."""
         with self._lock:
             self._unfinished_since = None
             self._last_activity = now
 
-    def should_ping(self, now: float) -> bool:
-        """True while no cycle is overdue and the scheduler keeps starting cycles."""
+    @property
+    def failure(self) -> str | None:
+        """The reason of the last failed cycle while failed cycles are not followed by a
+        good one; None otherwise."""
         with self._lock:
-            if self._unfinished_since is not None:
-                return now - self._unfinished_since <= self.stall_limit_s
-            if self.idle_limit_s is None:
-                return True
-            return now - self._last_activity <= self.idle_limit_s
+            return self._failure
+
+    def cycle_failed(self, now: float, reason: str) -> None:
+        """A poll cycle raised or achieved nothing because of ``reason`` (one line)."""
+        with self._lock:
+            self._unfinished_since = None
+            self._last_activity = now
+            self._failed += 1
+            self._failure = reason
+
+    def should_ping(self, now: float) -> bool:
+        """True while no cycle is overdue, cycles do not keep failing, and the
+        scheduler keeps starting cycles."""
+        return self.problem(now) is None
 
     is_progressing = should_ping  # the same answer serves /healthz
+
+    def problem(self, now: float) -> str | None:
+        """Why the daemon is not healthy, in one line; None when it is."""
+        with self._lock:
+            if self._unfinished_since is not None:
+                running = now - self._unfinished_since
+                if running > self.stall_limit_s:
+                    return f"a poll cycle has not finished for {running:.0f} s"
+                return None
+            if self._failed >= self.failed_limit:
+                return f"the last {self._failed} poll cycles failed: {self._failure}"
+            if self.idle_limit_s is not None and now - self._last_activity > self.idle_limit_s:
+                return f"no poll cycle started for {now - self._last_activity:.0f} s"
+            return None
 
 
 class WatchdogPinger:

@@ -36,6 +36,7 @@ from monitor.errors import ConfigError
 from monitor.log import event
 from monitor.parse.pool import ParsePool
 from monitor.pipeline import CycleReport, FeedOutcome, Runtime, poll_cycle, utcnow
+from monitor.secrets import mask_text
 from monitor.store import db, state, views
 from monitor.store.db import session_scope
 from monitor.store.feeds import sync_feeds
@@ -97,17 +98,51 @@ class Daemon:
 
     # -- jobs -----------------------------------------------------------------------
     def poll(self) -> None:
-        """The ``poll`` job: one cycle over the due feeds (cancellable on shutdown)."""
+        """The ``poll`` job: one cycle over the due feeds (cancellable on shutdown).
+
+        A cycle that raises (the database cannot be read) or in which every feed failed
+        inside press-monitor counts as failed: logged, written to ``daemon.problem``
+        for ``monitor status``, and after a few in a row ``/healthz`` answers 503 and
+        the watchdog stops being pinged (:class:`WatchdogGate`)."""
         if self.stop_event.is_set():
             return
         self.gate.cycle_started(time.monotonic())
-        asyncio.run(self._poll())
-        if self._cancelled:
+        try:
+            asyncio.run(self._poll())
+            if self._cancelled:
+                return
+            self._judge_cycle()
+            self._after_cycle()
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {mask_text(str(exc))}"[:300]
+            event(log, "cycle.failed", logging.ERROR, exc_info=exc, error=reason)
+            self._cycle_failed(reason)
             return
-        self.gate.cycle_finished(time.monotonic())
-        self._after_cycle()
         if self.last_report is not None and self.last_report.alerts and self._scheduler:
             self._scheduler.modify_job("deliver", next_run_time=utcnow())  # new alerts: now
+
+    def _judge_cycle(self) -> None:
+        """Tell the gate whether the cycle that returned did its work."""
+        report, now = self.last_report, time.monotonic()
+        problem = report.problem if report is not None else None
+        if problem:
+            event(log, "cycle.failed", logging.ERROR, error=problem)
+            self.gate.cycle_failed(now, problem)
+        elif report is not None and not report.outcomes:
+            self.gate.cycle_idle(now)
+        else:
+            self.gate.cycle_finished(now)
+
+    def _cycle_failed(self, reason: str) -> None:
+        """A cycle raised: tell the gate, systemd and (if it can be written) the database."""
+        self.gate.cycle_failed(time.monotonic(), reason)
+        problem = self.gate.problem(time.monotonic())
+        if problem:
+            self.notifier.status(f"UNHEALTHY: {problem}")
+        try:  # the database may be what failed: then `monitor status` sees a stale heartbeat
+            state.record_problem(self.session_factory, utcnow(), reason)
+        except Exception as exc:
+            event(log, "cycle.problem_not_recorded", logging.WARNING, error=repr(exc)[:300])
 
     async def _poll(self) -> None:
         self._cancelled = False
@@ -123,7 +158,7 @@ class Daemon:
 
     def _after_cycle(self) -> None:
         now = utcnow()
-        state.record_heartbeat(self.session_factory, now, os.getpid())
+        state.record_heartbeat(self.session_factory, now, os.getpid(), self.gate.failure)
         report = self.last_report
         if report is not None:
             self.metrics.cycle_completed(report.duration_ms / 1000, now.timestamp())
@@ -137,8 +172,10 @@ class Daemon:
             for (status, _), n in views.alert_counts(self.session_factory).items()
             if status in ("pending", "sending")
         )
+        unhealthy = self.gate.problem(time.monotonic())
         self.notifier.status(
-            f"feeds ok {feeds['ok']}, failing {feeds['failing']}, backing off "
+            (f"UNHEALTHY: {unhealthy}; " if unhealthy else "")
+            + f"feeds ok {feeds['ok']}, failing {feeds['failing']}, backing off "
             f"{feeds['backing_off']}, broken {feeds['broken']}, new {feeds['new']}; "
             f"alerts pending {pending}; "
             f"last cycle {now:%H:%M:%S} UTC"
@@ -249,6 +286,7 @@ class Daemon:
             self.config.monitor.http,
             self.metrics.registry,
             lambda: self.gate.should_ping(time.monotonic()),
+            problem=lambda: self.gate.problem(time.monotonic()),
         )
         health.start()
         return health

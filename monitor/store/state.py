@@ -18,6 +18,7 @@ from monitor.store.schema import StateRow
 
 HEARTBEAT_KEY = "daemon.heartbeat"
 PID_KEY = "daemon.pid"
+PROBLEM_KEY = "daemon.problem"  # why the last cycles failed; "" when the last one was good
 
 
 def get_state(session: Session, key: str) -> str | None:
@@ -37,17 +38,30 @@ def set_state(session: Session, key: str, value: str, now: datetime) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """What the daemon last wrote: when (UTC) and its pid; None when never written."""
+    """What the daemon last wrote: when (UTC), its pid and, when its poll cycles keep
+    failing, why; None when never written."""
 
     at: datetime | None
     pid: int | None
+    problem: str | None = None
 
 
-def record_heartbeat(session_factory: SessionFactory, now: datetime, pid: int) -> None:
-    """Write ``daemon.heartbeat`` (ISO time) and ``daemon.pid``; the daemon calls it every cycle."""
+def record_heartbeat(
+    session_factory: SessionFactory, now: datetime, pid: int, problem: str | None = None
+) -> None:
+    """Write ``daemon.heartbeat`` (ISO time), ``daemon.pid`` and ``daemon.problem``
+    (cleared when None); the daemon calls it after every cycle that returned."""
     with session_factory.begin() as session:
-        for key, value in ((HEARTBEAT_KEY, now.isoformat()), (PID_KEY, str(pid))):
-            session.merge(StateRow(key=key, value=value, updated_at=now))
+        values = ((HEARTBEAT_KEY, now.isoformat()), (PID_KEY, str(pid)), (PROBLEM_KEY, problem))
+        for key, value in values:
+            session.merge(StateRow(key=key, value=value or "", updated_at=now))
+
+
+def record_problem(session_factory: SessionFactory, now: datetime, problem: str) -> None:
+    """Write ``daemon.problem`` alone: a cycle raised, so there is no heartbeat to write
+    (the heartbeat goes stale, which ``monitor status`` reports)."""
+    with session_factory.begin() as session:
+        session.merge(StateRow(key=PROBLEM_KEY, value=problem, updated_at=now))
 
 
 def read_heartbeat(session_factory: SessionFactory) -> Heartbeat:
@@ -57,11 +71,15 @@ def read_heartbeat(session_factory: SessionFactory) -> Heartbeat:
             key: value
             for key, value in session.execute(
                 select(StateRow.key, StateRow.value).where(
-                    StateRow.key.in_([HEARTBEAT_KEY, PID_KEY])
+                    StateRow.key.in_([HEARTBEAT_KEY, PID_KEY, PROBLEM_KEY])
                 )
             )
         }
-    return Heartbeat(_parse_time(rows.get(HEARTBEAT_KEY)), _parse_int(rows.get(PID_KEY)))
+    return Heartbeat(
+        _parse_time(rows.get(HEARTBEAT_KEY)),
+        _parse_int(rows.get(PID_KEY)),
+        rows.get(PROBLEM_KEY) or None,
+    )
 
 
 def _parse_time(value: str | None) -> datetime | None:
