@@ -63,12 +63,26 @@ def _fmt(value: Any) -> str:
     return s
 
 
-class TextFormatter(logging.Formatter):
-    """``level=info event=name key=value ...``; ``ts=`` first unless journald adds time."""
+# sd-daemon(3) priority prefixes: journald reads "<4>" at the start of a stderr line as
+# PRIORITY=4 (SyslogLevelPrefix=, on by default), so `journalctl -p warning` works.
+_SYSLOG_PRIORITY = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6, "DEBUG": 7}
 
-    def __init__(self, timestamps: bool = True) -> None:
+
+def with_priority(record: logging.LogRecord, text: str) -> str:
+    """``text`` with the journal priority prefix of ``record`` on each of its lines."""
+    prefix = f"<{_SYSLOG_PRIORITY.get(record.levelname, 6)}>"
+    return "\n".join(prefix + line for line in text.split("\n"))
+
+
+class TextFormatter(logging.Formatter):
+    """``level=info event=name key=value ...``; ``ts=`` first unless journald adds time.
+
+    With ``journal`` every line starts with its sd-daemon priority prefix (``<4>``)."""
+
+    def __init__(self, timestamps: bool = True, *, journal: bool = False) -> None:
         super().__init__()
         self.timestamps = timestamps
+        self.journal = journal
 
     def format(self, record: logging.LogRecord) -> str:
         parts = [f"ts={_iso(record.created)}"] if self.timestamps else []
@@ -81,11 +95,16 @@ class TextFormatter(logging.Formatter):
         line = " ".join(parts)
         if record.exc_info:
             line += "\n" + mask_text(self.formatException(record.exc_info))
-        return line
+        return with_priority(record, line) if self.journal else line
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts``, ``level``, ``event``, the fields, ``exception``."""
+    """One JSON object per line: ``ts``, ``level``, ``event``, the fields, ``exception``;
+    with ``journal``, behind its sd-daemon priority prefix (``<3>{...}``)."""
+
+    def __init__(self, *, journal: bool = False) -> None:
+        super().__init__()
+        self.journal = journal
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {"ts": _iso(record.created), "level": record.levelname.lower()}
@@ -97,7 +116,8 @@ class JsonFormatter(logging.Formatter):
             out[k] = _field_value(k, v)
         if record.exc_info:
             out["exception"] = mask_text(self.formatException(record.exc_info))
-        return json.dumps(out, ensure_ascii=False)
+        line = json.dumps(out, ensure_ascii=False)
+        return with_priority(record, line) if self.journal else line
 
 
 def _iso(created: float) -> str:
@@ -124,12 +144,19 @@ def event(
 def setup_logging(fmt: LogFormat = "text", level: LogLevel = "info") -> None:
     """Send log events to stderr in ``text`` or ``json``; route uncaught exceptions there too.
 
-    Text lines carry a ``ts=`` unless stderr is the journal (it timestamps lines itself).
+    Text lines carry a ``ts=`` unless stderr is the journal (it timestamps lines itself);
+    on the journal every line carries its priority prefix, so ``journalctl -p warning``
+    shows the daemon's warnings and errors.
     """
     if fmt not in LOG_FORMATS:
         raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {fmt!r}")
     handler = logging.StreamHandler(sys.stderr)
-    formatter = JsonFormatter() if fmt == "json" else TextFormatter(not stderr_is_journal())
+    journal = stderr_is_journal()
+    formatter: logging.Formatter = (
+        JsonFormatter(journal=journal)
+        if fmt == "json"
+        else TextFormatter(not journal, journal=journal)
+    )
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

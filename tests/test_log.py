@@ -97,8 +97,31 @@ def test_text_lines_are_key_value(capsys, monkeypatch) -> None:
     event(log, "cycle.done", feeds=3, note="two words", duration_ms=5)
     assert (
         capsys.readouterr().err.strip()
-        == 'level=info event=cycle.done feeds=3 note="two words" duration_ms=5'
+        == '<6>level=info event=cycle.done feeds=3 note="two words" duration_ms=5'
     )
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_journal_lines_carry_their_priority_so_journalctl_p_warning_shows_them(
+    capsys, monkeypatch, fmt
+) -> None:
+    """Under journald every line (a traceback's too) starts with its sd-daemon priority:
+    <3> error, <4> warning, <6> info; journald turns it into PRIORITY=."""
+    monkeypatch.setattr("monitor.log.stderr_is_journal", lambda: True)
+    setup_logging(fmt, "info")
+    event(log, "feed.failed", logging.WARNING, feed_url="http://x/")
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        event(log, "feed.internal_error", logging.ERROR, exc_info=exc)
+    event(log, "cycle.finished")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("<4>") and "feed.failed" in lines[0]
+    error_lines = [x for x in lines if x.startswith("<3>")]
+    assert any("feed.internal_error" in x for x in error_lines)
+    if fmt == "text":  # the traceback's own lines are errors too, not info
+        assert any("ValueError: boom" in x for x in error_lines)
+    assert lines[-1].startswith("<6>") and "cycle.finished" in lines[-1]
 
 
 @pytest.mark.parametrize(
