@@ -196,7 +196,19 @@ class Validator:
         state_dir = self.state_dir(t, default["state_dir"])
         database = self.database(t.get("database") or f"sqlite:///{Path(state_dir) / 'monitor.db'}")
         values = self.read(spec.MONITOR, t, "monitor", default)
+        self.http_public(values["http"], values["http_public"])
         return MonitorSettings(database=database, state_dir=state_dir, **values)
+
+    def http_public(self, address: str | None, public: bool) -> None:
+        """``/healthz`` and ``/metrics`` have no authentication: listening on anything but
+        loopback must be asked for with ``http_public = true`` (issue 10)."""
+        if address and not public and not spec.is_loopback_address(address):
+            raise self.error(
+                "monitor.http",
+                f"{address!r} is not a loopback address: /healthz and /metrics (no "
+                'authentication) would be reachable from other machines; use "127.0.0.1:PORT", '
+                "or set http_public = true in [monitor] to allow it",
+            )
 
     def state_dir(self, t: Mapping[str, Any], default: str) -> str:
         """``$STATE_DIRECTORY`` of the environment given (systemd's ``StateDirectory=``,
