@@ -53,6 +53,7 @@ class MonitorSettings:
     operator_channel: str | None = None  # where "feed broken" / "alert dead" notices go
     feed_broken_after_s: float = 12 * 3600.0
     http: str | None = None  # "127.0.0.1:9310": /healthz and /metrics; None = off
+    http_public: bool = False  # true: ``http`` may listen on a non-loopback address
     watch_config: bool = False
     retention_s: float | None = None  # None: keep articles forever
     keep_matched: bool = True  # retention keeps articles that matched a rule

@@ -1,15 +1,20 @@
 """Secrets: masking helpers, the registry of literal secrets, systemd credentials.
 
-Secrets never reach a log line or an error message. :func:`mask_text` masks every
-URL it finds (:func:`mask_url`), ``password=...``-style pairs, bearer tokens and
-every literal value given to :func:`register_secret` or passed in (:func:`url_secrets`:
-the password and token-like pieces of a URL, for text that quotes them without it).
-One rule says what looks like a token, for both :func:`mask_url` and :func:`url_secrets`. :func:`load_credentials`
-reads systemd credentials (``$CREDENTIALS_DIRECTORY``) so ``${TELEGRAM_BOT_TOKEN}``
-in the config can come from a credential file; :func:`secret_environ` merges them
-over the environment: **a credential wins over an environment variable of the
-same name** (the unit configured it deliberately; the environment is inherited
-and leaks more easily). Only :func:`load_credentials` does I/O.
+Secrets never reach any output. :func:`mask_text` is **the** masking function for
+display: every log line, CLI table and JSON, ``/metrics`` label, stored error text and
+operator notice goes through it (or through :func:`mask_url`, its part for one URL).
+Both mask userinfo passwords, secret-looking query values and path segments (one rule
+says what looks like a token: :func:`_is_secret_piece`) **and every literal given to
+:func:`register_secret`**: each ``${VAR}`` value the config expands and each systemd
+credential, also percent-encoded, whatever the key it stands under. :func:`mask_text`
+also masks ``password=...``-style pairs, bearer tokens and the literals passed in
+(:func:`url_secrets`: the password and token-like pieces of a URL, for text that quotes
+them without it). Masked output is deterministic (a ``/metrics`` label does not flap).
+:func:`load_credentials` reads systemd credentials (``$CREDENTIALS_DIRECTORY``) so
+``${TELEGRAM_BOT_TOKEN}`` in the config can come from a credential file;
+:func:`secret_environ` merges them over the environment: **a credential wins over an
+environment variable of the same name** (the unit configured it deliberately; the
+environment is inherited and leaks more easily). Only :func:`load_credentials` does I/O.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_SECRET_LEN = 4  # shorter literals would mask ordinary words
 MAX_CREDENTIAL_BYTES = 64 * 1024
 CREDENTIAL_PREFIX = "press-monitor_"  # LoadCredential=press-monitor:/etc/press-monitor/credentials
 
-_SECRET_QUERY_KEYS = re.compile(r"(token|key|secret|pass|pwd|auth|sig|apikey|api_key|access)", re.I)
+_SECRET_QUERY_KEYS = re.compile(
+    r"(token|key|secret|pass|pwd|auth|sig|apikey|api_key|access|session)", re.I
+)
 # A URL inside free text: scheme://... up to whitespace or a quote.
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 # key=value / key: value pairs whose key names a secret (not part of a URL: those
@@ -61,10 +68,15 @@ def registered_secrets() -> tuple[str, ...]:
         return tuple(_registered)
 
 
-def mask_url(url: str) -> str:
+def mask_url(url: str, *, strict: bool = False) -> str:
     """Mask credentials in a URL: user:password, path segments of apprise URLs that hold
-    tokens (``tgram://123:ABC/456`` -> ``tgram://***/456``), and secret-looking query values.
+    tokens (``tgram://123:ABC/456`` -> ``tgram://***/456``), secret-looking query values
+    and every registered secret wherever it stands (``?session=${TOKEN}``). ``strict``
+    masks every query value (a URL whose ``${VAR}`` values are no longer known: a feed
+    removed from the config).
     """
+    secrets = registered_secrets()
+    url = _mask_literals(url, secrets)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -81,15 +93,51 @@ def mask_url(url: str) -> str:
     path = "/".join(
         MASK if _is_secret_piece(seg, channel=channel) else seg for seg in parts.path.split("/")
     )
-    query = "&".join(
-        f"{quote(k)}={MASK if _SECRET_QUERY_KEYS.search(k) else quote(v, safe='@.,:')}"
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    )
+    query = _mask_query(parts.query, secrets, channel=channel, strict=strict)
     masked = urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
     if not netloc and url.startswith(f"{parts.scheme}://"):
         # urlunsplit drops the empty authority: sqlite:///data/x.db must not become sqlite:/data/x.db
         masked = f"{parts.scheme}://" + masked[len(parts.scheme) + 1 :]
     return masked
+
+
+def _mask_query(query: str, secrets: tuple[str, ...], *, channel: bool, strict: bool) -> str:
+    """``k=v&...`` with each secret value (:func:`_is_secret_value`) -> ``***``; the other
+    pairs stay as written (no re-encoding: what was shown is what was fetched)."""
+    if not query:
+        return query
+    pairs = []
+    for pair in query.split("&"):
+        key, eq, raw = pair.partition("=")
+        if eq and (strict or _is_secret_value(unquote_plus(key), raw, secrets, channel=channel)):
+            pair = f"{key}={MASK}"
+        pairs.append(pair)
+    return "&".join(pairs)
+
+
+def _is_secret_value(key: str, raw: str, secrets: tuple[str, ...], *, channel: bool) -> bool:
+    """A query value to mask: under a secret-named key, token-like, or holding a registered
+    secret however it is encoded (``+`` as a plus or a space) or a mask already."""
+    decoded = {raw, unquote(raw), unquote_plus(raw)}
+    return (
+        bool(_SECRET_QUERY_KEYS.search(key))
+        or any(MASK in v or _is_secret_piece(v, channel=channel) for v in decoded)
+        or any(s in v for s in secrets if len(s) >= MIN_SECRET_LEN for v in decoded)
+    )
+
+
+def _literal_forms(value: str) -> set[str]:
+    """``value`` as it may appear in text or a URL: as is and percent-encoded."""
+    return {value, quote(value, safe=""), quote(value), quote_plus(value)}
+
+
+def _mask_literals(text: str, values: tuple[str, ...]) -> str:
+    """Every form (:func:`_literal_forms`) of every long enough value in ``text`` -> ``***``,
+    longest first so no piece of a longer secret is left behind."""
+    forms = {f for v in values if v and len(v) >= MIN_SECRET_LEN for f in _literal_forms(v)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, MASK)
+    return text
 
 
 def _is_channel_url(scheme: str) -> bool:
@@ -137,12 +185,11 @@ def url_secrets(url: str) -> tuple[str, ...]:
 
 
 def mask_text(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Mask every URL in ``text``, secret-named pairs, bearer tokens, every literal
-    value given and every registered secret.
+    """The masking function for display: every registered secret and every literal value
+    given (as is and percent-encoded), every URL in ``text`` (:func:`mask_url`),
+    secret-named pairs and bearer tokens. Deterministic for a given registry.
     """
-    for value in sorted({*secrets, *registered_secrets()}, key=len, reverse=True):
-        if value and len(value) >= MIN_SECRET_LEN:
-            text = text.replace(value, MASK)
+    text = _mask_literals(text, (*secrets, *registered_secrets()))
     text = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _SECRET_PAIR.sub(

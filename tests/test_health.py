@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.daemon.health import HealthServer, Metrics, is_loopback, parse_address
-from monitor.errors import MonitorError
+from monitor.config import load_config
+from monitor.config.spec import is_loopback
+from monitor.daemon.health import HealthServer, Metrics, parse_address
+from monitor.errors import ConfigError, MonitorError
+from tests.support import ROOT, cli_env
 
 
 def get(url: str) -> tuple[int, str, str]:
@@ -170,8 +176,11 @@ def test_bad_address_is_a_clear_error(address) -> None:
         ("127.8.0.1", True),
         ("::1", True),
         ("localhost", True),
+        ("[::1]", True),
         ("0.0.0.0", False),
+        ("::", False),
         ("10.0.0.5", False),
+        ("metrics.example.org", False),
     ],
 )
 def test_is_loopback(host, expected) -> None:
@@ -204,3 +213,53 @@ def test_serves_on_ipv6_loopback() -> None:
         assert get(server.url + "/healthz")[0] == 200
     finally:
         server.stop()
+
+
+# -- [monitor] http_public: a non-loopback listen address must be asked for (issue 10)
+
+
+def _config(tmp_path: Path, monitor_lines: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[monitor]\ndatabase = "sqlite:///{tmp_path}/m.db"\n{monitor_lines}\n')
+    return path
+
+
+@pytest.mark.parametrize(
+    "address", ["0.0.0.0:9310", "[::]:9310", "192.168.1.20:9310", "metrics.lan:9310"]
+)
+def test_non_loopback_http_without_http_public_is_a_config_error(tmp_path, address) -> None:
+    """/healthz and /metrics have no authentication: another machine may reach them only
+    when the config says so; the error names the key, its line and what to do."""
+    path = _config(tmp_path, f'http = "{address}"')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {})
+    message = str(err.value)
+    assert "config.toml:3: monitor.http: " in message
+    assert "http_public = true" in message and "127.0.0.1:PORT" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:9310", "localhost:9310", "[::1]:9310"])
+def test_loopback_http_needs_nothing(tmp_path, address) -> None:
+    assert load_config(_config(tmp_path, f'http = "{address}"'), {}).monitor.http == address
+
+
+def test_http_public_true_allows_every_interface(tmp_path) -> None:
+    config = load_config(_config(tmp_path, 'http = "0.0.0.0:9310"\nhttp_public = true'), {})
+    assert (config.monitor.http, config.monitor.http_public) == ("0.0.0.0:9310", True)
+
+
+def test_check_config_refuses_a_public_http_with_exit_2(tmp_path) -> None:
+    """The CLI: one line on stderr, exit 2, no traceback."""
+    path = _config(tmp_path, 'http = "0.0.0.0:9310"')
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), "check-config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=cli_env(),
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "http_public = true" in done.stderr

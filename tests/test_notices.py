@@ -43,15 +43,25 @@ def test_feed_broken_notice_shows_the_start_in_the_operator_timezone(tz: str, sh
     )
 
 
-def test_feed_notices_mask_credentials_in_the_body_only() -> None:
-    """The key keeps the stored URL (it only deduplicates); what a person reads is masked."""
+def test_feed_notices_mask_credentials_in_key_title_and_body() -> None:
+    """The outbox stores the key too: it names the feed by its masked URL, plus a digest
+    that keeps two feeds differing only in a secret apart; title and body are masked."""
     broken = notices.feed_broken(
-        source="Ex", url=SECRET_URL, error_since=SINCE, kind="timeout", message="m", tz="UTC"
+        source="user:hunter2@example.com",
+        url=SECRET_URL,
+        error_since=SINCE,
+        kind="timeout",
+        message=f"{SECRET_URL} timed out",
+        tz="UTC",
     )
     recovered = notices.feed_recovered(source="Ex", url=SECRET_URL, now=NOW)
     for notice in (broken, recovered):
-        assert SECRET_URL in notice.key
-        assert "hunter2" not in notice.body and "hunter2" not in notice.title
+        assert "hunter2" not in f"{notice.key} {notice.title} {notice.body}", notice
+        assert "https://user:***@example.com/feed.xml#" in notice.key
+    other = notices.feed_recovered(
+        source="Ex", url=SECRET_URL.replace("hunter2", "swordfish"), now=NOW
+    )
+    assert other.key != recovered.key
 
 
 def test_feed_recovered_notice_is_keyed_by_the_minute_of_recovery() -> None:

@@ -11,6 +11,7 @@ from monitor.secrets import (
     mask_text,
     mask_url,
     register_secret,
+    registered_secrets,
     secret_environ,
     url_secrets,
 )
@@ -195,3 +196,91 @@ def test_explicit_credential_wins_over_the_folder_one(tmp_path) -> None:
 def test_urls_without_host_keep_their_slashes(url: str) -> None:
     """A relative SQLite path must not read as an absolute one in logs (and vice versa)."""
     assert mask_url(url) == url
+
+
+# -- registered secrets in URLs (issue 10): one masking, whatever key a value stands under
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://feeds.example/rss?session=PlantedTok3n", "https://feeds.example/rss?session=***"),
+        (
+            "https://feeds.example/rss?t=PlantedTok3n&lang=uk",
+            "https://feeds.example/rss?t=***&lang=uk",
+        ),
+        ("https://feeds.example/PlantedTok3n/rss", "https://feeds.example/***/rss"),
+        ("https://feeds.example/rss?t=xPlantedTok3nx", "https://feeds.example/rss?t=***"),
+        # percent-encoded (a redirect re-encodes the value): the same secret
+        ("https://feeds.example/rss?t=pl%2Bus%2Fslash", "https://feeds.example/rss?t=***"),
+        ("https://feeds.example/rss?t=pl+us%2Fslash", "https://feeds.example/rss?t=***"),
+    ],
+)
+def test_mask_url_masks_registered_secrets_under_any_key(url: str, expected: str) -> None:
+    """A ``${VAR}`` value is masked in a URL under ``session=``, ``t=``, in the path; the
+    mask itself is never percent-encoded (``%2A%2A%2A`` would be noise in every log)."""
+    register_secret("PlantedTok3n")
+    register_secret("pl+us/slash")
+    assert mask_url(url) == expected
+    assert mask_text(f"GET {url} failed") == f"GET {expected} failed"
+
+
+def test_mask_url_is_stable() -> None:
+    """The same URL masks the same way every time, and masking a masked URL changes
+    nothing: a /metrics label never flaps, a notice key always deduplicates."""
+    register_secret("PlantedTok3n")
+    url = "http://u:pw@127.0.0.1:8080/a?session=PlantedTok3n&token=x&lang=uk&page=2"
+    once = mask_url(url)
+    assert once == "http://u:***@127.0.0.1:8080/a?session=***&token=***&lang=uk&page=2"
+    assert mask_url(url) == once == mask_url(once) == mask_text(once)
+
+
+def test_mask_url_masks_token_looking_and_session_query_values() -> None:
+    """A token-shaped value (the rule of path segments) and a ``session`` value are
+    masked under any key; ordinary values stay readable."""
+    assert (
+        mask_url("https://x.example/rss?id=4f3c2a1b9d8e7f6a5b4c&sessionid=abc&q=kyiv-news&n=10")
+        == "https://x.example/rss?id=***&sessionid=***&q=kyiv-news&n=10"
+    )
+
+
+def test_strict_mask_url_masks_every_query_value() -> None:
+    """A URL whose ``${VAR}`` values are no longer known (a feed removed from the config)."""
+    assert (
+        mask_url("https://u:p@x.example/rss?t=abc&lang=uk", strict=True)
+        == "https://u:***@x.example/rss?t=***&lang=***"
+    )
+
+
+def test_every_expanded_config_value_is_registered(tmp_path) -> None:
+    """load_config registers each ``${VAR}`` it expands (feeds and channels), so every
+    output masks it, though ``t=`` is not a secret-looking key."""
+    from monitor.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[monitor]\ndatabase = "sqlite:///{tmp_path}/m.db"\n'
+        '[channels]\nhook = "json://u:${HOOK_PW}@127.0.0.1:9/h"\n'
+        '[[feeds]]\nurl = "https://feeds.example/rss?t=${FEED_T}"\n'
+    )
+    config = load_config(path, {"FEED_T": "feedvalue42", "HOOK_PW": "hookvalue42"})
+    assert config.feeds[0].url == "https://feeds.example/rss?t=feedvalue42"  # the real URL
+    assert {"feedvalue42", "hookvalue42"} <= set(registered_secrets())
+    assert mask_url(config.feeds[0].url) == "https://feeds.example/rss?t=***"
+    assert mask_text("hookvalue42 rejected") == "*** rejected"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:hunter2@feeds.example:8080/rss", "feeds.example:8080"),
+        ("https://feeds.example/rss?token=x", "feeds.example"),
+        ("/srv/fixtures/feed.xml", "/srv/fixtures/feed.xml"),
+    ],
+)
+def test_feed_source_name_never_shows_userinfo(url: str, shown: str) -> None:
+    """A feed without name or title is named by its host in alerts and notices, never by
+    its ``user:password@``."""
+    from monitor.store.feeds import source_name
+
+    assert source_name(None, None, url) == shown

@@ -16,6 +16,7 @@ from monitor.cli import alerts, core, db, feeds, ops, rules
 from monitor.cli.context import Context
 from monitor.errors import ConfigError, MonitorError
 from monitor.log import LOG_FORMATS, LOG_LEVELS, setup_logging
+from monitor.secrets import mask_text
 
 # The modules that add subcommands, in the order `monitor --help` lists them.
 COMMAND_MODULES = (core, db, rules, feeds, alerts, ops)
@@ -83,10 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args, ctx)
         return code
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(f"config error: {mask_text(str(exc))}", file=sys.stderr)
         return 2
     except MonitorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,7 @@ import sys
 
 from monitor.cli.context import Context
 from monitor.config import Config
+from monitor.secrets import mask_text, mask_url
 from monitor.store import db
 
 
@@ -37,7 +38,8 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         )
         for o in report.outcomes:
             if o.status == "error":
-                print(f"  feed failed: {o.url}: {o.error_kind}: {o.error}", file=sys.stderr)
+                line = f"  feed failed: {mask_url(o.url)}: {o.error_kind}: {o.error}"
+                print(mask_text(line), file=sys.stderr)
         return 0
     return daemon.serve()
 
@@ -47,12 +49,12 @@ def cmd_check_config(args: argparse.Namespace, ctx: Context) -> int:
     config = ctx.config()
     print(summary(config))
     for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {mask_text(warning)}", file=sys.stderr)
     return 0
 
 
 def summary(config: Config) -> str:
-    """A one-screen summary of a config; channel URLs are shown masked."""
+    """A one-screen summary of a config; feed and channel URLs are shown masked."""
     m = config.monitor
     lines = [
         f"config:   {config.path}: OK",
@@ -66,7 +68,7 @@ def summary(config: Config) -> str:
             extra.append(f.language)
         if f.full_text:
             extra.append("full text")
-        lines.append(f"  - {f.name or '(feed title)'}: {f.url} ({', '.join(extra)})")
+        lines.append(f"  - {f.name or '(feed title)'}: {mask_url(f.url)} ({', '.join(extra)})")
     lines.append(f"channels ({len(config.channels)}):")
     for c in config.channels.values():
         opts = "".join(

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import sys
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from monitor.parse.discover import discover_feeds, feed_like_links
 from monitor.parse.feed import parse_feed
 from monitor.parse.opml import parse_opml
 from monitor.records import FetchSettings, ImportedFeed
-from monitor.secrets import mask_url
+from monitor.secrets import mask_text, mask_url
 from monitor.store.views import FeedView, feed_views
 
 
@@ -57,8 +58,15 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_table(views: list[FeedView], tz: str = "UTC") -> str:
-    """A plain-text table, times in ``tz`` with the zone name; secrets in URLs masked."""
+def shown_url(v: FeedView, configured: Collection[str]) -> str:
+    """A feed's URL as shown: masked, and strictly (every query value) for a feed no longer
+    in the config, whose ``${VAR}`` values this process does not know. No I/O."""
+    return mask_url(v.url, strict=v.url not in configured)
+
+
+def render_table(views: list[FeedView], tz: str = "UTC", configured: Collection[str] = ()) -> str:
+    """A plain-text table, times in ``tz`` with the zone name; secrets masked
+    (:func:`shown_url`, :func:`~monitor.secrets.mask_text` for names and errors)."""
     head = (
         "NAME",
         "URL",
@@ -72,9 +80,10 @@ def render_table(views: list[FeedView], tz: str = "UTC") -> str:
     )
     lines = [head]
     for v in views:
-        error = f"{v.error_kind}: {v.error}" if v.error_kind else "-"
+        error = mask_text(f"{v.error_kind}: {v.error}") if v.error_kind else "-"
         lines.append((
-            _clip(v.name or "-", 28), _clip(mask_url(v.url), 60), v.status, _when(v.last_success, tz),
+            _clip(mask_text(v.name or "-"), 28), _clip(shown_url(v, configured), 60), v.status,
+            _when(v.last_success, tz),
             _when(v.next_check, tz), str(v.failures), str(v.articles), f"{v.new_per_day:g}",
             _clip(error, 90),
         ))  # fmt: skip
@@ -85,9 +94,11 @@ def render_table(views: list[FeedView], tz: str = "UTC") -> str:
     )
 
 
-def _json_view(v: FeedView) -> dict[str, Any]:
+def _json_view(v: FeedView, configured: Collection[str]) -> dict[str, Any]:
     data = asdict(v)
-    data["url"] = mask_url(v.url)
+    data["url"] = shown_url(v, configured)
+    data["name"] = mask_text(v.name)
+    data["error"] = mask_text(v.error) if v.error else v.error
     for key in ("last_success", "next_check"):
         data[key] = data[key].isoformat() if data[key] else None
     return data
@@ -103,12 +114,13 @@ def cmd_feeds(args: argparse.Namespace, ctx: Context) -> int:
         broken_after_s=config.monitor.feed_broken_after_s,
         include_removed=args.all,
     )
+    configured = {f.url for f in config.feeds}
     if args.json:
-        print(json.dumps([_json_view(v) for v in views], ensure_ascii=False, indent=2))
+        print(json.dumps([_json_view(v, configured) for v in views], ensure_ascii=False, indent=2))
     elif not views:
         print("no feeds configured: add [[feeds]] to the config or run 'monitor feeds import-opml'")
     else:
-        print(render_table(views, config.monitor.timezone))
+        print(render_table(views, config.monitor.timezone, configured))
     return 0
 
 

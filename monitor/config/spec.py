@@ -11,6 +11,7 @@ rule's ``name``/``query``/``digest``, a channel's ``template``) are read by
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Collection
 from dataclasses import MISSING, dataclass, fields
@@ -131,6 +132,22 @@ def host_port(value: Any) -> str:
     return str(value)
 
 
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1, ``localhost`` and an empty host (which the health
+    server binds to 127.0.0.1)."""
+    if host in ("", "localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_address(address: str) -> bool:
+    """Whether a ``"HOST:PORT"`` (:func:`host_port`) listens on loopback only."""
+    return is_loopback(address.rpartition(":")[0])
+
+
 def whole_number(value: Any) -> int:
     """An integer of at least 1 (a rule's ``min_sources``)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -168,7 +185,8 @@ MORE_THAN_0S = "must be more than 0s"
 # order: of several bad keys in a section, the first in this order is the one reported.
 MONITOR = (
     Key("timezone", "timezone", timezone),
-    Key("http", "http", host_port),
+    Key("http", "http", host_port),  # a non-loopback host needs http_public (the validator)
+    Key("http_public", "http_public", boolean),
     Key("poll_interval", "poll_interval_s", duration, at_least(60), POLITE),
     Key("backlog", "backlog_s", duration),
     Key("operator_channel", "operator_channel", anything),

@@ -131,6 +131,10 @@ class Validator:
         return out
 
     def expand_env(self, value: str, key: str) -> str:
+        """``value`` with every ``${VAR}`` replaced. Each value put in is registered as a
+        secret (:func:`~monitor.secrets.register_secret`): every output masks it from now
+        on, whatever the key it stands under (``?session=${TOKEN}``)."""
+
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in self.env:
@@ -139,14 +143,10 @@ class Validator:
                     f"environment variable ${{{name}}} is not set "
                     "(set it in the environment, an EnvironmentFile= or a systemd credential)",
                 )
+            register_secret(self.env[name])
             return self.env[name]
 
         return _ENV_REF.sub(sub, value)
-
-    def register_secrets(self, value: str) -> None:
-        """Every ``${VAR}`` value in ``value`` is a secret: the log masks it from now on."""
-        for name in _ENV_REF.findall(value):
-            register_secret(self.env.get(name, ""))
 
     # -- the document -----------------------------------------------------------------
     def build(self, data: dict[str, Any]) -> Sections:
@@ -196,7 +196,19 @@ class Validator:
         state_dir = self.state_dir(t, default["state_dir"])
         database = self.database(t.get("database") or f"sqlite:///{Path(state_dir) / 'monitor.db'}")
         values = self.read(spec.MONITOR, t, "monitor", default)
+        self.http_public(values["http"], values["http_public"])
         return MonitorSettings(database=database, state_dir=state_dir, **values)
+
+    def http_public(self, address: str | None, public: bool) -> None:
+        """``/healthz`` and ``/metrics`` have no authentication: listening on anything but
+        loopback must be asked for with ``http_public = true`` (issue 10)."""
+        if address and not public and not spec.is_loopback_address(address):
+            raise self.error(
+                "monitor.http",
+                f"{address!r} is not a loopback address: /healthz and /metrics (no "
+                'authentication) would be reachable from other machines; use "127.0.0.1:PORT", '
+                "or set http_public = true in [monitor] to allow it",
+            )
 
     def state_dir(self, t: Mapping[str, Any], default: str) -> str:
         """``$STATE_DIRECTORY`` of the environment given (systemd's ``StateDirectory=``,
@@ -256,7 +268,6 @@ class Validator:
                 f"apprise cannot use {mask_url(value)!r}: unknown scheme or "
                 "malformed URL (see https://github.com/caronc/apprise/wiki)",
             )
-        self.register_secrets(value)
         masked = mask_url(value if "${" in value else url)
         options = self.read(spec.CHANNEL, opts, key, defaults(ChannelConfig))
         template = self.template(opts["template"], key) if "template" in opts else None
@@ -290,7 +301,7 @@ class Validator:
             self.no_unknown(t, _FEED_KEYS, key)
             url = self.feed_url(t, key)
             if url in seen:
-                raise self.error(f"{key}.url", f"feed {url} is listed twice")
+                raise self.error(f"{key}.url", f"feed {mask_url(url)} is listed twice")
             seen.add(url)
             out.append(FeedConfig(url=url, **self.read(spec.FEED, t, key, default)))
         return tuple(out)
@@ -305,12 +316,11 @@ class Validator:
             )
         key = f"{where}.url"
         url = url.strip()
-        self.register_secrets(url)  # a token in a feed URL is a secret, like a channel's
-        url = self.expand_env(url, key)
+        url = self.expand_env(url, key)  # a token in a feed URL is a secret, like a channel's
         parts = urlsplit(url)
         if parts.scheme in ("http", "https"):
             if not parts.hostname:
-                raise self.error(key, f"{url!r} has no host")
+                raise self.error(key, f"{mask_url(url)!r} has no host")
             return url
         if parts.scheme == "file":
             url = parts.path
@@ -338,7 +348,7 @@ class Validator:
                 if feed.url in seen:
                     raise sub.error(
                         f"feeds[{i}].url",
-                        f"feed {feed.url} is already listed "
+                        f"feed {mask_url(feed.url)} is already listed "
                         f"in {self.path} or another included file",
                     )
                 seen.add(feed.url)

@@ -4,12 +4,13 @@
 one small method per thing the daemon observes. :class:`HealthServer` serves
 ``/healthz`` (200 while poll cycles make progress, else 503) and ``/metrics``
 (Prometheus text format) from a daemon thread. It binds to loopback unless a
-non-loopback host is written out explicitly in the address.
+non-loopback host is written out explicitly in the address (the config allows that only
+with ``[monitor] http_public = true``). The ``feed`` label of a fetch is the feed URL as
+:func:`~monitor.secrets.mask_url` shows it: masked, and the same on every fetch.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import threading
@@ -27,6 +28,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from monitor.config.spec import is_loopback
 from monitor.errors import MonitorError
 from monitor.log import event
 from monitor.records import AlertStatus
@@ -176,16 +178,6 @@ def parse_address(address: str | None) -> tuple[str, int]:
     if not 0 <= port_n <= 65535:
         raise MonitorError(f"health address {address!r}: port out of range")
     return host or DEFAULT_HOST, port_n
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class HealthServer:

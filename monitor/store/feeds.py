@@ -3,7 +3,10 @@
 :func:`sync_feeds` makes the table match the config; :func:`feed_states` says which
 feeds are due; :func:`record_success`, :func:`record_not_modified` and
 :func:`record_failure` store one poll's outcome in the caller's transaction. The next
-check time is the scheduler's (:mod:`monitor.schedule`), passed in.
+check time is the scheduler's (:mod:`monitor.schedule`), passed in. Error and warning
+texts are masked (:func:`~monitor.secrets.mask_text`) before they are written, so the
+database never holds a secret outside ``feeds.url`` (the feed's key: the expanded URL),
+whichever process wrote it and whoever reads it later.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import FetchError
 from monitor.records import FeedConfig
+from monitor.secrets import mask_text
 from monitor.store.schema import FeedRow
 
 
@@ -47,8 +51,17 @@ class FeedState:
 
 def source_name(name: str | None, title: str | None, url: str) -> str:
     """A feed as people see it: configured name, else the feed's own title, else the
-    host of its URL (a local fixture path shows as itself)."""
-    return name or title or urlsplit(url).netloc or url
+    host (and port) of its URL, never its ``user:password@`` (a local fixture path shows
+    as itself)."""
+    return name or title or _host(url) or url
+
+
+def _host(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return parts.netloc.rpartition("@")[2] if parts.hostname else ""
+    except ValueError:
+        return ""
 
 
 def _state(row: FeedRow) -> FeedState:
@@ -134,7 +147,7 @@ def record_success(
     row = session.get_one(FeedRow, feed_id)
     row.title = (title or row.title or "")[:512] or None
     row.etag, row.last_modified, row.body_hash = etag, last_modified, body_hash
-    row.warning = warning
+    row.warning = mask_text(warning) if warning else warning
     if forced:
         row.last_forced_at = now
     _mark_success(row, now, next_check)
@@ -158,7 +171,7 @@ def record_failure(
     row.last_checked_at = now
     row.next_check_at = next_check
     row.failures = (row.failures or 0) + 1
-    row.error_kind, row.error_message = error.kind, error.message[:2000]
+    row.error_kind, row.error_message = error.kind, mask_text(error.message)[:2000]
     row.error_since = row.error_since or now
     return _state(row)
 
