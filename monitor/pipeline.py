@@ -182,12 +182,17 @@ async def poll_feed(
     )
     articles = normalize_entries(parsed, feed, now)
     if feed.full_text:
-        articles = await _with_full_text(rt, client, state, articles, now)
+        articles = await _with_full_text(rt, client, feed, state, articles, now)
     return _store_and_match(rt, feed, state, result, parsed, articles, started, now)
 
 
 async def _with_full_text(
-    rt: Runtime, client: FeedClient, state: FeedState, articles: list[Article], now: datetime
+    rt: Runtime,
+    client: FeedClient,
+    feed: FeedConfig,
+    state: FeedState,
+    articles: list[Article],
+    now: datetime,
 ) -> list[Article]:
     """Fetch and extract the page of each article not stored yet (same bounds as feeds)."""
     with session_scope(rt.session_factory) as session:
@@ -197,7 +202,7 @@ async def _with_full_text(
         if article.guid not in fresh or not article.link:
             return article
         try:
-            _title, text = await fetch_article_async(client, article.link, now=now)
+            _title, text = await fetch_article_async(client, article.link, now=now, feed=feed)
         except FetchError as exc:
             event(
                 log,
