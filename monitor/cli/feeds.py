@@ -11,19 +11,20 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
 from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError, FetchError
-from monitor.fetch.client import FeedClient
+from monitor.fetch.addresses import AddressPolicy
+from monitor.fetch.client import FeedClient, checked_url, shown_url
 from monitor.notify.format import format_time
 from monitor.parse.discover import discover_feeds, feed_like_links
-from monitor.parse.feed import parse_feed
 from monitor.parse.opml import parse_opml
+from monitor.parse.pool import ParsePool
 from monitor.records import FetchSettings, ImportedFeed
 from monitor.secrets import mask_url
 from monitor.store.views import FeedView, feed_views
+from monitor.text import clean_http_url, scrub_line
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,7 +59,8 @@ def _clip(text: str, width: int) -> str:
 
 
 def render_table(views: list[FeedView], tz: str = "UTC") -> str:
-    """A plain-text table, times in ``tz`` with the zone name; secrets in URLs masked."""
+    """A plain-text table, times in ``tz`` with the zone name; secrets in URLs masked;
+    names and errors scrubbed (a title stored before scrubbing existed may hold an ESC)."""
     head = (
         "NAME",
         "URL",
@@ -72,9 +74,9 @@ def render_table(views: list[FeedView], tz: str = "UTC") -> str:
     )
     lines = [head]
     for v in views:
-        error = f"{v.error_kind}: {v.error}" if v.error_kind else "-"
+        error = scrub_line(f"{v.error_kind}: {v.error}") if v.error_kind else "-"
         lines.append((
-            _clip(v.name or "-", 28), _clip(mask_url(v.url), 60), v.status, _when(v.last_success, tz),
+            _clip(scrub_line(v.name or "") or "-", 28), _clip(mask_url(v.url), 60), v.status, _when(v.last_success, tz),
             _when(v.next_check, tz), str(v.failures), str(v.articles), f"{v.new_per_day:g}",
             _clip(error, 90),
         ))  # fmt: skip
@@ -121,41 +123,63 @@ MAX_CANDIDATES = 5  # plain links to verify when a page announces no feed
 async def find_feeds(url: str, settings: FetchSettings) -> list[str]:
     """Feed URLs for ``url``: itself when it already is a feed, else the feeds its page
     announces (``<link rel="alternate">``), else those of its feed-looking ``<a>`` links
-    that really are feeds (at most :data:`MAX_CANDIDATES` are fetched). Raises
+    that really are feeds (at most :data:`MAX_CANDIDATES` are fetched, on the addresses
+    ``url`` itself may reach). Every document is parsed in a worker process with the
+    daemon's time and memory bounds (:class:`~monitor.parse.pool.ParsePool`); a link
+    holding a control, whitespace or bidi character is never printed. Raises
     :class:`FetchError` when the page itself cannot be fetched."""
-    async with FeedClient(settings) as client:
+    async with FeedClient(settings) as client, _parse_pool(settings) as pool:
+        policy = await client.policy_for(url)
         page = await client.get(
             url,
             accept="text/html, application/rss+xml, application/atom+xml",
             now=datetime.now(UTC),
+            policy=policy,
         )
         body = page.body or b""
-        if _is_feed(body, page.headers.get("content-type"), page.url):
+        if await _is_feed(pool, body, page.headers.get("content-type"), page.url):
             return [page.url]
-        announced = discover_feeds(body, page.url)
+        announced = _clean(discover_feeds(body, page.url))
         if announced:
             return announced
-        candidates = feed_like_links(body, page.url)[:MAX_CANDIDATES]
-        checks = await asyncio.gather(*(_fetches_as_feed(client, c) for c in candidates))
+        candidates = _clean(feed_like_links(body, page.url))[:MAX_CANDIDATES]
+        checks = await asyncio.gather(
+            *(_fetches_as_feed(client, pool, c, policy) for c in candidates)
+        )
     return [c for c, ok in zip(candidates, checks, strict=True) if ok]
 
 
-def _is_feed(body: bytes, content_type: str | None, url: str) -> bool:
+def _parse_pool(settings: FetchSettings) -> ParsePool:
+    """The daemon's parse bounds: ``parse_timeout`` and the worker memory limit."""
+    return ParsePool(max_workers=2, timeout_s=settings.parse_timeout_s)
+
+
+def _clean(urls: list[str]) -> list[str]:
+    """The URLs a page links to that are safe to print and to request."""
+    return [u for u in urls if clean_http_url(u) == u and checked_url(u) is None]
+
+
+async def _is_feed(pool: ParsePool, body: bytes, content_type: str | None, url: str) -> bool:
     try:
-        parse_feed(body, content_type, url)
+        await pool.parse(body, content_type, url)
     except FetchError:
         return False
     return True
 
 
-async def _fetches_as_feed(client: FeedClient, url: str) -> bool:
+async def _fetches_as_feed(
+    client: FeedClient, pool: ParsePool, url: str, policy: AddressPolicy
+) -> bool:
     try:
         page = await client.get(
-            url, accept="application/rss+xml, application/atom+xml", now=datetime.now(UTC)
+            url,
+            accept="application/rss+xml, application/atom+xml",
+            now=datetime.now(UTC),
+            policy=policy,
         )
     except FetchError:
         return False
-    return _is_feed(page.body or b"", page.headers.get("content-type"), page.url)
+    return await _is_feed(pool, page.body or b"", page.headers.get("content-type"), page.url)
 
 
 def _fetch_settings(ctx: Context) -> FetchSettings:
@@ -178,16 +202,12 @@ def discover_error(exc: FetchError) -> str:
     return text.replace(" (raise the feed's interval if this repeats)", "")
 
 
-def _usable_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
 def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor feeds discover URL``: one feed URL per line; exit 1 when none or the
     page cannot be fetched, 2 when URL is not an http(s) URL."""
-    if not _usable_url(args.url):
-        print(f"error: {mask_url(args.url)} is not an http(s) URL", file=sys.stderr)
+    problem = checked_url(args.url)
+    if problem is not None:
+        print(f"error: {shown_url(args.url)} is not an http(s) URL ({problem})", file=sys.stderr)
         return 2
     try:
         feeds = asyncio.run(find_feeds(args.url, _fetch_settings(ctx)))
@@ -195,7 +215,7 @@ def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
         print(f"error: cannot fetch the page: {discover_error(exc)}", file=sys.stderr)
         return 1
     if not feeds:
-        print(f"{mask_url(args.url)} announces no RSS/Atom feed", file=sys.stderr)
+        print(f"{shown_url(args.url)} announces no RSS/Atom feed", file=sys.stderr)
         return 1
     for feed in feeds:
         print(feed)
