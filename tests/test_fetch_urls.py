@@ -153,6 +153,12 @@ def test_a_feed_url_that_cannot_be_requested_is_a_network_error(url, reason):
     assert time.monotonic() - started < 2  # refused before any connection
 
 
+def test_a_space_in_a_configured_feed_url_is_sent_percent_encoded_as_before(server):
+    url = server.static("/a%20b.xml", RSS, {"Content-Type": "application/rss+xml"})
+    result = outcome(url.replace("%20", " "))
+    assert isinstance(result, FetchResult) and result.body == RSS, result
+
+
 def test_an_article_url_that_cannot_be_requested_is_a_fetch_error():
     """``monitor test-rule --url`` and full-text fetches go through the same check."""
     with pytest.raises(FetchError) as info:

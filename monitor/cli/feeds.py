@@ -16,7 +16,7 @@ from monitor.cli.context import Context
 from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch.addresses import AddressPolicy
-from monitor.fetch.client import FeedClient, checked_url, shown_url
+from monitor.fetch.client import FeedClient, checked_url, encode_spaces, shown_url
 from monitor.notify.format import format_time
 from monitor.parse.discover import discover_feeds, feed_like_links
 from monitor.parse.opml import parse_opml
@@ -205,7 +205,7 @@ def discover_error(exc: FetchError) -> str:
 def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor feeds discover URL``: one feed URL per line; exit 1 when none or the
     page cannot be fetched, 2 when URL is not an http(s) URL."""
-    problem = checked_url(args.url)
+    problem = checked_url(encode_spaces(args.url.strip()))
     if problem is not None:
         print(f"error: {shown_url(args.url)} is not an http(s) URL ({problem})", file=sys.stderr)
         return 2

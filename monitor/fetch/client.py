@@ -102,6 +102,17 @@ def checked_url(url: str) -> str | None:
     return None
 
 
+def encode_spaces(url: str) -> str:
+    """``url`` with the spaces of its path, query and fragment percent-encoded: a space in
+    a configured URL was always sent that way, so such configs keep working (a redirect
+    or an entry link with a space is refused instead). A space in the host stays. No I/O."""
+    head, sep, rest = url.partition("://")
+    if not sep or " " not in rest:
+        return url
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return f"{head}://{rest[:cut]}{rest[cut:].replace(' ', '%20')}"
+
+
 async def _take_location(response: httpx.Response) -> None:
     """Response hook: take a redirect's Location out of httpx's sight. httpx parses it
     even when it follows no redirects (to offer ``next_request``), and a hostile one
@@ -252,6 +263,7 @@ class FeedClient:
         ``now`` (the caller's clock) dates a Retry-After given as an HTTP-date."""
         if not self._open:
             raise RuntimeError("FeedClient is used outside 'async with'")
+        url = encode_spaces(url.strip())
         problem = checked_url(url)
         if problem is not None:
             raise FetchError(
