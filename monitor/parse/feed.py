@@ -8,7 +8,7 @@ DTDs whose entities could amplify, and character references to code points no te
 hold (``&#xD800;``, ``&#0;``, past U+10FFFF: feedparser crashes on them) become U+FFFD.
 A feedparser ``bozo`` flag is a warning (``ParsedFeed.warning``); zero entries plus a bozo
 error is a ``parse_error``; an HTML page is ``not_a_feed``, naming the feed URLs the page
-links to. The feed title and the warning are scrubbed here (:func:`monitor.text.scrub_line`:
+links to. The feed title and the warning are scrubbed here (:func:`monitor.text.scrub`:
 they are stored as they are); entries are scrubbed when normalised. An entry link holding a
 control, whitespace or bidi character is passed on unresolved, for normalising to drop.
 
@@ -32,7 +32,7 @@ from monitor.parse.jsonfeed import looks_like_json, parse_json_feed
 from monitor.parse.xmlguard import defuse_entities
 from monitor.records import Entry, ParsedFeed
 from monitor.secrets import mask_url
-from monitor.text import repair_mojibake, scrub_line, url_problem
+from monitor.text import repair_mojibake, scrub, scrub_line, url_problem
 
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF|RDF|channel)[\s>]")
 _HTML_SNIFF = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
@@ -96,7 +96,7 @@ def _to_parsed_feed(result: feedparser.FeedParserDict, body: bytes, url: str) ->
     entries = tuple(_entry(e, base) for e in result.entries)
     if not entries and warning:
         raise FetchError("parse_error", f"{where} has no readable entries: {warning}")
-    title = scrub_line(repair_mojibake(result.feed.get("title") or "")) or None
+    title = scrub(repair_mojibake(result.feed.get("title") or "")).strip() or None
     return ParsedFeed(title=title, entries=entries, ttl_s=_ttl_s(result.feed), warning=warning)
 
 

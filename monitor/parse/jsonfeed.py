@@ -18,7 +18,7 @@ from typing import Any
 from monitor.errors import FetchError
 from monitor.records import Entry, ParsedFeed
 from monitor.secrets import mask_url
-from monitor.text import scrub_line
+from monitor.text import scrub
 
 
 def looks_like_json(body: bytes, content_type: str | None) -> bool:
@@ -40,7 +40,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         )
     entries = tuple(_json_entry(item) for item in doc["items"] if isinstance(item, dict))
     title = doc.get("title") if isinstance(doc.get("title"), str) else None
-    return ParsedFeed(title=scrub_line(title or "") or None, entries=entries)
+    return ParsedFeed(title=scrub(title or "").strip() or None, entries=entries)
 
 
 def _json_entry(item: dict[str, Any]) -> Entry:
