@@ -67,6 +67,7 @@ FetchErrorKind = Literal[
     "rate_limited",
     "too_large",
     "redirect_loop",
+    "private_address",  # a redirect or article page on an address the feed may not reach
     "not_a_feed",
     "parse_error",
     # A bug or an unforeseen input inside one feed's poll: recorded on that feed (the

@@ -298,13 +298,13 @@ async def poll_feed(
     articles = normalize_entries(parsed, feed, now)
     if feed.full_text:
         stage.name = "fetching full text"
-        articles = await _with_full_text(cycle, state, articles)
+        articles = await _with_full_text(cycle, feed, state, articles)
     stage.name = "storing and matching"
     return await cycle.db(_store_and_match, rt, feed, state, result, parsed, articles, started, now)
 
 
 async def _with_full_text(
-    cycle: _Cycle, state: FeedState, articles: list[Article]
+    cycle: _Cycle, feed: FeedConfig, state: FeedState, articles: list[Article]
 ) -> list[Article]:
     """Fetch and extract the page of each article not stored yet (same bounds as feeds)."""
     client, now = cycle.client, cycle.now
@@ -314,7 +314,7 @@ async def _with_full_text(
         if article.guid not in fresh or not article.link:
             return article
         try:
-            _title, text = await fetch_article_async(client, article.link, now=now)
+            _title, text = await fetch_article_async(client, article.link, now=now, feed=feed)
         except FetchError as exc:
             event(
                 log,

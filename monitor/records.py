@@ -35,6 +35,7 @@ class FeedConfig:
     full_text: bool = False  # fetch the article page and extract the main text
     timeout_s: float | None = None  # per-feed override of [fetch] timeout
     max_bytes: int | None = None  # per-feed override of [fetch] max_bytes
+    allow_private: bool | None = None  # per-feed override of [fetch] allow_private
 
     @property
     def is_local(self) -> bool:
@@ -76,6 +77,9 @@ class FetchSettings:
     user_agent: str | None = None  # None -> "press-monitor/<version> (+<project url>)"
     force_refetch_s: float = 12 * 3600.0  # unconditional GET at least this often
     parse_timeout_s: float = 20.0
+    # Redirects and article pages may reach loopback/private/link-local addresses that the
+    # feed's own URL is not on (server-side request forgery guard: docs/fetching.md).
+    allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import pytest
 from monitor.errors import FetchError
 from monitor.fetch.article import extract_article, fetch_article, fetch_article_async
 from monitor.fetch.client import FeedClient
-from monitor.records import FetchSettings
+from monitor.records import FeedConfig, FetchSettings
 from tests.support import Response
 
 PARAGRAPHS = [
@@ -53,7 +53,8 @@ def test_fetch_article_async_is_what_the_pipeline_awaits(http_server):
 
     async def run():
         async with FeedClient(FetchSettings()) as client:
-            return await fetch_article_async(client, url, now=datetime.now(UTC))
+            feed = FeedConfig(url=http_server.url("/feed.xml"))  # a loopback feed's article
+            return await fetch_article_async(client, url, now=datetime.now(UTC), feed=feed)
 
     assert asyncio.run(run())[1].startswith(PARAGRAPHS[0])
 

@@ -12,19 +12,20 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
 from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError, FetchError
-from monitor.fetch.client import FeedClient
+from monitor.fetch.addresses import AddressPolicy
+from monitor.fetch.client import FeedClient, checked_url, encode_spaces, shown_url
 from monitor.notify.format import format_time
 from monitor.parse.discover import discover_feeds, feed_like_links
-from monitor.parse.feed import parse_feed
 from monitor.parse.opml import parse_opml
+from monitor.parse.pool import ParsePool
 from monitor.records import FetchSettings, ImportedFeed
 from monitor.secrets import mask_text, mask_url
 from monitor.store.views import FeedView, feed_views
+from monitor.text import clean_http_url, scrub_line
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,7 +59,7 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def shown_url(v: FeedView, configured: Collection[str]) -> str:
+def view_url(v: FeedView, configured: Collection[str]) -> str:
     """A feed's URL as shown: masked, and strictly (every query value) for a feed no longer
     in the config, whose ``${VAR}`` values this process does not know. No I/O."""
     return mask_url(v.url, strict=v.url not in configured)
@@ -66,7 +67,8 @@ def shown_url(v: FeedView, configured: Collection[str]) -> str:
 
 def render_table(views: list[FeedView], tz: str = "UTC", configured: Collection[str] = ()) -> str:
     """A plain-text table, times in ``tz`` with the zone name; secrets masked
-    (:func:`shown_url`, :func:`~monitor.secrets.mask_text` for names and errors)."""
+    (:func:`view_url`, :func:`~monitor.secrets.mask_text` for names and errors); names
+    and errors scrubbed (a title stored before scrubbing existed may hold an ESC)."""
     head = (
         "NAME",
         "URL",
@@ -80,9 +82,9 @@ def render_table(views: list[FeedView], tz: str = "UTC", configured: Collection[
     )
     lines = [head]
     for v in views:
-        error = mask_text(f"{v.error_kind}: {v.error}") if v.error_kind else "-"
+        error = scrub_line(mask_text(f"{v.error_kind}: {v.error}")) if v.error_kind else "-"
         lines.append((
-            _clip(mask_text(v.name or "-"), 28), _clip(shown_url(v, configured), 60), v.status,
+            _clip(scrub_line(mask_text(v.name or "")) or "-", 28), _clip(view_url(v, configured), 60), v.status,
             _when(v.last_success, tz),
             _when(v.next_check, tz), str(v.failures), str(v.articles), f"{v.new_per_day:g}",
             _clip(error, 90),
@@ -96,7 +98,7 @@ def render_table(views: list[FeedView], tz: str = "UTC", configured: Collection[
 
 def _json_view(v: FeedView, configured: Collection[str]) -> dict[str, Any]:
     data = asdict(v)
-    data["url"] = shown_url(v, configured)
+    data["url"] = view_url(v, configured)
     data["name"] = mask_text(v.name)
     data["error"] = mask_text(v.error) if v.error else v.error
     for key in ("last_success", "next_check"):
@@ -133,41 +135,63 @@ MAX_CANDIDATES = 5  # plain links to verify when a page announces no feed
 async def find_feeds(url: str, settings: FetchSettings) -> list[str]:
     """Feed URLs for ``url``: itself when it already is a feed, else the feeds its page
     announces (``<link rel="alternate">``), else those of its feed-looking ``<a>`` links
-    that really are feeds (at most :data:`MAX_CANDIDATES` are fetched). Raises
+    that really are feeds (at most :data:`MAX_CANDIDATES` are fetched, on the addresses
+    ``url`` itself may reach). Every document is parsed in a worker process with the
+    daemon's time and memory bounds (:class:`~monitor.parse.pool.ParsePool`); a link
+    holding a control, whitespace or bidi character is never printed. Raises
     :class:`FetchError` when the page itself cannot be fetched."""
-    async with FeedClient(settings) as client:
+    async with FeedClient(settings) as client, _parse_pool(settings) as pool:
+        policy = await client.policy_for(url)
         page = await client.get(
             url,
             accept="text/html, application/rss+xml, application/atom+xml",
             now=datetime.now(UTC),
+            policy=policy,
         )
         body = page.body or b""
-        if _is_feed(body, page.headers.get("content-type"), page.url):
+        if await _is_feed(pool, body, page.headers.get("content-type"), page.url):
             return [page.url]
-        announced = discover_feeds(body, page.url)
+        announced = _clean(discover_feeds(body, page.url))
         if announced:
             return announced
-        candidates = feed_like_links(body, page.url)[:MAX_CANDIDATES]
-        checks = await asyncio.gather(*(_fetches_as_feed(client, c) for c in candidates))
+        candidates = _clean(feed_like_links(body, page.url))[:MAX_CANDIDATES]
+        checks = await asyncio.gather(
+            *(_fetches_as_feed(client, pool, c, policy) for c in candidates)
+        )
     return [c for c, ok in zip(candidates, checks, strict=True) if ok]
 
 
-def _is_feed(body: bytes, content_type: str | None, url: str) -> bool:
+def _parse_pool(settings: FetchSettings) -> ParsePool:
+    """The daemon's parse bounds: ``parse_timeout`` and the worker memory limit."""
+    return ParsePool(max_workers=2, timeout_s=settings.parse_timeout_s)
+
+
+def _clean(urls: list[str]) -> list[str]:
+    """The URLs a page links to that are safe to print and to request."""
+    return [u for u in urls if clean_http_url(u) == u and checked_url(u) is None]
+
+
+async def _is_feed(pool: ParsePool, body: bytes, content_type: str | None, url: str) -> bool:
     try:
-        parse_feed(body, content_type, url)
+        await pool.parse(body, content_type, url)
     except FetchError:
         return False
     return True
 
 
-async def _fetches_as_feed(client: FeedClient, url: str) -> bool:
+async def _fetches_as_feed(
+    client: FeedClient, pool: ParsePool, url: str, policy: AddressPolicy
+) -> bool:
     try:
         page = await client.get(
-            url, accept="application/rss+xml, application/atom+xml", now=datetime.now(UTC)
+            url,
+            accept="application/rss+xml, application/atom+xml",
+            now=datetime.now(UTC),
+            policy=policy,
         )
     except FetchError:
         return False
-    return _is_feed(page.body or b"", page.headers.get("content-type"), page.url)
+    return await _is_feed(pool, page.body or b"", page.headers.get("content-type"), page.url)
 
 
 def _fetch_settings(ctx: Context) -> FetchSettings:
@@ -190,16 +214,12 @@ def discover_error(exc: FetchError) -> str:
     return text.replace(" (raise the feed's interval if this repeats)", "")
 
 
-def _usable_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
 def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor feeds discover URL``: one feed URL per line; exit 1 when none or the
     page cannot be fetched, 2 when URL is not an http(s) URL."""
-    if not _usable_url(args.url):
-        print(f"error: {mask_url(args.url)} is not an http(s) URL", file=sys.stderr)
+    problem = checked_url(encode_spaces(args.url.strip()))
+    if problem is not None:
+        print(f"error: {shown_url(args.url)} is not an http(s) URL ({problem})", file=sys.stderr)
         return 2
     try:
         feeds = asyncio.run(find_feeds(args.url, _fetch_settings(ctx)))
@@ -207,7 +227,7 @@ def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
         print(f"error: cannot fetch the page: {discover_error(exc)}", file=sys.stderr)
         return 1
     if not feeds:
-        print(f"{mask_url(args.url)} announces no RSS/Atom feed", file=sys.stderr)
+        print(f"{shown_url(args.url)} announces no RSS/Atom feed", file=sys.stderr)
         return 1
     for feed in feeds:
         print(feed)

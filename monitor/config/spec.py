@@ -218,6 +218,7 @@ FETCH = (
     Key("user_agent", "user_agent", string),
     Key("force_refetch", "force_refetch_s", duration),
     Key("parse_timeout", "parse_timeout_s", duration, positive, MORE_THAN_0S),
+    Key("allow_private", "allow_private", boolean),
 )
 
 FEED = (  # interval and backlog default to [monitor] poll_interval and backlog
@@ -228,6 +229,7 @@ FEED = (  # interval and backlog default to [monitor] poll_interval and backlog
     Key("full_text", "full_text", boolean),
     Key("timeout", "timeout_s", duration),
     Key("max_bytes", "max_bytes", parse_size),
+    Key("allow_private", "allow_private", boolean),
 )
 FEED_OWN = ("url",)
 

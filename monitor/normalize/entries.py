@@ -1,7 +1,13 @@
 """Turn parsed entries into :class:`Article` records: plain text, UTC dates, stable ids. No I/O.
 
+Every string of an entry is hostile: title and text become plain, scrubbed text
+(:func:`monitor.text.html_to_text` drops surrogates, controls and bidi overrides), the
+guid is scrubbed, and a link is kept only when it is a clean absolute http(s) URL that
+fits its column (:func:`monitor.text.clean_http_url`): a link with a newline, NUL, bidi
+mark or space inside is dropped, and the guid stands in when it is such a URL.
+
 The guid is the entry id, else its link, else a hash of title and summary; a guid seen
-twice in one fetch yields one article (the first). Text is plain (:mod:`monitor.text`).
+twice in one fetch yields one article (the first).
 """
 
 from __future__ import annotations
@@ -11,29 +17,43 @@ from datetime import datetime
 
 from monitor.normalize.urls import canonical_url
 from monitor.records import Article, Entry, FeedConfig, ParsedFeed
-from monitor.text import html_to_text, repair_mojibake
+from monitor.text import clean_http_url, html_to_text, repair_mojibake, scrub
 
 MAX_KEY_CHARS = 2048  # guid and link columns are String(2048)
 
 
 def entry_guid(entry: Entry) -> str:
-    """The entry's id, else its link, else a hash of title and summary; an id longer
-    than :data:`MAX_KEY_CHARS` is replaced by its hash. No I/O."""
-    key = entry.guid or entry.link
+    """The entry's id, else its link, else a hash of title and summary, each scrubbed;
+    an id longer than :data:`MAX_KEY_CHARS` is replaced by its hash. No I/O."""
+    key = _scrubbed(entry.guid) or _scrubbed(entry.link)
     if key is None:
-        key = f"{entry.title}\n{entry.summary_html}"
+        key = scrub(f"{entry.title}\n{entry.summary_html}")
     elif len(key) <= MAX_KEY_CHARS:
         return key
     return f"sha256:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
+def _scrubbed(value: str | None) -> str | None:
+    return scrub(value).strip() or None if value else None
+
+
+def entry_link(entry: Entry) -> str | None:
+    """The entry's link when it is a clean http(s) URL that fits its column; for a link
+    that is not, the guid when that is one (RSS permalinks); else None. No I/O."""
+    link = _bounded(clean_http_url(entry.link))
+    if link is None and entry.link:
+        return _bounded(clean_http_url(entry.guid))
+    return link
+
+
 def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
     """One :class:`Article` from one parsed entry. No I/O."""
+    link = entry_link(entry)
     return Article(
         feed_url=feed.url,
         guid=entry_guid(entry),
-        link=_bounded(entry.link),
-        canonical_link=_bounded(canonical_url(entry.link)),
+        link=link,
+        canonical_link=_bounded(canonical_url(link)),
         title=html_to_text(repair_mojibake(entry.title)).replace("\n", " "),
         text=html_to_text(repair_mojibake(entry.summary_html)),
         published=entry.published,

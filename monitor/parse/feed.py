@@ -4,9 +4,13 @@
 (which decodes legacy charsets such as an undeclared windows-1251 with chardet), and
 JSON Feed 1.x (:mod:`monitor.parse.jsonfeed`). Before feedparser sees a document,
 :func:`~monitor.parse.xmlguard.defuse_entities` neutralises external entities (XXE) and refuses
-DTDs whose entities could amplify. A feedparser ``bozo`` flag is a warning
-(``ParsedFeed.warning``); zero entries plus a bozo error is a ``parse_error``; an HTML page
-is ``not_a_feed``, naming the feed URLs the page links to.
+DTDs whose entities could amplify, and character references to code points no text may
+hold (``&#xD800;``, ``&#0;``, past U+10FFFF: feedparser crashes on them) become U+FFFD.
+A feedparser ``bozo`` flag is a warning (``ParsedFeed.warning``); zero entries plus a bozo
+error is a ``parse_error``; an HTML page is ``not_a_feed``, naming the feed URLs the page
+links to. The feed title and the warning are scrubbed here (:func:`monitor.text.scrub`:
+they are stored as they are); entries are scrubbed when normalised. An entry link holding a
+control, whitespace or bidi character is passed on unresolved, for normalising to drop.
 
 :class:`~monitor.parse.pool.ParsePool` runs :func:`parse_feed` in worker processes with a
 time and memory bound.
@@ -28,10 +32,11 @@ from monitor.parse.jsonfeed import looks_like_json, parse_json_feed
 from monitor.parse.xmlguard import defuse_entities
 from monitor.records import Entry, ParsedFeed
 from monitor.secrets import mask_url
-from monitor.text import repair_mojibake
+from monitor.text import repair_mojibake, scrub, scrub_line, url_problem
 
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF|RDF|channel)[\s>]")
 _HTML_SNIFF = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 
 
 def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
@@ -47,12 +52,34 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
         )
     if looks_like_json(body, content_type):
         return parse_json_feed(body, url)
-    safe = defuse_entities(body)
+    safe = _defuse_charrefs(defuse_entities(body))
     # No Content-Location: feedparser would "resolve" plain guids against it ("g1" ->
     # "http://site/g1"); relative entry links are resolved here instead.
     headers = {"content-type": content_type or "application/xml"}
-    result = feedparser.parse(io.BytesIO(safe), response_headers=headers)
+    try:
+        result = feedparser.parse(io.BytesIO(safe), response_headers=headers)
+    except (ValueError, RecursionError) as exc:  # feedparser's loose parser on hostile input
+        raise FetchError(
+            "parse_error", f"the parser failed on {mask_url(url)}: {type(exc).__name__}"
+        ) from exc
     return _to_parsed_feed(result, body, url)
+
+
+def _defuse_charrefs(body: bytes) -> bytes:
+    """``body`` with every character reference to NUL, a surrogate or past U+10FFFF
+    replaced by ``&#xFFFD;`` (feedparser's fallback parser raises on them). No I/O."""
+    if b"&#" not in body:
+        return body
+    return _CHARREF.sub(_charref_replacement, body)
+
+
+def _charref_replacement(m: re.Match[bytes]) -> bytes:
+    hexa, digits = m.group(1), m.group(2)
+    text = (hexa or digits).lstrip(b"0") or b"0"
+    if len(text) > 7:  # past U+10FFFF in any base (and no 10,000-digit int() either)
+        return b"&#xFFFD;"
+    code = int(text, 16 if hexa else 10)
+    return b"&#xFFFD;" if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else m[0]
 
 
 def _to_parsed_feed(result: feedparser.FeedParserDict, body: bytes, url: str) -> ParsedFeed:
@@ -69,7 +96,7 @@ def _to_parsed_feed(result: feedparser.FeedParserDict, body: bytes, url: str) ->
     entries = tuple(_entry(e, base) for e in result.entries)
     if not entries and warning:
         raise FetchError("parse_error", f"{where} has no readable entries: {warning}")
-    title = repair_mojibake((result.feed.get("title") or "").strip()) or None
+    title = scrub(repair_mojibake(result.feed.get("title") or "")).strip() or None
     return ParsedFeed(title=title, entries=entries, ttl_s=_ttl_s(result.feed), warning=warning)
 
 
@@ -86,7 +113,7 @@ def _bozo_message(result: feedparser.FeedParserDict) -> str | None:
         return None
     exc = result.get("bozo_exception")
     text = f"{type(exc).__name__}: {exc}" if exc is not None else "ill-formed feed"
-    return text[:300]
+    return scrub_line(text)[:300]
 
 
 def _ttl_s(feed: feedparser.FeedParserDict) -> float | None:
@@ -99,9 +126,11 @@ def _ttl_s(feed: feedparser.FeedParserDict) -> float | None:
 
 def _entry(e: feedparser.FeedParserDict, base: str | None) -> Entry:
     link = (e.get("link") or "").strip() or None
+    if base and link and url_problem(link, relative=True) is None:
+        link = urljoin(base, link)  # urljoin would drop a newline or control: checked first
     return Entry(
         guid=(e.get("id") or "").strip() or None,
-        link=urljoin(base, link) if base and link else link,
+        link=link,
         title=e.get("title") or "",
         summary_html=_longest_text(e),
         published=_struct_to_utc(_first_date(e)),

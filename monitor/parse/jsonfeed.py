@@ -4,7 +4,8 @@
 :func:`looks_like_json` decides from the first bytes and the Content-Type whether a body
 is a JSON Feed candidate; :func:`parse_json_feed` parses it or raises ``FetchError``
 (``parse_error`` for invalid JSON, ``not_a_feed`` for JSON without an ``items`` list).
-No I/O.
+JSON escapes can spell what no document bytes can (a lone surrogate ``"\\ud800"``, NUL):
+the feed title is scrubbed here, entries when normalised (:mod:`monitor.text`). No I/O.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from monitor.errors import FetchError
 from monitor.records import Entry, ParsedFeed
 from monitor.secrets import mask_url
+from monitor.text import scrub
 
 
 def looks_like_json(body: bytes, content_type: str | None) -> bool:
@@ -38,7 +40,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         )
     entries = tuple(_json_entry(item) for item in doc["items"] if isinstance(item, dict))
     title = doc.get("title") if isinstance(doc.get("title"), str) else None
-    return ParsedFeed(title=title or None, entries=entries)
+    return ParsedFeed(title=scrub(title or "").strip() or None, entries=entries)
 
 
 def _json_entry(item: dict[str, Any]) -> Entry:
