@@ -303,12 +303,35 @@ def redirect_response(draw: st.DrawFn) -> Callable[[Request], Response]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(answer=st.one_of(feed_response(), redirect_response()))
-def test_any_hostile_answer_fails_only_that_feed(
+def test_any_hostile_answer_fails_only_that_feed_and_never_poisons_it(
     rig: Rig, caplog: pytest.LogCaptureFixture, answer: Callable[[Request], Response]
 ) -> None:
+    """...and once the server behaves again, the very next cycle stores the feed's new
+    article: nothing a hostile answer left behind (a validator sent back, a stored
+    state) keeps the feed failing."""
     rig.serve(answer)
     report, logged = run_cycle(rig, caplog)
     check_invariants(rig, report, logged)
+    rig.serve(_healthy_json_feed())
+    report, logged = run_cycle(rig, caplog)
+    recovered = check_invariants(rig, report, logged)
+    assert recovered.status == "ok" and recovered.new == 1, recovered
+
+
+_recoveries = itertools.count()
+
+
+def _healthy_json_feed() -> Callable[[Request], Response]:
+    """A valid JSON Feed with one item never seen before (an unconditional 200)."""
+    n = next(_recoveries)
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "recovered",
+            "items": [{"id": f"recovered-{n}", "title": f"item {n}", "content_text": "x"}],
+        }
+    ).encode()
+    return lambda _req: Response(200, {"Content-Type": "application/feed+json"}, body)
 
 
 def _json_title(title: str) -> Callable[[Request], Response]:
@@ -320,6 +343,11 @@ def _json_title(title: str) -> Callable[[Request], Response]:
         }
     ).encode()
     return lambda _req: Response(200, {"Content-Type": "application/feed+json"}, body)
+
+
+def _with_headers(headers: dict[str, str]) -> Callable[[Request], Response]:
+    answer = _json_title("Witkoff")
+    return lambda req: Response(200, {**answer(req).headers, **headers}, answer(req).body)
 
 
 def _redirect(location: str) -> Callable[[Request], Response]:
@@ -335,6 +363,7 @@ def _redirect(location: str) -> Callable[[Request], Response]:
         ("redirect to mailto:", _redirect("mailto:a@example.org"), "error"),
         ("redirect to port 99999", _redirect("http://127.0.0.1:99999/"), "error"),
         ("redirect with an invalid IDN host", _redirect("http://xn--/"), "error"),
+        ("an ETag that cannot be sent back", _with_headers({"ETag": "\xe9t\xe9"}), "ok"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
@@ -345,8 +374,12 @@ def test_reported_hostile_feeds_fail_only_themselves(
     answer: Callable[[Request], Response],
     expect: str,
 ) -> None:
-    """The issue's reproductions: each aborted the whole cycle before."""
+    """The issue's reproductions: each aborted the whole cycle before (the last one, an
+    ETag of non-ASCII bytes, was stored and sent back, failing every later poll)."""
     rig.serve(answer)
     report, logged = run_cycle(rig, caplog)
     evil = check_invariants(rig, report, logged)
     assert evil.status in ((expect,) if expect == "error" else ("ok", "not_modified")), evil
+    rig.serve(_healthy_json_feed())
+    report, logged = run_cycle(rig, caplog)
+    assert check_invariants(rig, report, logged).status == "ok"

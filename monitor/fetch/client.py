@@ -45,6 +45,7 @@ from monitor.fetch.state import (
     conditional_headers,
     is_force_due,
     result_for_body,
+    validator,
 )
 from monitor.fetch.transport import http_client, resolve
 from monitor.log import event
@@ -229,7 +230,7 @@ class FeedClient:
         max_age_s = parse_max_age(h.get("cache-control"))
         retry_after_s = parse_retry_after(h.get("retry-after"), now)
         if resp.status == 304 or resp.body is None:  # a 304 may omit unchanged validators
-            etag, modified = h.get("etag") or state.etag, h.get("last-modified")
+            etag, modified = validator(h.get("etag")) or state.etag, validator(h.get("last-modified"))
             return FetchResult(
                 status="not_modified", body=None, content_type=content_type, etag=etag,
                 last_modified=modified or state.last_modified, body_hash=state.body_hash,
@@ -238,7 +239,8 @@ class FeedClient:
             )  # fmt: skip
         return result_for_body(
             gunzip_if_gzip(resp.body, cap), state, content_type=content_type,
-            etag=h.get("etag"), last_modified=h.get("last-modified"), final_url=resp.url,
+            etag=validator(h.get("etag")), last_modified=validator(h.get("last-modified")),
+            final_url=resp.url,
             http_status=resp.status, max_age_s=max_age_s, retry_after_s=retry_after_s,
             forced=forced, moved_to=resp.moved_to,
         )  # fmt: skip

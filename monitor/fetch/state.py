@@ -53,15 +53,32 @@ def is_force_due(state: FetchState, now: datetime, force_refetch_s: float) -> bo
     return (now - state.last_forced_at).total_seconds() >= force_refetch_s
 
 
+MAX_VALIDATOR_LEN = 1024
+
+
+def validator(value: str | None) -> str | None:
+    """An ETag / Last-Modified worth keeping and sending back, or None. No I/O.
+
+    The server chose it, so it is hostile: one that is not visible ASCII (RFC 9110
+    field values; httpx cannot even encode others) or is absurdly long would make
+    every later conditional GET fail, and the feed would never recover."""
+    if not value or len(value) > MAX_VALIDATOR_LEN:
+        return None
+    if not all(" " <= c <= "~" for c in value):
+        return None
+    return value.strip() or None
+
+
 def conditional_headers(state: FetchState, forced: bool) -> dict[str, str]:
-    """If-None-Match / If-Modified-Since for a conditional GET (none when forced). No I/O."""
+    """If-None-Match / If-Modified-Since for a conditional GET (none when forced); a
+    validator that cannot be sent back (see :func:`validator`) is left out. No I/O."""
     if forced:
         return {}
     headers: dict[str, str] = {}
-    if state.etag:
-        headers["If-None-Match"] = state.etag
-    if state.last_modified:
-        headers["If-Modified-Since"] = state.last_modified
+    if etag := validator(state.etag):
+        headers["If-None-Match"] = etag
+    if modified := validator(state.last_modified):
+        headers["If-Modified-Since"] = modified
     return headers
 
 
