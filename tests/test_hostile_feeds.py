@@ -18,10 +18,13 @@ import gzip
 import itertools
 import json
 import logging
+import os
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
@@ -348,6 +351,56 @@ def _json_title(title: str) -> Callable[[Request], Response]:
 def _with_headers(headers: dict[str, str]) -> Callable[[Request], Response]:
     answer = _json_title("Witkoff")
     return lambda req: Response(200, {**answer(req).headers, **headers}, answer(req).body)
+
+
+def _gzip_bomb() -> Callable[[Request], Response]:
+    """200 MiB of zeros in ~200 KB of gzip: over max_bytes (10 MiB) once inflated."""
+    body = gzip.compress(b"\0" * (200 * 1024 * 1024), compresslevel=9)
+    headers = {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}
+    return lambda _req: Response(200, headers, body)
+
+
+def _tree_rss_mib() -> float:
+    """Summed resident memory of this process and its children (the parse workers)."""
+    pids, total = [os.getpid()], 0.0
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kb = next(
+            (line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")), "0"
+        )
+        total += int(kb) / 1024
+    return total
+
+
+def test_a_decompression_bomb_is_refused_within_bounded_memory(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The body is counted after decompression and cut at max_bytes: the process tree
+    grows by far less than the 200 MiB the bomb inflates to."""
+    rig.serve(_gzip_bomb())
+    before, peak, done = _tree_rss_mib(), [0.0], threading.Event()
+
+    def sample() -> None:  # the peak, sampled: ru_maxrss would be the test run's high-water mark
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], _tree_rss_mib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        report, logged = run_cycle(rig, caplog)
+    finally:
+        done.set()
+        sampler.join()
+    grown = max(peak[0], _tree_rss_mib()) - before
+    evil = check_invariants(rig, report, logged)
+    assert evil.status == "error" and evil.error_kind == "too_large", evil
+    assert grown < 100, f"the process tree grew by {grown:.0f} MiB"
 
 
 def _redirect(location: str) -> Callable[[Request], Response]:
