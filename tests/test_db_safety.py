@@ -184,6 +184,24 @@ def test_damaged_pages_are_noticed_by_run_once_even_when_no_query_reads_them(
     assert code == 1 and err.startswith(f"database error: {path}: the file is corrupted"), err
 
 
+def test_an_unreachable_postgresql_server_is_one_line_without_the_password(
+    tmp_path: Path, hook: LocalServer
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = make_config(tmp_path, hook, [])
+    url = f"postgresql+psycopg://monitor:hunter2@127.0.0.1:{port}/press"
+    cfg.write_text(cfg.read_text().replace(f"sqlite:///{tmp_path}/monitor.db", url))
+    results = run_commands(cfg, [["run", "--once"], ["db", "upgrade"], *READERS[:4]])
+    assert_one_database_error(
+        results, f"monitor:***@127.0.0.1:{port}/press: ", "check that the server is running"
+    )
+    assert not any("hunter2" in err for _, _, err in results)
+
+
 def big_feed(tmp_path: Path, items: int = 600) -> str:
     path = tmp_path / "big.xml"
     path.write_bytes(

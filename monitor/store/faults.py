@@ -43,7 +43,8 @@ def install(engine: Engine, where: str) -> None:
     def hook(ctx: ExceptionContext) -> BaseException | None:
         if ctx.is_pre_ping:  # SQLAlchemy reconnects on its own; leave it its error
             return None
-        return translate(ctx.original_exception, where)
+        # The wrapped error (it has ``.orig``): its class says OperationalError for any driver.
+        return translate(ctx.sqlalchemy_exception or ctx.original_exception, where)
 
     event.listen(engine, "handle_error", hook)
 
