@@ -105,6 +105,7 @@ def make_private_dirs(folder: Path) -> None:
             pass  # another process made it meanwhile
         except OSError as exc:
             raise DatabaseError(
+                # os_fault speaks of the folder of the path it gets: here, part itself
                 f"{part}: cannot create the database folder: {faults.os_fault(exc, part / 'x')}"
             ) from None
 
