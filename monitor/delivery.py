@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
-SENDING_TIMEOUT_S = 300.0  # a row in "sending" longer than this was interrupted: resend
 PAGE = 500  # due alerts looked at per cycle
 PACE_BUDGET_S = 10.0  # longest a cycle keeps sending (and at most tick_s / 2)
 
@@ -145,7 +144,7 @@ class DeliveryCycle:
         """Put back rows a crash left in ``sending``; load the stored token buckets."""
         config, now = self.config, self.now
         with session_scope(self.factory) as s:
-            outbox.requeue_stale(s, now, SENDING_TIMEOUT_S, config.monitor.max_attempts)
+            outbox.requeue_stale(s, now, outbox.SENDING_LEASE_S, config.monitor.max_attempts)
             self.limiter.load({n: get_state(s, _bucket_key(n)) for n in config.channels}, now)
 
     def save_limits(self) -> None:

@@ -262,7 +262,7 @@ def test_every_db_subcommand_is_in_one_group() -> None:
 
 
 def test_status_on_a_broken_database_file_is_one_error_line(tmp_path, capsys) -> None:
-    """A file that is not SQLite: exit 1 and one 'error:' line, no traceback."""
+    """A file that is not SQLite: exit 1 and one 'database error:' line, no traceback."""
     from monitor.store.db import make_engine, make_session_factory
 
     bad = tmp_path / "monitor.db"
@@ -277,7 +277,7 @@ def test_status_on_a_broken_database_file_is_one_error_line(tmp_path, capsys) ->
     )
     assert run(Ctx(broken, MonitorSettings(database=broken.url)), "status") == 1
     err = capsys.readouterr().err
-    assert err.startswith("error:") and "not a database" in err
+    assert err.startswith(f"database error: {bad}: ") and "not a SQLite database" in err
     assert len(err.strip().splitlines()) == 1
     engine.dispose()
 

@@ -13,7 +13,8 @@ from collections import Counter
 from datetime import timedelta
 
 from monitor.config.units import parse_rate
-from monitor.delivery import SENDING_TIMEOUT_S, deliver_due
+from monitor.delivery import deliver_due
+from monitor.store.outbox import SENDING_LEASE_S
 from tests.support import ROOT, Request, Response
 from tests.test_delivery_support import NOW, add_alert, alert_row, channel, fast, make_config
 
@@ -65,7 +66,7 @@ def test_killed_cycle_loses_nothing_and_duplicates_only_the_message_in_flight(
     config = make_config([channel("c", url, rate_limit=parse_rate("100/s"))])
     soon = deliver_due(factory, config, NOW + timedelta(seconds=10), **fast())
     assert soon.sent == 2  # the two never tried; the one in flight waits for the timeout
-    later = NOW + timedelta(seconds=SENDING_TIMEOUT_S + 1)
+    later = NOW + timedelta(seconds=SENDING_LEASE_S + 1)
     assert deliver_due(factory, config, later, **fast()).sent == 1
 
     counts = Counter(titles)

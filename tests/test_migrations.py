@@ -77,5 +77,5 @@ def test_unusable_database_path_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="cannot create the database folder"):
         db.make_engine(f"sqlite:///{blocker}/sub/monitor.db")
     (tmp_path / "garbage.db").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(DatabaseError, match="cannot open or migrate"):
+    with pytest.raises(DatabaseError, match="garbage.db: not a SQLite database"):
         db.upgrade(db.make_engine(f"sqlite:///{tmp_path}/garbage.db"))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from monitor import __version__
 from monitor.cli import alerts, core, db, feeds, ops, rules
 from monitor.cli.context import Context
+from monitor.cli.output import error_prefix
 from monitor.errors import ConfigError, MonitorError
 from monitor.log import LOG_FORMATS, LOG_LEVELS, setup_logging
 from monitor.secrets import mask_text
@@ -87,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"config error: {mask_text(str(exc))}", file=sys.stderr)
         return 2
     except MonitorError as exc:
-        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
+        print(f"{error_prefix(exc)}: {mask_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

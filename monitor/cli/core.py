@@ -24,24 +24,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
-    """``monitor run [--once]``."""
+    """``monitor run [--once]``. The daemon holds the database's lock for its life (one
+    daemon per SQLite database); ``--once`` runs beside it. A corrupted database stops
+    either at start, and a fault mid-cycle ends ``--once`` with one line and exit 1."""
     from monitor.daemon.service import Daemon
 
-    daemon = Daemon(ctx.config(), ctx.environ)
-    if args.once:
+    config = ctx.config()
+    if not args.once:
+        with db.acquire_database_lock(config.monitor.database):
+            return Daemon(config, ctx.environ).serve()
+    daemon = Daemon(config, ctx.environ)
+    try:
         report = daemon.run_once()
+    finally:
         daemon.parse_pool.close()
-        print(
-            f"polled {len(report.outcomes)} feeds: {report.new} new articles, "
-            f"{report.alerts} alerts queued, {report.failed} feeds failed",
-            file=sys.stderr,
-        )
-        for o in report.outcomes:
-            if o.status == "error":
-                line = f"  feed failed: {mask_url(o.url)}: {o.error_kind}: {o.error}"
-                print(mask_text(line), file=sys.stderr)
-        return 0
-    return daemon.serve()
+    print(
+        f"polled {len(report.outcomes)} feeds: {report.new} new articles, "
+        f"{report.alerts} alerts queued, {report.failed} feeds failed",
+        file=sys.stderr,
+    )
+    for o in report.outcomes:
+        if o.status == "error":
+            line = f"  feed failed: {mask_url(o.url)}: {o.error_kind}: {o.error}"
+            print(mask_text(line), file=sys.stderr)
+    return 0
 
 
 def cmd_check_config(args: argparse.Namespace, ctx: Context) -> int:

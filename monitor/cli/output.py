@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import sys
 
-from monitor.errors import MonitorError
+from monitor.errors import DatabaseError, MonitorError
 from monitor.secrets import mask_text
-from monitor.store import db
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (MonitorError, *db.QUERY_ERRORS)
-"""What a command on a broken or unreachable database reports as one error line (exit 1)."""
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (MonitorError,)
+"""What a command reports as one error line (exit 1). A fault of the database is a
+:class:`DatabaseError` already: the store translates its driver's errors."""
+
+
+def error_prefix(exc: BaseException) -> str:
+    """``database error`` for a fault of the database, else ``error``."""
+    return "database error" if isinstance(exc, DatabaseError) else "error"
 
 
 def print_error(exc: Exception) -> int:
     """Print one masked error line; exit code 1."""
     print(
-        f"error: {mask_text(str(exc).splitlines()[0] if str(exc) else repr(exc))}",
+        f"{error_prefix(exc)}: {mask_text(str(exc).splitlines()[0] if str(exc) else repr(exc))}",
         file=sys.stderr,
     )
     return 1

@@ -67,7 +67,7 @@ def load_config(
         raise ConfigError(f"cannot read the config: {exc}", path=str(path)) from exc
     try:
         data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4,300 digits
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError(

@@ -20,7 +20,7 @@ def line_of(lines: Sequence[str], key: str) -> int | None:
     index = int(rest.pop(0)[1:-1]) if rest and rest[0].startswith("[") else None
     start, end = _table_span(lines, table, index)
     if start is None:
-        return None
+        return _top_level_line(lines, table)
     for sub in rest[:1]:
         pat = re.compile(rf"^\s*(\"?){re.escape(sub)}\1\s*=")
         for i in range(start, end):
@@ -52,3 +52,14 @@ def _table_span(lines: Sequence[str], table: str, index: int | None) -> tuple[in
                 )
                 return i, end
     return None, 0
+
+
+def _top_level_line(lines: Sequence[str], key: str) -> int | None:
+    """The line of ``key = ...`` before the first table header (``feeds = ["url"]``)."""
+    pat = re.compile(rf"^\s*(\"?){re.escape(key)}\1\s*=")
+    for i, line in enumerate(lines):
+        if re.match(r"^\s*\[", line):
+            return None
+        if pat.match(line):
+            return i + 1
+    return None

@@ -18,11 +18,20 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.config.units import parse_duration, parse_quiet_hours, parse_rate, parse_size
+from monitor.config.units import (
+    parse_duration,
+    parse_quiet_hours,
+    parse_rate,
+    parse_size,
+    shown,
+)
 
 Convert = Callable[[Any], Any]
 LANGUAGES = {"uk", "ru", "en", "de", "fr", "pl", "es", "it", "be", "kk"}
 _HOST_PORT = re.compile(r"^[\w.\-\[\]:]+:\d{1,5}$")
+_HEADER_TEXT = re.compile(r"^[\x20-\x7e]*$")  # what an HTTP header value may hold
+MAX_HEADER = 512  # characters of a user agent
+MAX_TIMEZONE = 64  # IANA names are at most ~30 characters; tzdata paths must stay short
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +58,7 @@ def of_type(kind: type, what: str) -> Convert:
         if isinstance(value, bool) and kind is not bool:
             raise ValueError(f"must be {what}, got a boolean")
         if not isinstance(value, kind):
-            raise ValueError(f"must be {what}, got {type(value).__name__} {value!r}")
+            raise ValueError(f"must be {what}, got {type(value).__name__} {shown(value)}")
         return value
 
     return convert
@@ -59,19 +68,16 @@ def one_of(*choices: str) -> Convert:
     """One of ``choices`` (a closed set, such as ``"instant" | "digest"``)."""
 
     def convert(value: Any) -> Any:
-        if value not in choices:
-            raise ValueError(f"{value!r}: use " + " or ".join(f'"{c}"' for c in choices))
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"{shown(value)}: use " + " or ".join(f'"{c}"' for c in choices))
         return value
 
     return convert
 
 
 def duration(value: Any) -> float:
-    """Seconds, never negative."""
-    seconds = parse_duration(value)
-    if seconds < 0:
-        raise ValueError("must not be negative")
-    return seconds
+    """Seconds, from 0 to 100 years (:func:`~monitor.config.units.parse_duration`)."""
+    return parse_duration(value)
 
 
 def optional_duration(value: Any) -> float | None:
@@ -99,7 +105,9 @@ def string_list(value: Any) -> tuple[str, ...]:
 def language(value: Any) -> str:
     """One language code of :data:`LANGUAGES` (a feed's ``language``)."""
     if not isinstance(value, str) or value not in LANGUAGES:
-        raise ValueError(f"unknown language {value!r}; use one of {', '.join(sorted(LANGUAGES))}")
+        raise ValueError(
+            f"unknown language {shown(value)}; use one of {', '.join(sorted(LANGUAGES))}"
+        )
     return value
 
 
@@ -108,7 +116,7 @@ def languages(value: Any) -> tuple[str, ...]:
     codes = string_list(value)
     for code in codes:
         if code not in LANGUAGES:
-            raise ValueError(f"unknown language {code!r}")
+            raise ValueError(f"unknown language {shown(code)}")
     return codes
 
 
@@ -116,9 +124,12 @@ def timezone(value: Any) -> str:
     """An IANA time zone name."""
     of_type(str, "a timezone name")(value)
     try:
+        if len(value) > MAX_TIMEZONE:
+            raise ValueError("too long")
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'unknown timezone {value!r} (e.g. "Europe/Kyiv")') from None
+    # OSError: a name tzdata cannot even look up (too long for a file name, say).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f'unknown timezone {shown(value)} (e.g. "Europe/Kyiv")') from None
     return str(value)
 
 
@@ -126,9 +137,9 @@ def host_port(value: Any) -> str:
     """``"HOST:PORT"`` with a port from 1 to 65535."""
     of_type(str, '"HOST:PORT"')(value)
     if not _HOST_PORT.match(value):
-        raise ValueError(f'{value!r} is not HOST:PORT (e.g. "127.0.0.1:9310")')
+        raise ValueError(f'{shown(value)} is not HOST:PORT (e.g. "127.0.0.1:9310")')
     if not 0 < int(value.rsplit(":", 1)[1]) < 65536:
-        raise ValueError(f"port in {value!r} must be between 1 and 65535")
+        raise ValueError(f"port in {shown(value)} must be between 1 and 65535")
     return str(value)
 
 
@@ -160,9 +171,21 @@ integer = of_type(int, "an integer")
 string = of_type(str, "a string")
 
 
-def anything(value: Any) -> Any:
-    """The value as given (``operator_channel``: checked against the channels later)."""
-    return value
+def channel_name(value: Any) -> str | None:
+    """A channel name, None for ``""`` (``operator_channel``: checked against the
+    channels by the validator)."""
+    return str(of_type(str, "a channel name from [channels]")(value)) or None
+
+
+def header_text(value: Any) -> str:
+    """Printable ASCII of at most :data:`MAX_HEADER` characters (``user_agent``: sent as
+    an HTTP header, where anything else fails every request)."""
+    text = str(of_type(str, "a string")(value))
+    if not _HEADER_TEXT.match(text):
+        raise ValueError("must be printable ASCII (it is sent as an HTTP header)")
+    if len(text) > MAX_HEADER:
+        raise ValueError(f"must be at most {MAX_HEADER} characters")
+    return text
 
 
 def between(low: float, high: float) -> Callable[[Any], bool]:
@@ -189,7 +212,7 @@ MONITOR = (
     Key("http_public", "http_public", boolean),
     Key("poll_interval", "poll_interval_s", duration, at_least(60), POLITE),
     Key("backlog", "backlog_s", duration),
-    Key("operator_channel", "operator_channel", anything),
+    Key("operator_channel", "operator_channel", channel_name),
     Key("feed_broken_after", "feed_broken_after_s", duration),
     Key("watch_config", "watch_config", boolean),
     Key(
@@ -215,7 +238,7 @@ FETCH = (
     Key("max_redirects", "max_redirects", integer, between(0, 20), "must be between 0 and 20"),
     Key("per_host", "per_host", integer, between(1, 64), "must be between 1 and 64"),
     Key("concurrency", "concurrency", integer, between(1, 256), "must be between 1 and 256"),
-    Key("user_agent", "user_agent", string),
+    Key("user_agent", "user_agent", header_text),
     Key("force_refetch", "force_refetch_s", duration),
     Key("parse_timeout", "parse_timeout_s", duration, positive, MORE_THAN_0S),
     Key("allow_private", "allow_private", boolean),
@@ -227,8 +250,8 @@ FEED = (  # interval and backlog default to [monitor] poll_interval and backlog
     Key("name", "name", string),
     Key("backlog", "backlog_s", duration),
     Key("full_text", "full_text", boolean),
-    Key("timeout", "timeout_s", duration),
-    Key("max_bytes", "max_bytes", parse_size),
+    Key("timeout", "timeout_s", duration, positive, MORE_THAN_0S),
+    Key("max_bytes", "max_bytes", parse_size, at_least(1024), "must be at least 1kB"),
     Key("allow_private", "allow_private", boolean),
 )
 FEED_OWN = ("url",)

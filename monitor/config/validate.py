@@ -27,8 +27,9 @@ from sqlalchemy.engine import make_url
 
 from monitor.config import spec
 from monitor.config.lines import line_of
-from monitor.config.spec import Convert, Key, defaults, of_type, string_list
-from monitor.config.units import parse_digest
+from monitor.config.spec import Convert, Key, defaults, string_list
+from monitor.config.units import parse_digest, shown
+from monitor.config.urls import feed_url_problem, port_problem
 from monitor.errors import ConfigError, QueryError
 from monitor.match import Matcher, compile_rules
 from monitor.records import (
@@ -82,7 +83,11 @@ class Validator:
 
     # -- errors and the generic loop ------------------------------------------------
     def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(message, path=str(self.path), key=key, line=self.line_of(key))
+        """The error at ``key``, on one printable line (a key or value from the file may
+        hold a newline, an escape or a bidi control)."""
+        return ConfigError(
+            _printable(message), path=str(self.path), key=_printable(key), line=self.line_of(key)
+        )
 
     def line_of(self, key: str) -> int | None:
         """Best-effort line of a dotted key such as ``rules[2].query`` or ``channels.desk``."""
@@ -157,17 +162,22 @@ class Validator:
         channels = self.channels(data.get("channels", {}))
         terms = self.terms(data.get("terms", {}))
         feeds = self.feeds(data.get("feeds", []), monitor)
-        feeds += self.included_feeds(data.get("monitor", {}).get("include", []), monitor, feeds)
+        feeds += self.included_feeds(data.get("monitor", {}).get("include"), monitor, feeds)
         rules = self.rules(data.get("rules", []), channels)
         if monitor.operator_channel and monitor.operator_channel not in channels:
             raise self.error(
                 "monitor.operator_channel",
-                f"unknown channel {monitor.operator_channel!r}; defined: {', '.join(channels) or 'none'}",
+                f"unknown channel {shown(monitor.operator_channel)}; defined: {', '.join(channels) or 'none'}",
             )
         warnings = tuple(
             f"{self.path}: feed {f.url} is a local file that does not exist (yet)"
             for f in feeds
-            if f.is_local and not Path(f.url).exists()
+            if f.is_local and not _exists(f.url)
+        ) + tuple(
+            f"{self.path}: rule {r.name!r} needs min_sources = {r.min_sources} feeds, "
+            f"but only {len(feeds)} are configured: it can never alert"
+            for r in rules
+            if r.min_sources > len(feeds)
         )
         return Sections(
             monitor=monitor,
@@ -188,13 +198,14 @@ class Validator:
         except QueryError as exc:
             index = next((i for i, r in enumerate(rules) if r.name == exc.rule), None)
             key = f"rules[{index}].query" if index is not None else "rules"
-            raise self.error(key, f"rule {exc.rule!r}: {exc}") from exc
+            raise self.error(key, f"rule {shown(exc.rule)}: {exc}") from exc
 
     # -- [monitor] --------------------------------------------------------------------
     def monitor(self, t: dict[str, Any]) -> MonitorSettings:
         default = defaults(MonitorSettings)
         state_dir = self.state_dir(t, default["state_dir"])
-        database = self.database(t.get("database") or f"sqlite:///{Path(state_dir) / 'monitor.db'}")
+        default_db = f"sqlite:///{Path(state_dir) / 'monitor.db'}"
+        database = self.database(t.get("database", default_db))
         values = self.read(spec.MONITOR, t, "monitor", default)
         self.http_public(values["http"], values["http_public"])
         return MonitorSettings(database=database, state_dir=state_dir, **values)
@@ -223,9 +234,10 @@ class Validator:
     def database(self, url: Any) -> str:
         """A SQLAlchemy URL whose driver is installed: a config error, not a crash at start."""
         key = "monitor.database"
-        self.convert(of_type(str, "a SQLAlchemy URL string"), url, key)
+        self.convert(spec.non_empty_string, url, key)
         try:
-            make_url(url).get_dialect().import_dbapi()
+            sa_url = make_url(url)
+            sa_url.get_dialect().import_dbapi()
         except ImportError as exc:
             raise self.error(
                 key,
@@ -235,6 +247,10 @@ class Validator:
             ) from None
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds
             raise self.error(key, f"not a database URL: {exc}") from None
+        if sa_url.port is not None and not 0 < sa_url.port < 65536:
+            raise self.error(key, f"port {sa_url.port} is out of range: use a port from 1 to 65535")
+        if "\x00" in (sa_url.database or ""):
+            raise self.error(key, "the database name holds a NUL character")
         return str(url)
 
     # -- [fetch] ------------------------------------------------------------------------
@@ -265,9 +281,12 @@ class Validator:
         if not _is_usable_apprise_url(url, kind):
             raise self.error(
                 key,
-                f"apprise cannot use {mask_url(value)!r}: unknown scheme or "
+                f"apprise cannot use {shown(mask_url(value))}: unknown scheme or "
                 "malformed URL (see https://github.com/caronc/apprise/wiki)",
             )
+        problem = port_problem(url)
+        if problem:
+            raise self.error(key, f"{shown(mask_url(value))}: {problem}")
         masked = mask_url(value if "${" in value else url)
         options = self.read(spec.CHANNEL, opts, key, defaults(ChannelConfig))
         template = self.template(opts["template"], key) if "template" in opts else None
@@ -298,10 +317,14 @@ class Validator:
         seen: set[str] = set()
         for i, t in enumerate(items):
             key = f"feeds[{i}]"
+            if not isinstance(t, dict):
+                raise self.error(
+                    key, 'each [[feeds]] entry must be a table with url = "https://..."'
+                )
             self.no_unknown(t, _FEED_KEYS, key)
             url = self.feed_url(t, key)
             if url in seen:
-                raise self.error(f"{key}.url", f"feed {mask_url(url)} is listed twice")
+                raise self.error(f"{key}.url", f"feed {shown(mask_url(url))} is listed twice")
             seen.add(url)
             out.append(FeedConfig(url=url, **self.read(spec.FEED, t, key, default)))
         return tuple(out)
@@ -315,22 +338,37 @@ class Validator:
                 f"{where}.url" if "url" in t else where, 'every feed needs url = "https://..."'
             )
         key = f"{where}.url"
-        url = url.strip()
+        written = url = url.strip()
         url = self.expand_env(url, key)  # a token in a feed URL is a secret, like a channel's
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "Invalid IPv6 URL"
+            raise self.error(key, f"{shown(mask_url(written))}: not a valid URL ({exc})") from None
         if parts.scheme in ("http", "https"):
-            if not parts.hostname:
-                raise self.error(key, f"{mask_url(url)!r} has no host")
+            problem = feed_url_problem(url)
+            if problem:
+                raise self.error(key, f"{shown(mask_url(written))}: {problem}")
             return url
         if parts.scheme == "file":
             url = parts.path
         elif parts.scheme and len(parts.scheme) > 1:
             raise self.error(
-                key, f"unsupported scheme {parts.scheme!r}: use http(s) or a local file path"
+                key, f"unsupported scheme {shown(parts.scheme)}: use http(s) or a local file path"
             )
-        path = Path(url).expanduser()
-        if not path.is_absolute():
-            path = (self.path.parent / path).resolve()
+        return self.local_path(url, key)
+
+    def local_path(self, url: str, key: str) -> str:
+        """A local feed file, absolute (relative to the config file's folder)."""
+        try:
+            path = Path(url).expanduser()
+            if not path.is_absolute():
+                path = (self.path.parent / path).resolve()
+            path.exists()  # a name too long for the filesystem raises here, not later
+        except (OSError, RuntimeError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise self.error(
+                key, f"cannot use {shown(url)} as a local file path: {reason}"
+            ) from None
         return str(path)
 
     def included_feeds(
@@ -339,7 +377,7 @@ class Validator:
         """``[monitor] include = ["feeds.toml"]``: more ``[[feeds]]`` from other files
         (paths relative to this file), e.g. written by ``monitor feeds import-opml --to``.
         An included file may hold only ``[[feeds]]``; its errors name that file."""
-        paths = self.convert(string_list, include, "monitor.include") if include else ()
+        paths = () if include is None else self.convert(string_list, include, "monitor.include")
         out: list[FeedConfig] = []
         seen = {f.url for f in known}
         for rel in paths:
@@ -360,15 +398,16 @@ class Validator:
         path = (self.path.parent / rel).expanduser()
         try:
             source = path.read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise self.error(
-                "monitor.include", f"cannot read included file {path}: {exc.strerror or exc}"
+                "monitor.include", f"cannot read included file {shown(str(path))}: {reason}"
             ) from None
         sub = Validator(path, source, self.env)
         try:
             data = tomllib.loads(source)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from exc
+        except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a 5,000-digit int
+            raise ConfigError(_printable(f"invalid TOML: {exc}"), path=str(path)) from exc
         sub.no_unknown(data, {"feeds"}, "")
         return sub, data
 
@@ -380,25 +419,37 @@ class Validator:
         return tuple(self.rule(t, f"rules[{i}]", channels, names) for i, t in enumerate(items))
 
     def rule(
-        self, t: dict[str, Any], where: str, channels: Mapping[str, ChannelConfig], names: set[str]
+        self, t: Any, where: str, channels: Mapping[str, ChannelConfig], names: set[str]
     ) -> RuleConfig:
         """One ``[[rules]]`` table; ``names`` (the rules before it) gains its name."""
+        if not isinstance(t, dict):
+            raise self.error(
+                where, 'each [[rules]] entry must be a table with name = "...", query = "..."'
+            )
+        return self.rule_table(t, where, channels, names)
+
+    def rule_table(
+        self, t: dict[str, Any], where: str, channels: Mapping[str, ChannelConfig], names: set[str]
+    ) -> RuleConfig:
         self.no_unknown(t, _RULE_KEYS, where)
         name, query = (self.required_text(t, k, where, "rule") for k in ("name", "query"))
         if name in names:
-            raise self.error(f"{where}.name", f"rule name {name!r} is used twice")
+            raise self.error(f"{where}.name", f"rule name {shown(name)} is used twice")
         names.add(name)
         values = self.read(spec.RULE, t, where, defaults(RuleConfig))
         for c in values["channels"]:
             if c not in channels:
                 raise self.error(
                     f"{where}.channels",
-                    f"unknown channel {c!r}; defined: {', '.join(channels) or 'none'}",
+                    f"unknown channel {shown(c)}; defined: {', '.join(channels) or 'none'}",
                 )
         digest = None  # an instant rule's digest is never used, so never read
         if values["delivery"] == "digest":
-            raw = t.get("digest")
-            digest = self.convert(parse_digest, raw, f"{where}.digest") if raw else HOURLY
+            digest = (
+                self.convert(parse_digest, t["digest"], f"{where}.digest")
+                if "digest" in t
+                else HOURLY
+            )
         return RuleConfig(name=name, query=query, digest=digest, **values)
 
     def required_text(self, t: Mapping[str, Any], k: str, where: str, what: str) -> str:
@@ -407,3 +458,19 @@ class Validator:
         if not isinstance(value, str) or not value.strip():
             raise self.error(f"{where}.{k}" if k in t else where, f'every {what} needs {k} = "..."')
         return value.strip()
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character that is not printable (newline, escape, bidi
+    control) written as its escape: an error is one line, shown as written."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _exists(path: str) -> bool:
+    """Whether a local feed file exists (False when the name cannot even be looked up)."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False

@@ -79,13 +79,14 @@ class Daemon:
         self._scheduler: BackgroundScheduler | None = None
 
     def _recover_interrupted_deliveries(self) -> None:
-        """Rows a killed daemon left in ``sending`` are resent now, not after the usual
-        timeout: one daemon runs per database, so nothing else can be sending them.
+        """Rows a killed process left in ``sending`` go back to pending once their claim
+        is older than the lease: a ``run --once`` beside the daemon (or this one) must
+        never re-queue a send another process has in flight (issue 10).
         At-least-once: the message in flight at the kill may arrive twice."""
-        from monitor.store.outbox import requeue_stale
+        from monitor.store.outbox import SENDING_LEASE_S, requeue_stale  # issue 10: the lease
 
         with session_scope(self.session_factory) as session:
-            n = requeue_stale(session, utcnow(), 0.0, self.config.monitor.max_attempts)
+            n = requeue_stale(session, utcnow(), SENDING_LEASE_S, self.config.monitor.max_attempts)
         if n:
             event(log, "delivery.recovered", logging.WARNING, alerts=n)
 

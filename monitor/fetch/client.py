@@ -230,7 +230,10 @@ class FeedClient:
         max_age_s = parse_max_age(h.get("cache-control"))
         retry_after_s = parse_retry_after(h.get("retry-after"), now)
         if resp.status == 304 or resp.body is None:  # a 304 may omit unchanged validators
-            etag, modified = validator(h.get("etag")) or state.etag, validator(h.get("last-modified"))
+            etag, modified = (
+                validator(h.get("etag")) or state.etag,
+                validator(h.get("last-modified")),
+            )
             return FetchResult(
                 status="not_modified", body=None, content_type=content_type, etag=etag,
                 last_modified=modified or state.last_modified, body_hash=state.body_hash,

@@ -4,11 +4,19 @@ SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign k
 any other SQLAlchemy URL (PostgreSQL) works unchanged. The schema is managed by
 Alembic (``migrations/``); :func:`upgrade` applies it, :func:`check_schema` refuses to
 run on a stale schema (STYLE.md #15).
+
+Faults of the file or the server (full disk, read-only, corrupted, not a database,
+unreachable) come out of every query as one-line :class:`DatabaseError`s
+(:mod:`monitor.store.faults`). Files the store creates are private: folders 0700, the
+database 0600 (SQLite gives its ``-wal`` and ``-shm`` the database's mode), because the
+feeds table holds feed URLs with their tokens expanded. One daemon runs per SQLite
+database: :func:`acquire_database_lock`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import DatabaseError, StaleSchemaError
+from monitor.store import faults
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -39,9 +48,6 @@ def _migrations_dir() -> Path:
 MIGRATIONS_DIR = _migrations_dir()
 SessionFactory = sessionmaker[Session]
 """What the pipeline, delivery and the CLI hold: one session (transaction) per call."""
-QUERY_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError,)
-"""What a query on a broken or unreachable database raises (beside :class:`DatabaseError`):
-the CLI turns these into one error line."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -53,24 +59,27 @@ def sqlite_path(url: str) -> Path | None:
     return Path(db).expanduser()
 
 
+def where(url: str) -> str:
+    """How errors name a database: its SQLite file, else its URL without the password."""
+    path = sqlite_path(url)
+    return str(path) if path is not None else display_url(url)
+
+
 def make_engine(url: str, *, create: bool = True) -> Engine:
-    """Create an engine for ``url``; for SQLite, set pragmas and (with ``create``) the
-    parent folder. Without ``create`` a missing SQLite file is a :class:`DatabaseError`:
-    commands that only read never create a database by mistake."""
+    """Create an engine for ``url``; for SQLite, set pragmas and (with ``create``) make
+    the file, private (:func:`create_private_file`). Without ``create`` a missing SQLite
+    file is a :class:`DatabaseError`: commands that only read never create a database
+    by mistake. Faults of any query on the engine raise :class:`DatabaseError`."""
     sa_url = make_url(url)
     kwargs: dict[str, Any] = {"future": True}
     path = sqlite_path(url)
     if path is not None and not path.exists():
         if not create:
             raise DatabaseError(
-                f"no database at {path} (check [monitor].database; 'monitor run' creates it)"
+                f"{path}: no database at this path; check [monitor].database "
+                "('monitor run' creates it)"
             )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseError(
-                f"cannot create the database folder {path.parent}: {exc.strerror or exc}"
-            ) from None
+        create_private_file(path)
     if sa_url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
     else:
@@ -78,7 +87,88 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     engine = create_engine(sa_url, **kwargs)
     if sa_url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    faults.install(engine, where(url))
     return engine
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents with mode 0700. A folder that exists
+    (the user's, or systemd's ``StateDirectory=``) is left as it is."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for part in reversed(missing):
+        try:
+            os.mkdir(part, 0o700)
+        except FileExistsError:
+            pass  # another process made it meanwhile
+        except OSError as exc:
+            raise DatabaseError(
+                # os_fault speaks of the folder of the path it gets: here, part itself
+                f"{part}: cannot create the database folder: {faults.os_fault(exc, part / 'x')}"
+            ) from None
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty SQLite database at ``path`` with mode 0600 (an empty file is a
+    valid empty database), and its folders 0700. SQLite would create it 0644: its
+    ``-wal`` and ``-shm`` then take the mode of the database file."""
+    make_private_dirs(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise DatabaseError(
+            f"{path}: cannot create the database: {faults.os_fault(exc, path)}"
+        ) from None
+
+
+@contextlib.contextmanager
+def acquire_database_lock(url: str) -> Iterator[None]:
+    """Hold ``<database>.lock`` (an exclusive ``flock``) while the block runs: the life
+    of a daemon. A second daemon on the same SQLite database raises
+    :class:`DatabaseError` naming the database and the PID that holds it. The kernel
+    drops the lock when the holder dies, however it dies, so a crash leaves nothing to
+    clean up. ``monitor run --once`` does not take it. Other backends and in-memory
+    databases are not locked (several workers on PostgreSQL are a later issue)."""
+    path = sqlite_path(url)
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    make_private_dirs(path.parent)
+    lock = Path(f"{path}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DatabaseError(
+            f"{path}: cannot create its lock file {lock.name}: {faults.os_fault(exc, path)}"
+        ) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DatabaseError(_in_use(path, os.pread(fd, 32, 0))) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # still held: nobody reads a stale PID
+    finally:
+        os.close(fd)
+
+
+def _in_use(path: Path, content: bytes) -> str:
+    pid = content.decode("ascii", "replace").strip()
+    holder = f"pid {pid}" if pid.isdigit() else "another process"
+    return (
+        f"{path}: another 'monitor run' ({holder}) is using this database; stop it first, "
+        "or give this one its own [monitor].database ('monitor run --once' may run beside it)"
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -123,22 +213,41 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply Alembic migrations up to ``revision`` (an empty database gets the schema).
 
     Serialised across processes (a file lock for SQLite, an advisory lock for PostgreSQL),
-    so two daemons starting on a fresh database do not both create the tables.
+    so two daemons starting on a fresh database do not both create the tables. A
+    corrupted SQLite file is refused first (:func:`check_integrity`): nothing writes to
+    it, and ``run`` and ``run --once`` stop with one line instead of working on it.
     Errors opening the database become one :class:`DatabaseError` line.
     """
     from alembic import command
 
+    url = engine.url.render_as_string(hide_password=False)
     try:
-        with _migration_lock(engine), engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
-            cfg = alembic_config(engine)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with _migration_lock(engine):
+            check_integrity(engine)
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+                cfg = alembic_config(engine)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
     except (SQLAlchemyError, OSError) as exc:
-        raise DatabaseError(
-            f"cannot open or migrate the database {display_url(str(engine.url))}: {_reason(exc)}"
+        raise faults.translate(exc, where(url)) or DatabaseError(
+            f"{where(url)}: cannot open or migrate the database: {_reason(exc)}"
         ) from exc
+
+
+def check_integrity(engine: Engine) -> None:
+    """``PRAGMA quick_check`` on a SQLite database (every page read once: about a second
+    per GB); raise :class:`DatabaseError` when it finds damage. Nothing for other
+    backends, which check their own pages."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        problems = [str(row[0]) for row in conn.exec_driver_sql("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        found = " ".join(" ".join(problems).split())[:200]  # rows may hold newlines
+        url = engine.url.render_as_string(hide_password=False)
+        raise DatabaseError(f"{where(url)}: the file is corrupted ({found}); {faults.RESTORE}")
 
 
 def _reason(exc: BaseException) -> str:
@@ -154,12 +263,12 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         return
     import fcntl
 
-    with open(f"{path}.migrate-lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -182,14 +291,14 @@ def check_schema(engine: Engine) -> None:
 
     try:
         current, head = current_revision(engine), head_revision(engine)
-    except SQLAlchemyError as exc:
-        raise DatabaseError(
-            f"cannot open the database {display_url(str(engine.url))}: {_reason(exc)}"
-        ) from exc
+    except SQLAlchemyError as exc:  # a fault is a DatabaseError already (faults.install)
+        url = engine.url.render_as_string(hide_password=False)
+        raise DatabaseError(f"{where(url)}: cannot open the database: {_reason(exc)}") from exc
     if current != head:
         state = "has no schema" if current is None else f"is at revision {current}"
         raise StaleSchemaError(
-            f"the database {state}, this version needs {head}: run 'monitor db upgrade'"
+            f"{where(engine.url.render_as_string(hide_password=False))}: the database "
+            f"{state}, this version needs {head}: run 'monitor db upgrade'"
         )
 
 

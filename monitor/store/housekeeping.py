@@ -25,11 +25,12 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, delete, exists, select
 from sqlalchemy.orm import Session
 
-from monitor.errors import MonitorError
+from monitor.errors import DatabaseError, MonitorError
 from monitor.log import event
 from monitor.records import AlertStatus
 from monitor.secrets import mask_url
-from monitor.store.db import SessionFactory
+from monitor.store import faults
+from monitor.store.db import SessionFactory, sqlite_path
 from monitor.store.schema import AlertRow, ArticleRow, MatchRow, SightingRow
 
 log = logging.getLogger(__name__)
@@ -186,10 +187,10 @@ def backup(engine: Engine, dest_path: str | os.PathLike[str], *, overwrite: bool
     started = time.monotonic()
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
-        _copy_snapshot(engine, tmp)
+        _copy_snapshot(engine, tmp, dest)
         _move_into_place(tmp, dest, overwrite)
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone, or never made (a read-only folder)
             tmp.unlink()
     event(
         log,
@@ -201,9 +202,13 @@ def backup(engine: Engine, dest_path: str | os.PathLike[str], *, overwrite: bool
     return dest
 
 
-def _copy_snapshot(engine: Engine, tmp: Path) -> None:
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
+def _copy_snapshot(engine: Engine, tmp: Path, dest: Path) -> None:
+    """The snapshot into ``tmp`` (created 0600: a backup holds the feed tokens too);
+    errors name ``dest``, or the live database when it is the damaged one."""
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise DatabaseError(f"{dest}: backup failed: {faults.os_fault(exc, dest)}") from None
     raw = engine.raw_connection()
     try:
         source = _sqlite3(raw.driver_connection)
@@ -214,8 +219,10 @@ def _copy_snapshot(engine: Engine, tmp: Path) -> None:
             verdict = target.execute("PRAGMA quick_check").fetchone()[0]
         finally:
             target.close()
-    except sqlite3.Error as exc:
-        raise MonitorError(f"backup failed: {exc}") from exc
+    except sqlite3.Error as exc:  # the live database's fault, or the destination's
+        live = str(sqlite_path(engine.url.render_as_string(hide_password=False)))
+        fault = faults.translate(exc, live if faults.is_corruption(exc) else str(dest))
+        raise fault or MonitorError(f"backup failed: {exc}") from exc
     finally:
         raw.close()
     if verdict != "ok":

@@ -3,9 +3,10 @@
 Lifecycle of an alert row: pending -> sending (claimed; ``attempts`` + 1) -> sent, or
 back to pending with a later ``next_attempt_at``, or dead. Each function changes rows
 in the caller's session; the caller commits after each step, so a crash at any moment
-loses nothing: a row left in ``sending`` is put back by :func:`requeue_stale` and sent
-again (at most one duplicate per message in flight). Alert rows are created by
-:mod:`monitor.store.articles` in the match transaction; this module never inserts them.
+loses nothing: a row left in ``sending`` is put back by :func:`requeue_stale` once its
+claim is older than :data:`SENDING_LEASE_S`, and sent again (at most one duplicate per
+message in flight). Alert rows are created by :mod:`monitor.store.articles` in the
+match transaction; this module never inserts them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ from monitor.store.schema import (
     SightingRow,
 )
 
+SENDING_LEASE_S = 300.0
+"""How long a claim (a row in ``sending``) is the claimer's own. Only an older claim is
+taken for an interrupted send and re-queued: a ``monitor run --once`` beside the daemon
+(or a daemon restarted after a crash) never re-sends what another process is sending
+right now. A claim lasts one batch: a delivery cycle sends for at most about 10 s
+(``delivery.PACE_BUDGET_S``) plus the batch in flight, each message bounded by its
+channel's timeout (Telegram 15 s a request, apprise's plugins their own, most under
+30 s); 300 s is more than twice that. The cost: the one message in flight when a
+process was killed goes out again up to 5 minutes later, not at once."""
+
 
 @dataclass(frozen=True, slots=True)
 class Notice:
@@ -54,7 +65,8 @@ def _rowcount(result: Result[Any]) -> int:
 
 def requeue_stale(session: Session, now: datetime, older_than_s: float, max_attempts: int) -> int:
     """Put rows left in ``sending`` since before ``now - older_than_s`` back to pending
-    (dead once they used up their attempts); return how many."""
+    (dead once they used up their attempts); return how many. Callers pass
+    :data:`SENDING_LEASE_S`: a younger claim may be another process's send in flight."""
     cutoff = now - timedelta(seconds=older_than_s)
     stale = AlertRow.status == "sending", AlertRow.claimed_at < cutoff
     dead = _rowcount(
