@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from monitor.config import Config
-from monitor.errors import FetchError, FetchErrorKind
+from monitor.errors import DatabaseError, FetchError, FetchErrorKind
 from monitor.fetch.article import fetch_article_async
 from monitor.fetch.client import FeedClient
 from monitor.fetch.state import FetchResult, FetchState
@@ -205,6 +205,8 @@ async def _poll_one(cycle: _Cycle, feed: FeedConfig, state: FeedState) -> FeedOu
         outcome = await poll_feed(cycle, feed, state, stage)
     except FetchError as exc:
         outcome = await _failed(cycle, feed, state, exc, started)
+    except DatabaseError:
+        raise  # the database (disk full, corrupted, unreachable) fails the cycle, not the feed
     except Exception as exc:  # one feed's bug or unforeseen input never stops the others
         event(
             log,
@@ -250,6 +252,8 @@ async def _failed(
     duration_ms = int((time.monotonic() - started) * 1000)
     try:
         return await cycle.db(_record_failure, cycle.rt, feed, state, exc, duration_ms, cycle.now)
+    except DatabaseError:
+        raise
     except Exception as db_exc:
         event(
             log,
