@@ -1,165 +1,79 @@
-"""Compiled queries and their evaluation against one document's term hits. No I/O.
-
-:func:`bind` turns a parsed query (:mod:`monitor.match.query`) into a tree of the
-nodes below, with every term replaced by its id in the shared term index and every OR
-of plain terms (a ``@group`` of 5,000 spellings, or ``a OR b OR ...``) folded into one
-flat :class:`AnyTerm`: a set look-up per term present, whatever its length. The tree is
-no deeper than the query's nesting, which the parser limits, so the recursion here is
-bounded too; no function recurses along a list.
+"""Evaluating compiled queries against one document's term hits. No I/O.
 
 :class:`Run` answers "does this rule hold?" and gathers its evidence in the same pass:
 an AND stops at its first false part (cheap parts first), a term contributes a
-reference to its hits (not a copy), a NEAR the hits that have a partner.
+reference to its hits (not a copy), a NEAR the first hit of each surface that has a
+partner (:mod:`monitor.match.near`). What a NEAR operand is in the document (its
+positions, its hits grouped by surface) is built once and shared by every rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
-from monitor.match.index import Hit, TermIndex
-from monitor.match.near import TEXT_BASE, pair_spans, partnered
-from monitor.match.query import And, Near, Node, Not, Term
+from monitor.match.compiled import AllOf, AnyOf, AnyTerm, Bound, Close, NoneOf, TermRef
+from monitor.match.evidence import Surfaces
+from monitor.match.index import Hit
+from monitor.match.near import (
+    TEXT_BASE,
+    Positions,
+    SpanList,
+    first_near,
+    pair_spans,
+    partnered,
+)
 
 # One term occurrence, as evidence: (term id, index into that term's hits).
 Part = tuple[int, int]
 PartSpan = tuple[int, int, tuple[Part, ...]]
 
 # A NEAR that another NEAR is chained on yields pair spans: at most this many per
-# evaluation (the first in text order), however often the article repeats its words.
-MAX_NEAR_SPANS = 2_000
+# document (the first along its sparser side), however often the article repeats them.
+MAX_NEAR_SPANS = 512
 
 
 @dataclass(frozen=True, slots=True)
-class TermRef:
-    """A term of the query: its id in the term index, its label, its scope."""
+class _Group:
+    """The hits of one term with one surface (in one field), in text order."""
 
     tid: int
-    label: str
-    title_only: bool
+    starts: list[int]
+    ends: list[int]
+    hits: list[int]  # indices into the term's hit list
 
 
 @dataclass(frozen=True, slots=True)
-class AnyTerm:
-    """An OR of plain terms, evaluated as one set look-up per term found."""
+class _Side:
+    """A NEAR operand in one document: where its spans are, and what they are made of.
 
-    refs: tuple[TermRef, ...]  # as written (for explain)
-    anywhere: frozenset[int]
-    title: frozenset[int]  # title-only, and not also in ``anywhere``
+    Terms (and ORs of them) come as ``groups`` (evidence needs only the first hit of
+    each group that has a partner); a chained NEAR's pair spans come as ``spans``.
+    """
 
-
-@dataclass(frozen=True, slots=True)
-class AllOf:
-    """AND. ``children`` as written; ``order`` the same, cheap ones first (evaluation)."""
-
-    children: tuple[Bound, ...]
-    order: tuple[Bound, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AnyOf:
-    """OR of children that are not all plain terms."""
-
-    children: tuple[Bound, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class NoneOf:
-    """NOT."""
-
-    child: Bound
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """NEAR/distance."""
-
-    left: Bound
-    right: Bound
-    distance: int
-
-
-Bound = TermRef | AnyTerm | AllOf | AnyOf | NoneOf | Close
-
-
-def bind(node: Node, index: TermIndex, used: set[int]) -> Bound:
-    """The query tree with its terms bound to ``index`` (their ids added to ``used``)."""
-    if isinstance(node, Term):
-        tid = index.add(node.words, node.label, node.breaks)
-        used.add(tid)
-        return TermRef(tid, node.label, node.title_only)
-    if isinstance(node, Not):
-        return NoneOf(bind(node.child, index, used))
-    if isinstance(node, Near):
-        return Close(bind(node.left, index, used), bind(node.right, index, used), node.distance)
-    children = [bind(c, index, used) for c in node.children]
-    if isinstance(node, And):
-        return AllOf(tuple(children), tuple(sorted(children, key=_cost)))
-    return _any_of(children)
-
-
-def _any_of(children: list[Bound]) -> Bound:
-    """OR; its plain terms become one :class:`AnyTerm`, where the first of them was."""
-    terms = [c for c in children if isinstance(c, TermRef)]
-    if len(terms) < 2:
-        return AnyOf(tuple(children))
-    anywhere = frozenset(t.tid for t in terms if not t.title_only)
-    title = frozenset(t.tid for t in terms if t.title_only) - anywhere
-    group = AnyTerm(tuple(terms), anywhere, title)
-    first = children.index(terms[0])
-    rest = [group if i == first else c for i, c in enumerate(children)]
-    rest = [c for c in rest if not isinstance(c, TermRef)]
-    return group if len(rest) == 1 else AnyOf(tuple(rest))
-
-
-def _cost(node: Bound) -> int:
-    """A rank of how much evaluating ``node`` costs: terms first, NEAR last."""
-    return 0 if isinstance(node, TermRef | AnyTerm) else 2 if isinstance(node, Close) else 1
-
-
-def required(node: Bound) -> frozenset[int]:
-    """Term ids that must all be present for ``node`` to hold (a cheap filter: necessary,
-    not sufficient)."""
-    if isinstance(node, TermRef):
-        return frozenset({node.tid})
-    if isinstance(node, AllOf):
-        return frozenset().union(*map(required, node.children))
-    if isinstance(node, Close):
-        return required(node.left) | required(node.right)
-    if isinstance(node, AnyOf):
-        return frozenset.intersection(*map(required, node.children))
-    return frozenset()  # AnyTerm: any one of them; NoneOf: none
-
-
-def term_refs(node: Bound) -> Iterator[TermRef]:
-    """The term references of a bound tree, left to right (an explicit stack)."""
-    stack: list[Bound] = [node]
-    while stack:
-        top = stack.pop()
-        if isinstance(top, TermRef):
-            yield top
-        elif isinstance(top, AnyTerm):
-            yield from top.refs
-        elif isinstance(top, NoneOf):
-            stack.append(top.child)
-        elif isinstance(top, Close):
-            stack += (top.right, top.left)
-        else:
-            stack.extend(reversed(top.children))
+    positions: Positions
+    groups: list[_Group] | None = None
+    spans: SpanList[Part] | None = None
 
 
 class Run:
     """One document's evaluation: its term hits, and the evidence of the current rule.
 
     ``terms`` holds ``(term id, title only)`` references to whole hit lists, ``parts``
-    single hits (from NEAR). Not shared between threads: one per ``match`` call.
+    single hits (from NEAR). What NEAR operands look like in this document is built
+    once and shared by the rules. Not shared between threads: one per ``match`` call.
     """
 
-    def __init__(self, found: Mapping[int, list[Hit]]) -> None:
+    def __init__(self, found: Mapping[int, list[Hit]], surfaces: Surfaces) -> None:
         self.found = found
+        self.surfaces = surfaces
         self.terms: list[tuple[int, bool]] = []
         self.parts: list[Part] = []
-        self._spans: dict[tuple[int, bool], list[PartSpan]] = {}
+        self._term_sides: dict[tuple[int, bool], _Side] = {}
+        self._sides: dict[int, _Side] = {}  # id(node) -> side (nodes live in the rules)
+        self._spans: dict[tuple[int, bool] | int, SpanList[Part]] = {}
 
     def reset(self) -> None:
         """Forget the evidence gathered (the next rule starts afresh)."""
@@ -215,48 +129,116 @@ class Run:
         return tids.intersection(self.found)
 
     def _near(self, node: Close) -> bool:
-        left = self.spans(node.left)
-        right = self.spans(node.right) if left else []
-        lefts, rights = partnered(left, right, node.distance)
-        if not lefts:
+        left = self._side(node.left)
+        right = self._side(node.right) if left.positions else left
+        if not right.positions:
             return False
-        self.parts.extend(p for i in lefts for p in left[i][2])
-        self.parts.extend(p for i in rights for p in right[i][2])
+        parts = _near_parts(left, right, node.distance)
+        if not parts:  # no left span has a partner: no right one has either
+            return False
+        self.parts += parts
+        self.parts += _near_parts(right, left, node.distance)
         return True
 
-    def spans(self, node: Bound) -> list[PartSpan]:
-        """The positional spans of a NEAR operand (a term, an OR of them, a NEAR), sorted."""
+    def _side(self, node: Bound) -> _Side:
+        """What a NEAR operand (a term, an OR of them, a NEAR) is in this document."""
         if isinstance(node, TermRef):
-            return self._term_spans(node.tid, node.title_only)
+            return self._term_side(node.tid, node.title_only)
+        side = self._sides.get(id(node))
+        if side is None:
+            side = self._sides[id(node)] = self._build_side(node)
+        return side
+
+    def _build_side(self, node: Bound) -> _Side:
         if isinstance(node, AnyTerm):
-            lists = [self._term_spans(t, False) for t in self._present(node.anywhere)]
-            lists += [self._term_spans(t, True) for t in self._present(node.title)]
-            return _merge(lists)
+            sides = [self._term_side(t, False) for t in self._present(node.anywhere)]
+            sides += [self._term_side(t, True) for t in self._present(node.title)]
+            return _merged_groups(sides)
+        if isinstance(node, AnyOf) and not any(isinstance(c, Close) for c in node.children):
+            return _merged_groups([self._side(c) for c in node.children])
+        return _span_side(self.spans(node))
+
+    def _term_side(self, tid: int, title_only: bool) -> _Side:
+        """A term's hits grouped by surface, built once per document (rules share terms)."""
+        key = (tid, title_only)
+        side = self._term_sides.get(key)
+        if side is None:
+            hits = self.found.get(tid, [])
+            groups = []
+            for field, indices in self.surfaces.groups(tid):
+                if title_only and field != "title":
+                    continue
+                base = 0 if field == "title" else TEXT_BASE
+                starts = [base + hits[i][1] for i in indices]
+                ends = [base + hits[i][2] for i in indices]
+                groups.append(_Group(tid, starts, ends, indices))
+            side = self._term_sides[key] = _merged_groups([], groups)
+        return side
+
+    def spans(self, node: Bound) -> SpanList[Part]:
+        """The spans of a NEAR operand with what each is made of, sorted (for the pairs of
+        a NEAR that another NEAR is chained on); built once per document."""
+        key = (node.tid, node.title_only) if isinstance(node, TermRef) else id(node)
+        spans = self._spans.get(key)
+        if spans is None:
+            spans = self._spans[key] = SpanList(self._build_spans(node))
+        return spans
+
+    def _build_spans(self, node: Bound) -> list[PartSpan]:
+        if isinstance(node, TermRef):
+            return [
+                (s, e, ((node.tid, i),))
+                if field == "title"
+                else (TEXT_BASE + s, TEXT_BASE + e, ((node.tid, i),))
+                for i, (field, s, e, _) in enumerate(self.found.get(node.tid, ()))
+                if not node.title_only or field == "title"
+            ]
+        if isinstance(node, AnyTerm):
+            refs = [TermRef(t, "", False) for t in self._present(node.anywhere)]
+            refs += [TermRef(t, "", True) for t in self._present(node.title)]
+            return _merge([self.spans(ref).spans for ref in refs])
         if isinstance(node, AnyOf):
-            return _merge([self.spans(c) for c in node.children])
+            return _merge([self.spans(c).spans for c in node.children])
         if isinstance(node, Close):
             left = self.spans(node.left)
-            right = self.spans(node.right) if left else []
+            right = self.spans(node.right) if left else left
             return pair_spans(left, right, node.distance, MAX_NEAR_SPANS)
         raise TypeError(f"not positional: {node!r}")  # the parser refuses NEAR on AND/NOT
 
-    def _term_spans(self, tid: int, title_only: bool) -> list[PartSpan]:
-        """A term's hits as spans, built once per document (rules share terms)."""
-        key = (tid, title_only)
-        spans = self._spans.get(key)
-        if spans is None:
-            spans = self._spans[key] = [
-                (s, e, ((tid, i),))
-                if field == "title"
-                else (TEXT_BASE + s, TEXT_BASE + e, ((tid, i),))
-                for i, (field, s, e, _) in enumerate(self.found.get(tid, ()))
-                if not title_only or field == "title"
-            ]
-        return spans
+
+def _near_parts(me: _Side, other: _Side, distance: int) -> list[Part]:
+    """Evidence of ``me`` near ``other``: per group its first hit with a partner; for
+    pair spans, the parts of each span with a partner."""
+    if me.groups is not None:
+        parts = []
+        for group in me.groups:
+            j = first_near(group.starts, group.ends, other.positions, distance)
+            if j is not None:
+                parts.append((group.tid, group.hits[j]))
+        return parts
+    assert me.spans is not None  # a side is made of groups or of spans
+    spans = me.spans
+    partners = partnered(spans.starts, spans.ends, other.positions, distance)
+    return [p for i in partners for p in spans.spans[i][2]]
+
+
+def _merged_groups(sides: list[_Side], groups: list[_Group] | None = None) -> _Side:
+    """One side from the groups of several (an OR of terms), or from ``groups``."""
+    if groups is None:
+        if len(sides) == 1:
+            return sides[0]
+        groups = [g for side in sides for g in (side.groups or ())]
+    starts = sorted(chain.from_iterable(g.starts for g in groups))
+    ends = list(chain.from_iterable(g.ends for g in groups))
+    return _Side(Positions(starts, ends), groups=groups)
+
+
+def _span_side(spans: SpanList[Part]) -> _Side:
+    return _Side(Positions(spans.starts, spans.ends), spans=spans)
 
 
 def _merge(lists: list[list[PartSpan]]) -> list[PartSpan]:
     lists = [x for x in lists if x]
     if len(lists) == 1:
         return lists[0]
-    return sorted((span for spans in lists for span in spans), key=lambda span: span[0])
+    return sorted(chain.from_iterable(lists), key=itemgetter(0))

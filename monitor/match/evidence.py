@@ -33,7 +33,7 @@ class Surfaces:
         self.found = found
         self.labels = labels
         self._built: dict[tuple[int, int], tuple[_Order, Evidence, Key]] = {}
-        self._firsts: dict[int, list[int]] = {}
+        self._groups: dict[int, list[tuple[EvidenceField, list[int]]]] = {}
 
     def evidence(
         self, terms: Iterable[tuple[int, bool]], parts: Collection[tuple[int, int]]
@@ -61,12 +61,20 @@ class Surfaces:
                 out.append(ev)
         return tuple(out)
 
+    def groups(self, tid: int) -> list[tuple[EvidenceField, list[int]]]:
+        """The hits of term ``tid`` grouped by surface: ``(field, hit indices)`` per
+        distinct (field, folded surface), each in text order, in order of first hit."""
+        groups = self._groups.get(tid)
+        if groups is None:
+            by_key: dict[tuple[EvidenceField, str], list[int]] = {}
+            for i, (field, s, e, _) in enumerate(self.found[tid]):
+                by_key.setdefault((field, self._surface_key(field, s, e)), []).append(i)
+            groups = self._groups[tid] = [(f, hits) for (f, _), hits in by_key.items()]
+        return groups
+
     def _first_hits(self, tid: int) -> list[int]:
-        """Indices of the first hit of each distinct surface of term ``tid`` (cached)."""
-        firsts = self._firsts.get(tid)
-        if firsts is None:
-            firsts = self._firsts[tid] = self._first_of(tid, range(len(self.found[tid])))
-        return firsts
+        """Indices of the first hit of each distinct surface of term ``tid``."""
+        return [hits[0] for _, hits in self.groups(tid)]
 
     def _first_of(self, tid: int, indices: Iterable[int]) -> list[int]:
         """Of the given hit indices (in order), those whose key has not been seen before."""

@@ -2,7 +2,8 @@
 
 Matching one document: bound it (:func:`monitor.match.bounds.bound_document`) ->
 tokens -> cached pattern hits -> term occurrences (phrase index) -> only the rules that
-use a hit term evaluate their compiled query (every query needs a present term, see
+use a hit term, and have all their required terms, evaluate their compiled query
+(:mod:`monitor.match.compiled`; every query needs a present term, see
 :func:`monitor.match.query.is_anchored`, so a rule none of whose terms occur cannot
 match), in one pass that also gathers the evidence (:mod:`monitor.match.evaluate`).
 The cost per article grows with its bounded length, not with the number of rules, and
@@ -16,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.match.bounds import bound_document
-from monitor.match.evaluate import Bound, Run, bind, required, term_refs
+from monitor.match.compiled import Bound, bind, required, term_refs
+from monitor.match.evaluate import Run
 from monitor.match.evidence import Surfaces
 from monitor.match.index import Hit, TermIndex, TokenOffsets, WordIndex
 from monitor.match.keys import Lexicon
@@ -91,7 +93,7 @@ class Matcher:
             candidates.update(self._term_rules.get(tid, ()))
         language = _base_language(doc.language)
         detected = False
-        run = Run(found)
+        run = Run(found, surfaces)
         matches = []
         for index in sorted(candidates):
             rule = self._rules[index]
@@ -122,7 +124,7 @@ class Matcher:
         language_ok = not rule.languages or language in rule.languages
         return RuleReport(
             rule=rule.name,
-            matched=language_ok and Run(found).holds(rule.tree),
+            matched=language_ok and Run(found, surfaces).holds(rule.tree),
             language=language,
             languages=tuple(sorted(rule.languages)),
             terms=tuple(terms),
@@ -144,10 +146,11 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
     index = TermIndex(WordIndex(Lexicon()))
     compiled: list[_Rule] = []
     term_rules: dict[int, list[int]] = defaultdict(list)
+    shared: dict[Bound, Bound] = {}
     for number, rule in enumerate(rules):
         tree = parse_query(rule.query, terms, rule=rule.name)
         used: set[int] = set()
-        bound = bind(tree, index, used)
+        bound = bind(tree, index, used, shared)
         languages = frozenset(lang.lower() for lang in rule.languages)
         compiled.append(_Rule(rule.name, bound, languages, tuple(required(bound))))
         for tid in used:
