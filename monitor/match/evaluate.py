@@ -9,7 +9,7 @@ positions, its hits grouped by surface) is built once and shared by every rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
@@ -116,13 +116,15 @@ class Run:
         return True
 
     def _any_term(self, node: AnyTerm) -> bool:
-        before = len(self.terms)
-        self.terms.extend((tid, False) for tid in self._present(node.anywhere))
-        for tid in self._present(node.title):
-            self._term(tid, True)
-        return len(self.terms) > before
+        present = self._present(node.anywhere)
+        self.terms.extend([(tid, False) for tid in present])
+        held = bool(present)
+        if node.title:
+            for tid in self._present(node.title):
+                held = self._term(tid, True) or held
+        return held
 
-    def _present(self, tids: frozenset[int]) -> Iterable[int]:
+    def _present(self, tids: frozenset[int]) -> Collection[int]:
         """The ids of ``tids`` that have hits, walking the smaller of the two sets."""
         if len(tids) <= len(self.found):
             return self.found.keys() & tids

@@ -34,6 +34,7 @@ class Surfaces:
         self.labels = labels
         self._built: dict[tuple[int, int], tuple[_Order, Evidence, Key]] = {}
         self._groups: dict[int, list[tuple[EvidenceField, list[int]]]] = {}
+        self._firsts: dict[int, list[int]] = {}
 
     def evidence(
         self, terms: Iterable[tuple[int, bool]], parts: Collection[tuple[int, int]]
@@ -73,8 +74,11 @@ class Surfaces:
         return groups
 
     def _first_hits(self, tid: int) -> list[int]:
-        """Indices of the first hit of each distinct surface of term ``tid``."""
-        return [hits[0] for _, hits in self.groups(tid)]
+        """Indices of the first hit of each distinct surface of term ``tid`` (cached)."""
+        firsts = self._firsts.get(tid)
+        if firsts is None:
+            firsts = self._firsts[tid] = [hits[0] for _, hits in self.groups(tid)]
+        return firsts
 
     def _first_of(self, tid: int, indices: Iterable[int]) -> list[int]:
         """Of the given hit indices (in order), those whose key has not been seen before."""
