@@ -240,7 +240,8 @@ def main() -> int:
         )
         worst = max(worst, (first, case.name))
         del t0
-    print(f"worst: {worst[1]} {worst[0]:.3f} s (target <= 1 s per article on one core)")
+    seconds = "failed" if worst[0] == float("inf") else f"{worst[0]:.3f} s"
+    print(f"worst: {worst[1]} {seconds} (target <= 1 s per article on one core)")
     return 0
 
 

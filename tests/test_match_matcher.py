@@ -136,6 +136,7 @@ def test_detect_language(text: str, expected: str | None) -> None:
         ("Witкoff", "witkoff"),
         ("ещё", "еще"),
         ("ﬁnal", "final"),
+        ("cafe\u034f\u0301", "café"),  # an ignorable between letter and accent: still composed
     ],
 )
 def test_normalize_token(raw: str, expected: str) -> None:

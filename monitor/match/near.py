@@ -11,8 +11,8 @@ so whether a span has a partner on the other side only needs the other side's fi
 start at or after its end and last end at or before its start: two bisections in
 :class:`Positions` (:meth:`Positions.is_near`), or the same as C-level ``map`` calls
 over a whole list (:func:`near_flags`). :func:`first_near` finds the first span of a
-list that has a partner, the usual question (evidence shows each surface once), looking
-at a few spans one by one before it takes the rest at once.
+list that has a partner, the usual question (evidence shows each surface once): a few
+spans one by one, then chunks growing eightfold.
 
 The spans a NEAR itself covers, for a NEAR chained on it, are pairs
 (:func:`pair_spans`): their number is bounded by the caller's ``limit``.
@@ -31,7 +31,7 @@ Span = tuple[int, int, tuple[P, ...]]
 
 TEXT_BASE = 1 << 40  # text token k is at TEXT_BASE + k; title token k at k
 _FAR = 1 << 62  # a sentinel further away than any distance
-_ONE_BY_ONE = 8  # spans tried one at a time before the rest are taken at once
+_ONE_BY_ONE = 8  # spans tried one at a time before chunks are taken at once
 
 _start = itemgetter(0)
 

@@ -42,6 +42,7 @@ IGNORABLE_RANGES = tuple(_ignorable_ranges())
 _IGNORABLE = "".join(
     f"\\U{a:08x}" + (f"-\\U{b:08x}" if b > a else "") for a, b in IGNORABLE_RANGES
 )  # a regex character class body
+_IGNORABLE_RE = re.compile(f"[{_IGNORABLE}]")
 _DROP: dict[int, str | None] = {c: None for a, b in IGNORABLE_RANGES for c in range(a, b + 1)}
 _APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4\u2032\u02b9\u02bb"
 _LETTERS = r"\w\u0300-\u036f"
@@ -86,11 +87,6 @@ def is_latin(ch: str) -> bool:
     return ("a" <= ch <= "z") or ("A" <= ch <= "Z") or ("\u00c0" <= ch <= "\u024f" and ch.isalpha())
 
 
-def strip_ignorable(text: str) -> str:
-    """``text`` without its default-ignorable code points (ASCII text is returned as is)."""
-    return text if text.isascii() else text.translate(_DROP)
-
-
 def fold_text(text: str) -> str:
     """Ignorables removed + NFKC + casefold + apostrophe/quote/dash folding.
 
@@ -99,7 +95,9 @@ def fold_text(text: str) -> str:
     """
     if text.isascii():
         return text.lower().translate(_FOLD)
-    return unicodedata.normalize("NFKC", text.translate(_DROP)).casefold().translate(_FOLD)
+    if _IGNORABLE_RE.search(text):  # rare: only then the extra pass
+        text = text.translate(_DROP)
+    return unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
 
 
 def repair_homoglyphs(token: str) -> str:
