@@ -136,6 +136,7 @@ def test_detect_language(text: str, expected: str | None) -> None:
         ("Witкoff", "witkoff"),
         ("ещё", "еще"),
         ("ﬁnal", "final"),
+        ("cafe\u034f\u0301", "café"),  # an ignorable between letter and accent: still composed
     ],
 )
 def test_normalize_token(raw: str, expected: str) -> None:
@@ -169,3 +170,60 @@ def test_many_rules_share_terms() -> None:
         "Witkoff",
         "word7",
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wit\u2063koff",  # invisible separator
+        "Віт\u200dкофф",  # zero-width joiner
+        "Wit\u200bkoff",
+        "Wit\u200ekoff",  # left-to-right mark
+        "\u202eWitkoff\u202c",  # bidi override and pop
+        "Wit\u2066koff\u2069",  # isolates
+        "Wit\u180ekoff",  # Mongolian vowel separator
+        "Witkoff\ufe0f",  # variation selector
+        "Wit\U000e0041\U000e007fkoff",  # tag characters
+        "Wit\u00adkoff",  # soft hyphen
+    ],
+)
+def test_a_word_split_by_an_invisible_character_still_matches(text: str) -> None:
+    """Every default-ignorable code point is folded out of words, by Unicode property."""
+    matcher = compile_rules([RuleConfig(name="w", query="Witkoff")], {})
+    [match] = matcher.match(Document(title="", text=f"Envoy {text} arrived"))
+    assert match.evidence[0].surface == text.lstrip("\u202e")  # a token starts at a letter
+
+
+def test_invisible_characters_between_words_shift_no_position() -> None:
+    """An ignorable alone between words is no word: NEAR/0 and phrases see through it."""
+    rules = [
+        RuleConfig(name="near", query="Witkoff NEAR/0 Putin"),
+        RuleConfig(name="phrase", query='"coalition of the willing"'),
+    ]
+    matcher = compile_rules(rules, {})
+    doc = Document(
+        title="", text="Witkoff \u200b\u2063 Putin; coalition \u200e of the \ufeff willing"
+    )
+    assert [m.rule for m in matcher.match(doc)] == ["near", "phrase"]
+
+
+def test_ignorables_come_from_the_unicode_property() -> None:
+    """The folded set is Unicode's Default_Ignorable_Code_Point, not a short hand list."""
+    from monitor.match.tokens import IGNORABLE_RANGES
+
+    ignorable = {c for a, b in IGNORABLE_RANGES for c in range(a, b + 1)}
+    assert {
+        0x2063,
+        0x200B,
+        0x200F,
+        0x202A,
+        0x202E,
+        0x2066,
+        0x2069,
+        0x180E,
+        0xFE0F,
+        0xAD,
+    } <= ignorable
+    assert set(range(0xE0000, 0xE0080)) <= ignorable
+    assert not {ord(c) for c in "aя1 \u00a0-'"} & ignorable
+    assert normalize_token("Wit\u2063koff") == "witkoff"

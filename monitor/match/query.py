@@ -12,6 +12,10 @@ Grammar (operators are upper-case; juxtaposition means AND)::
 
 Regular expressions are deliberately not part of the language.
 
+A query nests at most :data:`MAX_DEPTH` levels (parentheses, ``NOT``, ``NEAR`` chained
+on ``NEAR``), so that nothing downstream recurses deeper than that; long flat lists
+(``a OR b OR ...``, a 5,000-entry ``@group``) are fine at any length.
+
 A query must be *anchored*: every way it can match needs at least one term present
 in the article (``NOT x`` alone, or ``a OR NOT b``, would match almost every article
 with no evidence), so such queries are refused when the config loads.
@@ -88,6 +92,7 @@ _LEX = re.compile(
 _NEAR = re.compile(r"NEAR/(\d+)$")
 _MIN_PREFIX = 2
 _MAX_NEAR = 100
+MAX_DEPTH = 64  # levels of nesting: "(", NOT and NEAR-on-NEAR each add one
 
 
 TokenKind = Literal["(", ")", "AND", "OR", "NOT", "NEAR", "TITLE", "TERM"]
@@ -132,12 +137,25 @@ class _Parser:
         self.groups = groups
         self.toks = _lex(self.query, rule)
         self.i = 0
+        self.depth = 0  # open parentheses, NOTs and chained NEARs around the current token
         self.starts: dict[int, int] = {}  # id(node) -> character where it starts
 
     def error(self, message: str, pos: int | None = None) -> QueryError:
         if pos is None:
             pos = self.toks[self.i].pos if self.i < len(self.toks) else len(self.query)
         return QueryError(message, rule=self.rule, position=pos)
+
+    def deeper(self, pos: int) -> None:
+        """Enter one more level of nesting (at character ``pos``); refuse a query that goes
+        past the limit. Checked before recursing, so no query string exhausts Python's stack.
+        """
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(
+                f"the query nests more than {MAX_DEPTH} levels deep (parentheses, NOT, "
+                f"NEAR on NEAR); the limit is {MAX_DEPTH} — flatten it",
+                pos,
+            )
 
     def peek(self) -> str | None:
         return self.toks[self.i].kind if self.i < len(self.toks) else None
@@ -207,46 +225,58 @@ class _Parser:
         if self.peek() == "NOT":
             pos = self.start()
             self.i += 1
-            return self.placed(Not(self.parse_unary()), pos)
+            self.deeper(pos)
+            node = self.placed(Not(self.parse_unary()), pos)
+            self.depth -= 1
+            return node
         return self.parse_near()
 
     def parse_near(self) -> Node:
         node = self.parse_primary()
+        chained = 0
         while self.peek() == "NEAR":
             tok = self.toks[self.i]
+            if chained:  # the left side is a NEAR already: one level deeper
+                self.deeper(tok.pos)
+            chained += 1
             self.i += 1
             right = self.parse_primary()
             for side in (node, right):
                 if not _is_positional(side):
                     raise self.error("NEAR joins terms, phrases or groups, not AND/NOT", tok.pos)
             node = Near(node, right, tok.distance)
+        self.depth -= max(0, chained - 1)
         return node
 
-    def parse_primary(self, title_only: bool = False) -> Node:
+    def parse_primary(self) -> Node:
+        title_only = False
+        while self.peek() == "TITLE":  # a loop: "title: title: ... x" is still one scope
+            title_only = True
+            self.i += 1
         kind = self.peek()
         if kind is None:
             raise self.error("a term is missing at the end of the query")
         tok = self.toks[self.i]
         self.i += 1
-        if kind == "TITLE":
-            return self.parse_primary(title_only=True)
         if kind == "(":
+            self.deeper(tok.pos)
             node = self.parse_or()
             if self.peek() != ")":
                 raise self.error("missing ')'", tok.pos)
             self.i += 1
+            self.depth -= 1
             return _scoped(node) if title_only else node
         if kind == "TERM":
             return self.parse_term(tok, title_only)
         raise self.error(f"unexpected {tok.text!r}", tok.pos)
 
     def parse_term(self, tok: _Tok, title_only: bool) -> Node:
-        text = tok.text
-        if text.lower().startswith("title:"):
-            return self.parse_term(_Tok("TERM", text[6:], tok.pos + 6), True)
+        text, pos = tok.text, tok.pos
+        while text.lower().startswith("title:"):
+            text, pos, title_only = text[6:], pos + 6, True
         if text.startswith("@"):
-            return self.parse_group(text[1:], tok.pos, title_only)
-        return parse_term_text(text, tok.pos, self.rule, title_only)
+            return self.parse_group(text[1:], pos, title_only)
+        return parse_term_text(text, pos, self.rule, title_only)
 
     def parse_group(self, name: str, pos: int, title_only: bool) -> Node:
         entries = self.groups.get(name)
