@@ -41,6 +41,7 @@ from monitor.fetch.article import fetch_article_async
 from monitor.fetch.client import FeedClient
 from monitor.fetch.state import FetchResult, FetchState
 from monitor.log import event
+from monitor.match import bound_document
 from monitor.normalize.entries import normalize_entries
 from monitor.notify import notices
 from monitor.parse.pool import ParsePool
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 MAX_INTERNAL_MESSAGE = 300  # characters of an unexpected exception kept on the feed
+SLOW_MATCH_MS = 1000  # one article's matching over this is logged (bench/match_adversarial.py)
 
 
 def utcnow() -> datetime:
@@ -412,8 +414,32 @@ def _match_article(
     """Match one new article against every rule; record the matches; return alerts queued."""
     if not article.alertable:
         return 0
-    document = Document(title=article.title, text=article.text, language=article.language)
+    document, cut = bound_document(
+        Document(title=article.title, text=article.text, language=article.language)
+    )
+    if cut:  # the matcher's cost is bounded by reading a prefix of a huge article
+        event(
+            log,
+            "article.match_truncated",
+            logging.WARNING,
+            feed_url=article.feed_url,
+            article_id=article.id,
+            text_chars=len(article.text),
+            matched_chars=len(document.text),
+        )
+    started = time.monotonic()
     matches = rt.config.matcher.match(document)
+    match_ms = int((time.monotonic() - started) * 1000)
+    if match_ms > SLOW_MATCH_MS:
+        event(
+            log,
+            "article.match_slow",
+            logging.WARNING,
+            feed_url=article.feed_url,
+            article_id=article.id,
+            text_chars=len(document.text),
+            duration_ms=match_ms,
+        )
     for m in matches:
         event(
             log,
