@@ -320,7 +320,9 @@ async def _with_full_text(
         if article.guid not in fresh or not article.link:
             return article
         try:
-            _title, text = await fetch_article_async(client, article.link, now=now, feed=feed)
+            _title, text = await fetch_article_async(
+                client, article.link, now=now, feed=feed, extract=cycle.rt.parse_pool.extract
+            )
         except FetchError as exc:
             event(
                 log,

@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor.cli.rules import fetch_article
 from monitor.errors import FetchError
-from monitor.fetch.article import extract_article, fetch_article, fetch_article_async
+from monitor.fetch.article import fetch_article_async
 from monitor.fetch.client import FeedClient
+from monitor.parse.article import extract_article
+from monitor.parse.pool import ParsePool
 from monitor.records import FeedConfig, FetchSettings
 from tests.support import Response
 
@@ -52,9 +55,11 @@ def test_fetch_article_async_is_what_the_pipeline_awaits(http_server):
     url = http_server.static("/a/2", PAGE, {"Content-Type": "text/html"})
 
     async def run():
-        async with FeedClient(FetchSettings()) as client:
+        async with FeedClient(FetchSettings()) as client, ParsePool(max_workers=1) as pool:
             feed = FeedConfig(url=http_server.url("/feed.xml"))  # a loopback feed's article
-            return await fetch_article_async(client, url, now=datetime.now(UTC), feed=feed)
+            return await fetch_article_async(
+                client, url, now=datetime.now(UTC), feed=feed, extract=pool.extract
+            )
 
     assert asyncio.run(run())[1].startswith(PARAGRAPHS[0])
 
@@ -75,3 +80,28 @@ def test_article_failures_are_classified(http_server, status, headers, body, kin
     with pytest.raises(FetchError) as info:
         fetch_article(url, FetchSettings())
     assert info.value.kind == kind
+
+
+def test_an_extraction_that_overruns_is_killed_with_its_worker(http_server):
+    """A page that keeps the extractor busy past parse_timeout is abandoned as parse_error
+    and its worker process killed (a thread could not be stopped). The overrun is real:
+    a fresh worker's first extraction (importing trafilatura) takes far over 50 ms."""
+    url = http_server.static("/a/slow", PAGE, {"Content-Type": "text/html"})
+    pool = ParsePool(max_workers=1, timeout_s=0.05)
+    workers = []
+
+    async def run():
+        async with FeedClient(FetchSettings()) as client, pool:
+            feed = FeedConfig(url=http_server.url("/feed.xml"))
+            try:
+                return await fetch_article_async(
+                    client, url, now=datetime.now(UTC), feed=feed, extract=pool.extract
+                )
+            finally:
+                workers.extend(pool._all)  # what is left alive after the overrun
+
+    with pytest.raises(FetchError) as info:
+        asyncio.run(run())
+    assert info.value.kind == "parse_error"
+    assert "took longer than 0.05 s: the page was abandoned" in info.value.message
+    assert workers == []  # the overrunning worker was killed, not left running

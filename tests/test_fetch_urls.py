@@ -14,9 +14,9 @@ import pytest
 
 from monitor.cli import feeds as feeds_cli
 from monitor.cli import rules as rules_cli
+from monitor.cli.rules import fetch_article
 from monitor.config import Config
 from monitor.errors import FetchError
-from monitor.fetch.article import fetch_article
 from monitor.fetch.client import FeedClient, checked_url
 from monitor.fetch.state import FetchResult, FetchState
 from monitor.match import compile_rules

@@ -29,6 +29,7 @@ from monitor.fetch.article import fetch_article_async
 from monitor.fetch.client import FeedClient
 from monitor.fetch.state import FetchResult, FetchState
 from monitor.fetch.transport import proxy_mounts
+from monitor.parse.article import extract_article
 from monitor.records import FeedConfig, FetchSettings
 from tests.support import LocalServer, Response
 
@@ -318,11 +319,18 @@ def test_kept_alive_connections_are_never_shared_across_policies(server):
 # -- article pages (full_text) ----------------------------------------------------------
 
 
+async def _extract_here(html: bytes, url: str) -> tuple[str, str]:
+    """Extraction in this process: these tests are about which pages are fetched."""
+    return extract_article(html, url)
+
+
 def article(url: str, feed_url: str, **feed: object) -> tuple[str, str] | BaseException:
     async def run() -> tuple[str, str]:
         async with FeedClient(FAST) as client:
             config = FeedConfig(url=feed_url, **feed)  # type: ignore[arg-type]
-            return await fetch_article_async(client, url, now=NOW, feed=config)
+            return await fetch_article_async(
+                client, url, now=NOW, feed=config, extract=_extract_here
+            )
 
     try:
         return asyncio.run(run())

@@ -12,16 +12,18 @@ matched, 1 when none did, 2 for an unknown ``--rule``, an unreadable ``--file`` 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.cli.context import Context
 from monitor.config import Config
 from monitor.errors import FetchError
 from monitor.match.explain import describe_matches, describe_report, matches_json
-from monitor.records import Document
+from monitor.records import Document, FetchSettings
 from monitor.secrets import mask_text, mask_url
 
 EXIT_MATCHED = 0
@@ -96,8 +98,23 @@ def _document(args: argparse.Namespace, config: Config) -> Document:
     if args.file is not None:
         text = Path(args.file).read_text(encoding="utf-8", errors="replace")
     elif args.url is not None:
-        from monitor.fetch.article import fetch_article  # another area; imported only when used
-
         fetched_title, text = fetch_article(args.url, config.fetch)
         title = title or fetched_title
     return Document(title=title, text=text or "", language=args.language)
+
+
+def fetch_article(url: str, settings: FetchSettings) -> tuple[str, str]:
+    """One-shot, for ``--url``: fetch the page and extract ``(title, text)`` within the
+    daemon's bounds (a parse worker); raises ``FetchError``."""
+    from monitor.fetch.article import fetch_article_async  # imported only when used
+    from monitor.fetch.client import FeedClient
+    from monitor.parse.pool import ParsePool
+
+    async def run() -> tuple[str, str]:
+        pool = ParsePool(max_workers=1, timeout_s=settings.parse_timeout_s)
+        async with FeedClient(settings) as client, pool:
+            return await fetch_article_async(
+                client, url, now=datetime.now(UTC), feed=None, extract=pool.extract
+            )
+
+    return asyncio.run(run())

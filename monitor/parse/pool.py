@@ -1,4 +1,6 @@
-"""Run :func:`monitor.parse.feed.parse_feed` in worker processes with a time and memory bound.
+"""Run :func:`monitor.parse.feed.parse_feed` (feeds) and
+:func:`monitor.parse.article.extract_article` (full-text pages) in worker processes with a
+time and memory bound.
 
 :class:`ParsePool` hands each document to a worker subprocess, so a pathological document
 cannot stall or exhaust the daemon: a parse that overruns ``timeout_s``, or a worker that
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from monitor.errors import FetchError, FetchErrorKind
+from monitor.parse.article import extract_article
 from monitor.parse.feed import parse_feed
 from monitor.records import ParsedFeed
 from monitor.secrets import mask_url
@@ -33,8 +36,13 @@ from monitor.secrets import mask_url
 _HEADER = struct.Struct("!Q")
 _WORKER_CODE = "import monitor.parse.pool as p; p._worker_main()"
 
-# A worker's reply: ("ok", the parsed feed) or ("error", fetch error kind, message).
-_Reply = tuple[Literal["ok"], ParsedFeed] | tuple[Literal["error"], FetchErrorKind, str]
+# A request: ("feed", body, content type, url) or ("article", html, None, url).
+_Job = Literal["feed", "article"]
+# A worker's reply: ("ok", the parsed feed or (title, text)) or ("error", kind, message).
+_Reply = (
+    tuple[Literal["ok"], ParsedFeed | tuple[str, str]]
+    | tuple[Literal["error"], FetchErrorKind, str]
+)
 
 
 def _worker_main() -> None:
@@ -47,8 +55,11 @@ def _worker_main() -> None:
 
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while header := inp.read(_HEADER.size):
-        body, content_type, url = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
-        reply = pickle.dumps(_parse_reply(parse_feed, body, content_type, url))
+        job, body, content_type, url = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
+        if job == "article":
+            reply = pickle.dumps(_extract_reply(body, url))
+        else:
+            reply = pickle.dumps(_parse_reply(parse_feed, body, content_type, url))
         out.write(_HEADER.pack(len(reply)) + reply)
         out.flush()
 
@@ -67,6 +78,19 @@ def _parse_reply(
         return ("error", "parse_error", f"{mask_url(url)} needs too much memory to parse: refused")
     except Exception as exc:  # a parser crash on hostile input is this feed's problem
         return ("error", "parse_error", f"the parser failed on {mask_url(url)}: {exc!r}"[:300])
+
+
+def _extract_reply(html: bytes, url: str) -> _Reply:
+    try:
+        return ("ok", extract_article(html, url))
+    except MemoryError:
+        return ("error", "parse_error", f"the article {mask_url(url)} needs too much memory")
+    except Exception as exc:  # trafilatura/lxml on a hostile page: that page's problem
+        return (
+            "error",
+            "parse_error",
+            f"extracting the text of {mask_url(url)} failed ({type(exc).__name__})",
+        )
 
 
 class _Worker:
@@ -148,24 +172,38 @@ class ParsePool:
 
     async def parse(self, body: bytes, content_type: str | None, url: str) -> ParsedFeed:
         """Parse in a worker; raises ``FetchError`` like :func:`~monitor.parse.feed.parse_feed`."""
-        payload = pickle.dumps((body, content_type, url), protocol=pickle.HIGHEST_PROTOCOL)
+        result = await self._submit("feed", body, content_type, url)
+        assert isinstance(result, ParsedFeed)
+        return result
+
+    async def extract(self, html: bytes, url: str) -> tuple[str, str]:
+        """``(title, main text)`` of an article page, extracted in a worker with the same
+        bounds as a parse; raises ``FetchError("parse_error")`` when it overruns or fails."""
+        result = await self._submit("article", html, None, url)
+        assert isinstance(result, tuple)
+        return result
+
+    async def _submit(
+        self, job: _Job, body: bytes, content_type: str | None, url: str
+    ) -> ParsedFeed | tuple[str, str]:
+        payload = pickle.dumps((job, body, content_type, url), protocol=pickle.HIGHEST_PROTOCOL)
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # asyncio primitives belong to one loop
             self._loop, self._slots = loop, asyncio.Semaphore(self._max_workers)
         async with self._slots:
-            reply = await self._run(payload, url)
+            reply = await self._run(payload, url, job)
         if reply[0] == "ok":
             return reply[1]
         raise FetchError(reply[1], reply[2])
 
-    async def _run(self, payload: bytes, url: str) -> _Reply:
+    async def _run(self, payload: bytes, url: str, job: _Job = "feed") -> _Reply:
         worker = await asyncio.to_thread(self._checkout)
         try:
             async with asyncio.timeout(self.timeout_s):
                 reply = await asyncio.to_thread(worker.roundtrip, payload)
         except (TimeoutError, EOFError, OSError) as exc:
             await asyncio.to_thread(self._discard, worker)
-            raise FetchError("parse_error", self._failure_message(exc, url)) from exc
+            raise FetchError("parse_error", self._failure_message(exc, url, job)) from exc
         except BaseException:  # cancelled mid-parse: the worker's state is unknown
             self._discard(worker)
             raise
@@ -197,12 +235,12 @@ class ParsePool:
             self._all.discard(worker)
         worker.kill()
 
-    def _failure_message(self, exc: BaseException, url: str) -> str:
+    def _failure_message(self, exc: BaseException, url: str, job: _Job) -> str:
+        what = "the feed" if job == "feed" else "the page"
+        doing = "parsing" if job == "feed" else "extracting the text of"
         if isinstance(exc, TimeoutError):
-            return f"parsing {mask_url(url)} took longer than {self.timeout_s:g} s: the feed was abandoned"
-        return (
-            f"the parser process died on {mask_url(url)} (out of memory?): the feed was abandoned"
-        )
+            return f"{doing} {mask_url(url)} took longer than {self.timeout_s:g} s: {what} was abandoned"
+        return f"the parser process died on {mask_url(url)} (out of memory?): {what} was abandoned"
 
     def close(self) -> None:
         """Stop every worker process."""
