@@ -271,13 +271,21 @@ class DeliveryCycle:
         alerts = [replace(a, attempts=a.attempts + 1) for a in batch.alerts if a.id in claimed]
         if not alerts:
             return True
-        parts = _messages(batch, alerts, channel, self.config.monitor.timezone)
+        try:
+            parts = _messages(batch, alerts, channel, self.config.monitor.timezone)
+        except Exception as exc:  # a hostile value the formatter cannot handle: these alerts
+            # die (they would never render), with a notice; every other alert goes on
+            event(log, "alert.render_failed", logging.ERROR, exc_info=exc, channel=channel.name)
+            reason = f"the alert could not be rendered ({type(exc).__name__}): {exc}"[:300]
+            self.record_failure(channel, alerts, DeliveryError(reason, permanent=True))
+            return True
         for i, (part, message) in enumerate(parts):
             started = time.monotonic()
             try:
                 message_id = send_message(channel, message, *self._progress(batch, part))
-            except DeliveryError as exc:
-                self.record_failure(channel, [a for p, _m in parts[i:] for a in p], exc)
+            except Exception as exc:  # DeliveryError, or a bug in a notification library
+                error = exc if isinstance(exc, DeliveryError) else _unexpected(exc)
+                self.record_failure(channel, [a for p, _m in parts[i:] for a in p], error)
                 return False
             self._mark_sent(channel, batch, part, message_id, started)
         return True
@@ -375,6 +383,12 @@ class DeliveryCycle:
         outbox.enqueue_operator_notice(
             session, notice.key, notice.title, notice.body, operator, self.now
         )
+
+
+def _unexpected(exc: Exception) -> DeliveryError:
+    """An exception a sender should not raise, as a retried :class:`DeliveryError`."""
+    event(log, "alert.send_crashed", logging.ERROR, exc_info=exc)
+    return DeliveryError(f"unexpected {type(exc).__name__} while sending: {exc}"[:300])
 
 
 def _messages(

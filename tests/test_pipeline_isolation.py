@@ -156,3 +156,71 @@ def test_an_internal_failure_message_is_one_printable_line(
     assert "\x1b" not in message and "\n" not in message and "\u202e" not in message
     assert message.isprintable() and "ValueError while normalising entries" in message
     assert json.dumps(message)  # and it serialises for `feeds --json`
+
+
+def test_impossible_dates_are_unknown_and_never_stop_delivery(
+    tmp_path: Path, http_server: LocalServer
+) -> None:
+    """Year 9999 in an RSS pubDate (no local time exists east of UTC: it crashed every
+    delivery before) and year 1 at +14:00 in a JSON Feed (it failed the whole feed):
+    both articles are stored with an unknown date and alerted."""
+    http_server.static("/hook", b"{}", {"Content-Type": "application/json"})
+    far = rss(("far-1", "https://x.example/far", "Witkoff and the coalition of the willing"))
+    far = far.replace(
+        b"</title><description>",
+        b"</title><pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate><description>",
+        1,
+    )
+    rss_url = http_server.static("/far.xml", far, RSS)
+    items = [
+        {"id": "old", "title": "x", "content_text": "x", "date_published": "0001-01-01T00:00:00+14:00"},
+        {"id": "ok", "url": "https://x.example/ok", "title": "Witkoff meets the coalition of the willing",
+         "content_text": "Witkoff and the coalition of the willing"},
+    ]  # fmt: skip
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items})
+    json_url = http_server.static(
+        "/j.json", body.encode(), {"Content-Type": "application/feed+json"}
+    )
+    daemon = Daemon(load_config(make_config(tmp_path, http_server, [rss_url, json_url]), {}))
+    try:
+        report = daemon.run_once()
+    finally:
+        daemon.parse_pool.close()
+    assert report.failed == 0 and report.new == 3, report
+    msgs = received(http_server)
+    assert len(msgs) == 2, msgs
+    with db.session_scope(daemon.session_factory) as s:
+        assert set(s.scalars(select(ArticleRow.published_at))) == {None}
+
+
+def test_an_alert_that_cannot_be_rendered_dies_alone(
+    tmp_path: Path, http_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A formatter crash on one alert (claimed, then rendered) marks that alert dead
+    with the reason; the other alert of the cycle is delivered, and nothing raises."""
+    from monitor import delivery
+    from monitor.store.schema import AlertRow
+
+    http_server.static("/hook", b"{}", {"Content-Type": "application/json"})
+    good = http_server.static("/good.xml", SEED_FEED, RSS)
+    bad = http_server.static("/bad.xml", BAD_FEED, RSS)
+    real = delivery.render_alert
+
+    def render(alert: Any, *args: Any) -> Any:
+        if "BAD-FEED" in alert.title:
+            raise OverflowError("date value out of range")
+        return real(alert, *args)
+
+    monkeypatch.setattr(delivery, "render_alert", render)
+    daemon = Daemon(load_config(make_config(tmp_path, http_server, [bad, good]), {}))
+    try:
+        daemon.run_once()
+    finally:
+        daemon.parse_pool.close()
+    msgs = received(http_server)
+    assert len(msgs) == 1 and SEED_LINK in msgs[0]["message"]
+    with db.session_scope(daemon.session_factory) as s:
+        statuses = {row.status for row in s.scalars(select(AlertRow))}
+        dead = s.scalars(select(AlertRow).where(AlertRow.status == "dead")).one()
+        assert statuses == {"sent", "dead"}
+        assert "could not be rendered (OverflowError)" in (dead.last_error or "")

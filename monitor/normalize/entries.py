@@ -13,7 +13,7 @@ twice in one fetch yields one article (the first).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from monitor.normalize.urls import canonical_url
 from monitor.records import Article, Entry, FeedConfig, ParsedFeed
@@ -56,10 +56,23 @@ def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
         canonical_link=_bounded(canonical_url(link)),
         title=html_to_text(repair_mojibake(entry.title)).replace("\n", " "),
         text=html_to_text(repair_mojibake(entry.summary_html)),
-        published=entry.published,
+        published=plausible_date(entry.published, now),
         first_seen=now,
         language=feed.language,
     )
+
+
+EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=7)  # clocks and time zones that are off; beyond is nonsense
+
+
+def plausible_date(published: datetime | None, now: datetime) -> datetime | None:
+    """A feed's publication date, or None (unknown) when it cannot be true: before 1900
+    or more than a week ahead of ``now`` (year 9999 cannot even be shown in a time zone
+    east of UTC). No I/O."""
+    if published is None or not EARLIEST_DATE <= published <= now + FUTURE_SLACK:
+        return None
+    return published
 
 
 def _bounded(url: str | None) -> str | None:

@@ -113,7 +113,10 @@ def format_time(at: datetime | None, tz: str) -> str | None:
     """``at`` as "YYYY-MM-DD HH:MM TZ" in the config time zone."""
     if at is None:
         return None
-    local = at.astimezone(ZoneInfo(tz))
+    try:
+        local = at.astimezone(ZoneInfo(tz))
+    except (OverflowError, ValueError):  # year 1 or 9999 from a feed: no local time exists
+        local = at
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 

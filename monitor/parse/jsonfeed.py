@@ -61,6 +61,6 @@ def _json_entry(item: dict[str, Any]) -> Entry:
 def _iso_to_utc(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00+14:00" has no UTC time
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
