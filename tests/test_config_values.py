@@ -85,6 +85,9 @@ CASES = [
     (FEED_URL, 'url = "http://[::1/rss"', "feeds[0].url", 13, "not a valid URL"),
     (FEED_URL, 'url = "https://exa mple.org/rss"', "feeds[0].url", 13, "percent-encode"),
     (FEED_URL, 'url = "https://ex\\u202eample.org/"', "feeds[0].url", 13, "HTTP client"),
+    (FEED_URL, 'url = "http://a..b/"', "feeds[0].url", 13, "label empty or too long"),
+    (FEED_URL, 'url = "http://' + "a" * 70 + '.example/"', "feeds[0].url", 13, "too long"),
+    (FEED_URL, 'url = "http://x.example/' + "a" * 9000 + '"', "feeds[0].url", 13, "8192"),
     (FEED_URL, 'url = "' + "x" * 300 + '.xml"', "feeds[0].url", 13, "local file path"),
     (FEED_URL, f"{FEED_URL}\ntimeout = 0", "feeds[0].timeout", 14, "more than 0s"),
     (FEED_URL, f"{FEED_URL}\nmax_bytes = -1", "feeds[0].max_bytes", 14, "must not be negative"),
@@ -143,6 +146,12 @@ def test_value_that_cannot_work_is_a_config_error_at_its_key_and_line(
     assert words in str(err) and str(path) in str(err)
     assert "\n" not in str(err) and len(str(err)) < 300
     assert "secret" not in str(err)
+
+
+def test_a_space_in_a_feed_url_path_still_works_as_it_always_did(tmp_path: Path) -> None:
+    """Only a space in the host is an error: the fetcher sends a path's space as %20."""
+    text = valid(tmp_path).replace(FEED_URL, 'url = "https://example.org/a b.xml"', 1)
+    assert load_config(write(tmp_path, text), ENV).feeds[0].url == "https://example.org/a b.xml"
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,12 @@ def port_problem(url: str) -> str | None:
 
 def feed_url_problem(url: str) -> str | None:
     """Why the http(s) feed URL ``url`` cannot be fetched, or None: no host, a port out
-    of range, a space or control character, or anything the HTTP client refuses."""
+    of range, a space (outside the path, query and fragment, where the fetcher sends it
+    as %20 as it always did) or a control character, or anything the fetcher refuses
+    (:func:`monitor.fetch.client.checked_url`: too long, a label that does not encode)."""
+    from monitor.fetch.client import checked_url, encode_spaces
+
+    url = encode_spaces(url)
     if _SPACE_OR_CONTROL.search(url):
         return "a space or a control character in the URL: percent-encode it (%20)"
     try:
@@ -67,4 +72,5 @@ def feed_url_problem(url: str) -> str | None:
         httpx.URL(url)
     except httpx.InvalidURL as exc:
         return f"not a URL the HTTP client can fetch ({exc})"
-    return None
+    fetch_problem = checked_url(url)
+    return f"not a URL the HTTP client can fetch ({fetch_problem})" if fetch_problem else None

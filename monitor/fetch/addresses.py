@@ -121,6 +121,6 @@ def refusal(host: str, ip: IPAddress, *, redirect_from: str | None = None) -> Fe
     via = f"{redirect_from} redirects to {where}," if redirect_from else f"{where} is"
     return FetchError(
         "private_address",
-        f"{via} {what}: refused, the feed's own URL is on none "
+        f"{via} {what}: refused, since the feed's own URL is not on such an address "
         "(set allow_private = true on the feed, or in [fetch], if intended)",
     )

@@ -15,6 +15,7 @@ import httpx
 
 from monitor.errors import FetchError
 from monitor.records import FetchSettings
+from monitor.schedule import MAX_INTERVAL_S
 from monitor.secrets import mask_url
 
 _STATUS_ADVICE = {
@@ -39,7 +40,11 @@ def status_error(
 ) -> FetchError:
     """The :class:`FetchError` for a final HTTP status >= 300 that is not a 304. No I/O."""
     where = mask_url(url)
-    later = f" in {retry_after_s:.0f} s as asked" if retry_after_s is not None else " with backoff"
+    later = " with backoff"
+    if retry_after_s is not None:  # said as scheduled: a hint is clamped to MAX_INTERVAL_S
+        later = f" in {min(retry_after_s, MAX_INTERVAL_S):.0f} s as asked"
+        if retry_after_s > MAX_INTERVAL_S:
+            later = f" in {MAX_INTERVAL_S:.0f} s (the server asked for longer)"
     if status == 429:
         return FetchError(
             "rate_limited",
