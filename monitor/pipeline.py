@@ -428,6 +428,8 @@ def _match_article(
             article_id=article.id,
             text_chars=len(article.text),
             matched_chars=len(document.text),
+            title_chars=len(article.title),
+            matched_title_chars=len(document.title),
         )
     started = time.monotonic()
     matches = rt.config.matcher.match(document)

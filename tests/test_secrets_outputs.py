@@ -17,6 +17,7 @@ real thing (names the feeds, holds the error, the notice...), so it cannot pass 
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import sqlite3
@@ -330,3 +331,20 @@ def test_database_files_hold_secrets_only_in_the_feed_urls(scene: Scene) -> None
         for url in scene.feed_urls:
             data = data.replace(url.encode(), b"")
         assert not leaks(data.decode("latin-1")), f"{path.name}: {leaks(data.decode('latin-1'))}"
+
+
+def test_a_literal_feed_password_with_a_quote_is_masked_in_the_log(tmp_path, capsys) -> None:
+    """A URL inside free text ends at a quote, so the URL masking alone missed the
+    password "SECRET'QUOTE7"; the config registers a feed URL's password as a secret."""
+    from monitor.config import load_config
+    from monitor.log import event, setup_logging
+
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[monitor]\ndatabase = "sqlite:///{tmp_path}/m.db"\n'
+        '[[feeds]]\nurl = "http://alice:SECRET\'QUOTE7@127.0.0.1:9/secret"\n'
+    )
+    config = load_config(path, {})
+    setup_logging("text", "info")
+    event(logging.getLogger("t"), "feed.failed", logging.WARNING, feed_url=config.feeds[0].url)
+    assert "QUOTE7" not in capsys.readouterr().err

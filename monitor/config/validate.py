@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -348,6 +348,9 @@ class Validator:
             problem = feed_url_problem(url)
             if problem:
                 raise self.error(key, f"{shown(mask_url(written))}: {problem}")
+            if parts.password:  # written out literally: masked even where no URL frames it
+                register_secret(unquote(parts.password))
+                register_secret(parts.password)
             return url
         if parts.scheme == "file":
             url = parts.path

@@ -32,7 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from monitor.config import Config, load_config
 from monitor.daemon.health import HealthServer, Metrics
 from monitor.daemon.sdnotify import Notifier, WatchdogGate, WatchdogPinger
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, DatabaseError
 from monitor.log import event
 from monitor.parse.pool import ParsePool
 from monitor.pipeline import CycleReport, FeedOutcome, Runtime, poll_cycle, utcnow
@@ -116,7 +116,10 @@ class Daemon:
             self._after_cycle()
         except Exception as exc:
             reason = f"{type(exc).__name__}: {mask_text(str(exc))}"[:300]
-            event(log, "cycle.failed", logging.ERROR, exc_info=exc, error=reason)
+            # A DatabaseError is already classified and says what to do: no traceback for it
+            # on every tick; anything else is a bug, whose traceback is wanted.
+            trace = None if isinstance(exc, DatabaseError) else exc
+            event(log, "cycle.failed", logging.ERROR, exc_info=trace, error=reason)
             self._cycle_failed(reason)
             return
         if self.last_report is not None and self.last_report.alerts and self._scheduler:
