@@ -122,6 +122,38 @@ def _word(i: int) -> str:
     return "q" + letters
 
 
+def _wildcard_rules(seed: int = 7) -> list[tuple[str, str]]:
+    """1,000 rules whose short prefixes (``w1*``) each cover hundreds of spellings in
+    :func:`_numbered_text`, NEAR names: the evidence of every match has many candidates
+    (a reviewer's case, 0.98 s before evidence was capped per NEAR side)."""
+    rng = random.Random(seed)
+
+    def w() -> str:
+        return f"w{rng.randrange(3000)}x"
+
+    shapes = [
+        lambda: f"w{rng.randrange(100)}* NEAR/5 {w()}",
+        lambda: f'"{w()} w{rng.randrange(30)}*"',
+        lambda: f"({w()} OR w{rng.randrange(3000)}x*) NEAR/10 Putin",
+        lambda: f"Witkoff NEAR/3 w{rng.randrange(10)}*",
+    ]
+    return [(f"r{i}", shapes[i % len(shapes)]()) for i in range(1000)]
+
+
+def _numbered_text(size: int, seed: int = 8) -> str:
+    """Random words ``w0x``..``w2999x`` with Witkoff and Putin sprinkled in."""
+    rng = random.Random(seed)
+    words = []
+    total = 0
+    while total < size:
+        word = (
+            rng.choice(("Witkoff", "Putin")) if rng.random() < 0.05 else f"w{rng.randrange(3000)}x"
+        )
+        words.append(word)
+        total += len(word) + 1
+    return " ".join(words)[:size]
+
+
 CASES = [
     Case(
         "witkoff-putin-56KB",
@@ -145,6 +177,10 @@ CASES = [
         lambda: ([("r", "@g")], {"g": [_word(i) for i in range(5000)]}, f"only {_word(4999)} here"),
     ),
     Case("1000-rules-285KB", lambda: (_thousand_rules(), _GROUPS, _dense_text(285_000, 1, 0.5))),
+    Case(
+        "1000-wildcard-near-rules-285KB",
+        lambda: (_wildcard_rules(), {}, _numbered_text(285_000)),
+    ),
     Case("1000-rules-10MiB", lambda: (_thousand_rules(), _GROUPS, _dense_text(10 * MIB, 2, 0.5))),
     Case(
         "1000-rules-10MiB-every-word-hits",

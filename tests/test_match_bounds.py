@@ -212,3 +212,16 @@ def test_matcher_is_safe_to_share_between_threads() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         for _ in range(3):
             assert list(pool.map(matcher.match, docs)) == expected
+
+
+def test_a_near_side_with_hundreds_of_spellings_gives_a_bounded_evidence_list() -> None:
+    """``wq*`` near a name, with 300 distinct wq-words beside it: the rule matches, and
+    the evidence lists the name and at most MAX_NEAR_EVIDENCE spellings, in text order."""
+    from monitor.match.evaluate import MAX_NEAR_EVIDENCE
+
+    text = " ".join(f"Witkoff wq{i}x" for i in range(300))
+    matcher = compile_rules([RuleConfig(name="r", query="Witkoff NEAR/1 wq*")], {})
+    (match,) = matcher.match(Document(title="", text=text))
+    spellings = [e.surface for e in match.evidence if e.surface.startswith("wq")]
+    assert spellings == [f"wq{i}x" for i in range(MAX_NEAR_EVIDENCE)]
+    assert any(e.surface == "Witkoff" for e in match.evidence)

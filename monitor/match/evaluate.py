@@ -208,6 +208,9 @@ class Run:
         raise TypeError(f"not positional: {node!r}")  # the parser refuses NEAR on AND/NOT
 
 
+MAX_NEAR_EVIDENCE = 32  # distinct surfaces (per term) a NEAR side gives a match's evidence
+
+
 def _near_parts(me: _Side, other: _Side, distance: int) -> list[Part]:
     """Evidence of ``me`` near ``other``: per group its first hit with a partner; for
     pair spans, the parts of each span with a partner."""
@@ -217,6 +220,8 @@ def _near_parts(me: _Side, other: _Side, distance: int) -> list[Part]:
             j = first_near(group.starts, group.ends, other.positions, distance)
             if j is not None:
                 parts.append((group.tid, group.hits[j]))
+                if len(parts) >= MAX_NEAR_EVIDENCE:  # `w1*` near a name: 400 spellings
+                    break  # have a partner; an alert shows the first few, and so do we
         return parts
     assert me.spans is not None  # a side is made of groups or of spans
     spans = me.spans
