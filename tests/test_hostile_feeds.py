@@ -436,3 +436,28 @@ def test_reported_hostile_feeds_fail_only_themselves(
     rig.serve(_healthy_json_feed())
     report, logged = run_cycle(rig, caplog)
     assert check_invariants(rig, report, logged).status == "ok"
+
+
+def test_a_feed_of_5000_entries_is_read_to_its_first_1000_with_a_warning(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed lists tens of entries; 50,000 would hold the store for a minute and queue as
+    many alerts. The first 1,000 are stored, the feed keeps a warning saying so, and a
+    1 MB title is stored as one line of 2,000 characters."""
+    items = "".join(
+        f"<item><guid>flood-{i}</guid><title>{'T' * 1_000_000 if i == 0 else f'item {i}'}"
+        f"</title></item>"
+        for i in range(5_000)
+    )
+    body = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
+    )
+    rig.serve(lambda _req: Response(200, RSS, body.encode()))
+    report, logged = run_cycle(rig, caplog)
+    evil = check_invariants(rig, report, logged)
+    assert evil.status == "ok" and evil.new == 1000, evil
+    with db.session_scope(rig.runtime.session_factory) as s:
+        row = s.scalars(select(FeedRow).where(FeedRow.url == rig.evil_url)).one()
+        assert "lists 5000 entries: only the first 1000 are read" in (row.warning or "")
+        longest = max(len(t) for t in s.scalars(select(ArticleRow.title)))
+        assert longest == 2000

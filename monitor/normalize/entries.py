@@ -20,6 +20,7 @@ from monitor.records import Article, Entry, FeedConfig, ParsedFeed
 from monitor.text import clean_http_url, html_to_text, repair_mojibake, scrub
 
 MAX_KEY_CHARS = 2048  # guid and link columns are String(2048)
+MAX_TITLE_CHARS = 2_000  # a title is a line; a 5 MB one is an attack (the matcher reads 2,000)
 
 
 def entry_guid(entry: Entry) -> str:
@@ -54,7 +55,7 @@ def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
         guid=entry_guid(entry),
         link=link,
         canonical_link=_bounded(canonical_url(link)),
-        title=html_to_text(repair_mojibake(entry.title)).replace("\n", " "),
+        title=html_to_text(repair_mojibake(entry.title)).replace("\n", " ")[:MAX_TITLE_CHARS],
         text=html_to_text(repair_mojibake(entry.summary_html)),
         published=plausible_date(entry.published, now),
         first_seen=now,

@@ -29,6 +29,7 @@ import feedparser
 from monitor.errors import FetchError
 from monitor.parse.discover import discover_feeds
 from monitor.parse.jsonfeed import looks_like_json, parse_json_feed
+from monitor.parse.limits import MAX_ENTRIES, too_many_entries
 from monitor.parse.xmlguard import defuse_entities
 from monitor.records import Entry, ParsedFeed
 from monitor.secrets import mask_url
@@ -93,7 +94,9 @@ def _to_parsed_feed(result: feedparser.FeedParserDict, body: bytes, url: str) ->
             raise FetchError("parse_error", f"{where} is not a readable feed: {warning}")
         raise FetchError("not_a_feed", f"{where} is not an RSS, Atom or JSON feed")
     base = url if url.startswith(("http://", "https://")) else None
-    entries = tuple(_entry(e, base) for e in result.entries)
+    entries = tuple(_entry(e, base) for e in result.entries[:MAX_ENTRIES])
+    if len(result.entries) > MAX_ENTRIES:
+        warning = too_many_entries(len(result.entries)) + (f"; {warning}" if warning else "")
     if not entries and warning:
         raise FetchError("parse_error", f"{where} has no readable entries: {warning}")
     title = scrub(repair_mojibake(result.feed.get("title") or "")).strip() or None

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.errors import FetchError
+from monitor.parse.limits import MAX_ENTRIES, too_many_entries
 from monitor.records import Entry, ParsedFeed
 from monitor.secrets import mask_url
 from monitor.text import scrub
@@ -38,9 +39,11 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         raise FetchError(
             "not_a_feed", f"{mask_url(url)} is JSON but not a JSON Feed (no 'items' list)"
         )
-    entries = tuple(_json_entry(item) for item in doc["items"] if isinstance(item, dict))
+    items = [item for item in doc["items"] if isinstance(item, dict)]
+    entries = tuple(_json_entry(item) for item in items[:MAX_ENTRIES])
+    warning = too_many_entries(len(items)) if len(items) > MAX_ENTRIES else None
     title = doc.get("title") if isinstance(doc.get("title"), str) else None
-    return ParsedFeed(title=scrub(title or "").strip() or None, entries=entries)
+    return ParsedFeed(title=scrub(title or "").strip() or None, entries=entries, warning=warning)
 
 
 def _json_entry(item: dict[str, Any]) -> Entry:
