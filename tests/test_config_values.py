@@ -403,3 +403,23 @@ def test_check_config_exits_2_with_one_line(tmp_path: Path, old: str, new: str, 
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"config error: {path}:"), proc.stderr
     assert f": {key}: " in lines[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["check-config"], ["status"], ["feeds"], ["alerts"], ["db", "backup", "{tmp}/b.db"],
+     ["db", "optimize"], ["run", "--once"], ["test-rule", "--text", "x"]],
+    ids=lambda c: " ".join(c[:2]),
+)  # fmt: skip
+def test_every_command_reports_a_bad_config_the_same_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`config error: FILE:LINE: KEY: ...`, one line, exit 2, whichever command loads it."""
+    from monitor.cli import main
+
+    text = valid(tmp_path).replace(KYIV, f"{KYIV}\nbacklog = nan", 1)
+    path = write(tmp_path, text)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    assert main(["--config", str(path), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"config error: {path}:4: monitor.backlog:")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from monitor.errors import DatabaseError, MonitorError
+from monitor.errors import ConfigError, DatabaseError, MonitorError
 from monitor.secrets import mask_text
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (MonitorError,)
@@ -13,17 +13,21 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (MonitorError,)
 
 
 def error_prefix(exc: BaseException) -> str:
-    """``database error`` for a fault of the database, else ``error``."""
-    return "database error" if isinstance(exc, DatabaseError) else "error"
+    """``database error`` for a fault of the database, ``config error`` for the config
+    (as every command says it), else ``error``."""
+    if isinstance(exc, DatabaseError):
+        return "database error"
+    return "config error" if isinstance(exc, ConfigError) else "error"
 
 
 def print_error(exc: Exception) -> int:
-    """Print one masked error line; exit code 1."""
+    """Print one masked error line; exit code 2 for a config error (like every command
+    that loads the config), else 1."""
     print(
         f"{error_prefix(exc)}: {mask_text(str(exc).splitlines()[0] if str(exc) else repr(exc))}",
         file=sys.stderr,
     )
-    return 1
+    return 2 if isinstance(exc, ConfigError) else 1
 
 
 def human_size(n: int | None) -> str:
