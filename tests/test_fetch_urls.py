@@ -298,6 +298,21 @@ def test_discover_never_prints_a_hostile_link(server, capsys):
     assert capsys.readouterr().out == f"{clean}\n"
 
 
+def test_discover_never_prints_an_announced_feed_on_a_refused_address(server, capsys):
+    """A loopback page announcing feeds on the metadata address and the LAN: only the
+    loopback one is printed, so the operator is not lured into configuring the others."""
+    ours = server.static("/ours.rss", RSS, {"Content-Type": "application/rss+xml"})
+    page = (
+        '<html><head><link rel="alternate" type="application/rss+xml"'
+        ' href="http://169.254.169.254/feed">'
+        '<link rel="alternate" type="application/rss+xml" href="http://10.0.0.1/rss">'
+        f'<link rel="alternate" type="application/rss+xml" href="{ours}"></head></html>'
+    ).encode()
+    url = server.static("/announces", page, {"Content-Type": "text/html"})
+    assert cli(Ctx(), "feeds", "discover", url) == 0
+    assert capsys.readouterr().out == f"{ours}\n"
+
+
 def test_discover_checks_candidate_links_against_the_page_address(server, capsys):
     """Feed-looking <a> links of a loopback page on the LAN or the metadata address are
     not fetched; one on loopback is."""

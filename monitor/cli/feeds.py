@@ -12,11 +12,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
 from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError, FetchError
-from monitor.fetch.addresses import AddressPolicy
+from monitor.fetch.addresses import AddressPolicy, parse_ip
 from monitor.fetch.client import FeedClient, checked_url, encode_spaces, shown_url
 from monitor.notify.format import format_time
 from monitor.parse.discover import discover_feeds, feed_like_links
@@ -151,7 +152,7 @@ async def find_feeds(url: str, settings: FetchSettings) -> list[str]:
         body = page.body or b""
         if await _is_feed(pool, body, page.headers.get("content-type"), page.url):
             return [page.url]
-        announced = _clean(discover_feeds(body, page.url))
+        announced = _reachable(_clean(discover_feeds(body, page.url)), policy)
         if announced:
             return announced
         candidates = _clean(feed_like_links(body, page.url))[:MAX_CANDIDATES]
@@ -169,6 +170,18 @@ def _parse_pool(settings: FetchSettings) -> ParsePool:
 def _clean(urls: list[str]) -> list[str]:
     """The URLs a page links to that are safe to print and to request."""
     return [u for u in urls if clean_http_url(u) == u and checked_url(u) is None]
+
+
+def _reachable(urls: list[str], policy: AddressPolicy) -> list[str]:
+    """Of ``urls``, those not on an address literal ``policy`` refuses: a public page that
+    announces ``http://169.254.169.254/feed`` must not lure the operator into putting an
+    internal address in the config (names are resolved, and checked, when fetched)."""
+    out = []
+    for url in urls:
+        ip = parse_ip(urlsplit(url).hostname or "")
+        if ip is None or policy.permits(ip):
+            out.append(url)
+    return out
 
 
 async def _is_feed(pool: ParsePool, body: bytes, content_type: str | None, url: str) -> bool:
