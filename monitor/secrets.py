@@ -91,14 +91,26 @@ def mask_url(url: str, *, strict: bool = False) -> str:
     elif channel and _is_secret_piece(netloc, channel=True):
         netloc = MASK
     path = "/".join(
-        MASK if _is_secret_piece(seg, channel=channel) else seg for seg in parts.path.split("/")
+        MASK if _is_secret_piece(seg, channel=channel) else _mask_params(seg, secrets, channel)
+        for seg in parts.path.split("/")
     )
     query = _mask_query(parts.query, secrets, channel=channel, strict=strict)
-    masked = urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+    # A fragment can carry a token too (``#access_token=...`` of OAuth implicit flows).
+    fragment = _mask_query(parts.fragment, secrets, channel=channel, strict=strict)
+    masked = urlunsplit((parts.scheme, netloc, path, query, fragment))
     if not netloc and url.startswith(f"{parts.scheme}://"):
         # urlunsplit drops the empty authority: sqlite:///data/x.db must not become sqlite:/data/x.db
         masked = f"{parts.scheme}://" + masked[len(parts.scheme) + 1 :]
     return masked
+
+
+def _mask_params(segment: str, secrets: tuple[str, ...], channel: bool) -> str:
+    """A path segment's ``;key=value`` parameters (``;jsessionid=...``) masked like a query."""
+    head, sep, params = segment.partition(";")
+    if not sep or "=" not in params:
+        return segment
+    masked = (_mask_query(p, secrets, channel=channel, strict=False) for p in params.split(";"))
+    return head + sep + ";".join(masked)
 
 
 def _mask_query(query: str, secrets: tuple[str, ...], *, channel: bool, strict: bool) -> str:
@@ -190,11 +202,21 @@ def mask_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     secret-named pairs and bearer tokens. Deterministic for a given registry.
     """
     text = _mask_literals(text, (*secrets, *registered_secrets()))
-    text = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+    text = _URL_IN_TEXT.sub(_mask_url_in_text, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _SECRET_PAIR.sub(
-        lambda m: m.group(0) if m.group(2) == MASK else f"{m.group(1)}{MASK}", text
+        lambda m: m.group(0) if m.group(2).startswith(MASK) else f"{m.group(1)}{MASK}", text
     )
+
+
+_TRAILING = ").,;:!?]}"  # after a URL in prose: "(see http://x/?t=abc)." ends at the "c"
+
+
+def _mask_url_in_text(m: re.Match[str]) -> str:
+    """A URL found in free text, masked, with the punctuation that ends its sentence kept."""
+    url = m.group(0)
+    cut = len(url.rstrip(_TRAILING))
+    return mask_url(url[:cut]) + url[cut:]
 
 
 def load_credentials(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -284,3 +284,20 @@ def test_feed_source_name_never_shows_userinfo(url: str, shown: str) -> None:
     from monitor.store.feeds import source_name
 
     assert source_name(None, None, url) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("(see http://x.example/a?apikey=abcdef123456) broken", "(see http://x.example/a?apikey=***) broken"),
+        ("http://x.example/a;jsessionid=SECRETJSESS14/b", "http://x.example/a;jsessionid=***/b"),
+        ("http://x.example/cb#access_token=SECRETFRAG12", "http://x.example/cb#access_token=***"),
+        ("http://x.example/page#section-2.", "http://x.example/page#section-2."),
+    ],
+)  # fmt: skip
+def test_tokens_in_path_parameters_and_fragments_are_masked_and_prose_is_kept(
+    text: str, shown: str
+) -> None:
+    """A URL in a sentence keeps the punctuation after it; ``;jsessionid=`` and a
+    fragment's ``access_token=`` are masked like query values."""
+    assert mask_text(text) == shown
