@@ -1,3 +1,3 @@
 """Fixtures shared by every test module."""
 
-from tests.support import http_server  # noqa: F401  (fixture re-export)
+from tests.support import http_server, module_server, server  # noqa: F401  (fixture re-export)

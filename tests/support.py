@@ -5,6 +5,7 @@ Tests talk to real servers on loopback only; nothing here reaches another addres
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -158,6 +159,24 @@ def http_server() -> Iterable[LocalServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_server() -> Iterable[LocalServer]:
+    """One :class:`LocalServer` for a whole test module (stopping one costs 0.5 s)."""
+    server = LocalServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def server(module_server: LocalServer) -> LocalServer:
+    """The module's server, its routes and recorded requests reset for each test."""
+    module_server.routes.clear()
+    module_server.requests.clear()
+    return module_server
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment for running ``python -m monitor`` from this checkout in a subprocess."""
     import os
@@ -166,3 +185,17 @@ def cli_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env
+
+
+def run_monitor(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -m monitor --config CONFIG ARGS...`` from this checkout, output captured."""
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=cli_env(),
+        timeout=timeout,
+    )

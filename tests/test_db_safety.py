@@ -31,7 +31,7 @@ from monitor.errors import DatabaseError
 from monitor.store import db, housekeeping, outbox
 from monitor.store.db import acquire_database_lock, make_engine, session_scope, upgrade
 from monitor.store.schema import AlertRow
-from tests.support import ROOT, LocalServer, cli_env
+from tests.support import ROOT, LocalServer, cli_env, run_monitor
 from tests.test_daemon import start, wait_until
 from tests.test_delivery_support import add_alert, alert_row
 from tests.test_pipeline import make_config, rss
@@ -360,28 +360,14 @@ def test_a_second_daemon_refuses_to_start_and_run_once_works_beside_the_first(
     daemon = start(cfg, tmp_path)
     try:
         assert wait_until(lambda: "daemon.started" in log.read_text()), log.read_text()
-        second = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=cli_env(),
-            timeout=60,
-        )
+        second = run_monitor(cfg, "run")
         assert second.returncode == 1
         assert second.stderr.splitlines() == [
             f"database error: {tmp_path}/monitor.db: another 'monitor run' (pid {daemon.pid}) "
             "is using this database; stop it first, or give this one its own "
             "[monitor].database ('monitor run --once' may run beside it)"
         ]
-        once = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(cfg), "run", "--once"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=cli_env(),
-            timeout=60,
-        )
+        once = run_monitor(cfg, "run", "--once")
         assert once.returncode == 0, once.stderr
         assert daemon.poll() is None
     finally:
@@ -432,14 +418,7 @@ def test_run_once_beside_a_daemon_leaves_its_send_in_flight_alone(
         with session_scope(factory) as s:
             row = s.get(AlertRow, ids[name])
             row.status, row.claimed_at, row.attempts = "sending", claimed, 1
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(cfg), "run", "--once"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=cli_env(),
-        timeout=60,
-    )
+    proc = run_monitor(cfg, "run", "--once")
     assert proc.returncode == 0, proc.stderr
     sent = [json.loads(r.body)["title"] for r in hook.hits("/hook")]
     assert len(sent) == 1 and "orphan" in sent[0]

@@ -22,7 +22,7 @@ from monitor.fetch.state import FetchResult, FetchState
 from monitor.match import compile_rules
 from monitor.records import FeedConfig, FetchSettings, MonitorSettings, RuleConfig
 from monitor.text import url_problem
-from tests.support import LocalServer, Response
+from tests.support import Response
 
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
 FAST = FetchSettings(connect_timeout_s=2.0, timeout_s=3.0)
@@ -31,21 +31,6 @@ RSS = (
     b"<item><guid>1</guid><title>One</title><link>http://example.org/1</link></item>"
     b"</channel></rss>"
 )
-
-
-@pytest.fixture(scope="module")
-def _shared_server():
-    server = LocalServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(_shared_server: LocalServer) -> LocalServer:
-    """One real server for the module, reset for each test."""
-    _shared_server.routes.clear()
-    _shared_server.requests.clear()
-    return _shared_server
 
 
 def outcome(url: str, settings: FetchSettings = FAST) -> FetchResult | BaseException:

@@ -31,7 +31,7 @@ from monitor.fetch.state import FetchResult, FetchState
 from monitor.fetch.transport import proxy_mounts
 from monitor.parse.article import extract_article
 from monitor.records import FeedConfig, FetchSettings
-from tests.support import LocalServer, Response
+from tests.support import Response
 
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
 FAST = FetchSettings(connect_timeout_s=2.0, timeout_s=3.0)
@@ -40,21 +40,6 @@ RSS = (
     b"<item><guid>1</guid><title>One</title></item></channel></rss>"
 )
 PAGE = b"<html><body><article><p>" + b"Full article text. " * 40 + b"</p></article></body></html>"
-
-
-@pytest.fixture(scope="module")
-def _shared_server() -> Iterator[LocalServer]:
-    server = LocalServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(_shared_server: LocalServer) -> LocalServer:
-    """One real server for the module, reset for each test."""
-    _shared_server.routes.clear()
-    _shared_server.requests.clear()
-    return _shared_server
 
 
 @pytest.fixture(scope="module")
