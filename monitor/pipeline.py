@@ -226,7 +226,8 @@ async def _poll_one(cycle: _Cycle, feed: FeedConfig, state: FeedState) -> FeedOu
 
 def internal_error(exc: BaseException, stage: str) -> FetchError:
     """An unexpected exception as the feed's ``internal`` failure: one printable line."""
-    detail = "".join(c if c.isprintable() else "?" for c in str(exc))[:MAX_INTERNAL_MESSAGE]
+    raw = str(exc)[:MAX_INTERNAL_MESSAGE]  # cut first: a hostile message may be megabytes
+    detail = "".join(c if c.isprintable() else "?" for c in raw)
     return FetchError(
         "internal",
         f"unexpected {type(exc).__name__} while {stage}"
