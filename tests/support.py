@@ -187,8 +187,11 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_monitor(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """``python -m monitor --config CONFIG ARGS...`` from this checkout, output captured."""
+def run_monitor(
+    config: Path, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m monitor --config CONFIG ARGS...`` from this checkout, output captured;
+    ``env`` adds variables (the config's ``${VARS}``)."""
     import sys
 
     return subprocess.run(
@@ -196,6 +199,6 @@ def run_monitor(config: Path, *args: str, timeout: float = 60) -> subprocess.Com
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=cli_env(),
+        env=cli_env(**(env or {})),
         timeout=timeout,
     )

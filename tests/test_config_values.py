@@ -14,8 +14,6 @@ import copy
 import datetime as dt
 import math
 import re
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +24,7 @@ import pytest
 from monitor.config import load_config, spec, validate
 from monitor.errors import ConfigError
 from monitor.match import compile_rules
-from tests.support import ROOT, cli_env
+from tests.support import ROOT, run_monitor
 from tests.test_config import ENV, valid, write
 
 KYIV = 'timezone = "Europe/Kyiv"'
@@ -390,14 +388,7 @@ def test_every_value_of_the_example_replaced_by_a_hostile_one_loads_or_is_a_conf
 )
 def test_check_config_exits_2_with_one_line(tmp_path: Path, old: str, new: str, key: str) -> None:
     path = write(tmp_path, valid(tmp_path).replace(old, new, 1))
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), "check-config"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=cli_env(**ENV),
-        timeout=60,
-    )
+    proc = run_monitor(path, "check-config", env=ENV)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
     lines = proc.stderr.splitlines()

@@ -35,20 +35,10 @@ FAST = FetchSettings(connect_timeout_s=2.0, timeout_s=2.0)
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def _shared_server():
-    server = LocalServer().start()
-    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def http_server(_shared_server: LocalServer) -> LocalServer:
-    """One real server for the module (stopping one costs 0.5 s), reset for each test."""
-    _shared_server.routes.clear()
-    _shared_server.requests.clear()
-    return _shared_server
+def http_server(server: LocalServer) -> LocalServer:
+    """The module's one real server (tests.support.server), reset for each test."""
+    return server
 
 
 def fetch(url: str, state: FetchState | None = None, settings: FetchSettings = FAST, now=NOW):
