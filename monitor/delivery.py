@@ -276,7 +276,8 @@ class DeliveryCycle:
         except Exception as exc:  # a hostile value the formatter cannot handle: these alerts
             # die (they would never render), with a notice; every other alert goes on
             event(log, "alert.render_failed", logging.ERROR, exc_info=exc, channel=channel.name)
-            reason = f"the alert could not be rendered ({type(exc).__name__}): {exc}"[:300]
+            reason = f"the alert could not be rendered ({type(exc).__name__}): {exc}"
+            reason = mask_text(reason[:1200], url_secrets(channel.url))[:300]  # mask, then cut
             self.record_failure(channel, alerts, DeliveryError(reason, permanent=True))
             return True
         for i, (part, message) in enumerate(parts):
@@ -284,7 +285,7 @@ class DeliveryCycle:
             try:
                 message_id = send_message(channel, message, *self._progress(batch, part))
             except Exception as exc:  # DeliveryError, or a bug in a notification library
-                error = exc if isinstance(exc, DeliveryError) else _unexpected(exc)
+                error = exc if isinstance(exc, DeliveryError) else _unexpected(exc, channel)
                 self.record_failure(channel, [a for p, _m in parts[i:] for a in p], error)
                 return False
             self._mark_sent(channel, batch, part, message_id, started)
@@ -385,10 +386,12 @@ class DeliveryCycle:
         )
 
 
-def _unexpected(exc: Exception) -> DeliveryError:
-    """An exception a sender should not raise, as a retried :class:`DeliveryError`."""
+def _unexpected(exc: Exception, channel: ChannelConfig) -> DeliveryError:
+    """An exception a sender should not raise, as a retried :class:`DeliveryError`
+    (masked before it is cut: a token straddling the cut is not half-shown)."""
     event(log, "alert.send_crashed", logging.ERROR, exc_info=exc)
-    return DeliveryError(f"unexpected {type(exc).__name__} while sending: {exc}"[:300])
+    message = f"unexpected {type(exc).__name__} while sending: {exc}"[:1200]
+    return DeliveryError(mask_text(message, url_secrets(channel.url))[:300])
 
 
 def _messages(

@@ -60,6 +60,7 @@ from monitor.store.feeds import (
     sync_feeds,
 )
 from monitor.store.outbox import enqueue_operator_notice
+from monitor.text import printable
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -112,11 +113,13 @@ class CycleReport:
 
     @property
     def problem(self) -> str | None:
-        """Why this cycle counts as failed, or None: every feed it polled failed inside
-        press-monitor itself (kind ``internal``). Feeds that fail on their side
-        (timeouts, 404s) are the feeds' problem, reported per feed, not the daemon's."""
+        """Why this cycle counts as failed, or None: every feed it polled, two at least,
+        failed inside press-monitor itself (kind ``internal``). One feed alone is that
+        feed's problem, however often: its content could otherwise get the daemon
+        restarted by the watchdog, which cannot fix a feed. Feeds that fail on their
+        side (timeouts, 404s) are the feeds' problem too, reported per feed."""
         internal = [o for o in self.outcomes if o.error_kind == "internal"]
-        if not internal or len(internal) < len(self.outcomes):
+        if len(internal) < 2 or len(internal) < len(self.outcomes):
             return None
         return (
             f"every feed polled ({len(internal)}) failed inside press-monitor: {internal[0].error}"
@@ -226,12 +229,13 @@ async def _poll_one(cycle: _Cycle, feed: FeedConfig, state: FeedState) -> FeedOu
 
 def internal_error(exc: BaseException, stage: str) -> FetchError:
     """An unexpected exception as the feed's ``internal`` failure: one printable line."""
-    raw = str(exc)[:MAX_INTERNAL_MESSAGE]  # cut first: a hostile message may be megabytes
-    detail = "".join(c if c.isprintable() else "?" for c in raw)
+    # Bounded before masking (a hostile message may be megabytes), but with room to spare:
+    # a secret that straddles the final cut is masked whole before the cut, not half-shown.
+    detail = printable(mask_text(str(exc)[: 4 * MAX_INTERNAL_MESSAGE]), MAX_INTERNAL_MESSAGE)
     return FetchError(
         "internal",
         f"unexpected {type(exc).__name__} while {stage}"
-        + (f": {mask_text(detail)}" if detail else "")
+        + (f": {detail}" if detail else "")
         + " (a press-monitor bug or an input it cannot handle; the traceback is in the"
         " log as feed.internal_error; the other feeds go on)",
     )
@@ -250,8 +254,9 @@ def _observe(hook: Callable[[FeedOutcome], None] | None, outcome: FeedOutcome) -
 async def _failed(
     cycle: _Cycle, feed: FeedConfig, state: FeedState, exc: FetchError, started: float
 ) -> FeedOutcome:
-    """Record ``exc`` on the feed; when even that fails (the database), log it and
-    report the feed failed: the cycle still goes on."""
+    """Record ``exc`` on the feed. A :class:`DatabaseError` while recording fails the
+    cycle (re-raised); any other failure to record is logged and the feed reported
+    failed, and the cycle goes on."""
     duration_ms = int((time.monotonic() - started) * 1000)
     try:
         return await cycle.db(_record_failure, cycle.rt, feed, state, exc, duration_ms, cycle.now)

@@ -42,7 +42,8 @@ def healthz(url: str) -> tuple[int, str]:
 def daemon(tmp_path: Path, http_server: LocalServer):
     http_server.static("/hook", b"{}", {"Content-Type": "application/json"})
     feed = http_server.static("/feed.xml", SEED_FEED, RSS)
-    path = make_config(tmp_path, http_server, [feed])
+    other = http_server.static("/other.xml", SEED_FEED, RSS)
+    path = make_config(tmp_path, http_server, [feed, other])
     with socket.socket() as probe:  # a free port (the config refuses port 0)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -116,14 +117,53 @@ def test_a_cycle_that_raises_is_a_failed_cycle_recorded_for_status(
 def test_a_cycle_with_one_feed_failing_is_not_a_daemon_problem(
     daemon: Daemon, http_server: LocalServer
 ) -> None:
-    """Feeds failing on their side (here the only feed answers 500) are reported per feed;
-    the daemon itself stays healthy, or every outage would restart it."""
-    http_server.static("/feed.xml", b"oops", {"Content-Type": "text/plain"}, status=500)
+    """Feeds failing on their side (here both answer 500) are reported per feed; the
+    daemon itself stays healthy, or every outage would restart it."""
+    for path in ("/feed.xml", "/other.xml"):
+        http_server.static(path, b"oops", {"Content-Type": "text/plain"}, status=500)
+    for _ in range(4):
+        make_due(daemon)
+        daemon.poll()
+    assert daemon.last_report is not None and daemon.last_report.failed == 2
+    assert healthz(daemon.health_url)[0] == 200  # type: ignore[attr-defined]
+
+
+def test_one_feed_failing_internally_is_that_feeds_problem_not_the_daemons(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A third party's content that trips a bug in one feed must not get the daemon
+    restarted by the watchdog (a restart cannot fix a feed): /healthz stays 200."""
+    real = pipeline.normalize_entries
+
+    def broken_for_one(parsed: object, feed: object, now: object) -> object:
+        if "/feed.xml" in feed.url:  # type: ignore[attr-defined]
+            raise RuntimeError("bug on one feed")
+        return real(parsed, feed, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "normalize_entries", broken_for_one)
     for _ in range(4):
         make_due(daemon)
         daemon.poll()
     assert daemon.last_report is not None and daemon.last_report.failed == 1
     assert healthz(daemon.health_url)[0] == 200  # type: ignore[attr-defined]
+
+
+def test_bookkeeping_that_fails_after_each_cycle_counts_as_failed_cycles(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat or the feed counts failing after the cycle returned is a failed
+    cycle too: the gate is told only once the bookkeeping succeeded, so three in a row
+    turn /healthz to 503 (before, a good verdict reset the count first)."""
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("views bug")
+
+    monkeypatch.setattr(service.views, "feed_status_counts", broken)
+    for _ in range(3):
+        make_due(daemon)
+        daemon.poll()
+    code, body = healthz(daemon.health_url)  # type: ignore[attr-defined]
+    assert code == 503 and "RuntimeError: views bug" in body
 
 
 @pytest.mark.parametrize(

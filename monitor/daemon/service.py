@@ -16,15 +16,17 @@ RELOADING=1 / READY=1 around a reload, STOPPING=1 on shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -54,7 +56,6 @@ class Daemon:
         self.engine = db.make_engine(config.monitor.database)
         db.upgrade(self.engine)  # an empty or old database is migrated at start
         self.session_factory = db.make_session_factory(self.engine)
-        self._recover_interrupted_deliveries()
         self.parse_pool = ParsePool(max_workers=2, timeout_s=config.fetch.parse_timeout_s)
         self.metrics = Metrics(alert_source=lambda: views.alert_counts(self.session_factory))
         self.runtime = Runtime(
@@ -78,23 +79,14 @@ class Daemon:
         self._cancelled = False
         self._scheduler: BackgroundScheduler | None = None
 
-    def _recover_interrupted_deliveries(self) -> None:
-        """Rows a killed process left in ``sending`` go back to pending once their claim
-        is older than the lease: a ``run --once`` beside the daemon (or this one) must
-        never re-queue a send another process has in flight (issue 10).
-        At-least-once: the message in flight at the kill may arrive twice."""
-        from monitor.store.outbox import SENDING_LEASE_S, requeue_stale  # issue 10: the lease
-
-        with session_scope(self.session_factory) as session:
-            n = requeue_stale(session, utcnow(), SENDING_LEASE_S, self.config.monitor.max_attempts)
-        if n:
-            event(log, "delivery.recovered", logging.WARNING, alerts=n)
-
     # -- one-shot ------------------------------------------------------------------
     def run_once(self) -> CycleReport:
         """Poll every feed once, deliver what is due, return the cycle report."""
+        from monitor.delivery import deliver_due
+
         report = asyncio.run(poll_cycle(self.runtime, all_feeds=True))
-        self.deliver()
+        # Unguarded, unlike the job: a database fault ends `run --once` with exit 1.
+        deliver_due(self.session_factory, self.runtime.config, utcnow())
         return report
 
     # -- jobs -----------------------------------------------------------------------
@@ -112,8 +104,11 @@ class Daemon:
             asyncio.run(self._poll())
             if self._cancelled:
                 return
-            self._judge_cycle()
-            self._after_cycle()
+            verdict = self._verdict()
+            line = self._after_cycle(verdict)  # may raise (the database): the cycle failed
+            self._judge_cycle(verdict)
+            unhealthy = self.gate.problem(time.monotonic())
+            self.notifier.status((f"UNHEALTHY: {unhealthy}; " if unhealthy else "") + line)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {mask_text(str(exc))}"[:300]
             # A DatabaseError is already classified and says what to do: no traceback for it
@@ -125,14 +120,22 @@ class Daemon:
         if self.last_report is not None and self.last_report.alerts and self._scheduler:
             self._scheduler.modify_job("deliver", next_run_time=utcnow())  # new alerts: now
 
-    def _judge_cycle(self) -> None:
-        """Tell the gate whether the cycle that returned did its work."""
-        report, now = self.last_report, time.monotonic()
+    def _verdict(self) -> tuple[Literal["ok", "idle", "failed"], str | None]:
+        """What the cycle that returned came to: its work done, nothing due, or failed
+        (and why). Pure: the gate is told only once the bookkeeping has succeeded."""
+        report = self.last_report
         problem = report.problem if report is not None else None
         if problem:
+            return "failed", problem
+        return ("idle", None) if report is not None and not report.outcomes else ("ok", None)
+
+    def _judge_cycle(self, verdict: tuple[Literal["ok", "idle", "failed"], str | None]) -> None:
+        """Tell the gate whether the cycle that returned did its work."""
+        kind, problem, now = verdict[0], verdict[1], time.monotonic()
+        if kind == "failed" and problem:
             event(log, "cycle.failed", logging.ERROR, error=problem)
             self.gate.cycle_failed(now, problem)
-        elif report is not None and not report.outcomes:
+        elif kind == "idle":
             self.gate.cycle_idle(now)
         else:
             self.gate.cycle_finished(now)
@@ -160,9 +163,14 @@ class Daemon:
         finally:
             self._cycle_task = None
 
-    def _after_cycle(self) -> None:
+    def _after_cycle(self, verdict: tuple[Literal["ok", "idle", "failed"], str | None]) -> str:
+        """Heartbeat and metrics after a cycle that returned; the ``STATUS=`` line's tail."""
         now = utcnow()
-        state.record_heartbeat(self.session_factory, now, os.getpid(), self.gate.failure)
+        kind, problem = verdict
+        # The problem as it will stand once the gate is told: this cycle's, a streak that
+        # an idle tick carries on, or none after a good cycle.
+        shown = problem if kind == "failed" else self.gate.failure if kind == "idle" else None
+        state.record_heartbeat(self.session_factory, now, os.getpid(), shown)
         report = self.last_report
         if report is not None:
             self.metrics.cycle_completed(report.duration_ms / 1000, now.timestamp())
@@ -176,10 +184,8 @@ class Daemon:
             for (status, _), n in views.alert_counts(self.session_factory).items()
             if status in ("pending", "sending")
         )
-        unhealthy = self.gate.problem(time.monotonic())
-        self.notifier.status(
-            (f"UNHEALTHY: {unhealthy}; " if unhealthy else "")
-            + f"feeds ok {feeds['ok']}, failing {feeds['failing']}, backing off "
+        return (
+            f"feeds ok {feeds['ok']}, failing {feeds['failing']}, backing off "
             f"{feeds['backing_off']}, broken {feeds['broken']}, new {feeds['new']}; "
             f"alerts pending {pending}; "
             f"last cycle {now:%H:%M:%S} UTC"
@@ -198,7 +204,8 @@ class Daemon:
 
         if self.stop_event.is_set():
             return
-        deliver_due(self.session_factory, self.runtime.config, utcnow())
+        with _job_guard("delivery.failed"):
+            deliver_due(self.session_factory, self.runtime.config, utcnow())
 
     def housekeeping(self) -> None:
         """The ``housekeeping`` job: retention, then PRAGMA optimize / VACUUM when worth it."""
@@ -206,10 +213,11 @@ class Daemon:
 
         if not self.stop_event.is_set():
             settings = self.config.monitor
-            run_housekeeping(
-                self.session_factory, self.engine, utcnow(),
-                retention_s=settings.retention_s, keep_matched=settings.keep_matched,
-            )  # fmt: skip
+            with _job_guard("housekeeping.failed"):
+                run_housekeeping(
+                    self.session_factory, self.engine, utcnow(),
+                    retention_s=settings.retention_s, keep_matched=settings.keep_matched,
+                )  # fmt: skip
 
     # -- reload ----------------------------------------------------------------------
     def reload(self) -> bool:
@@ -234,8 +242,9 @@ class Daemon:
             )
         self.config = config
         self.runtime.config = config
-        with session_scope(self.session_factory) as session:
-            sync_feeds(session, config.feeds, utcnow())
+        # If the database fails here, the next cycle syncs the feeds again.
+        with _job_guard("config.reload_sync_failed"), session_scope(self.session_factory) as s:
+            sync_feeds(s, config.feeds, utcnow())
         event(
             log,
             "config.reloaded",
@@ -360,6 +369,18 @@ class _FileWatcher:
             return False
         self.last = stamp
         return True
+
+
+@contextlib.contextmanager
+def _job_guard(name: str) -> Iterator[None]:
+    """Log an exception of a scheduled job as one event ``name`` (a DatabaseError in one
+    line, anything else with its traceback) instead of letting APScheduler print it;
+    the job runs again at its next time."""
+    try:
+        yield
+    except Exception as exc:
+        trace = None if isinstance(exc, DatabaseError) else exc
+        event(log, name, logging.ERROR, exc_info=trace, error=mask_text(str(exc))[:300])
 
 
 def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> None:
