@@ -35,11 +35,15 @@ _SECRET_QUERY_KEYS = re.compile(
     r"(token|key|secret|pass|pwd|auth|sig|apikey|api_key|access|session)", re.I
 )
 # A URL inside free text: scheme://... up to whitespace or a quote.
-_URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+# The look-behind makes a match start only where a scheme can: without it, a long run of
+# letters is tried from every one of its characters (quadratic on hostile text).
+_URL_IN_TEXT = re.compile(r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 # key=value / key: value pairs whose key names a secret (not part of a URL: those
 # go through mask_url first).
+# (No leading ``\b[\w-]*`` for ``smtp_password=``: the key is kept as written anyway, and
+# that prefix made "a-a-a-..." quadratic, a word boundary at every character.)
 _SECRET_PAIR = re.compile(
-    r"(?i)(\b[\w-]*(?:password|passwd|secret|token|api[_-]?key)\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+    r"(?i)((?:password|passwd|secret|token|api[_-]?key)\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
 )
 # "Bearer <token>" (the token has a digit: not "bearer bonds") and "Authorization: Basic <b64>".
 _BEARER = re.compile(

@@ -417,6 +417,8 @@ def _redirect(location: str) -> Callable[[Request], Response]:
         ("redirect to port 99999", _redirect("http://127.0.0.1:99999/"), "error"),
         ("redirect with an invalid IDN host", _redirect("http://xn--/"), "error"),
         ("an ETag that cannot be sent back", _with_headers({"ETag": "\xe9t\xe9"}), "ok"),
+        ("an ETag over 1024 characters", _with_headers({"ETag": "x" * 2000}), "ok"),
+        ("a Retry-After of a superscript two", _with_headers({"Retry-After": "\xb2"}), "ok"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )

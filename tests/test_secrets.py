@@ -301,3 +301,19 @@ def test_tokens_in_path_parameters_and_fragments_are_masked_and_prose_is_kept(
     """A URL in a sentence keeps the punctuation after it; ``;jsessionid=`` and a
     fragment's ``access_token=`` are masked like query values."""
     assert mask_text(text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a-" * 100_000, "a" * 200_000, "http://" * 30_000, "x://a?token=1&" * 15_000],
+    ids=["dashes", "letters", "schemes", "pairs"],
+)
+def test_masking_hostile_text_costs_linear_time(text: str) -> None:
+    """200 KB crafted to make the masking regexes backtrack (before: 40 KB of "a-" took
+    57 s; every logged error and stored message passes through mask_text). The bound is
+    loose on purpose: linear is milliseconds, quadratic would be minutes."""
+    import time
+
+    started = time.process_time()
+    mask_text(text)
+    assert time.process_time() - started < 2.0

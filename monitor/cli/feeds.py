@@ -18,7 +18,8 @@ from monitor.cli.context import Context
 from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch.addresses import AddressPolicy, parse_ip
-from monitor.fetch.client import FeedClient, checked_url, encode_spaces, shown_url
+from monitor.fetch.client import FeedClient, checked_url, encode_spaces
+from monitor.fetch.failures import shown_url
 from monitor.notify.format import format_time
 from monitor.parse.discover import discover_feeds, feed_like_links
 from monitor.parse.opml import parse_opml

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from monitor.errors import FetchError
-from monitor.fetch.client import FeedClient, shown_url
+from monitor.fetch.client import FeedClient
+from monitor.fetch.failures import shown_url
 from monitor.records import FeedConfig
 from monitor.text import printable
 

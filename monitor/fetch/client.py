@@ -36,7 +36,12 @@ from monitor import PROJECT_URL, __version__
 from monitor.errors import FetchError
 from monitor.fetch.addresses import AddressPolicy, parse_ip, policy_for, refusal
 from monitor.fetch.body import gunzip_if_gzip, read_capped
-from monitor.fetch.failures import classify_transport_error, is_bot_challenge, status_error
+from monitor.fetch.failures import (
+    classify_transport_error,
+    is_bot_challenge,
+    shown_url,
+    status_error,
+)
 from monitor.fetch.hints import parse_max_age, parse_retry_after
 from monitor.fetch.local import fetch_local
 from monitor.fetch.state import (
@@ -78,12 +83,6 @@ class Page:
     url: str
     moved_to: str | None = None  # set when every redirect on the way was permanent
     location: str | None = None  # a redirect's Location, as sent (see _take_location)
-
-
-def shown_url(url: str) -> str:
-    """``url`` as a message may show it: secrets masked, control characters escaped,
-    at most 200 characters. No I/O."""
-    return printable(mask_url(printable(url, 4000)), 200)  # escape first: urlsplit drops controls
 
 
 def checked_url(url: str) -> str | None:

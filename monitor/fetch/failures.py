@@ -17,6 +17,7 @@ from monitor.errors import FetchError
 from monitor.records import FetchSettings
 from monitor.schedule import MAX_INTERVAL_S
 from monitor.secrets import mask_url
+from monitor.text import printable
 
 _STATUS_ADVICE = {
     401: "the feed needs a login: check the URL or remove the feed",
@@ -30,6 +31,12 @@ _CHALLENGE_ADVICE = (
 )
 
 
+def shown_url(url: str) -> str:
+    """``url`` as a message may show it: secrets masked, control characters escaped,
+    at most 200 characters (a redirect target may be 8,192). No I/O."""
+    return printable(mask_url(printable(url, 4000)), 200)  # escape first: urlsplit drops controls
+
+
 def is_bot_challenge(headers: httpx.Headers | dict[str, str]) -> bool:
     """True for a CDN's bot challenge (``cf-mitigated: challenge``). No I/O."""
     return str(headers.get("cf-mitigated", "")).lower() == "challenge"
@@ -39,7 +46,7 @@ def status_error(
     status: int, url: str, retry_after_s: float | None = None, *, challenge: bool = False
 ) -> FetchError:
     """The :class:`FetchError` for a final HTTP status >= 300 that is not a 304. No I/O."""
-    where = mask_url(url)
+    where = shown_url(url)
     later = " with backoff"
     if retry_after_s is not None:  # said as scheduled: a hint is clamped to MAX_INTERVAL_S
         later = f" in {min(retry_after_s, MAX_INTERVAL_S):.0f} s as asked"

@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE | re.ASCII)
 _NO_CACHE = re.compile(r"(?:^|[,\s])(no-store|no-cache)\b", re.IGNORECASE)
 
 
@@ -17,7 +17,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value or not value.strip():
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True, and float("²") raises
         return float(value)
     try:
         when = parsedate_to_datetime(value)
