@@ -225,3 +225,15 @@ def test_a_near_side_with_hundreds_of_spellings_gives_a_bounded_evidence_list() 
     spellings = [e.surface for e in match.evidence if e.surface.startswith("wq")]
     assert spellings == [f"wq{i}x" for i in range(MAX_NEAR_EVIDENCE)]
     assert any(e.surface == "Witkoff" for e in match.evidence)
+
+
+def test_a_huge_capitalised_word_is_not_analysed_for_one_edit_names() -> None:
+    """A 150,000-letter "word" against a name rule: no key that long is one edit from a
+    rule's name, so no deletions are built (before: 20,000 letters took 5 s and 2 GB)."""
+    import time
+
+    matcher = compile_rules([RuleConfig(name="r", query="Zelensky NEAR/3 Witkoff")], {})
+    started = time.process_time()
+    found = matcher.match(Document(title="", text="Z" + "x" * 150_000 + " Zelenskyy Witkoff"))
+    assert time.process_time() - started < 2.0
+    assert [m.rule for m in found] == ["r"]  # the real one-edit spelling still matches

@@ -82,6 +82,7 @@ class WordIndex:
         # plural (Witkoffs). A Latin rule name gets its plurals by spelling (english_forms).
         self.plural_names: dict[str, list[int]] = defaultdict(list)
         self.fuzzy: dict[str, set[str]] = defaultdict(set)
+        self.longest_fuzzy = 0  # the longest whole key in ``fuzzy``: one edit away at most
         self.prefixes: dict[str, list[int]] = defaultdict(list)
         self.prefix_lengths: tuple[int, ...] = ()
         self.cache: dict[str, dict[int, int]] = {}  # raw token -> hits; read without a lock
@@ -112,6 +113,7 @@ class WordIndex:
         for stem in keys.stems:
             self.stems[stem].append(pid)
         if len(keys.whole) >= MIN_FUZZY_KEY:
+            self.longest_fuzzy = max(self.longest_fuzzy, len(keys.whole))
             self.fuzzy[keys.whole].add(keys.whole)
             for d in deletes(keys.whole):
                 self.fuzzy[d].add(keys.whole)
@@ -149,7 +151,9 @@ class WordIndex:
     def _match_name(self, key: str, hits: dict[int, int]) -> None:
         for pid in self.names.get(key, ()):
             hits[pid] = 100
-        if len(key) < MIN_FUZZY_KEY or not self.fuzzy:
+        # A key longer than every rule key plus one is no edit away from any: skip it, or
+        # a 20,000-letter "word" from a feed builds 20,000 deletions of 20,000 characters.
+        if len(key) < MIN_FUZZY_KEY or len(key) > self.longest_fuzzy + 1:
             return
         candidates = set(self.fuzzy.get(key, ()))
         for d in deletes(key):
