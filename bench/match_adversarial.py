@@ -173,6 +173,14 @@ CASES = [
         ),
     ),
     Case(
+        "chained-near-dense-39-rules",
+        lambda: (
+            [(f"r{k}", f"aa NEAR/{60 + k} bb NEAR/3 cc") for k in range(1, 40)],
+            {},
+            ("aa " * 1344 + "zz " * 101 + "aa bb bb " * 20000)[:190_000] + " cc",
+        ),
+    ),
+    Case(
         "group-5000-last",
         lambda: ([("r", "@g")], {"g": [_word(i) for i in range(5000)]}, f"only {_word(4999)} here"),
     ),

@@ -132,7 +132,7 @@ def pair_spans(a: SpanList[P], b: SpanList[P], distance: int, limit: int) -> lis
     out: list[Span[P]] = []
     lo, size = 0, _ONE_BY_ONE * 8
     while lo < len(a) and len(out) < limit:  # chunks growing fourfold: stop at the limit
-        _pairs_of(a, b, lo, lo + size, distance, out)
+        _pairs_of(a, b, lo, lo + size, distance, out, limit)
         lo, size = lo + size, size * 4
     del out[limit:]
     out.sort(key=_start)
@@ -140,9 +140,16 @@ def pair_spans(a: SpanList[P], b: SpanList[P], distance: int, limit: int) -> lis
 
 
 def _pairs_of(
-    a: SpanList[P], b: SpanList[P], first: int, stop: int, distance: int, out: list[Span[P]]
+    a: SpanList[P],
+    b: SpanList[P],
+    first: int,
+    stop: int,
+    distance: int,
+    out: list[Span[P]],
+    limit: int,
 ) -> None:
-    """Append the pairs of ``a.spans[first:stop]`` with ``b``'s spans to ``out``."""
+    """Append the pairs of ``a.spans[first:stop]`` with ``b``'s spans to ``out``, in
+    order, stopping once ``out`` holds ``limit`` (a dense chunk has ~2(d+1) per span)."""
     b_spans, b_starts, b_ends, b_by_end = b.spans, b.starts, b.sorted_ends, b.by_end
     a_starts, a_ends = a.starts[first:stop], a.ends[first:stop]
     # b starts within distance after a's end: b[lo:hi]; b ends before a's start: lo2:hi2.
@@ -159,3 +166,5 @@ def _pairs_of(
         for j in b_by_end[lo2[i] : hi2[i]]:
             s2, _, parts2 = b_spans[j]
             append((s2, e, parts2 + parts))
+        if len(out) >= limit:
+            return
