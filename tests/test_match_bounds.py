@@ -237,3 +237,23 @@ def test_a_huge_capitalised_word_is_not_analysed_for_one_edit_names() -> None:
     found = matcher.match(Document(title="", text="Z" + "x" * 150_000 + " Zelenskyy Witkoff"))
     assert time.process_time() - started < 2.0
     assert [m.rule for m in found] == ["r"]  # the real one-edit spelling still matches
+
+
+def test_a_wildcard_over_thousands_of_spellings_gives_a_bounded_evidence_list() -> None:
+    """``wq*`` over 5,000 different words: the rule matches and shows its first
+    MAX_TERM_EVIDENCE spellings in text order (before: all 5,000, with every match)."""
+    from monitor.match.evidence import MAX_TERM_EVIDENCE
+
+    matcher = compile_rules([RuleConfig(name="r", query="wq* OR Putin")], {})
+    text = " ".join(f"wq{i}x" for i in range(5000))
+    (match,) = matcher.match(Document(title="", text=text))
+    assert [e.surface for e in match.evidence] == [f"wq{i}x" for i in range(MAX_TERM_EVIDENCE)]
+
+
+def test_invisible_characters_do_not_make_a_spelling_distinct_in_the_evidence() -> None:
+    """``Wit\\u200bkoff`` and ``Witkoff\\u2063`` are the word Witkoff: one entry, not one
+    per invisible variant (a feed could list thousands)."""
+    matcher = compile_rules([RuleConfig(name="r", query="Witkoff")], {})
+    text = "Witkoff Wit\u200bkoff Witkoff\u2063 Wi\u00adtkoff"
+    (match,) = matcher.match(Document(title="", text=text))
+    assert [e.surface for e in match.evidence] == ["Witkoff"]

@@ -208,7 +208,7 @@ class Run:
         raise TypeError(f"not positional: {node!r}")  # the parser refuses NEAR on AND/NOT
 
 
-MAX_NEAR_EVIDENCE = 32  # distinct surfaces (per term) a NEAR side gives a match's evidence
+MAX_NEAR_EVIDENCE = 32  # distinct spellings per term a NEAR side gives a match's evidence
 
 
 def _near_parts(me: _Side, other: _Side, distance: int) -> list[Part]:
@@ -216,12 +216,14 @@ def _near_parts(me: _Side, other: _Side, distance: int) -> list[Part]:
     pair spans, the parts of each span with a partner."""
     if me.groups is not None:
         parts = []
-        for group in me.groups:
+        shown: dict[int, int] = {}  # spellings given per term: `w1*` near a name may have
+        for group in me.groups:  # 400 with a partner; an alert shows the first few
+            if shown.get(group.tid, 0) >= MAX_NEAR_EVIDENCE:
+                continue  # no first_near for a term that has enough: the cost stays small
             j = first_near(group.starts, group.ends, other.positions, distance)
             if j is not None:
                 parts.append((group.tid, group.hits[j]))
-                if len(parts) >= MAX_NEAR_EVIDENCE:  # `w1*` near a name: 400 spellings
-                    break  # have a partner; an alert shows the first few, and so do we
+                shown[group.tid] = shown.get(group.tid, 0) + 1
         return parts
     assert me.spans is not None  # a side is made of groups or of spans
     spans = me.spans

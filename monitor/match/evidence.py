@@ -12,8 +12,12 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from monitor.match.index import Hit, TokenOffsets
+from monitor.match.tokens import fold_text
 from monitor.records import Evidence, EvidenceField
 
+# A term's distinct spellings shown per match: `wq*` over 25,000 different words would
+# otherwise store 25,000 evidence entries with every one of 1,000 matches.
+MAX_TERM_EVIDENCE = 32
 # (term, folded surface, field): evidence shows each of these once.
 Key = tuple[str, str, EvidenceField]
 # Where a hit sorts: title first, then by offsets, then by term (ties between terms).
@@ -43,17 +47,18 @@ class Surfaces:
         ``(term id, hit index)``: each (term, surface, field) once, title first, in text order."""
         chosen: set[tuple[int, int]] = set()
         for tid, title_only in terms:
+            firsts = self._first_hits(tid)
             if title_only:
                 hits = self.found[tid]
-                chosen.update((tid, i) for i in self._first_hits(tid) if hits[i][0] == "title")
-            else:
-                chosen.update((tid, i) for i in self._first_hits(tid))
+                firsts = [i for i in firsts if hits[i][0] == "title"]
+            chosen.update((tid, i) for i in firsts[:MAX_TERM_EVIDENCE])
         if parts:
             by_term: dict[int, set[int]] = defaultdict(set)
             for tid, i in parts:
                 by_term[tid].add(i)
             for tid, indices in by_term.items():
-                chosen.update((tid, i) for i in self._first_of(tid, sorted(indices)))
+                firsts = self._first_of(tid, sorted(indices))
+                chosen.update((tid, i) for i in firsts[:MAX_TERM_EVIDENCE])
         seen: set[Key] = set()
         out = []
         for _, ev, key in sorted(map(self._build, chosen)):
@@ -97,8 +102,8 @@ class Surfaces:
         """The folded surface of tokens ``s:e`` (one token: the token itself, no offsets)."""
         tokens = self.offsets[field]
         if e == s + 1:
-            return tokens.tokens[s].casefold()
-        return tokens.text[tokens.span(s)[0] : tokens.span(e - 1)[1]].casefold()
+            return fold_text(tokens.tokens[s])
+        return fold_text(tokens.text[tokens.span(s)[0] : tokens.span(e - 1)[1]])
 
     def _build(self, hit: tuple[int, int]) -> tuple[_Order, Evidence, Key]:
         """The evidence of one hit, where it sorts and its key (built once per document)."""
@@ -114,5 +119,5 @@ class Surfaces:
                 term=label, surface=surface, field=field, score=score, start=start, end=end
             )
             order = (field != "title", start, end, label, tid)
-            built = self._built[hit] = (order, ev, (label, surface.casefold(), field))
+            built = self._built[hit] = (order, ev, (label, fold_text(surface), field))
         return built
