@@ -181,6 +181,22 @@ CASES = [
         ),
     ),
     Case(
+        "1000-phrases-one-first-word-200KB",
+        lambda: (
+            [(f"r{i}", f'"Putin {_word(i)}"') for i in range(1000)],
+            {},
+            _repeat("Putin ", 200_000),
+        ),
+    ),
+    Case(
+        "group-5000-phrases-one-first-word-200KB",
+        lambda: (
+            [("r", "@g")],
+            {"g": [f"the {_word(i)}" for i in range(5000)]},
+            _repeat("the ", 200_000),
+        ),
+    ),
+    Case(
         "group-5000-last",
         lambda: ([("r", "@g")], {"g": [_word(i) for i in range(5000)]}, f"only {_word(4999)} here"),
     ),

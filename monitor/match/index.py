@@ -177,7 +177,12 @@ class TermIndex:
         self.words = words
         self.ids: dict[TermSpec, int] = {}
         self.specs: list[TermSpec] = []
+        # One-word terms by their pattern; phrases by their first two patterns, so a word
+        # that starts 5,000 phrases ("the ...") costs a look-up of what follows it, not
+        # 5,000 checks at each of its occurrences.
         self.by_first: dict[int, list[int]] = defaultdict(list)
+        self.by_pair: dict[tuple[int, int], list[int]] = defaultdict(list)
+        self.phrase_starts: set[int] = set()
 
     def add(self, words: tuple[Word, ...], label: str, breaks: tuple[bool, ...] = ()) -> int:
         """The term id for a phrase, indexing it on first sight.
@@ -190,7 +195,11 @@ class TermIndex:
         if tid is None:
             tid = self.ids[spec] = len(self.specs)
             self.specs.append(spec)
-            self.by_first[spec.patterns[0]].append(tid)
+            if len(spec.patterns) == 1:
+                self.by_first[spec.patterns[0]].append(tid)
+            else:
+                self.by_pair[spec.patterns[0], spec.patterns[1]].append(tid)
+                self.phrase_starts.add(spec.patterns[0])
         return tid
 
     def scan(self, field: EvidenceField, text: str, found: dict[int, list[Hit]]) -> TokenOffsets:
@@ -210,16 +219,27 @@ class TermIndex:
             # True: the check above found no None (no token missed the cache).
             hits_at = cast("list[dict[int, int]]", cached)
         positions = {i: hits_at[i] for i in compress(range(len(hits_at)), hits_at)}
-        by_first, specs = self.by_first, self.specs
+        by_first, by_pair, starts, specs = (
+            self.by_first,
+            self.by_pair,
+            self.phrase_starts,
+            self.specs,
+        )
         for i, hits in positions.items():
+            following = positions.get(i + 1)
             for pid, score in hits.items():
                 for tid in by_first.get(pid, ()):
-                    spec = specs[tid]
-                    end = _phrase_end(spec.patterns, i, score, positions)
-                    if end is not None and (
-                        not spec.unbroken or offsets.unbroken(i, spec.unbroken)
-                    ):
-                        found.setdefault(tid, []).append((field, i, end[0], end[1]))
+                    found.setdefault(tid, []).append((field, i, i + 1, score))
+                if following is None or pid not in starts:
+                    continue
+                for second in following:
+                    for tid in by_pair.get((pid, second), ()):
+                        spec = specs[tid]
+                        end = _phrase_end(spec.patterns, i, score, positions)
+                        if end is not None and (
+                            not spec.unbroken or offsets.unbroken(i, spec.unbroken)
+                        ):
+                            found.setdefault(tid, []).append((field, i, end[0], end[1]))
         return offsets
 
 
