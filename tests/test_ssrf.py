@@ -390,3 +390,18 @@ def test_through_a_proxy_a_literal_private_target_is_refused_before_sending(serv
     assert getattr(via, "body", None) == RSS  # the proxy (our server) answered it
     assert isinstance(refused, FetchError) and refused.kind == "private_address"
     assert len(server.hits("/feed.xml")) == 1  # the refused one never reached the proxy
+
+
+def test_a_feed_name_that_resolves_privately_opens_that_class_for_that_name_only() -> None:
+    """Whoever runs a public feed's DNS may answer 127.0.0.1: the feed itself is then
+    fetched there (the operator chose the name), but its redirects and article links to
+    other hosts on loopback stay refused. A literal address or ``localhost`` in the
+    config is the operator's own choice of address: that class is open to any host."""
+    loopback = ipaddress.ip_address("127.0.0.1")
+    named = policy_for([loopback], allow_private=False, host="news.example")
+    assert named.permits(loopback, "news.example") and named.permits(loopback, "NEWS.example")
+    assert not named.permits(loopback, "127.0.0.1") and not named.permits(loopback, "x.example")
+    assert not named.permits(loopback)  # a literal redirect target carries no name
+    for literal in ("127.0.0.1", "localhost", "[::1]"):
+        own = policy_for([loopback], allow_private=False, host=literal)
+        assert own.permits(loopback, "other.example") and own.permits(loopback)

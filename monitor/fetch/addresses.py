@@ -90,27 +90,43 @@ def parse_ip(host: str) -> IPAddress | None:
 
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
-    """The address classes one request may connect to; ``public`` is always among them."""
+    """The address classes one request may connect to; ``public`` is always among them.
+
+    ``own_host`` / ``own_classes``: the classes a feed's own host *name* resolved to,
+    allowed for that same name only. Whoever runs a public feed's DNS could answer
+    127.0.0.1 once; that must not open loopback to its redirects and article links."""
 
     allowed: frozenset[AddressClass] = frozenset({"public"})
     allow_all: bool = False
+    own_host: str = ""
+    own_classes: frozenset[AddressClass] = frozenset()
 
-    def permits(self, ip: IPAddress) -> bool:
-        """True when a connection to ``ip`` is allowed. No I/O."""
-        return self.allow_all or address_class(ip) in self.allowed
+    def permits(self, ip: IPAddress, host: str = "") -> bool:
+        """True when a connection to ``ip`` (resolved from ``host``) is allowed. No I/O."""
+        if self.allow_all or (cls := address_class(ip)) in self.allowed:
+            return True
+        return bool(host) and host.lower() == self.own_host and cls in self.own_classes
 
 
 PUBLIC_ONLY = AddressPolicy()
 ALLOW_ALL = AddressPolicy(frozenset(ADDRESS_CLASSES), allow_all=True)
 
 
-def policy_for(origin: Iterable[IPAddress], *, allow_private: bool) -> AddressPolicy:
-    """The policy of a feed (or a URL the operator gave) whose own host resolves to
-    ``origin``: public addresses, plus each class ``origin`` is in; everything with
+def policy_for(
+    origin: Iterable[IPAddress], *, allow_private: bool, host: str = ""
+) -> AddressPolicy:
+    """The policy of a feed (or a URL the operator gave) whose own ``host`` resolves to
+    ``origin``: public addresses, plus each class ``origin`` is in — for any host when
+    ``host`` is an address literal or ``localhost`` (the operator wrote the address),
+    for that name alone otherwise (its DNS chose the address); everything with
     ``allow_private``. No I/O."""
     if allow_private:
         return ALLOW_ALL
-    return AddressPolicy(frozenset({"public", *(address_class(ip) for ip in origin)}))
+    classes = frozenset(address_class(ip) for ip in origin)
+    name = host.lower().strip("[]")
+    if not name or parse_ip(name) is not None or name == "localhost":
+        return AddressPolicy(frozenset({"public", *classes}))
+    return AddressPolicy(own_host=name, own_classes=classes - {"public"})
 
 
 def refusal(host: str, ip: IPAddress, *, redirect_from: str | None = None) -> FetchError:

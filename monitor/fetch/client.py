@@ -184,7 +184,7 @@ class FeedClient:
                     origin = [ip for _, ip in await resolve(host)] if host and not allow else []
             except (OSError, TimeoutError, UnicodeError):
                 origin = []
-            self._policies[key] = policy_for(origin, allow_private=allow)
+            self._policies[key] = policy_for(origin, allow_private=allow, host=host)
         return self._policies[key]
 
     async def feed_policy(self, feed: FeedConfig) -> AddressPolicy:

@@ -71,7 +71,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         permitted ones in turn; raises :class:`~monitor.errors.FetchError` for a refusal
         and httpcore's ConnectError/ConnectTimeout like the default backend."""
         addresses = await _resolve_within(host, port, timeout)
-        permitted = [text for text, ip in addresses if self.policy.permits(ip)]
+        permitted = [text for text, ip in addresses if self.policy.permits(ip, host)]
         if not permitted:
             raise refusal(host, addresses[0][1])
         failure: httpcore.ConnectError | None = None
@@ -147,7 +147,7 @@ class _CheckedProxy(httpx.AsyncBaseTransport):
         except OSError:
             addresses = []  # only the proxy can resolve it: its answer is not ours to check
         for _, ip in addresses:
-            if not self._policy.permits(ip):
+            if not self._policy.permits(ip, host):
                 raise refusal(host, ip)
         return await self._inner.handle_async_request(request)
 
