@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx  # its URL parser is the one the fetcher uses: what it refuses never fetches
-
 _PORT_KEYS = ("smtp", "port")  # query keys that carry a port in apprise URLs (mailtos://)
 _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
@@ -68,9 +66,5 @@ def feed_url_problem(url: str) -> str | None:
         problem = "the port is not a number"
     if problem:
         return problem
-    try:
-        httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        return f"not a URL the HTTP client can fetch ({exc})"
-    fetch_problem = checked_url(url)
+    fetch_problem = checked_url(url)  # the fetcher's own check, httpx's parser included
     return f"not a URL the HTTP client can fetch ({fetch_problem})" if fetch_problem else None
