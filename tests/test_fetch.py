@@ -580,3 +580,14 @@ def test_per_feed_timeout_overrides_the_deadline(http_server):
     assert exc.kind == "timeout" and "total 0.5 s" in exc.message
     # Cut at the feed's 0.5 s: well under the 5 s drip and the client's 30 s deadline.
     assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [('"abc"', True), ("W/\"x\"", True), ("x" * 1024, True), ("x" * 1025, False),
+     ("\xe9t\xe9", False), ("a\nb", False), ("", False), ("   ", False)],
+)  # fmt: skip
+def test_only_validators_that_can_be_sent_back_are_kept(value, kept):
+    from monitor.fetch.state import validator
+
+    assert (validator(value) is not None) is kept

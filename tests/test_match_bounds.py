@@ -194,24 +194,37 @@ def test_match_and_explain_see_only_the_bounded_prefix() -> None:
     assert not report.matched and report.terms == (("Witkoff", ()),)
 
 
-def test_matcher_is_safe_to_share_between_threads() -> None:
-    """Concurrent match calls on one Matcher give what sequential calls give."""
+def test_matcher_is_safe_to_share_between_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent match calls on one Matcher give what a separately compiled matcher
+    gives sequentially; the shared token cache is kept tiny and the GIL switched often,
+    so threads really miss, fill and clear it under each other."""
+    import sys
+
+    from monitor.match import index
+
     rules = [
         RuleConfig(name="near", query="Witkoff NEAR/3 Putin"),
         RuleConfig(name="group", query="@g NOT Zelensky"),
         RuleConfig(name="title", query="title:Kushner OR санкці*"),
     ]
-    matcher = compile_rules(rules, {"g": ["Witkoff", "Віткофф", "coalition of the willing"]})
+    terms = {"g": ["Witkoff", "Віткофф", "coalition of the willing"]}
+    matcher, reference = compile_rules(rules, terms), compile_rules(rules, terms)
     rng = random.Random(7)
     words = ["Witkoff", "Putin", "Віткофф", "Kushner", "санкціями", "Zelensky", "x", "y"]
     docs = [
         Document(title=" ".join(rng.choices(words, k=3)), text=" ".join(rng.choices(words, k=300)))
         for _ in range(40)
     ]
-    expected = [matcher.match(d) for d in docs]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for _ in range(3):
-            assert list(pool.map(matcher.match, docs)) == expected
+    expected = [reference.match(d) for d in docs]
+    monkeypatch.setattr(index, "_CACHE_LIMIT", 5)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for _ in range(3):
+                assert list(pool.map(matcher.match, docs)) == expected
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def test_a_near_side_with_hundreds_of_spellings_gives_a_bounded_evidence_list() -> None:

@@ -143,3 +143,21 @@ def test_overlong_guid_is_hashed_and_overlong_links_are_dropped():
 def test_non_http_links_never_reach_an_article(link):
     (article,) = normalize_entries(ParsedFeed("F", (entry(guid="1", link=link),)), FEED, NOW)
     assert article.link is None and article.canonical_link is None
+
+
+@pytest.mark.parametrize(
+    ("published", "kept"),
+    [
+        (datetime(1899, 12, 31, tzinfo=UTC), False),
+        (datetime(1900, 1, 1, tzinfo=UTC), True),
+        (datetime(2026, 12, 9, 11, 59, tzinfo=UTC), True),  # within a week ahead
+        (datetime(2026, 12, 9, 12, 1, tzinfo=UTC), False),
+        (datetime(9999, 12, 31, tzinfo=UTC), False),
+        (None, False),
+    ],
+)
+def test_a_publication_date_that_cannot_be_true_is_unknown(published, kept) -> None:
+    from monitor.normalize.entries import plausible_date
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    assert (plausible_date(published, now) == published and published is not None) is kept

@@ -375,3 +375,17 @@ def test_error_messages_mask_secrets_in_the_feed_url():
             b"<html><body>x</body></html>", "text/html", "https://x.example/f?token=s3cretVALUE"
         )
     assert "s3cretVALUE" not in info.value.message and "x.example" in info.value.message
+
+
+def test_a_json_feed_of_more_than_1000_items_is_read_to_its_first_1000_with_a_warning():
+    import json as _json
+
+    from monitor.parse.feed import parse_feed
+
+    items = [{"id": f"i{n}", "title": f"t{n}", "content_text": "x"} for n in range(1500)]
+    body = _json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
+    )
+    parsed = parse_feed(body.encode(), "application/feed+json", "https://x.example/feed.json")
+    assert len(parsed.entries) == 1000 and parsed.entries[-1].guid == "i999"
+    assert parsed.warning == "the feed lists 1500 entries: only the first 1000 are read"
