@@ -154,3 +154,17 @@ def test_near_on_repetitive_articles(text: str, query: str, matches: bool) -> No
     assert bool(found) is matches
     if found:  # one evidence entry per distinct surface, however many occurrences
         assert len(found[0].evidence) == len({e.surface for e in found[0].evidence}) <= 2
+
+
+def test_a_chained_near_is_bounded_to_its_first_512_pairs_as_documented() -> None:
+    """The documented bound of docs/rules.md: ``a NEAR b NEAR c`` keeps the first 512
+    ``a NEAR b`` pairs, so a ``c`` beside only a later pair is not found; with few pairs
+    it is. (Pinned so that lifting the bound is a visible change.)"""
+    from monitor.match.evaluate import MAX_NEAR_SPANS
+
+    matcher = compile_rules([RuleConfig(name="r", query="Witkoff NEAR/5 Putin NEAR/5 Kremlin")], {})
+    last = " Witkoff met Putin in the Kremlin."
+    few = "Witkoff met Putin. " * 100 + last
+    many = "Witkoff met Putin. " * (MAX_NEAR_SPANS + 100) + last
+    assert matcher.match(Document(title="", text=few))
+    assert not matcher.match(Document(title="", text=many))

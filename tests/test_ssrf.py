@@ -405,3 +405,32 @@ def test_a_feed_name_that_resolves_privately_opens_that_class_for_that_name_only
     for literal in ("127.0.0.1", "localhost", "[::1]"):
         own = policy_for([loopback], allow_private=False, host=literal)
         assert own.permits(loopback, "other.example") and own.permits(loopback)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HTTP_PROXY": "127.0.0.1:3128", "HTTPS_PROXY": "http://proxy:3128",
+         "NO_PROXY": "localhost,10.0.0.0/8,.corp,::1,example.org"},
+        {"ALL_PROXY": "http://proxy:3128", "NO_PROXY": "*"},
+        {"HTTPS_PROXY": "http://proxy:3128"},
+    ],
+)  # fmt: skip
+def test_proxy_mounts_shadow_every_mount_httpx_would_make(monkeypatch, env):
+    """The client keeps trust_env, so httpx mounts the environment's proxies itself; ours
+    (checked) must sit on exactly the same keys, or one of httpx's unchecked ones would
+    serve some requests. Compared with httpx's own function, so an upgrade that changes
+    its rules fails here."""
+    from httpx._utils import get_environment_proxies
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        for variant in (name, name.lower()):
+            monkeypatch.delenv(variant, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ours = proxy_mounts(PUBLIC_ONLY, httpx.Limits())
+    theirs = get_environment_proxies()
+    if any(v is not None for v in theirs.values()):
+        assert set(ours) == set(theirs)
+    else:
+        assert ours == {}
