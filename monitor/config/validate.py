@@ -43,6 +43,7 @@ from monitor.records import (
     channel_kind,
 )
 from monitor.secrets import mask_url, register_secret
+from monitor.text import printable
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MONITOR_KEYS = spec.allowed(spec.MONITOR, spec.MONITOR_OWN)
@@ -86,7 +87,7 @@ class Validator:
         """The error at ``key``, on one printable line (a key or value from the file may
         hold a newline, an escape or a bidi control)."""
         return ConfigError(
-            _printable(message), path=str(self.path), key=_printable(key), line=self.line_of(key)
+            _one_line(message), path=str(self.path), key=_one_line(key), line=self.line_of(key)
         )
 
     def line_of(self, key: str) -> int | None:
@@ -410,7 +411,7 @@ class Validator:
         try:
             data = tomllib.loads(source)
         except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a 5,000-digit int
-            raise ConfigError(_printable(f"invalid TOML: {exc}"), path=str(path)) from exc
+            raise ConfigError(_one_line(f"invalid TOML: {exc}"), path=str(path)) from exc
         sub.no_unknown(data, {"feeds"}, "")
         return sub, data
 
@@ -463,12 +464,10 @@ class Validator:
         return value.strip()
 
 
-def _printable(text: str) -> str:
-    """``text`` with every character that is not printable (newline, escape, bidi
-    control) written as its escape: an error is one line, shown as written."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def _one_line(text: str) -> str:
+    """``text`` with every unprintable character (newline, escape, bidi control) written
+    as its escape, never cut: an error is one line, shown as written."""
+    return printable(text, 10 * len(text) + 1)  # an escape is at most 10 characters
 
 
 def _exists(path: str) -> bool:
