@@ -197,6 +197,18 @@ CASES = [
         ),
     ),
     Case(
+        "1000-wildcard-or-rules-25000-spellings",
+        lambda: (
+            [(f"r{i}", f"wq* OR Putin{i}") for i in range(1000)],
+            {},
+            " ".join(f"wq{i}x" for i in range(25000)),
+        ),
+    ),
+    Case(
+        "name-rule-one-150000-letter-word",
+        lambda: ([("r", "Zelensky NEAR/3 Witkoff")], {}, "Z" + "x" * 150_000 + " end"),
+    ),
+    Case(
         "group-5000-last",
         lambda: ([("r", "@g")], {"g": [_word(i) for i in range(5000)]}, f"only {_word(4999)} here"),
     ),
