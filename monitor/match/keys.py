@@ -33,6 +33,11 @@ _CASE_ENDINGS = tuple(
         [
             "ами",
             "ями",
+            "ыми",
+            "ими",
+            "ым",
+            "ых",
+            "их",
             "ові",
             "еві",
             "єві",
@@ -77,6 +82,7 @@ _FOLDS = (
     (re.compile(r"w"), "v"),
     (re.compile(r"^u(?=[aeiouy])"), "v"),
     (re.compile(r"dzh"), "j"),
+    (re.compile(r"tch"), "ch"),  # «Тетчер» = Thatcher's "ch" sound
     (re.compile(r"[kg]h|g"), "h"),
     (re.compile(r"ph"), "f"),
     (re.compile(r"ck|c(?![eiy])|q"), "k"),
@@ -114,6 +120,17 @@ def strip_case_ending(word: str) -> str:
     return word
 
 
+def case_stems(word: str) -> set[str]:
+    """Every stem one case ending away from ``word``: the longest ending alone would read
+    ``Лаврові`` as ``Лавр`` + ``ові``, where it is ``Лавров`` + ``і``."""
+    stems = {
+        word[: -len(ending)]
+        for ending in _CASE_ENDINGS
+        if word.endswith(ending) and len(word) - len(ending) >= _MIN_STEM
+    }
+    return stems or {word}
+
+
 @dataclass(frozen=True, slots=True)
 class NameKeys:
     """Phonetic keys of one word: ``whole`` as written, ``stems`` without an ending.
@@ -147,8 +164,9 @@ def name_keys(word: str, *, inflected: bool = True) -> NameKeys:
         if len(stem) >= _MIN_RULE_STEM:
             stems.add(stem)
     elif base and is_cyrillic(base[0]):  # Latin tokens do not inflect (possessives aside)
-        stem = phonetic_key(anyascii(strip_case_ending(base)))
-        stems |= {stem, stem.rstrip(_VOWELS)}
+        for cut in case_stems(base):
+            stem = phonetic_key(anyascii(cut))
+            stems |= {stem, stem.rstrip(_VOWELS)}
     stems = {k for k in stems if len(k) >= _MIN_STEM and k != whole}
     return NameKeys(whole, frozenset(stems))
 
