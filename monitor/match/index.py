@@ -30,6 +30,7 @@ from monitor.match.keys import (
     plural_keys,
 )
 from monitor.match.query import Word
+from monitor.match.sound import sound_renderings, spelling_variants
 from monitor.match.tokens import (
     PUNCT_BREAK_RE,
     SENTENCE_BREAK_RE,
@@ -43,6 +44,7 @@ from monitor.records import EvidenceField
 _CACHE_LIMIT = 200_000
 _LINE_BREAKS = "\n\r\v\f\x85\u2028\u2029"
 _NO_HITS: dict[int, int] = {}
+_MIN_SOUND_KEY = 3  # "Ng" renders as «Нг»: too short to stand for a name
 
 # One term occurrence: (field, first token, end token, score).
 Hit = tuple[EvidenceField, int, int, int]
@@ -81,6 +83,10 @@ class WordIndex:
         # Whole keys of names written in Cyrillic: also met by a Latin token's English
         # plural (Witkoffs). A Latin rule name gets its plurals by spelling (english_forms).
         self.plural_names: dict[str, list[int]] = defaultdict(list)
+        # Keys of a Latin rule name's renderings by sound (Trump -> «Трамп»): met only by
+        # Cyrillic tokens, so a Latin "Tramp" is not Trump.
+        self.sound: dict[str, list[int]] = defaultdict(list)
+        self.sound_stems: dict[str, list[int]] = defaultdict(list)
         self.fuzzy: dict[str, set[str]] = defaultdict(set)
         self.longest_fuzzy = 0  # the longest whole key in ``fuzzy``: one edit away at most
         self.prefixes: dict[str, list[int]] = defaultdict(list)
@@ -112,11 +118,30 @@ class WordIndex:
             self.plural_names[keys.whole].append(pid)
         for stem in keys.stems:
             self.stems[stem].append(pid)
+        if is_latin(text[0]):
+            self._add_renderings(text, keys.whole, pid)
         if len(keys.whole) >= MIN_FUZZY_KEY:
             self.longest_fuzzy = max(self.longest_fuzzy, len(keys.whole))
             self.fuzzy[keys.whole].add(keys.whole)
             for d in deletes(keys.whole):
                 self.fuzzy[d].add(keys.whole)
+
+    def _add_renderings(self, text: str, whole: str, pid: int) -> None:
+        """Index the keys of ``text``'s renderings by sound and by its source language's
+        spelling (Scholz -> «Шольц», Czaputowicz -> «Чапутович»)."""
+        for variant in spelling_variants(text):
+            keys = name_keys(variant, inflected=False)
+            if keys.whole != whole:
+                self.names[keys.whole].append(pid)
+            for stem in keys.stems:
+                self.stems[stem].append(pid)
+        for rendering in sound_renderings(text):
+            keys = name_keys(rendering, inflected=False)
+            if len(keys.whole) < _MIN_SOUND_KEY:
+                continue
+            self.sound[keys.whole].append(pid)
+            for stem in keys.stems:
+                self.sound_stems[stem].append(pid)
 
     def lookup(self, raw: str) -> dict[int, int]:
         """``{pattern id: score}`` for one raw article token (cached by spelling)."""
@@ -137,6 +162,13 @@ class WordIndex:
             for stem in keys.stems:
                 for pid in self.stems.get(stem, ()):
                     hits.setdefault(pid, 100)
+            if self.sound and is_cyrillic(norm[0]):
+                for key in keys.all:
+                    for pid in self.sound.get(key, ()):
+                        hits.setdefault(pid, 100)
+                for stem in keys.stems:
+                    for pid in self.sound_stems.get(stem, ()):
+                        hits.setdefault(pid, 100)
             if self.plural_names:
                 for key in plural_keys(norm):
                     for pid in self.plural_names.get(key, ()):

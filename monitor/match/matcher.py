@@ -24,6 +24,8 @@ from monitor.match.index import Hit, TermIndex, TokenOffsets, WordIndex
 from monitor.match.keys import Lexicon
 from monitor.match.language import detect_language
 from monitor.match.query import parse_query
+from monitor.match.sound import prefetch
+from monitor.match.tokens import TOKEN_RE, normalize_token
 from monitor.records import Document, Evidence, EvidenceField, Match, RuleConfig
 
 _LANGUAGE_SAMPLE = 4_000  # what detect_language reads of title + text
@@ -143,6 +145,7 @@ def _base_language(language: str | None) -> str | None:
 
 def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]]) -> Matcher:
     """Compile every rule's query into one :class:`Matcher`; raises :class:`QueryError`."""
+    _prefetch_pronunciations(rules, terms)
     index = TermIndex(WordIndex(Lexicon()))
     compiled: list[_Rule] = []
     term_rules: dict[int, list[int]] = defaultdict(list)
@@ -156,3 +159,19 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         for tid in used:
             term_rules[tid].append(number)
     return Matcher(compiled, index, dict(term_rules))
+
+
+def _prefetch_pronunciations(
+    rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]]
+) -> None:
+    """Read the dictionary pronunciations of every capitalised Latin word the rules and
+    term groups use, in one pass over the dictionary, before the words are indexed."""
+    texts = [rule.query for rule in rules] + [value for group in terms.values() for value in group]
+    words = {
+        normalize_token(token)
+        for text in texts
+        for token in TOKEN_RE.findall(text)
+        if token[:1].isupper() and token.isascii()
+    }
+    if words:
+        prefetch(words)

