@@ -6,10 +6,10 @@ import pytest
 
 from monitor.match.keys import (
     Lexicon,
+    case_stems,
     english_forms,
     name_keys,
     phonetic_key,
-    strip_case_ending,
     strip_possessive,
 )
 
@@ -38,9 +38,15 @@ def test_phonetic_key(word: str, key: str) -> None:
     ("word", "stem"),
     [("віткоффом", "віткофф"), ("кушнера", "кушнер"), ("зеленського", "зеленськ"), ("лі", "лі")],
 )
-def test_strip_case_ending_keeps_three_letters(word: str, stem: str) -> None:
+def test_case_stems_keep_three_letters(word: str, stem: str) -> None:
     """One case ending comes off; very short words stay."""
-    assert strip_case_ending(word) == stem
+    assert stem in case_stems(word)
+    assert all(len(s) >= 2 for s in case_stems(word))
+
+
+def test_case_stems_try_every_ending() -> None:
+    """«Лаврові» is Лавров + і, not only Лавр + ові."""
+    assert {"лавров", "лавр"} <= case_stems("лаврові")
 
 
 @pytest.mark.parametrize(

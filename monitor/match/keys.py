@@ -112,14 +112,6 @@ def strip_possessive(word: str) -> str:
     return word.rstrip("'")
 
 
-def strip_case_ending(word: str) -> str:
-    """Remove one Cyrillic case ending, keeping a stem of at least three letters."""
-    for ending in _CASE_ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= _MIN_STEM:
-            return word[: -len(ending)]
-    return word
-
-
 def case_stems(word: str) -> set[str]:
     """Every stem one case ending away from ``word``: the longest ending alone would read
     ``Лаврові`` as ``Лавр`` + ``ові``, where it is ``Лавров`` + ``і``."""
