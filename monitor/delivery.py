@@ -86,18 +86,22 @@ def deliver_due(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     pace_budget_s: float | None = None,
+    lease_s: float = outbox.SENDING_LEASE_S,
 ) -> DeliveryReport:
     """Deliver due alerts and operator notices; never raises for a failing channel.
 
     Sends for at most ``pace_budget_s`` (rate-limit waits included; default: half of
     ``[monitor].tick_s``, at most 10 s), so a slow channel cannot hold up shutdown or
-    the next tick; the rest waits for the next cycle. ``sleep`` and ``monotonic`` are
-    replaceable for tests."""
+    the next tick; the rest waits for the next cycle. Rows left in ``sending`` for longer
+    than ``lease_s`` are put back first (0 when the caller knows no other sender lives).
+    ``sleep`` and ``monotonic`` are replaceable for tests."""
     register_console()
     budget_s = (
         min(PACE_BUDGET_S, config.monitor.tick_s / 2) if pace_budget_s is None else pace_budget_s
     )
-    cycle = DeliveryCycle(session_factory, config, now, sleep=sleep, monotonic=monotonic)
+    cycle = DeliveryCycle(
+        session_factory, config, now, sleep=sleep, monotonic=monotonic, lease_s=lease_s
+    )
     return cycle.run(budget_s)
 
 
@@ -122,6 +126,7 @@ class DeliveryCycle:
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        lease_s: float = outbox.SENDING_LEASE_S,
     ) -> None:
         self.factory = factory
         self.config = config
@@ -130,6 +135,7 @@ class DeliveryCycle:
         self.monotonic = monotonic
         self.tally = _Tally()
         self.limiter = ChannelLimits(dict(config.channels))
+        self.lease_s = lease_s
 
     def run(self, budget_s: float) -> DeliveryReport:
         """Every step in order; sends for at most ``budget_s``. Returns what was done."""
@@ -144,7 +150,7 @@ class DeliveryCycle:
         """Put back rows a crash left in ``sending``; load the stored token buckets."""
         config, now = self.config, self.now
         with session_scope(self.factory) as s:
-            outbox.requeue_stale(s, now, outbox.SENDING_LEASE_S, config.monitor.max_attempts)
+            outbox.requeue_stale(s, now, self.lease_s, config.monitor.max_attempts)
             self.limiter.load({n: get_state(s, _bucket_key(n)) for n in config.channels}, now)
 
     def save_limits(self) -> None:

@@ -418,7 +418,8 @@ def test_run_once_beside_a_daemon_leaves_its_send_in_flight_alone(
         with session_scope(factory) as s:
             row = s.get(AlertRow, ids[name])
             row.status, row.claimed_at, row.attempts = "sending", claimed, 1
-    proc = run_monitor(cfg, "run", "--once")
+    with db.acquire_database_lock(f"sqlite:///{tmp_path}/monitor.db"):  # the daemon's lock
+        proc = run_monitor(cfg, "run", "--once")
     assert proc.returncode == 0, proc.stderr
     sent = [json.loads(r.body)["title"] for r in hook.hits("/hook")]
     assert len(sent) == 1 and "orphan" in sent[0]
@@ -482,3 +483,27 @@ def test_an_existing_database_keeps_the_mode_its_owner_gave_it(
     upgrade(engine)
     engine.dispose()
     assert mode(path) == 0o640
+
+
+def test_run_once_with_no_daemon_resends_every_orphaned_claim(
+    tmp_path: Path, hook: LocalServer
+) -> None:
+    """No daemon holds the database's lock, so a row claimed a second ago was a killed
+    process's send: ``run --once`` sends it now, not after the five-minute lease."""
+    cfg = make_config(tmp_path, hook, [])
+    engine = make_engine(f"sqlite:///{tmp_path}/monitor.db")
+    upgrade(engine)
+    factory = db.make_session_factory(engine)
+    claimed = datetime.now(UTC) - timedelta(seconds=1)
+    alert_id = add_alert(
+        factory, channel="hook", rule="witkoff-coalition", title="killed", created_at=claimed
+    )
+    with session_scope(factory) as s:
+        row = s.get(AlertRow, alert_id)
+        row.status, row.claimed_at, row.attempts = "sending", claimed, 1
+    proc = run_monitor(cfg, "run", "--once")
+    assert proc.returncode == 0, proc.stderr
+    sent = [json.loads(r.body)["title"] for r in hook.hits("/hook")]
+    assert len(sent) == 1 and "killed" in sent[0]
+    assert alert_row(factory, alert_id).status == "sent"
+    engine.dispose()

@@ -7,6 +7,7 @@ import sys
 
 from monitor.cli.context import Context
 from monitor.config import Config
+from monitor.errors import DatabaseError
 from monitor.secrets import mask_text, mask_url
 from monitor.store import db
 
@@ -23,6 +24,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_check_config)
 
 
+def _no_daemon(url: str) -> bool:
+    """True when no daemon holds this SQLite database's lock (checked, then let go, so a
+    daemon may start while ``--once`` runs). Beside a running ``--once`` this may send
+    its in-flight message once more: the documented duplicate."""
+    if db.sqlite_path(url) is None:
+        return False
+    try:
+        with db.acquire_database_lock(url):
+            return True
+    except DatabaseError:
+        return False
+
+
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor run [--once]``. The daemon holds the database's lock for its life (one
     daemon per SQLite database); ``--once`` runs beside it. A corrupted database stops
@@ -35,7 +49,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
             return Daemon(config, ctx.environ).serve()
     daemon = Daemon(config, ctx.environ)
     try:
-        report = daemon.run_once()
+        report = daemon.run_once(sole=_no_daemon(config.monitor.database))
     finally:
         daemon.parse_pool.close()
     print(

@@ -80,13 +80,20 @@ class Daemon:
         self._scheduler: BackgroundScheduler | None = None
 
     # -- one-shot ------------------------------------------------------------------
-    def run_once(self) -> CycleReport:
-        """Poll every feed once, deliver what is due, return the cycle report."""
+    def run_once(self, *, sole: bool = False) -> CycleReport:
+        """Poll every feed once, deliver what is due, return the cycle report.
+
+        ``sole``: no daemon runs on this database, so every row left in ``sending`` was
+        a killed process's and is sent again now rather than after the lease."""
         from monitor.delivery import deliver_due
 
         report = asyncio.run(poll_cycle(self.runtime, all_feeds=True))
         # Unguarded, unlike the job: a database fault ends `run --once` with exit 1.
-        deliver_due(self.session_factory, self.runtime.config, utcnow())
+        config = self.runtime.config
+        if sole:
+            deliver_due(self.session_factory, config, utcnow(), lease_s=0.0)
+        else:
+            deliver_due(self.session_factory, config, utcnow())
         return report
 
     # -- jobs -----------------------------------------------------------------------
