@@ -139,9 +139,11 @@ class WordIndex:
             keys = name_keys(rendering, inflected=False)
             if len(keys.whole) < _MIN_SOUND_KEY:
                 continue
-            self.sound[keys.whole].append(pid)
-            for stem in keys.stems:
-                self.sound_stems[stem].append(pid)
+            for table, key in [(self.sound, keys.whole)] + [
+                (self.sound_stems, k) for k in keys.stems
+            ]:
+                if pid not in table[key]:  # renderings often share a key (е/э, і/и fold)
+                    table[key].append(pid)
 
     def lookup(self, raw: str) -> dict[int, int]:
         """``{pattern id: score}`` for one raw article token (cached by spelling)."""
@@ -162,7 +164,7 @@ class WordIndex:
             for stem in keys.stems:
                 for pid in self.stems.get(stem, ()):
                     hits.setdefault(pid, 100)
-            if self.sound and is_cyrillic(norm[0]):
+            if self.sound and is_cyrillic(norm[:1]):
                 for key in keys.all:
                     for pid in self.sound.get(key, ()):
                         hits.setdefault(pid, 100)
