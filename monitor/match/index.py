@@ -30,7 +30,7 @@ from monitor.match.keys import (
     plural_keys,
 )
 from monitor.match.query import Word
-from monitor.match.sound import sound_renderings, spelling_variants
+from monitor.match.sound import name_renderings
 from monitor.match.tokens import (
     PUNCT_BREAK_RE,
     SENTENCE_BREAK_RE,
@@ -129,14 +129,14 @@ class WordIndex:
     def _add_renderings(self, text: str, whole: str, pid: int) -> None:
         """Index the keys of ``text``'s renderings by sound and by its source language's
         spelling (Scholz -> «Шольц», Czaputowicz -> «Чапутович»)."""
-        for variant in spelling_variants(text):
-            keys = name_keys(variant, inflected=False)
-            if keys.whole != whole:
-                self.names[keys.whole].append(pid)
-            for stem in keys.stems:
-                self.stems[stem].append(pid)
-        for rendering in sound_renderings(text):
+        for rendering, origin in name_renderings(text).items():
             keys = name_keys(rendering, inflected=False)
+            if origin == "spelling":
+                if keys.whole != whole:
+                    self.names[keys.whole].append(pid)
+                for stem in keys.stems:
+                    self.stems[stem].append(pid)
+                continue
             if len(keys.whole) < _MIN_SOUND_KEY:
                 continue
             for table, key in [(self.sound, keys.whole)] + [

@@ -193,3 +193,14 @@ def spelling_variants(word: str) -> frozenset[str]:
         out.add(current)
     out.discard(word)
     return frozenset(out)
+
+
+def name_renderings(word: str) -> dict[str, str]:
+    """Every respelling and rendering the matcher indexes for a normalised Latin name,
+    with its origin: ``"spelling"`` (the source language's spelling conventions) or
+    ``"sound"`` (the dictionary pronunciation). ``scholz`` -> ``{"sholts": "spelling",
+    "шольц": "sound", ...}``. Empty when none applies."""
+    out = dict.fromkeys(spelling_variants(word), "spelling")
+    for rendering in sorted(sound_renderings(word)):
+        out.setdefault(rendering, "sound")
+    return out
