@@ -118,8 +118,7 @@ class WordIndex:
             self.plural_names[keys.whole].append(pid)
         for stem in keys.stems:
             self.stems[stem].append(pid)
-        if is_latin(text[0]):
-            self._add_renderings(text, keys.whole, pid)
+        self._add_renderings(text, keys.whole, pid)
         if len(keys.whole) >= MIN_FUZZY_KEY:
             self.longest_fuzzy = max(self.longest_fuzzy, len(keys.whole))
             self.fuzzy[keys.whole].add(keys.whole)
@@ -127,23 +126,26 @@ class WordIndex:
                 self.fuzzy[d].add(keys.whole)
 
     def _add_renderings(self, text: str, whole: str, pid: int) -> None:
-        """Index the keys of ``text``'s renderings by sound and by its source language's
-        spelling (Scholz -> «Шольц», Czaputowicz -> «Чапутович»)."""
+        """Index the keys of ``text``'s renderings by sound, by its source language's
+        spelling (Scholz -> «Шольц», Czaputowicz -> «Чапутович») and, for a place, of
+        its other names in every case form (Kyiv -> «Києві», «Киеве»)."""
         for rendering, origin in name_renderings(text).items():
             keys = name_keys(rendering, inflected=False)
-            if origin == "spelling":
-                if keys.whole != whole:
-                    self.names[keys.whole].append(pid)
-                for stem in keys.stems:
-                    self.stems[stem].append(pid)
+            if origin == "sound":
+                if len(keys.whole) >= _MIN_SOUND_KEY:
+                    _index(self.sound, keys.whole, pid)  # renderings often share a key
+                    for stem in keys.stems:
+                        _index(self.sound_stems, stem, pid)
                 continue
-            if len(keys.whole) < _MIN_SOUND_KEY:
+            if origin == "place" and len(keys.whole) < _MIN_SOUND_KEY:
                 continue
-            for table, key in [(self.sound, keys.whole)] + [
-                (self.sound_stems, k) for k in keys.stems
-            ]:
-                if pid not in table[key]:  # renderings often share a key (е/э, і/и fold)
-                    table[key].append(pid)
+            if keys.whole != whole:
+                _index(self.names, keys.whole, pid)
+            for stem in keys.stems:
+                _index(self.stems, stem, pid)
+            if origin == "place" and is_cyrillic(rendering[:1]):
+                for form in self.lexicon.proper_forms(rendering):
+                    _index(self.names, name_keys(form, inflected=False).whole, pid)
 
     def lookup(self, raw: str) -> dict[int, int]:
         """``{pattern id: score}`` for one raw article token (cached by spelling)."""
@@ -320,6 +322,13 @@ class TokenOffsets:
             if not (line or text[start])[0].islower():  # a bullet, a capital: a new block
                 return False
         return True
+
+
+def _index(table: dict[str, list[int]], key: str, pid: int) -> None:
+    """List ``pid`` under ``key`` once."""
+    ids = table[key]
+    if pid not in ids:
+        ids.append(pid)
 
 
 def _phrase_end(

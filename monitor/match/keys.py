@@ -202,6 +202,8 @@ _RU_ONLY = set("ыэъ")
 class _Tag(Protocol):
     @property
     def POS(self) -> str | None: ...  # pymorphy3's spelling
+    @property
+    def number(self) -> str | None: ...
 
 
 class _Parse(Protocol):
@@ -246,11 +248,40 @@ class Lexicon:
             self._cache[word] = cached
         return cached
 
-    def _expand(self, word: str) -> set[str]:
+    def proper_forms(self, word: str) -> frozenset[str]:
+        """The singular case forms of a normalised Cyrillic proper noun the dictionaries
+        know as a lemma (``київ`` -> ``києва``, ``києві``...; ``газа`` -> ``гази``, never
+        ``газу`` of ``газ``); empty when neither knows it."""
+        key = "\0proper:" + word
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = frozenset(self._proper(word))
+            self._cache[key] = cached
+        return cached
+
+    def _proper(self, word: str) -> set[str]:
+        forms: set[str] = set()
+        for lang in self._languages(word):
+            morph = self._analyzer(lang)
+            if not morph.word_is_known(word):
+                continue
+            for parse in morph.parse(word):
+                if (
+                    parse.normal_form.replace("ё", "е") == word
+                    and parse.tag.POS == "NOUN"
+                    and type(parse.methods_stack[0][0]).__name__ == "DictionaryAnalyzer"
+                ):
+                    forms |= {f.word for f in parse.lexeme if f.tag.number != "plur"}
+        return {f.replace("ё", "е") for f in forms}
+
+    @staticmethod
+    def _languages(word: str) -> list[str]:
         letters = set(word)
-        langs = ["uk"] if letters & _UK_ONLY else ["ru"] if letters & _RU_ONLY else ["uk", "ru"]
+        return ["uk"] if letters & _UK_ONLY else ["ru"] if letters & _RU_ONLY else ["uk", "ru"]
+
+    def _expand(self, word: str) -> set[str]:
         forms = {word}
-        for lang in langs:
+        for lang in self._languages(word):
             morph = self._analyzer(lang)
             if not morph.word_is_known(word):
                 continue

