@@ -131,7 +131,7 @@ class WordIndex:
         its other names in every case form (Kyiv -> «Києві», «Киеве»)."""
         for rendering, origin in name_renderings(text).items():
             keys = name_keys(rendering, inflected=False)
-            if origin == "sound":
+            if origin in ("sound", "transcription"):
                 if len(keys.whole) >= _MIN_SOUND_KEY:
                     _index(self.sound, keys.whole, pid)  # renderings often share a key
                     for stem in keys.stems:

@@ -27,8 +27,10 @@ from itertools import product
 
 from monitor.match.places import place_names
 from monitor.match.tokens import is_latin, normalize_token
+from monitor.match.transcribe import transcriptions
 
 MAX_RENDERINGS = 64  # per word: the product of the per-phoneme options, cut off here
+_MIN_TRANSCRIBED = 4  # shorter Latin names are read by the dictionary and spelling only
 
 # ARPAbet phoneme -> the Cyrillic spellings Ukrainian and Russian editors use for it.
 # The matcher compares phonetic keys (е/э, і/и/ы, г/х fold together), so the options
@@ -202,7 +204,8 @@ def name_renderings(word: str) -> dict[str, str]:
     """Every respelling and rendering the matcher indexes for a normalised rule name,
     with its origin, the first that applies of: ``"place"`` (the other names of the
     place it names), ``"spelling"`` (the source language's spelling conventions),
-    ``"sound"`` (the dictionary pronunciation). ``scholz`` -> ``{"sholts": "spelling",
+    ``"sound"`` (the dictionary pronunciation), ``"transcription"`` (another language's
+    reading rules: :mod:`monitor.match.transcribe`). ``scholz`` -> ``{"sholts": "spelling",
     "шольц": "sound", ...}``; ``kyiv`` -> ``{"київ": "place", "киев": "place", ...}``.
     Empty when none applies."""
     out = {normalize_token(name): "place" for name in sorted(place_names(capitalised(word)))}
@@ -211,6 +214,9 @@ def name_renderings(word: str) -> dict[str, str]:
             out.setdefault(variant, "spelling")
         for rendering in sorted(sound_renderings(word)):
             out.setdefault(rendering, "sound")
+        if len(word) >= _MIN_TRANSCRIBED:
+            for rendering in transcriptions(word):
+                out.setdefault(rendering, "transcription")
     out.pop(word, None)
     return out
 
