@@ -30,7 +30,7 @@ from monitor.match.keys import (
     plural_keys,
 )
 from monitor.match.query import Word
-from monitor.match.sound import name_renderings
+from monitor.match.sound import latin_spellings, name_renderings
 from monitor.match.tokens import (
     PUNCT_BREAK_RE,
     SENTENCE_BREAK_RE,
@@ -119,6 +119,11 @@ class WordIndex:
         for stem in keys.stems:
             self.stems[stem].append(pid)
         self._add_renderings(text, keys.whole, pid)
+        if is_cyrillic(text[0]):
+            for latin in latin_spellings(keys.whole):  # «Трамп» -> "Trump", "Trump's", "Trumps"
+                latin_key = name_keys(latin, inflected=False).whole
+                _index(self.names, latin_key, pid)
+                _index(self.plural_names, latin_key, pid)
         if len(keys.whole) >= MIN_FUZZY_KEY:
             self.longest_fuzzy = max(self.longest_fuzzy, len(keys.whole))
             self.fuzzy[keys.whole].add(keys.whole)

