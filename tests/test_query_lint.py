@@ -101,9 +101,7 @@ def test_check_config_reports_a_lint_like_other_config_errors(
 ) -> None:
     """``check-config`` exits 2 with ``config error: FILE:LINE: rules[N].query: ...``."""
     path = tmp_path / "config.toml"
-    path.write_text(
-        CONFIG.format(db=tmp_path / "m.db", query="Witkoff -Putin"), encoding="utf-8"
-    )
+    path.write_text(CONFIG.format(db=tmp_path / "m.db", query="Witkoff -Putin"), encoding="utf-8")
     assert main(["--config", str(path), "check-config"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"config error: {path}:13: rules[1].query: rule 'second': ")
