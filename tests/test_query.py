@@ -185,8 +185,8 @@ def test_rule_names_in_config_order() -> None:
         ("Zelensky", "Зеленська та Зеленський", True),
         ("Zelensky", "President Zelenskyy", True),
         ("Vance", "Венс заявив", True),  # by sound (CMU: V AE1 N S)
-        ("Witkoff and Kushner", "Witkoff and Kushner", True),  # lower-case 'and' is a word
-        ("Witkoff and Kushner", "Witkoff, Kushner", False),
+        ('Witkoff "and" Kushner', "Witkoff and Kushner", True),  # quoted: the word "and"
+        ('Witkoff "and" Kushner', "Witkoff, Kushner", False),
         ("«коаліція рішучих»", "засідання коаліції рішучих", True),  # typographic quotes
         ("«коаліція рішучих»", "рішучих дій коаліції", False),
         ("“coalition of the willing”", "Coalition of the Willing met", True),

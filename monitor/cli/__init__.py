@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import alerts, core, db, feeds, ops, rules
+from monitor.cli import alerts, core, db, feeds, ops, rules, terms
 from monitor.cli.context import Context
 from monitor.cli.output import error_prefix
 from monitor.errors import ConfigError, MonitorError
@@ -20,7 +20,7 @@ from monitor.log import LOG_FORMATS, LOG_LEVELS, setup_logging
 from monitor.secrets import mask_text
 
 # The modules that add subcommands, in the order `monitor --help` lists them.
-COMMAND_MODULES = (core, db, rules, feeds, alerts, ops)
+COMMAND_MODULES = (core, db, rules, terms, feeds, alerts, ops)
 
 
 def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:

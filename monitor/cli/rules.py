@@ -1,7 +1,9 @@
 """``monitor test-rule``: which rules match a text, and why.
 
-``monitor test-rule (--text T | --file PATH | --url URL) [--rule NAME] [--json]
-[--title T] [--language L]`` runs the configured rules (the same compiled matcher
+``monitor test-rule (--text T | --file PATH | --url URL) [--rule NAME | --query Q] [--json]
+[--title T] [--language L]`` runs the configured rules (or, with ``--query``, one query
+compiled on the spot as the rule ``query``, its @groups from the config when one is
+given or found; the config is not needed otherwise) (the same compiled matcher
 the daemon uses) over one text and prints, per matching rule, each term, the surface
 form found, where (title/text), its score and a snippet; with ``--rule`` and no match, it
 says why (the language check, each term found or not). Exit 0 when some rule
@@ -21,18 +23,21 @@ from pathlib import Path
 
 from monitor.cli.context import Context
 from monitor.config import Config
-from monitor.errors import FetchError
+from monitor.errors import FetchError, QueryError
+from monitor.match import Matcher, compile_rules
 from monitor.match.explain import describe_matches, describe_report, matches_json
-from monitor.records import Document, FetchSettings
+from monitor.records import Document, FetchSettings, RuleConfig
 from monitor.secrets import mask_text, mask_url
 
+QUERY_RULE = "query"  # the rule name a --query is matched and reported under
 EXIT_MATCHED = 0
 EXIT_NO_MATCH = 1
 EXIT_USAGE = 2
 
 EXIT_CODES = (
     "exit status: 0 = some rule matched, 1 = no rule matched, "
-    "2 = unknown --rule, unreadable --file or --url that cannot be fetched"
+    "2 = unknown --rule, a --query that does not compile (or names an unknown @group), "
+    "unreadable --file or --url that cannot be fetched"
 )
 # Feed-polling advice in fetch messages that means nothing for a one-off page fetch.
 _FEED_ADVICE = re.compile(r";\s*we retry\b.*$|\s*\(raise the feed's interval[^)]*\)", re.S)
@@ -50,7 +55,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--text", help="the article text")
     source.add_argument("--file", metavar="PATH", help="read the article text from a file")
     source.add_argument("--url", help="fetch the page and extract its main text")
-    p.add_argument("--rule", metavar="NAME", help="only this rule")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--rule", metavar="NAME", help="only this rule")
+    which.add_argument(
+        "--query",
+        metavar="QUERY",
+        help="try this query instead of the configured rules (@groups from the config)",
+    )
     p.add_argument("--title", default="", help="the article title (default: none)")
     p.add_argument("--language", metavar="L", help="uk, ru, en...; default: detected")
     p.add_argument("--json", action="store_true", help="print the matches as JSON")
@@ -59,25 +70,50 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_test_rule(args: argparse.Namespace, ctx: Context) -> int:
     """Match one document against the configured rules; print the evidence."""
+    if args.query is not None:
+        return _test_query(args, ctx)
     config = ctx.config()
     matcher = config.matcher
     if args.rule and args.rule not in matcher.rule_names:
         known = ", ".join(matcher.rule_names) or "none"
         print(f"error: unknown rule {args.rule!r}; rules: {known}", file=sys.stderr)
         return EXIT_USAGE
+    return _report(args, matcher, config.fetch, args.rule)
+
+
+def _test_query(args: argparse.Namespace, ctx: Context) -> int:
+    """``--query``: compile the query alone as rule ``query`` (its @groups from the config
+    when there is one) and report it like a configured rule."""
+    config: Config | None = None
+    if getattr(args, "config", None) or Path(ctx.config_path).exists():
+        config = ctx.config()
+    terms = config.terms if config is not None else {}
     try:
-        doc = _document(args, config)
+        matcher = compile_rules([RuleConfig(name=QUERY_RULE, query=args.query)], terms)
+    except QueryError as exc:
+        print(f"error: --query: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    fetch = config.fetch if config is not None else FetchSettings()
+    return _report(args, matcher, fetch, QUERY_RULE if not args.json else None)
+
+
+def _report(
+    args: argparse.Namespace, matcher: Matcher, fetch: FetchSettings, rule: str | None
+) -> int:
+    """Read the document, match it, print the evidence (or why ``rule`` missed)."""
+    try:
+        doc = _document(args, fetch)
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except FetchError as exc:
         print(fetch_failure(exc, args.url), file=sys.stderr)
         return EXIT_USAGE
-    matches = [m for m in matcher.match(doc) if not args.rule or m.rule == args.rule]
+    matches = [m for m in matcher.match(doc) if not rule or m.rule == rule]
     if args.json:
         print(json.dumps(matches_json(matches), ensure_ascii=False))
-    elif args.rule and not matches:
-        print(describe_report(matcher.explain(doc, args.rule), doc))
+    elif rule and not matches:
+        print(describe_report(matcher.explain(doc, rule), doc))
     else:
         print(describe_matches(matches, doc))
     return EXIT_MATCHED if matches else EXIT_NO_MATCH
@@ -93,12 +129,12 @@ def fetch_failure(exc: FetchError, url: str) -> str:
     return mask_text(" ".join(f"cannot fetch URL: {exc.kind}: {message}".split()))
 
 
-def _document(args: argparse.Namespace, config: Config) -> Document:
+def _document(args: argparse.Namespace, fetch: FetchSettings) -> Document:
     title, text = args.title, args.text
     if args.file is not None:
         text = Path(args.file).read_text(encoding="utf-8", errors="replace")
     elif args.url is not None:
-        fetched_title, text = fetch_article(args.url, config.fetch)
+        fetched_title, text = fetch_article(args.url, fetch)
         title = title or fetched_title
     return Document(title=title, text=text or "", language=args.language)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from monitor.errors import QueryError
+from monitor.match.lint import lint_word, suggest_group
 from monitor.match.tokens import SENTENCE_BREAK_RE, TOKEN_RE, tokenize
 
 
@@ -122,9 +123,11 @@ def _lex(query: str, rule: str | None) -> list[_Tok]:
                     f"NEAR needs a distance 0-{_MAX_NEAR}: NEAR/5", rule=rule, position=pos
                 )
             toks.append(_Tok("NEAR", text, pos, int(near.group(1))))
-        elif text in ("title:", "TITLE:"):
+        elif text == "title:":
             toks.append(_Tok("TITLE", text, pos))
         else:
+            if m.lastgroup == "bare":
+                lint_word(text, pos, rule)
             toks.append(_Tok("TERM", text, pos))
     return toks
 
@@ -272,7 +275,7 @@ class _Parser:
 
     def parse_term(self, tok: _Tok, title_only: bool) -> Node:
         text, pos = tok.text, tok.pos
-        while text.lower().startswith("title:"):
+        while text.startswith("title:"):
             text, pos, title_only = text[6:], pos + 6, True
         if text.startswith("@"):
             return self.parse_group(text[1:], pos, title_only)
@@ -284,7 +287,8 @@ class _Parser:
             folded = {k.casefold(): v for k, v in self.groups.items()}
             entries = folded.get(name.casefold())
         if entries is None:
-            raise self.error(f"unknown group @{name} (define it under [terms])", pos)
+            hint = suggest_group(name, self.groups)
+            raise self.error(f"unknown group @{name} (define it under [terms]){hint}", pos)
         if not entries:
             raise self.error(f"group @{name} is empty", pos)
         terms = tuple(parse_term_text(e, pos, self.rule, title_only, quoted=True) for e in entries)

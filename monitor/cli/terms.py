@@ -1,0 +1,130 @@
+"""``monitor terms show NAME|@group [--json]``: what a rule word covers.
+
+Prints the renderings and case forms the matcher accepts for a rule word or phrase as a
+rule writes it (``Trump``, ``"Steve Witkoff"``, ``коаліція``), or for each member of a
+configured ``[terms]`` group (``@coalition``; the group needs the config, a bare word
+does not), each rendering with its origin: ``written``, ``alias`` (a group member),
+``spelling``, ``sound``, or a newer origin of the matcher (e.g. ``place``). Every form
+shown was verified by matching it with the compiled rule
+(:mod:`monitor.match.coverage`). Exit 0, 2 for an unknown group or a config error.
+
+The ``--json`` shape (stable; new keys may be added)::
+
+    {"term": "Trump", "name": true,
+     "renderings": [{"text": "Трамп", "origin": "sound", "forms": ["Трампа", ...],
+                     "missed": []}, ...],
+     "notes": ["lower-case «трамп» is not matched: names match capitalised only"]}
+
+and for a group ``{"term": "@coalition", "group": "coalition", "members": [<the object
+above, one per member>]}``. Plain text, no colours; a closed pipe (``| head``) ends the
+output quietly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from monitor.cli.context import Context
+from monitor.match.coverage import Coverage, GroupCoverage, group_coverage, term_coverage
+from monitor.match.lint import suggest_group
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``terms show``."""
+    p = subparsers.add_parser("terms", help="what rule words and [terms] groups cover")
+    sub = p.add_subparsers(dest="terms_command", metavar="TERMS_COMMAND", required=True)
+    s = sub.add_parser(
+        "show",
+        help="the renderings and case forms the matcher accepts for a word or @group",
+        description="Print every rendering and case form the matcher accepts for a rule "
+        "word, phrase or @group, with its origin (each one verified with the matcher).",
+        epilog="exit status: 0 = shown, 2 = unknown @group or a config error",
+    )
+    s.add_argument("term", metavar="NAME|@group", help='a rule word or phrase, or "@group"')
+    s.add_argument("--json", action="store_true", help="print the coverage as JSON")
+    s.set_defaults(handler=cmd_terms_show)
+
+
+def cmd_terms_show(args: argparse.Namespace, ctx: Context) -> int:
+    """Show the coverage of one term or group."""
+    term: str = args.term
+    if term.startswith("@"):
+        terms = ctx.config().terms
+        try:
+            group = group_coverage(term, terms)
+        except KeyError:
+            known = ", ".join(f"@{name}" for name in terms) or "none"
+            hint = suggest_group(term[1:], terms)
+            print(f"error: unknown group {term}{hint} ([terms] groups: {known})", file=sys.stderr)
+            return EXIT_USAGE
+        data: dict[str, Any] = group_json(group)
+        lines = group_lines(group)
+    else:
+        coverage = term_coverage(term)
+        data, lines = coverage_json(coverage), coverage_lines(coverage)
+    _emit([json.dumps(data, ensure_ascii=False)] if args.json else lines)
+    return EXIT_OK
+
+
+def coverage_json(coverage: Coverage) -> dict[str, Any]:
+    """The documented JSON object of one term."""
+    return {
+        "term": coverage.term,
+        "name": coverage.is_name,
+        "renderings": [
+            {"text": r.text, "origin": r.origin, "forms": list(r.forms), "missed": list(r.missed)}
+            for r in coverage.renderings
+        ],
+        "notes": list(coverage.notes),
+    }
+
+
+def group_json(group: GroupCoverage) -> dict[str, Any]:
+    """The documented JSON object of a group: one term object per member."""
+    return {
+        "term": f"@{group.group}",
+        "group": group.group,
+        "members": [coverage_json(m) for m in group.members],
+    }
+
+
+def coverage_lines(coverage: Coverage, indent: str = "") -> list[str]:
+    """Human lines: the term, one line per rendering (origin, forms), misses, notes."""
+    kind = "a name: capitalised words, across scripts" if coverage.is_name else "a word or phrase"
+    lines = [f"{indent}{coverage.term}  ({kind})"]
+    width = max((len(r.text) for r in coverage.renderings), default=0)
+    for r in coverage.renderings:
+        forms = ", ".join(r.forms) or "-"
+        lines.append(f"{indent}  {r.text:<{width}}  {r.origin:<10} {forms}")
+        if r.missed:
+            lines.append(f"{indent}  {'':<{width}}  {'':<10} not matched: {', '.join(r.missed)}")
+    lines += [f"{indent}  note: {note}" for note in coverage.notes]
+    return lines
+
+
+def group_lines(group: GroupCoverage) -> list[str]:
+    """Human lines of a group: a heading, then each member (an alias) as a term."""
+    lines = [f"@{group.group}: {len(group.members)} members, any of them matches (alias)"]
+    for member in group.members:
+        lines += coverage_lines(member, indent="  ")
+    return lines
+
+
+def _emit(lines: Iterable[str]) -> None:
+    """Print ``lines``; a reader that closed the pipe (``| head``) ends it quietly."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the failed flush at exit: point stdout at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
