@@ -76,7 +76,7 @@ _CONSONANTS: dict[str, tuple[str, ...]] = {
     "V": ("в",),
     "W": ("в", "у"),  # Waltz «Волц», «Уолтц»
     "Y": ("й",),
-    "Z": ("з", "ц"),  # German Scholz «Шольц», Merz «Мерц»
+    "Z": ("з", "ц", "с"),  # German Scholz «Шольц», Merz «Мерц»; English James «Джеймс»
     "ZH": ("ж",),
 }
 # Sequences spelled as one letter: "T S" -> «ц» (Waltz), "Y UW" -> «ю», "NG K" -> «нк».

@@ -3,7 +3,8 @@ language whose letters do not sound as in English. No I/O.
 
 The CMU dictionary (:mod:`monitor.match.sound`) knows English pronunciations; an English
 name it lacks is read by English spelling rules (``Hegseth`` -> «Гегсет»), and a French,
-Dutch, German, Italian, Spanish, Portuguese, Polish or Hungarian name is transcribed by
+Dutch, German, Italian, Spanish, Portuguese, Polish, Turkish, Hungarian or romanised
+Arabic name is transcribed by
 its own language's reading rules, which the press follows (the practical transcription
 of each language into Ukrainian and Russian): French ``Lecornu`` -> «Лекорню»,
 ``Barrot`` -> «Барро» (silent endings), ``Bayrou`` -> «Байру»; Dutch ``Rutte`` ->
@@ -163,6 +164,7 @@ _GERMAN = _rules(
     (r"tsch", ("ч",)),
     (r"sch", ("ш",)),
     (r"^s(?=[tp])", ("ш",)),
+    (r"ey", ("ай", "яй")),  # Leyen «Ляйен», «Ляєн»
     (r"[ae][iy]", ("ай",)),
     (r"eu|äu", ("ой",)),
     (r"ie", ("і",)),
@@ -236,6 +238,12 @@ _IBERIAN = _rules(  # Spanish and Portuguese
 )
 _POLISH = _rules(
     (r"szcz", ("щ",)),
+    (r"(?<=[tpk])rz|(?<=ch)rz", ("ш",)),  # Trzaskowski «Тшасковський»
+    (r"dzi(?=[aeouyąęó])", ("дзь",)),
+    (r"si(?=[aeouyąęó])", ("сь", "с")),  # soft before a vowel: Ziobro «Зьобро»
+    (r"ci(?=[aeouyąęó])", ("ць", "ц")),
+    (r"zi(?=[aeouyąęó])", ("зь", "з")),
+    (r"ni(?=[aeouyąęó])", ("нь", "н")),
     (r"cki$", ("цький", "цкий")),
     (r"ski$", ("ський", "ский")),
     (r"cka$", ("цька", "цкая")),
@@ -251,6 +259,30 @@ _POLISH = _rules(
     (r"c", ("ц",)),
     (r"y", ("и",)),
     (r"ó", ("у",)),
+)
+_TURKISH = _rules(  # also written without its letters: Cavusoglu for Çavuşoğlu «Чавушоглу»
+    (r"c", ("дж", "ч")),
+    (r"s", ("с", "ш")),
+    (r"(?<=[V])g(?=[V])", ("", "г")),
+    (r"ı", ("и", "і")),
+    (r"ü", ("ю",)),
+    (r"ö", ("е",)),
+)
+_ARABIC = _rules(  # romanised Arabic and Persian names: vowels as the press hears them
+    (r"kh", ("х",)),
+    (r"sh", ("ш",)),
+    (r"gh", ("г",)),
+    (r"dh|th", ("з", "с")),
+    (r"ou|oo|o(?=h)|u", ("у", "о")),  # Mohammed «Мухаммед»; Orban stays «Орбан»
+    (r"ee|ei", ("і", "ей")),
+    (r"ai|ay", ("ай", "ей")),
+    (r"aa", ("а",)),
+    (r"e", ("е", "а")),
+    (r"i", ("і", "е")),
+    (r"j", ("дж",)),
+    (r"q", ("к",)),
+    (r"h", ("х", "г")),
+    (r"y", ("й",)),
 )
 _HUNGARIAN = _rules(
     (r"sz", ("с",)),
@@ -270,6 +302,8 @@ LANGUAGES: dict[str, tuple[Rule, ...]] = {
     "it": _ITALIAN,
     "es-pt": _IBERIAN,
     "pl": _POLISH,
+    "tr": _TURKISH,
+    "ar": _ARABIC,
     "hu": _HUNGARIAN,
 }
 
