@@ -75,6 +75,7 @@ _CASE_ENDINGS = tuple(
     )
 )
 _MIN_STEM = 3
+_ALTERNATIONS = {"зі": "г", "ці": "к", "сі": "х"}
 _MIN_RULE_STEM = 4  # shorter rule stems meet common words: "Modi" -> "mod" would find "Мода"
 _VOWELS = "aeiou"
 _FOLDS = (
@@ -120,6 +121,11 @@ def case_stems(word: str) -> set[str]:
         for ending in _CASE_ENDINGS
         if word.endswith(ending) and len(word) - len(ending) >= _MIN_STEM
     }
+    # Ukrainian dative/locative of -га/-ка/-ха nouns changes the consonant: Сибіга ->
+    # Сибізі, Рука -> руці, Муха -> мусі.
+    alternated = _ALTERNATIONS.get(word[-2:])
+    if alternated and len(word) - 2 >= _MIN_STEM:
+        stems.add(word[:-2] + alternated)
     return stems or {word}
 
 
@@ -247,6 +253,29 @@ class Lexicon:
             cached = frozenset(self._expand(word))
             self._cache[word] = cached
         return cached
+
+    def knows(self, name: str) -> bool:
+        """True when the Ukrainian or Russian dictionary knows a normalised Cyrillic name:
+        the whole of it (``санкт-петербург``), or each word of a name written with spaces
+        (``сполучені штати``). GeoNames lists Tatar, Chuvash and Bashkir spellings in
+        the same letters («Дондагъы Ростов», «Киев ош»); the dictionaries do not."""
+        if self._known_word(name):
+            return True
+        parts = name.split()
+        return len(parts) > 1 and all(len(p) <= 3 or self._known_word(p) for p in parts)
+
+    def is_first_name(self, word: str) -> bool:
+        """True when a dictionary reads a normalised Cyrillic word as a first name
+        (``питер``: Peter). Surnames are not asked: «Київ», «Ростов» are surnames too."""
+        return any(
+            parse.normal_form.replace("ё", "е") == word
+            and "Name" in str(parse.tag).replace(" ", ",").split(",")
+            for lang in ("uk", "ru")
+            for parse in self._analyzer(lang).parse(word)
+        )
+
+    def _known_word(self, word: str) -> bool:
+        return any(self._analyzer(lang).word_is_known(word) for lang in ("uk", "ru"))
 
     def proper_forms(self, word: str) -> frozenset[str]:
         """The singular case forms of a normalised Cyrillic proper noun the dictionaries
