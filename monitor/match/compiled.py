@@ -77,9 +77,12 @@ def bind(node: Node, index: TermIndex, used: set[int], shared: dict[Bound, Bound
     """
     bound: Bound
     if isinstance(node, Term):
-        tid = index.add(node.words, node.label, node.breaks)
-        used.add(tid)
-        bound = TermRef(tid, node.label, node.title_only)
+        refs = []
+        for term in [node, *index.alternatives(node)]:  # a place's names of several words
+            tid = index.add(term.words, node.label, term.breaks)
+            used.add(tid)
+            refs.append(TermRef(tid, node.label, node.title_only))
+        bound = refs[0] if len(refs) == 1 else _any_of(list(refs))
     elif isinstance(node, Not):
         bound = NoneOf(bind(node.child, index, used, shared))
     elif isinstance(node, Near):

@@ -21,6 +21,7 @@ from typing import cast
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import ratio
 
+from monitor.errors import QueryError
 from monitor.match.keys import (
     MIN_FUZZY_KEY,
     Lexicon,
@@ -29,7 +30,8 @@ from monitor.match.keys import (
     name_keys,
     plural_keys,
 )
-from monitor.match.query import Word
+from monitor.match.places import place_phrases
+from monitor.match.query import Term, Word, parse_term_text
 from monitor.match.sound import latin_spellings, name_renderings
 from monitor.match.tokens import (
     PUNCT_BREAK_RE,
@@ -39,11 +41,13 @@ from monitor.match.tokens import (
     is_latin,
     normalize_token,
 )
+from monitor.match.transcribe import transcriptions
 from monitor.records import EvidenceField
 
 _CACHE_LIMIT = 200_000
 _LINE_BREAKS = "\n\r\v\f\x85\u2028\u2029"
 _NO_HITS: dict[int, int] = {}
+_MAX_PARTICLE_TOKEN = 6  # «бін», «фон», «аль»: longer tokens are never a particle's reading
 _MIN_SOUND_KEY = 3  # "Ng" renders as «Нг»: too short to stand for a name
 
 # One term occurrence: (field, first token, end token, score).
@@ -78,6 +82,9 @@ class WordIndex:
         self.lexicon = lexicon
         self.ids: dict[Word, int] = {}
         self.forms: dict[str, list[int]] = defaultdict(list)
+        # The forms of proper names (every word of the term capitalised): met only by
+        # capitalised tokens, so lower-case «козак» or "trump card" is not a name.
+        self.name_forms: dict[str, list[int]] = defaultdict(list)
         self.names: dict[str, list[int]] = defaultdict(list)  # whole key of a rule name
         self.stems: dict[str, list[int]] = defaultdict(list)  # its stems (trailing vowels off)
         # Whole keys of names written in Cyrillic: also met by a Latin token's English
@@ -87,6 +94,8 @@ class WordIndex:
         # Cyrillic tokens, so a Latin "Tramp" is not Trump.
         self.sound: dict[str, list[int]] = defaultdict(list)
         self.sound_stems: dict[str, list[int]] = defaultdict(list)
+        # Keys of the short lower-case words of names ("bin", "von"): any token, any case.
+        self.particles: dict[str, list[int]] = defaultdict(list)
         self.fuzzy: dict[str, set[str]] = defaultdict(set)
         self.longest_fuzzy = 0  # the longest whole key in ``fuzzy``: one edit away at most
         self.prefixes: dict[str, list[int]] = defaultdict(list)
@@ -103,11 +112,24 @@ class WordIndex:
             self.prefixes[word.text].append(pid)
             self.prefix_lengths = tuple(sorted({*self.prefix_lengths, len(word.text)}))
             return pid
+        table = self.name_forms if word.proper else self.forms
         for form in word_forms(word, self.lexicon):
-            self.forms[form].append(pid)
+            table[form].append(pid)
         if word.name:
             self._add_name(word.text, pid)
+        if word.particle:
+            self._add_particle(word.text, pid)
         return pid
+
+    def _add_particle(self, text: str, pid: int) -> None:
+        """Index the keys of a name's particle and of its readings (``von`` -> «фон»,
+        ``bin`` -> «бін», «бен»), met by tokens in either case."""
+        keys = {name_keys(text, inflected=False).whole}
+        if is_latin(text[:1]):
+            keys |= {name_keys(r, inflected=False).whole for r in transcriptions(text)}
+        for key in keys:
+            if key:
+                _index(self.particles, key, pid)
 
     def _add_name(self, text: str, pid: int) -> None:
         keys = name_keys(text, inflected=False)
@@ -142,7 +164,16 @@ class WordIndex:
                     for stem in keys.stems:
                         _index(self.sound_stems, stem, pid)
                 continue
-            if origin == "place" and len(keys.whole) < _MIN_SOUND_KEY:
+            if origin == "place" and (
+                len(keys.whole) < _MIN_SOUND_KEY
+                or (
+                    is_cyrillic(rendering[:1])
+                    and (
+                        not self.lexicon.knows(rendering)  # «Кыйив»: Chuvash, not uk or ru
+                        or self.lexicon.is_first_name(rendering)  # «Питер» for Petersburg
+                    )
+                )
+            ):
                 continue
             if keys.whole != whole:
                 _index(self.names, keys.whole, pid)
@@ -164,6 +195,9 @@ class WordIndex:
     def _analyse(self, raw: str) -> dict[int, int]:
         norm = normalize_token(raw)
         hits = dict.fromkeys(self.forms.get(norm, ()), 100)
+        if raw[:1].isupper():
+            for pid in self.name_forms.get(norm, ()):
+                hits[pid] = 100
         if self.names and raw[:1].isupper():
             keys = name_keys(norm)
             for key in keys.all:
@@ -182,6 +216,9 @@ class WordIndex:
                 for key in plural_keys(norm):
                     for pid in self.plural_names.get(key, ()):
                         hits.setdefault(pid, 100)
+        if self.particles and len(norm) <= _MAX_PARTICLE_TOKEN:
+            for pid in self.particles.get(name_keys(norm, inflected=False).whole, ()):
+                hits.setdefault(pid, 100)
         for length in self.prefix_lengths:
             if len(norm) < length:
                 break
@@ -242,6 +279,26 @@ class TermIndex:
                 self.by_pair[spec.patterns[0], spec.patterns[1]].append(tid)
                 self.phrase_starts.add(spec.patterns[0])
         return tid
+
+    def alternatives(self, term: Term) -> list[Term]:
+        """The other names, as terms, of the place a proper-name term names when they are
+        of several words (``Saint Petersburg`` -> «Санкт-Петербург»; ``United Kingdom``
+        -> «Велика Британія», «Великобритания»). Empty for any other term."""
+        if len(term.words) < 2 or not all(w.proper or w.particle for w in term.words):
+            return []  # one word: its place names are indexed with the word itself
+        lexicon = self.words.lexicon
+        out = []
+        for name in sorted(place_phrases(term.label)):
+            norm = normalize_token(name)
+            if is_cyrillic(name[:1]) and not lexicon.knows(norm):
+                continue
+            if " " not in norm and "-" not in norm and lexicon.is_first_name(norm):
+                continue  # «Питер» is Saint Petersburg to some, Peter Navarro to the press
+            try:
+                out.append(parse_term_text(f'"{name}"', 0, None))
+            except QueryError:  # a name the query language cannot hold: not an alternative
+                continue
+        return out
 
     def scan(self, field: EvidenceField, text: str, found: dict[int, list[Hit]]) -> TokenOffsets:
         """Add every term occurrence in ``text`` to ``found`` (term id -> hits).

