@@ -173,3 +173,54 @@ def test_english_plural_of_a_name_matches_in_either_script(
 def test_plural_reading_keeps_look_alikes_apart(query: str, surface: str, expected: bool) -> None:
     """Reading a Latin word as a plural does not make other names match."""
     assert _matches(query, f"The {surface} arrived.") is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        ("Козак", "Віцепрем'єр Козак прибув.", True),
+        ("Козак", "На святі кожен козак отримав подарунок.", False),  # the Cossack, lower case
+        ("Trump", "It was his trump card.", False),
+        ("Trump", "TRUMP SAYS NO", True),  # capitals are capitalised
+        ("Waltz", "a Viennese waltz", False),
+        ('"coalition of the willing"', "The Coalition of the Willing met.", True),
+        ('"Coalition of the willing"', "the coalition of the willing met", True),  # not a name
+    ],
+)
+def test_a_proper_name_matches_capitalised_words_only(
+    query: str, text: str, expected: bool
+) -> None:
+    assert _matches(query, text) is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ('"Mohammed bin Salman"', "Наслідний принц Мухаммед бін Салман прийняв делегації."),
+        ('"Mohammed bin Salman"', "Посредничество Мухаммеда бен Сальмана помогло."),
+        ('"Ursula von der Leyen"', "Урсула фон дер Ляєн оголосила пакет."),
+        ('"von der Leyen"', "Заявление фон дер Ляйен прозвучало."),
+        ('"von der Leyen"', "Von der Leyen said."),
+    ],
+)
+def test_the_particles_of_a_name_match_in_lower_case_and_either_script(
+    query: str, text: str
+) -> None:
+    assert _matches(query, text)
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        ("Трамп", "Trump said on Monday.", True),  # a Cyrillic rule finds the Latin name by sound
+        ("Трамп", "Trump's tariffs", True),
+        ("Тетчер", "Margaret Thatcher died.", True),
+        ("Байден", "Biden spoke.", True),
+        ("Трамп", "trump card", False),
+        ("Путін", "Putilov", False),
+    ],
+)
+def test_a_cyrillic_name_finds_its_latin_spelling_by_sound(
+    query: str, text: str, expected: bool
+) -> None:
+    assert _matches(query, text) is expected
