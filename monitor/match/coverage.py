@@ -17,7 +17,6 @@ are listed as ``missed``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
@@ -25,9 +24,11 @@ from typing import Any
 
 from anyascii import anyascii
 
-from monitor.match.keys import english_forms
+from monitor.match.index import TermIndex, WordIndex
+from monitor.match.keys import Lexicon, english_forms, name_keys
 from monitor.match.matcher import Matcher, compile_rules
-from monitor.match.sound import name_renderings
+from monitor.match.query import parse_term_text
+from monitor.match.sound import latin_spellings, name_renderings
 from monitor.match.tokens import TOKEN_RE, is_cyrillic, is_latin, normalize_token
 from monitor.records import Document, RuleConfig
 
@@ -177,6 +178,11 @@ def _coverage(text: str, origin: str) -> Coverage:
         note = "exact: no other forms" if text.startswith("=") else "a prefix: any word so starting"
         return Coverage(text, False, (Rendering(text, origin),), (note,))
     spellings = _phrase_spellings(words, origin) if is_name else [(" ".join(words), origin)]
+    if is_name and len(words) > 1:  # a place's names of several words («Санкт-Петербург»)
+        term = parse_term_text(f'"{text}"', 0, None)
+        spellings[1:1] = [
+            (t.label, "place") for t in TermIndex(WordIndex(Lexicon())).alternatives(term)
+        ]
     renderings = []
     seen: set[str] = set()
     for spelling, how in spellings:
@@ -222,6 +228,7 @@ def _word_spellings(word: str) -> list[tuple[str, str]]:
         out += [(_cap(r), how) for r, how in found.items() if not r.isascii()]
         out += [(_cap(r), how) for r, how in found.items() if r.isascii()]
     else:
+        out += [(_cap(w), "sound") for w in sorted(latin_spellings(name_keys(norm).whole))]
         out += [(_cap(anyascii(norm)), "spelling")]
         out += [(_cap(norm.replace(a, b)), "spelling") for a, b in _CYRILLIC_SWAPS if a in norm]
     return out
@@ -325,7 +332,10 @@ def _english_forms(word: str) -> list[str]:
 
 
 def _like(model: str, form: str) -> str:
-    """``form`` capitalised like ``model``."""
+    """``form`` capitalised like ``model``, part by part (``Санкт-Петербург``)."""
+    models, parts = model.split("-"), form.split("-")
+    if len(models) == len(parts) > 1:
+        return "-".join(_like(m, p) for m, p in zip(models, parts, strict=True))
     return _cap(form) if model[:1].isupper() else form
 
 
@@ -368,11 +378,8 @@ def _paradigm(word: str, is_name: bool) -> tuple[dict[str, set[str]], bool]:
     return by_case, known
 
 
-@functools.cache
 def _analyzer(lang: str) -> Any:
-    import pymorphy3
-
-    return pymorphy3.MorphAnalyzer(lang=lang)
+    return Lexicon.analyzer(lang)  # the matcher's own: loaded once per process
 
 
 def _notes(

@@ -241,7 +241,7 @@ class Lexicon:
         self._cache: dict[str, frozenset[str]] = {}
 
     @staticmethod
-    def _analyzer(lang: str) -> _Analyzer:
+    def analyzer(lang: str) -> _Analyzer:
         """The process's analyzer for ``lang``: loaded once (0.2 s, ~25 MB) and shared by
         every compile, so a reload or ``terms show`` does not load the dictionaries again."""
         with _ANALYZERS_LOCK:
@@ -276,11 +276,11 @@ class Lexicon:
             parse.normal_form.replace("ё", "е") == word
             and "Name" in str(parse.tag).replace(" ", ",").split(",")
             for lang in ("uk", "ru")
-            for parse in self._analyzer(lang).parse(word)
+            for parse in self.analyzer(lang).parse(word)
         )
 
     def _known_word(self, word: str) -> bool:
-        return any(self._analyzer(lang).word_is_known(word) for lang in ("uk", "ru"))
+        return any(self.analyzer(lang).word_is_known(word) for lang in ("uk", "ru"))
 
     def proper_forms(self, word: str) -> frozenset[str]:
         """The singular case forms of a normalised Cyrillic proper noun the dictionaries
@@ -296,7 +296,7 @@ class Lexicon:
     def _proper(self, word: str) -> set[str]:
         forms: set[str] = set()
         for lang in self._languages(word):
-            morph = self._analyzer(lang)
+            morph = self.analyzer(lang)
             if not morph.word_is_known(word):
                 continue
             for parse in morph.parse(word):
@@ -316,7 +316,7 @@ class Lexicon:
     def _expand(self, word: str) -> set[str]:
         forms = {word}
         for lang in self._languages(word):
-            morph = self._analyzer(lang)
+            morph = self.analyzer(lang)
             if not morph.word_is_known(word):
                 continue
             forms |= _lexeme_forms(morph.parse(word), word)
