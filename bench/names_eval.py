@@ -143,22 +143,25 @@ def load_written(path: Path = WRITTEN_PATH) -> list[Case]:
         raw = _fields(raw, where)
         if not isinstance(raw.get("text"), str) or not raw["text"].strip():
             raise LabelError(f"{where}: text must be a non-empty string")
-        cases.append(
-            Case(
-                name=raw["name"],
-                rule=raw["rule"],
-                origin=raw["origin"],
-                kind=raw["kind"],
-                lang=raw["lang"],
-                text=raw["text"],
-                expect=raw["expect"],
-                form=raw.get("form"),
-                note=raw.get("note"),
-                source="written",
-                where=where,
-            )
-        )
+        cases.append(_case(raw, where, "written", text=raw["text"]))
     return cases
+
+
+def _case(raw: dict[str, Any], where: str, source: str, **found: Any) -> Case:
+    """A :class:`Case` from one checked label (``found``: its text, title, surface)."""
+    return Case(
+        name=raw["name"],
+        rule=raw["rule"],
+        origin=raw["origin"],
+        kind=raw["kind"],
+        lang=raw["lang"],
+        expect=raw["expect"],
+        form=raw.get("form"),
+        note=raw.get("note"),
+        source=source,
+        where=where,
+        **found,
+    )
 
 
 @dataclass
@@ -278,23 +281,7 @@ def load_real(path: Path = REAL_PATH, shared: Path = SHARED) -> list[Case]:
                 raise LabelError(
                     f"{where}: surface {surface!r} is not in the title or text of {raw['entry']}"
                 )
-            cases.append(
-                Case(
-                    name=raw["name"],
-                    rule=raw["rule"],
-                    origin=raw["origin"],
-                    kind=raw["kind"],
-                    lang=raw["lang"],
-                    text=text,
-                    title=doc_title,
-                    expect=raw["expect"],
-                    form=raw.get("form"),
-                    note=raw.get("note"),
-                    source="real",
-                    where=where,
-                    surface=surface,
-                )
-            )
+            cases.append(_case(raw, where, "real", text=text, title=doc_title, surface=surface))
     return cases
 
 
