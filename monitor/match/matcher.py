@@ -23,7 +23,7 @@ from monitor.match.evidence import Surfaces
 from monitor.match.index import Hit, TermIndex, TokenOffsets, WordIndex
 from monitor.match.keys import Lexicon, name_keys
 from monitor.match.language import detect_language
-from monitor.match.places import place_phrases
+from monitor.match.places import PLACES, place_phrases
 from monitor.match.places import prefetch as prefetch_places
 from monitor.match.query import Near, Node, Not, Term, parse_query
 from monitor.match.sound import capitalised, prefetch, prefetch_spellings
@@ -194,8 +194,8 @@ def _prefetch(
         for token in TOKEN_RE.findall(name)
         if token[:1].isupper()
     } - words
-    if more:
-        prefetch_places({capitalised(w) for w in more})
+    if more:  # they are a place's names already: not looked up as places themselves
+        PLACES.skip({capitalised(w) for w in more})
         words |= more
     prefetch({w for w in words if w.isascii()})
     prefetch_spellings({name_keys(w, inflected=False).whole for w in words if is_cyrillic(w[:1])})

