@@ -25,14 +25,15 @@ from monitor.errors import QueryError
 from monitor.match.keys import (
     MIN_FUZZY_KEY,
     Lexicon,
+    NameKeys,
     deletes,
     english_forms,
     name_keys,
     plural_keys,
 )
-from monitor.match.places import place_phrases
+from monitor.match.places import is_official, place_phrases
 from monitor.match.query import Term, Word, parse_term_text
-from monitor.match.sound import latin_spellings, name_renderings
+from monitor.match.sound import capitalised, latin_spellings, rendering_origins
 from monitor.match.tokens import (
     PUNCT_BREAK_RE,
     SENTENCE_BREAK_RE,
@@ -49,6 +50,8 @@ _LINE_BREAKS = "\n\r\v\f\x85\u2028\u2029"
 _NO_HITS: dict[int, int] = {}
 _MAX_PARTICLE_TOKEN = 6  # «бін», «фон», «аль»: longer tokens are never a particle's reading
 _MIN_SOUND_KEY = 3  # "Ng" renders as «Нг»: too short to stand for a name
+# A rendering ending in one of these is not declined (one in -о is: Кличко -> Кличка).
+_INDECLINABLE_ENDS = frozenset("еєуюіиыэї")
 
 # One term occurrence: (field, first token, end token, score).
 Hit = tuple[EvidenceField, int, int, int]
@@ -156,32 +159,48 @@ class WordIndex:
         """Index the keys of ``text``'s renderings by sound, by its source language's
         spelling (Scholz -> «Шольц», Czaputowicz -> «Чапутович») and, for a place, of
         its other names in every case form (Kyiv -> «Києві», «Киеве»)."""
-        for rendering, origin in name_renderings(text).items():
+        for rendering, origins in rendering_origins(text).items():
             keys = name_keys(rendering, inflected=False)
-            if origin in ("sound", "transcription"):
-                if len(keys.whole) >= _MIN_SOUND_KEY:
-                    _index(self.sound, keys.whole, pid)  # renderings often share a key
-                    for stem in keys.stems:
-                        _index(self.sound_stems, stem, pid)
-                continue
-            if origin == "place" and (
-                len(keys.whole) < _MIN_SOUND_KEY
-                or (
-                    is_cyrillic(rendering[:1])
-                    and (
-                        not self.lexicon.knows(rendering)  # «Кыйив»: Chuvash, not uk or ru
-                        or self.lexicon.is_first_name(rendering)  # «Питер» for Petersburg
-                    )
-                )
-            ):
-                continue
-            if keys.whole != whole:
-                _index(self.names, keys.whole, pid)
+            for origin in origins:
+                if origin in ("sound", "transcription"):
+                    self._add_sound(rendering, keys, pid)
+                elif origin == "spelling":
+                    self._add_keys(keys, whole, pid)
+                elif self._usable_place(rendering, keys):
+                    self._add_keys(keys, whole, pid)
+                    if is_cyrillic(rendering[:1]):
+                        for form in self.lexicon.proper_forms(rendering):
+                            _index(self.names, name_keys(form, inflected=False).whole, pid)
+
+    def _add_keys(self, keys: NameKeys, whole: str, pid: int) -> None:
+        if keys.whole != whole:
+            _index(self.names, keys.whole, pid)
+        for stem in keys.stems:
+            _index(self.stems, stem, pid)
+
+    def _add_sound(self, rendering: str, keys: NameKeys, pid: int) -> None:
+        """A rendering by sound is met by Cyrillic words only. Its stems are indexed only
+        when Ukrainian and Russian decline it: a name ending in a consonant, -а/-я or -о
+        (Трамп -> Трампом, Кошта -> Кошти, Кличко -> Кличка); one ending in another vowel
+        is indeclinable
+        (Нетаньяху, Рютте), and its stem would find other words («Нетаньї», «Санди»)."""
+        if len(keys.whole) < _MIN_SOUND_KEY:
+            return
+        _index(self.sound, keys.whole, pid)  # renderings often share a key (е/э, і/и fold)
+        if rendering[-1:] not in _INDECLINABLE_ENDS:
             for stem in keys.stems:
-                _index(self.stems, stem, pid)
-            if origin == "place" and is_cyrillic(rendering[:1]):
-                for form in self.lexicon.proper_forms(rendering):
-                    _index(self.names, name_keys(form, inflected=False).whole, pid)
+                _index(self.sound_stems, stem, pid)
+
+    def _usable_place(self, rendering: str, keys: NameKeys) -> bool:
+        """A place's other name is indexed unless it is too short, or a Cyrillic name the
+        dictionaries do not know (GeoNames lists Chuvash «Кыйив» in the same letters) or
+        read as a first name («Питер» for Petersburg); CLDR's names are always used
+        («Ізраїль» is also a first name)."""
+        if len(keys.whole) < _MIN_SOUND_KEY:
+            return False
+        if not is_cyrillic(rendering[:1]) or is_official(capitalised(rendering)):
+            return True
+        return self.lexicon.knows(rendering) and not self.lexicon.is_first_name(rendering)
 
     def lookup(self, raw: str) -> dict[int, int]:
         """``{pattern id: score}`` for one raw article token (cached by spelling)."""

@@ -126,6 +126,9 @@ def case_stems(word: str) -> set[str]:
     alternated = _ALTERNATIONS.get(word[-2:])
     if alternated and len(word) - 2 >= _MIN_STEM:
         stems.add(word[:-2] + alternated)
+    # A fleeting е of -ець/-ец surnames: Лубінець -> Лубінця, Кравець -> Кравцем.
+    stems |= {s[:-1] + "ець" for s in stems if s.endswith("ц") and len(s) >= _MIN_STEM + 1}
+    stems |= {s[:-1] + "ец" for s in stems if s.endswith("ц") and len(s) >= _MIN_STEM + 1}
     return stems or {word}
 
 

@@ -71,6 +71,7 @@ class _Places:
     def __init__(self) -> None:
         self._known: dict[str, frozenset[str]] = {}
         self._territories: dict[str, frozenset[str]] | None = None
+        self._official: set[str] = set()  # CLDR's names: never a nickname
         self._lock = threading.Lock()
 
     def get(self, words: Iterable[str]) -> dict[str, frozenset[str]]:
@@ -83,9 +84,17 @@ class _Places:
                 cities = _scan_cities(missing)
                 territories = self._territory_names()
                 for word in missing:
-                    names = set(cities.get(word, ())) | territories.get(word.casefold(), set())
+                    official = territories.get(word.casefold(), frozenset())
+                    names = set(cities.get(word, ())) | official
                     self._known[word] = frozenset(n for n in names if n != word and _usable(n))
+                    self._official.update(n for n in official if _usable(n))
             return {w: self._known[w] for w in wanted if self._known[w]}
+
+    def is_official(self, name: str) -> bool:
+        """True for a country's or region's name from CLDR (``Ізраїль``), as opposed to
+        one of GeoNames' alternate names of a city, which mix in nicknames (``Питер``)."""
+        with self._lock:
+            return name in self._official
 
     def skip(self, words: Iterable[str]) -> None:
         """Look ``words`` up as naming no place, without a pass over the cities file: the
@@ -173,6 +182,11 @@ def place_names(word: str) -> frozenset[str]:
     ``{"Київ", "Киев", "Kiev", ...}``; ``Німеччина`` -> ``{"Germany", "Германия"}``.
     Empty when the word names no city of 15,000 people or more and no country."""
     return frozenset(n for n in PLACES.get([word]).get(word, ()) if not is_phrase(n))
+
+
+def is_official(name: str) -> bool:
+    """See :meth:`_Places.is_official` (``name`` as the data writes it, capitalised)."""
+    return PLACES.is_official(name)
 
 
 def place_phrases(name: str) -> frozenset[str]:

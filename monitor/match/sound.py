@@ -86,9 +86,10 @@ _PAIRS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Y", "UH"): ("ю",),
     ("Y", "AA"): ("я",),
     ("Y", "AE"): ("я",),
-    ("Y", "AH"): ("я",),
+    ("Y", "AH"): ("я", "іе"),  # Daniel «Деніел»
     ("Y", "EH"): ("є",),
     ("NG", "K"): ("нк",),
+    ("EY", "V"): ("ейв", "ев"),  # David «Девід»
     ("NG", "G"): ("нг",),
 }
 
@@ -258,6 +259,8 @@ def spell(phonemes: tuple[str, ...]) -> set[str]:
         else:
             return set()  # not ARPAbet: a damaged entry renders nothing
         i += 1
+    if len(phonemes) > 1 and phonemes[-2] == "AH0" and phonemes[-1] == "L" and len(options) > 1:
+        options[-2] = (*options[-2], "")  # a final unstressed "-el" is often «-л»: Michael «Майкл»
     out: set[str] = set()
     for combo in product(*options):
         out.add("".join(combo))
@@ -290,7 +293,9 @@ _SPELLING_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile("ş"), "sh"),  # Turkish
     (re.compile("[žż]"), "zh"),
     (re.compile("š"), "sh"),
-    (re.compile("č"), "ch"),
+    (re.compile("[čć]"), "ch"),  # Serbian, Croatian Vučić «Вучич»
+    (re.compile("[șş]"), "sh"),  # Romanian ș (comma) as Turkish ş (cedilla)
+    (re.compile("[țţ]"), "ts"),
     (re.compile("(?<=[a-z])tz|(?<=[a-z])z(?=[^a-z]|$)|^z"), "ts"),  # German Merz «Мерц»
 )
 
@@ -316,18 +321,30 @@ def name_renderings(word: str) -> dict[str, str]:
     ``"sound"`` (the dictionary pronunciation), ``"transcription"`` (another language's
     reading rules: :mod:`monitor.match.transcribe`). ``scholz`` -> ``{"sholts": "spelling",
     "шольц": "sound", ...}``; ``kyiv`` -> ``{"київ": "place", "киев": "place", ...}``.
-    Empty when none applies."""
-    out = {normalize_token(name): "place" for name in sorted(place_names(capitalised(word)))}
+    Empty when none applies. :func:`rendering_origins` has every origin of each."""
+    return {r: origins[0] for r, origins in rendering_origins(word).items()}
+
+
+def rendering_origins(word: str) -> dict[str, tuple[str, ...]]:
+    """:func:`name_renderings` with every origin of each rendering, in that order: a
+    place's name that is also the name's sound («Джордж» for George) is both."""
+    out: dict[str, list[str]] = {}
+    for name in sorted(place_names(capitalised(word))):
+        out.setdefault(normalize_token(name), []).append("place")
     if is_latin(word[:1]):
         for variant in sorted(spelling_variants(word)):
-            out.setdefault(variant, "spelling")
-        for rendering in sorted(sound_renderings(word)):
-            out.setdefault(rendering, "sound")
+            out.setdefault(variant, []).append("spelling")
+        sounds = sound_renderings(word)
+        for rendering in sorted(sounds):
+            out.setdefault(rendering, []).append("sound")
+        # Another language's reading: every one for a name the dictionary does not
+        # pronounce; for one it does, only those its letters show (read as French, the
+        # dictionary's Trump, Merz and Tusk are the words «Трюм», «Мер», «Тоск»).
         if len(word) >= _MIN_TRANSCRIBED:
-            for rendering in transcriptions(word):
-                out.setdefault(rendering, "transcription")
+            for rendering in transcriptions(word, known=bool(sounds)):
+                out.setdefault(rendering, []).append("transcription")
     out.pop(word, None)
-    return out
+    return {r: tuple(dict.fromkeys(o)) for r, o in out.items()}
 
 
 def capitalised(word: str) -> str:

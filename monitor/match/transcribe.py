@@ -130,6 +130,7 @@ _ENGLISH = _rules(  # names the CMU dictionary lacks (Hegseth «Гегсет»)
 )
 _FRENCH = _rules(
     (r"eaux?$|aux?$", ("о",)),
+    (r"ean(?![Vnm])", ("ан",)),  # Jean «Жан»
     (r"eau|au", ("о",)),
     (r"ou", ("у",)),
     (r"oi", ("уа",)),
@@ -233,7 +234,7 @@ _IBERIAN = _rules(  # Spanish and Portuguese
     (r"c(?=[eéií])|z", ("с",)),
     (r"ão", ("ан",)),
     (r"h", ("",)),
-    (r"s$", ("с", "ш")),
+    (r"s$|s(?=[bcdfgkpqtvz])", ("с", "ш")),  # Portuguese Costa «Кошта»
     (r"y$", ("й",)),
 )
 _POLISH = _rules(
@@ -329,11 +330,41 @@ def read(word: str, rules: tuple[Rule, ...]) -> set[str]:
     return {"".join(c) for c in islice(product(*options), MAX_PER_LANGUAGE)} - {""}
 
 
-def transcriptions(word: str) -> dict[str, str]:
+# A romanised Arabic or Persian name shows it in its letters; without them the Arabic
+# reading (o -> «у») turns other names into other words (Umerov «Омаров»).
+_ARABIC_LOOK = re.compile(r"kh|gh|dh|q|aa|ee|oo|ou|h")
+
+
+# Readings applied to every name, even one the English dictionary pronounces: their
+# letters keep their sound (Fico «Фіцо», Klitschko «Кличко»), so they turn few English
+# names into other words.
+_ALWAYS = frozenset({"en", "de", "pl"})
+# Letters that show a name's language even when the English dictionary pronounces it:
+# "Jean" is «Джін» to the dictionary and «Жан» to the press.
+LOOKS: dict[str, re.Pattern[str]] = {
+    "fr": re.compile(r"eau|ou|oi|[éèêëç]|ean|ault|ieu|eux|ier$|ot$"),
+    "de": re.compile(r"sch|[äöüß]|tz|ei|eu"),
+    "nl": re.compile(r"^van|ij|oe|uu|aa"),
+    "it": re.compile(r"cci|gli|gn|zz|elli$|etti$|ini$"),
+    "es-pt": re.compile(r"[ñãõ]|lh|nh|ez$"),
+    "pl": re.compile(r"[łżśćńąę]|sz|cz|rz|wicz|cki$|ski$"),
+    "tr": re.compile(r"[çşğı]|oğlu$"),
+    "hu": re.compile(r"[őű]|cs|zs|gy"),
+    "ar": _ARABIC_LOOK,
+}
+
+
+def transcriptions(word: str, *, known: bool = False) -> dict[str, str]:
     """``{rendering: language}`` of a normalised Latin word by each language's reading:
-    ``rutte`` -> ``{"рютте": "nl", "рют": "fr", "рутте": "de", ...}``."""
+    ``rutte`` -> ``{"рютте": "nl", "рют": "fr", "рутте": "de", ...}``. For a word the
+    English dictionary ``known``s, the other languages only when its letters show them
+    (:data:`LOOKS`): read as French, "Trump" would be «Трюм» and "Merz" «Мер»."""
     out: dict[str, str] = {}
     for language, rules in LANGUAGES.items():
+        look = LOOKS.get(language)
+        gated = language == "ar" or (known and language not in _ALWAYS)
+        if gated and not (look and look.search(word)):
+            continue
         for rendering in sorted(read(word, rules)):
             out.setdefault(rendering, language)
     return out
