@@ -116,6 +116,15 @@ def test_test_rule_query_tries_a_query_without_the_config(
     assert "'Trump': not found" in capsys.readouterr().out
 
 
+def test_test_rule_explains_a_near_rule_whose_terms_are_absent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Explaining a miss of NEAR with neither term present crashed (KeyError) before."""
+    assert main(["test-rule", "--query", "Tusk NEAR/5 Putin", "--text", "Байден"]) == 1
+    out = capsys.readouterr().out
+    assert "'Tusk': not found" in out and "'Putin': not found" in out
+
+
 def test_test_rule_query_resolves_groups_from_the_config(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -54,6 +54,13 @@ def _compile(query: str) -> None:
         ("Witkoff body:Putin", 8, "unknown field scope body:"),
         ("Witkoff @coalitoin", 8, "did you mean @coalition?"),
         ("@Coaliton", 0, "did you mean @coalition?"),
+        ("Witkoff !Putin", 8, "did you mean NOT Putin?"),
+        ("Witkoff +Putin", 8, "'+' is not an operator"),
+        ("Witkoff ~Putin", 8, "[terms] group"),
+        ("Witkoff NEAR5 Putin", 8, "did you mean NEAR/5?"),
+        ("Witkoff W/5 Putin", 8, "did you mean NEAR/5?"),
+        ("title:title:Witkoff", 6, "title: is given twice"),
+        ("Witkoff -(Putin OR Trump)", 8, "to exclude, write NOT"),
     ],
 )
 def test_query_that_means_something_else_is_refused_with_a_suggestion(

@@ -73,7 +73,7 @@ class Surfaces:
         groups = self._groups.get(tid)
         if groups is None:
             by_key: dict[tuple[EvidenceField, str], list[int]] = {}
-            for i, (field, s, e, _) in enumerate(self.found[tid]):
+            for i, (field, s, e, _) in enumerate(self.found.get(tid, ())):
                 by_key.setdefault((field, self._surface_key(field, s, e)), []).append(i)
             groups = self._groups[tid] = [(f, hits) for (f, _), hits in by_key.items()]
         return groups
