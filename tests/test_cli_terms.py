@@ -147,3 +147,26 @@ def test_query_and_rule_are_mutually_exclusive(capsys: pytest.CaptureFixture[str
         main(["test-rule", "--query", "x", "--rule", "y", "--text", "z"])
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("term", "message"),
+    [
+        ("Tusk AND Putin", "is a query (AND)"),
+        ("Tusk NEAR/5 Putin", "is a query (NEAR/5)"),
+        ("", "needs a word or phrase"),
+        ("A B C D E F G H", "up to 6 words"),
+    ],
+)
+def test_terms_show_refuses_what_is_not_one_term(
+    term: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["terms", "show", term]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_terms_show_lists_a_place_by_its_other_names(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(["terms", "show", "Israel", "--json"], capsys)
+    places = {r["text"]: r for r in data["renderings"] if r["origin"] == "place"}
+    assert "Ізраїль" in places and "Ізраїлю" in places["Ізраїль"]["forms"]
+    assert "Израиль" in places

@@ -4,9 +4,10 @@ Prints the renderings and case forms the matcher accepts for a rule word or phra
 rule writes it (``Trump``, ``"Steve Witkoff"``, ``коаліція``), or for each member of a
 configured ``[terms]`` group (``@coalition``; the group needs the config, a bare word
 does not), each rendering with its origin: ``written``, ``alias`` (a group member),
-``spelling``, ``sound``, or a newer origin of the matcher (e.g. ``place``). Every form
+``spelling``, ``sound``, ``transcription``, ``place``, or a newer origin of the matcher. Every form
 shown was verified by matching it with the compiled rule
-(:mod:`monitor.match.coverage`). Exit 0, 2 for an unknown group or a config error.
+(:mod:`monitor.match.coverage`). Exit 0; 2 for a query or an empty or over-long term, an
+unknown group or a config error.
 
 The ``--json`` shape (stable; new keys may be added)::
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +34,7 @@ from typing import Any
 from monitor.cli.context import Context
 from monitor.match.coverage import Coverage, GroupCoverage, group_coverage, term_coverage
 from monitor.match.lint import suggest_group
+from monitor.match.tokens import TOKEN_RE
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -46,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the renderings and case forms the matcher accepts for a word or @group",
         description="Print every rendering and case form the matcher accepts for a rule "
         "word, phrase or @group, with its origin (each one verified with the matcher).",
-        epilog="exit status: 0 = shown, 2 = unknown @group or a config error",
+        epilog="exit status: 0 = shown, 2 = not a word or phrase, unknown @group, or a config error",
     )
     s.add_argument("term", metavar="NAME|@group", help='a rule word or phrase, or "@group"')
     s.add_argument("--json", action="store_true", help="print the coverage as JSON")
@@ -68,10 +71,34 @@ def cmd_terms_show(args: argparse.Namespace, ctx: Context) -> int:
         data: dict[str, Any] = group_json(group)
         lines = group_lines(group)
     else:
+        problem = _not_a_term(term)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_USAGE
         coverage = term_coverage(term)
         data, lines = coverage_json(coverage), coverage_lines(coverage)
     _emit([json.dumps(data, ensure_ascii=False)] if args.json else lines)
     return EXIT_OK
+
+
+_OPERATORS = ("AND", "OR", "NOT")
+MAX_WORDS = 6  # a name of more words is a sentence: its renderings multiply past use
+
+
+def _not_a_term(term: str) -> str | None:
+    """Why ``term`` is not one word or phrase ``terms show`` can list, or None."""
+    words = TOKEN_RE.findall(term.strip().strip('"'))
+    if not words:
+        return "terms show needs a word or phrase, e.g. Trump or '\"Steve Witkoff\"'"
+    operators = [w for w in words if w in _OPERATORS] + re.findall(r"NEAR/\d+|[()@]", term)
+    if operators and not term.strip().startswith('"'):
+        return (
+            f"{term!r} is a query ({operators[0]}): terms show lists one word or phrase; "
+            "try each term, or test-rule --query to try the query"
+        )
+    if len(words) > MAX_WORDS:
+        return f"terms show lists names of up to {MAX_WORDS} words ({len(words)} given)"
+    return None
 
 
 def coverage_json(coverage: Coverage) -> dict[str, Any]:

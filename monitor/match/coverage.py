@@ -198,6 +198,8 @@ def _phrase_spellings(words: Sequence[str], origin: str) -> list[tuple[str, str]
     """The candidate spellings of a phrase: as written, then each script's renderings
     of all its words together (the origin of the most derived word wins)."""
     options = [_word_spellings(w) for w in words]
+    if len(words) > 1:  # "Michael Jordan" is a person: not «Майкл Йорданія» (the country)
+        options = [[o for o in opts if o[1] != "place"] or opts[:1] for opts in options]
     out = [(" ".join(words), origin)]
     for script in (is_cyrillic, is_latin):
         pick = _best if len(words) > 1 else list
