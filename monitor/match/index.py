@@ -214,6 +214,7 @@ class WordIndex:
     def _analyse(self, raw: str) -> dict[int, int]:
         norm = normalize_token(raw)
         hits = dict.fromkeys(self.forms.get(norm, ()), 100)
+        keys: NameKeys | None = None
         if raw[:1].isupper():
             for pid in self.name_forms.get(norm, ()):
                 hits[pid] = 100
@@ -236,7 +237,8 @@ class WordIndex:
                     for pid in self.plural_names.get(key, ()):
                         hits.setdefault(pid, 100)
         if self.particles and len(norm) <= _MAX_PARTICLE_TOKEN:
-            for pid in self.particles.get(name_keys(norm, inflected=False).whole, ()):
+            whole = keys.whole if keys is not None else name_keys(norm, inflected=False).whole
+            for pid in self.particles.get(whole, ()):
                 hits.setdefault(pid, 100)
         for length in self.prefix_lengths:
             if len(norm) < length:

@@ -17,6 +17,7 @@ article needs only dictionary look-ups:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -100,10 +101,22 @@ MIN_FUZZY_KEY = 8  # keys shorter than this must be equal; longer ones may diffe
 
 def phonetic_key(ascii_word: str) -> str:
     """Fold a transliterated word to its phonetic key (``Whitkoff`` -> ``vitkof``)."""
+    if len(ascii_word) > _MAX_CACHED_KEY:  # a feed's 150,000-letter "word" is not kept
+        return _fold(ascii_word)
+    return _cached_fold(ascii_word)
+
+
+def _fold(ascii_word: str) -> str:
     key = ascii_word.lower()
     for pattern, repl in _FOLDS:
         key = pattern.sub(repl, key)
     return key
+
+
+_MAX_CACHED_KEY = 40
+# An article's case forms share their stems (Трампа, Трампом: трамп); bounded in entries
+# and, through _MAX_CACHED_KEY, in size (65,536 x 40 letters).
+_cached_fold = functools.lru_cache(maxsize=65_536)(_fold)
 
 
 def strip_possessive(word: str) -> str:

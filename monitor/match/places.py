@@ -74,6 +74,11 @@ class _Places:
         self._official: set[str] = set()  # CLDR's names: never a nickname
         self._lock = threading.Lock()
 
+    def one(self, word: str) -> frozenset[str]:
+        """The other names of one capitalised word (see :meth:`get`)."""
+        known = self._known.get(word)  # a dict read: no lock needed, entries never change
+        return known if known is not None else self.get([word]).get(word, frozenset())
+
     def get(self, words: Iterable[str]) -> dict[str, frozenset[str]]:
         """``{word: other names}`` for capitalised ``words`` that name a place (absent
         when none does). The word itself is not among its other names."""
@@ -181,7 +186,7 @@ def place_names(word: str) -> frozenset[str]:
     """Other one-word names of the place a capitalised word names: ``Kyiv`` ->
     ``{"Київ", "Киев", "Kiev", ...}``; ``Німеччина`` -> ``{"Germany", "Германия"}``.
     Empty when the word names no city of 15,000 people or more and no country."""
-    return frozenset(n for n in PLACES.get([word]).get(word, ()) if not is_phrase(n))
+    return frozenset(n for n in PLACES.one(word) if not is_phrase(n))
 
 
 def is_official(name: str) -> bool:
@@ -193,7 +198,7 @@ def place_phrases(name: str) -> frozenset[str]:
     """The other names of a place that a one-word name cannot stand for: for a name of
     several words all its other names (``Saint Petersburg`` -> ``{"Санкт-Петербург",
     "Петербург", ...}``), for one word its names of several words (``Britain``?)."""
-    names = PLACES.get([name]).get(name, frozenset())
+    names = PLACES.one(name)
     return names if is_phrase(name) else frozenset(n for n in names if is_phrase(n))
 
 

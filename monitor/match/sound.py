@@ -103,6 +103,11 @@ class _Pronunciations:
         self._known: dict[str, tuple[tuple[str, ...], ...]] = {}
         self._lock = threading.Lock()
 
+    def one(self, word: str) -> tuple[tuple[str, ...], ...]:
+        """The pronunciations of one lower-case word (empty when unknown)."""
+        known = self._known.get(word)  # a dict read: no lock needed, entries never change
+        return known if known is not None else self.get([word]).get(word, ())
+
     def get(self, words: Iterable[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
         """``{word: pronunciations}`` for the lower-case ``words`` (absent when unknown)."""
         wanted = {w for w in words if w.isascii() and w.isalpha()}
@@ -275,7 +280,7 @@ def sound_renderings(word: str) -> frozenset[str]:
     ``trump`` -> ``{"трамп"}``; ``haley`` -> ``{"гейлі", "хейлі"}``. Empty when the
     dictionary does not know the word.
     """
-    return frozenset().union(*map(spell, PRONUNCIATIONS.get([word]).get(word, ())))
+    return frozenset().union(*map(spell, PRONUNCIATIONS.one(word)))
 
 
 def prefetch(words: Iterable[str]) -> None:

@@ -22,6 +22,7 @@ languages and needs panphon's tables; it was measured against the CMU route in
 
 from __future__ import annotations
 
+import functools
 import re
 from itertools import islice, product
 
@@ -312,22 +313,31 @@ LANGUAGES: dict[str, tuple[Rule, ...]] = {
 def read(word: str, rules: tuple[Rule, ...]) -> set[str]:
     """A normalised Latin word's Cyrillic renderings by one language's reading rules
     (at most MAX_PER_LANGUAGE); empty when it holds a letter no table knows."""
+    pattern, choices = _combined(rules)
     options: list[tuple[str, ...]] = []
     pos = 0
     while pos < len(word):
-        for pattern, choices in rules:
-            m = pattern.match(word, pos)
-            if m and m.end() > pos:
-                options.append(choices)
-                pos = m.end()
-                break
-        else:
-            letter = _LETTERS.get(word[pos])
-            if letter is None:
-                return set()
-            options.append(letter)
-            pos += 1
+        m = pattern.match(word, pos)
+        if m and m.end() > pos and m.lastindex:
+            options.append(choices[m.lastindex - 1])
+            pos = m.end()
+            continue
+        letter = _LETTERS.get(word[pos])
+        if letter is None:
+            return set()
+        options.append(letter)
+        pos += 1
     return {"".join(c) for c in islice(product(*options), MAX_PER_LANGUAGE)} - {""}
+
+
+@functools.cache
+def _combined(rules: tuple[Rule, ...]) -> tuple[re.Pattern[str], tuple[tuple[str, ...], ...]]:
+    """A language's rules as one alternation, tried in order at a position (the first
+    alternative that matches wins, as in the list): one regex call per letter group."""
+    if any(p.groups for p, _ in rules):  # a group inside a rule would shift the numbering
+        raise ValueError("a reading rule has a capturing group: use (?:...)")
+    alternation = "|".join(f"({p.pattern})" for p, _ in rules)
+    return re.compile(alternation), tuple(choices for _, choices in rules)
 
 
 # A romanised Arabic or Persian name shows it in its letters; without them the Arabic
