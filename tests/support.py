@@ -23,7 +23,11 @@ def shared_path(*parts: str) -> Path:
     """A path under ../shared, or skip the test with a reason when it is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: the shared test data lives beside the checkout")
+        pytest.skip(
+            f"optional test data is absent ({path}): these tests check the matcher and the "
+            "parsers against real feeds and articles kept beside the developers' checkout; "
+            "the install is fine without them"
+        )
     return path
 
 

@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_S = 6 * 3600
 
 
+# [monitor] keys a reload cannot apply: the database engine and the health server are
+# made at start. A reload keeps their old values and logs that they need a restart.
+RESTART_KEYS = ("database", "http", "http_public")
+
+
 class Daemon:
     """One running press-monitor: config, database, scheduler, signals, health."""
 
@@ -236,16 +241,24 @@ class Daemon:
             event(log, "config.reload_failed", logging.ERROR, path=self.config.path, error=str(exc))
             self.notifier.ready(status=f"config reload failed, running on the old config: {exc}")
             return False
-        if config.monitor.database != self.config.monitor.database:
+        old = self.config.monitor
+        pending = [k for k in RESTART_KEYS if getattr(config.monitor, k) != getattr(old, k)]
+        for key in pending:  # kept as they are until a restart, and said so
             event(
                 log,
-                "config.reload_database_ignored",
+                "config.reload_database_ignored"
+                if key == "database"
+                else "config.reload_key_ignored",
                 logging.WARNING,
-                reason="changing [monitor].database needs a restart",
+                key=f"[monitor].{key}",
+                reason=f"changing [monitor].{key} needs a restart",
             )
+        if pending:
             config = dataclasses.replace(
                 config,
-                monitor=dataclasses.replace(config.monitor, database=self.config.monitor.database),
+                monitor=dataclasses.replace(
+                    config.monitor, **{key: getattr(old, key) for key in pending}
+                ),
             )
         self.config = config
         self.runtime.config = config
@@ -260,7 +273,10 @@ class Daemon:
             rules=len(config.rules),
             channels=len(config.channels),
         )
-        self.notifier.ready(status="config reloaded")
+        restart = ", ".join(f"[monitor].{key}" for key in pending)
+        self.notifier.ready(
+            status=f"config reloaded; {restart} needs a restart" if pending else "config reloaded"
+        )
         return True
 
     # -- the service -------------------------------------------------------------------
