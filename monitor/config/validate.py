@@ -15,6 +15,7 @@ contract (tests and users read them), and the tables are a few dozen lines.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import tomllib
 from collections.abc import Collection, Mapping
@@ -42,7 +43,7 @@ from monitor.records import (
     RuleConfig,
     channel_kind,
 )
-from monitor.secrets import mask_url, register_secret
+from monitor.secrets import mask_text, mask_url, register_secret
 from monitor.text import printable
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -66,12 +67,32 @@ class Sections:
     warnings: tuple[str, ...]
 
 
-def _is_usable_apprise_url(url: str, kind: ChannelKind) -> bool:
-    """True when apprise can build a notifier from ``url``; ``console://`` is ours
-    (:mod:`monitor.notify.console` registers it before sending)."""
+def _apprise_problem(url: str, kind: ChannelKind) -> str | None:
+    """None when apprise can build a notifier from ``url`` (``console://`` is ours:
+    :mod:`monitor.notify.console` registers it before sending), else apprise's own reason
+    ("Invalid ~From~ email specified: …"), which it only logs. Lines that repeat the URL
+    are left out: they may hold its secrets."""
     import apprise
 
-    return kind == "console" or apprise.Apprise.instantiate(url) is not None
+    if kind == "console":
+        return None
+    reasons: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if record.levelno >= logging.WARNING and "://" not in message:
+                reasons.append(message)
+
+    handler = _Collect()
+    logger = logging.getLogger("apprise")
+    logger.addHandler(handler)
+    try:
+        if apprise.Apprise.instantiate(url) is not None:
+            return None
+    finally:
+        logger.removeHandler(handler)
+    return "; ".join(dict.fromkeys(reasons)) or "unknown scheme or malformed URL"
 
 
 class Validator:
@@ -279,11 +300,12 @@ class Validator:
             )
         url = self.expand_env(value, key)
         kind = channel_kind(url)
-        if not _is_usable_apprise_url(url, kind):
+        problem = _apprise_problem(url, kind)
+        if problem:
             raise self.error(
                 key,
-                f"apprise cannot use {shown(mask_url(value))}: unknown scheme or "
-                "malformed URL (see https://github.com/caronc/apprise/wiki)",
+                f"apprise cannot use {shown(mask_url(value))}: {mask_text(problem)} "
+                "(see https://github.com/caronc/apprise/wiki)",
             )
         problem = port_problem(url)
         if problem:

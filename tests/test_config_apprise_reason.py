@@ -1,0 +1,30 @@
+"""check-config says why apprise refuses a channel URL (its reason was only in apprise's own
+log), and the reason never carries the URL's secrets (issue 13)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        # No valid From address: the user part of a bare IP host is not an e-mail address.
+        ("mailtos://user:s3cretpass@127.0.0.1:8025?to=desk@example.org", "Invalid ~From~ email"),
+        ("foo://bar", "unknown scheme or malformed URL"),
+    ],
+)
+def test_check_config_gives_apprises_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, reason: str
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[channels]\nmail = "{url}"\n')
+    assert main(["--config", str(cfg), "check-config"]) == 2
+    captured = capsys.readouterr()
+    assert "channels.mail: apprise cannot use" in captured.err
+    assert reason in captured.err
+    assert "s3cretpass" not in captured.out + captured.err
