@@ -28,3 +28,18 @@ def test_check_config_gives_apprises_reason(
     assert "channels.mail: apprise cannot use" in captured.err
     assert reason in captured.err
     assert "s3cretpass" not in captured.out + captured.err
+
+
+def test_check_config_warns_about_a_rule_without_channels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[channels]\ndesk = "json://127.0.0.1:9/hook"\n\n[[feeds]]\nurl = "feed.xml"\n\n'
+        '[[rules]]\nname = "quiet"\nquery = "Witkoff"\n\n'
+        '[[rules]]\nname = "loud"\nquery = "Trump"\nchannels = ["desk"]\n'
+    )
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    err = capsys.readouterr().err
+    assert "rule 'quiet' has no channels: its matches are recorded but never sent" in err
+    assert "'loud' has no channels" not in err

@@ -191,15 +191,24 @@ class Validator:
                 "monitor.operator_channel",
                 f"unknown channel {shown(monitor.operator_channel)}; defined: {', '.join(channels) or 'none'}",
             )
-        warnings = tuple(
-            f"{self.path}: feed {f.url} is a local file that does not exist (yet)"
-            for f in feeds
-            if f.is_local and not _exists(f.url)
-        ) + tuple(
-            f"{self.path}: rule {r.name!r} needs min_sources = {r.min_sources} feeds, "
-            f"but only {len(feeds)} are configured: it can never alert"
-            for r in rules
-            if r.min_sources > len(feeds)
+        warnings = (
+            tuple(
+                f"{self.path}: feed {f.url} is a local file that does not exist (yet)"
+                for f in feeds
+                if f.is_local and not _exists(f.url)
+            )
+            + tuple(
+                f"{self.path}: rule {r.name!r} needs min_sources = {r.min_sources} feeds, "
+                f"but only {len(feeds)} are configured: it can never alert"
+                for r in rules
+                if r.min_sources > len(feeds)
+            )
+            + tuple(
+                f"{self.path}:{self.line_of(f'rules[{i}]') or '?'}: rule {r.name!r} has no "
+                'channels: its matches are recorded but never sent (add channels = ["..."])'
+                for i, r in enumerate(rules)
+                if not r.channels
+            )
         )
         return Sections(
             monitor=monitor,
