@@ -1,5 +1,5 @@
-"""check-config says why apprise refuses a channel URL (its reason was only in apprise's own
-log), and the reason never carries the URL's secrets (issue 13)."""
+"""check-config says what is wrong or odd in words a user acts on: apprise's own reason for a
+channel URL it refuses (without the URL's secrets), and a rule that sends nothing (issue 13)."""
 
 from __future__ import annotations
 
