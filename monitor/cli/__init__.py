@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(sub)
+    ops.adopt_run(sub.choices["run"])  # run --once: its summary and exit status
     for choice in sub.choices.values():
         _add_common_recursively(choice)
     return parser
