@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.config import Config
 from monitor.errors import DeliveryError
@@ -50,8 +50,21 @@ PACE_BUDGET_S = 10.0  # longest a cycle keeps sending (and at most tick_s / 2)
 
 
 @dataclass(frozen=True, slots=True)
+class Undelivered:
+    """Alerts of one channel that a cycle could not deliver: back to ``pending`` until
+    ``retry_at``, or ``dead`` (out of attempts or refused for good: no ``retry_at``)."""
+
+    channel: str
+    alert_ids: tuple[int, ...]
+    dead: bool
+    error: str  # masked
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryReport:
-    """What one cycle did, counted in alert rows (``messages``: messages sent)."""
+    """What one cycle did, counted in alert rows (``messages``: messages sent; ``failed``:
+    alerts that failed and will be retried; ``undelivered``: which ones, and why)."""
 
     sent: int = 0
     failed: int = 0
@@ -59,6 +72,7 @@ class DeliveryReport:
     held: int = 0
     messages: int = 0
     notices_sent: int = 0
+    undelivered: tuple[Undelivered, ...] = ()
 
 
 class _Tally:
@@ -66,6 +80,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.sent = self.failed = self.dead = self.held = self.messages = self.notices = 0
+        self.undelivered: list[Undelivered] = []
 
     def report(self) -> DeliveryReport:
         return DeliveryReport(
@@ -75,6 +90,7 @@ class _Tally:
             held=self.held,
             messages=self.messages,
             notices_sent=self.notices,
+            undelivered=tuple(self.undelivered),
         )
 
 
@@ -354,18 +370,26 @@ class DeliveryCycle:
             dead = outbox.mark_failed(s, ids, error, retry_at, max_attempts, exc.permanent)
             if dead:
                 self._notify_dead(s, channel.name, [a for a in alerts if a.id in dead], error)
-        self.tally.failed += len(alerts) - len(dead)
+        retried = tuple(a.id for a in alerts if a.id not in dead)
+        self.tally.failed += len(retried)
         self.tally.dead += len(dead)
-        event(
-            log,
-            "alert.failed",
-            level=logging.WARNING,
-            channel=channel.name,
-            alerts=len(alerts),
-            dead=len(dead),
-            error=error,
-            retry_at=retry_at.isoformat(),
-        )
+        if retried:
+            self.tally.undelivered.append(
+                Undelivered(channel.name, retried, False, error, retry_at)
+            )
+        if dead:
+            self.tally.undelivered.append(Undelivered(channel.name, tuple(dead), True, error))
+        # retry_at only when something will be retried: a dead alert has none.
+        fields: dict[str, Any] = {
+            "channel": channel.name,
+            "alerts": len(alerts),
+            "retried": len(retried),
+            "dead": len(dead),
+            "error": error,
+        }
+        if retried:
+            fields["retry_at"] = retry_at.isoformat()
+        event(log, "alert.failed", logging.WARNING, **fields)
 
     def fail_unknown_channel(self, name: str, alerts: Sequence[Alert]) -> None:
         """Alerts for a channel no longer in the config cannot be sent: they die, with a notice."""
@@ -377,6 +401,8 @@ class DeliveryCycle:
             dead = outbox.mark_failed(s, ids, error, now, max_attempts, permanent=True)
             self._notify_dead(s, name, [a for a in alerts if a.id in dead], error)
         self.tally.dead += len(dead)
+        if dead:
+            self.tally.undelivered.append(Undelivered(name, tuple(dead), True, error))
 
     def _notify_dead(
         self, session: Session, channel: str, dead: Sequence[Alert], error: str

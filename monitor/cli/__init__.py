@@ -3,11 +3,16 @@
 Each area registers its subcommands from its own module (``register(subparsers)``);
 every handler is ``(args, ctx) -> int`` and returns the exit code. Expected errors
 become one-line messages: a config error exits 2, other expected errors exit 1.
+
+Every command behaves in a pipe: when the reader goes away early (``monitor status |
+head -1``), the command ends quietly, without a traceback, with exit status 141
+(128 + SIGPIPE, what a shell reports for ``cat`` in the same place).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +23,8 @@ from monitor.cli.output import error_prefix
 from monitor.errors import ConfigError, MonitorError
 from monitor.log import LOG_FORMATS, LOG_LEVELS, setup_logging
 from monitor.secrets import mask_text
+
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`)
 
 # The modules that add subcommands, in the order `monitor --help` lists them.
 COMMAND_MODULES = (core, db, rules, terms, feeds, alerts, ops)
@@ -61,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(sub)
+    ops.adopt_run(sub.choices["run"])  # run --once: its summary and exit status
     for choice in sub.choices.values():
         _add_common_recursively(choice)
     return parser
@@ -83,7 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(args)
     try:
         code: int = args.handler(args, ctx)
+        sys.stdout.flush()  # here, so that a closed pipe is seen here, not at exit
         return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except ConfigError as exc:
         print(f"config error: {mask_text(str(exc))}", file=sys.stderr)
         return 2
@@ -92,6 +103,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _reader_went_away() -> int:
+    """The reader closed stdout (``| head``): no traceback, nothing more to write.
+
+    Python's documented recipe: what is still buffered for stdout would fail again at
+    exit ("Exception ignored ... BrokenPipeError"), so stdout is pointed at /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # a stdout without a file descriptor (tests): nothing to do
+        pass
+    return EXIT_CLOSED_PIPE
 
 
 def run() -> None:

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal
 
+from monitor.cli import ops
 from monitor.cli.context import Context
 from monitor.config import Config
 from monitor.errors import DeliveryError
@@ -14,7 +15,7 @@ from monitor.notify.format import format_time, one_line, render_alert
 from monitor.notify.send import send_message
 from monitor.records import ALERT_STATUSES, Alert, AlertStatus, Evidence
 from monitor.secrets import mask_text, url_secrets
-from monitor.store import outbox, views
+from monitor.store import db, outbox, state, views
 from monitor.store.db import session_scope
 
 TEST_LINK = "https://github.com/press-monitor/press-monitor"
@@ -75,6 +76,10 @@ def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
     with session_scope(ctx.session_factory()) as s:
         lines = views.recent_alerts(s, args.status, max(1, args.limit))
         counts = views.alert_status_counts(s)
+    totals = " · ".join(f"{status} {n}" for status, n in counts.items())
+    if not lines:  # a bare header would read as a broken listing
+        print(f"no {args.status + ' ' if args.status else ''}alerts ({totals})")
+        return 0
     print(
         f"{'ID':>6}  {'TIME':<20} {'RULE':<16} {'CHANNEL':<12} {'STATUS':<8} {'ATT':>3}  "
         f"{'NEXT TRY':<20} {'LAST ERROR':<40} TITLE"
@@ -87,26 +92,60 @@ def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
             f"{one_line(a.channel, 12):<12} {shown_status(a, now):<8} {a.attempts:>3}  "
             f"{next_try(a, tz):<20} {error:<40} {one_line(a.title, 60)}"
         )
-    print(" · ".join(f"{status} {n}" for status, n in counts.items()))
+    print(totals)
     return 0
 
 
 def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
-    """``monitor alerts retry ID|--dead``: pending again with fresh attempts (never a sent one)."""
+    """``monitor alerts retry ID|--dead``: pending again with fresh attempts (never a sent one).
+
+    Exit 0 when queued (the message says who sends it: the running daemon, or the next
+    ``monitor run --once``), 1 for an alert already sent or being sent, 2 for an ID
+    that does not exist or no ID at all."""
     if args.id is None and not args.dead:
         print("error: give an alert ID or --dead", file=sys.stderr)
         return 2
-    with session_scope(ctx.session_factory()) as s:
-        ids = [] if args.dead else [args.id]
-        n = outbox.retry_alerts(s, datetime.now(UTC), ids, dead=args.dead)
-    if n == 0 and not args.dead:
-        print(
-            f"alert {args.id} not found, or already sent (sent alerts are never resent)",
-            file=sys.stderr,
-        )
+    now = datetime.now(UTC)
+    factory = ctx.session_factory()
+    with session_scope(factory) as s:
+        found = [] if args.dead else outbox.load_alerts(s, [args.id])
+        if not args.dead and not found:
+            print(f"error: no alert {args.id} (see 'monitor alerts')", file=sys.stderr)
+            return 2
+        n = outbox.retry_alerts(s, now, [] if args.dead else [args.id], dead=args.dead)
+    if args.dead and n == 0:
+        print("no dead alerts to retry")
+        return 0
+    if n == 0:  # found, but neither dead nor pending (or claimed in the meantime)
+        print(_not_retried(found[0]), file=sys.stderr)
         return 1
-    print(f"{n} alert(s) queued for delivery")
+    which = f"{n} alert(s)" if args.dead else f"alert {args.id}"
+    print(f"{which} queued for delivery: {who_sends(ctx.config(), factory, now)}")
     return 0
+
+
+def _not_retried(alert: Alert) -> str:
+    if alert.status == "sent":
+        return f"alert {alert.id} was already sent; sent alerts are never resent"
+    return (
+        f"alert {alert.id} is being sent right now; if that sender died, the next "
+        "delivery cycle sends it again once its claim has lapsed (5 minutes)"
+    )
+
+
+def who_sends(config: Config, factory: db.SessionFactory, now: datetime) -> str:
+    """Who will deliver a queued alert: the daemon if its heartbeat is fresh, else whoever
+    runs next (quiet hours and rate limits still apply)."""
+    tick_s = config.monitor.tick_s
+    beat = state.read_heartbeat(factory)
+    stale_after_s = max(ops.STALE_AFTER_MIN_S, 4 * tick_s)
+    if ops.daemon_state(beat, now, stale_after_s) == "running":
+        pid = f" (pid {beat.pid})" if beat.pid else ""
+        return f"the running daemon{pid} sends it at its next tick (every {tick_s:g} s)"
+    return (
+        "no daemon is running on this database: the next 'monitor run --once' sends it, "
+        "or the daemon ('monitor run', the service) once started"
+    )
 
 
 def sample_alert(channel: str, now: datetime) -> Alert:

@@ -1,9 +1,14 @@
-"""Operator commands: ``monitor status``.
+"""Operator commands: ``monitor status`` and the summary of ``monitor run --once``.
 
 ``status`` prints one screen: is the daemon up (its heartbeat in the ``state``
 table and its pid), feeds by state (:data:`monitor.schedule.FEED_STATES`), articles
 today, alerts by status, database size. Exit code 0 when the daemon is running, 3
 when it is not (as ``systemctl status``), 1 on an error, 2 on a config error.
+
+``run --once`` (:func:`cmd_run`; the daemon itself is :mod:`monitor.cli.core`'s) prints
+what the cycle did on stderr: feeds polled and failed, alerts queued, and what delivery
+did (sent, to retry, dead, each undelivered alert with its channel and error). Its exit
+status says whether everything due was delivered: :data:`RUN_ONCE_EPILOG`.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from monitor import schedule
+from monitor.cli import core
 from monitor.cli.context import Context
 from monitor.cli.output import EXPECTED_ERRORS, human_size, print_error
 from monitor.config import Config
 from monitor.errors import ConfigError
+from monitor.notify.format import format_time, one_line
 from monitor.records import ALERT_STATUSES, AlertStatus
 from monitor.schedule import FeedStatus
 from monitor.secrets import mask_text, mask_url
@@ -30,9 +37,25 @@ from monitor.store import db, state, views
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from monitor.delivery import DeliveryReport, Undelivered
+    from monitor.pipeline import CycleReport
+
 EXIT_NOT_RUNNING = 3
 STALE_AFTER_MIN_S = 120.0  # a heartbeat older than max(this, 4 ticks) means "not running"
 DaemonState = Literal["running", "stale", "stopped", "never"]
+
+EXIT_RETRY = 3  # run --once: an alert could not be delivered; it will be retried
+EXIT_DEAD = 4  # run --once: an alert is dead (out of attempts, or refused for good)
+RUN_ONCE_EPILOG = """\
+exit status of --once:
+  0  every alert that was due was delivered (or none was due); feeds that failed
+     are listed on stderr but do not change the exit status
+  1  an error (the database); 2  a config error
+  3  an alert could not be delivered and waits for its retry: a running daemon
+     or the next 'monitor run --once' sends it
+  4  an alert is dead (out of attempts, or refused for good): see
+     'monitor alerts --status dead', then 'monitor alerts retry --dead' once fixed
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +65,78 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--json", action="store_true", help="print the same facts as one JSON object")
     p.set_defaults(handler=cmd_status)
+
+
+def adopt_run(run: argparse.ArgumentParser) -> None:
+    """Give ``run`` (registered by :mod:`monitor.cli.core`) this module's ``--once``
+    summary and exit status, documented in its ``--help``."""
+    run.epilog = RUN_ONCE_EPILOG
+    run.formatter_class = argparse.RawDescriptionHelpFormatter
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    """``monitor run [--once]``: the daemon (:func:`monitor.cli.core.cmd_run`), or one
+    cycle, its summary on stderr and an exit status saying whether it all went out."""
+    from monitor.daemon.service import Daemon
+
+    if not args.once:
+        return core.cmd_run(args, ctx)
+    config = ctx.config()
+    daemon = Daemon(config, ctx.environ)
+    try:
+        report = daemon.run_once(sole=core._no_daemon(config.monitor.database))
+    finally:
+        daemon.parse_pool.close()
+    delivery = daemon.last_delivery
+    assert delivery is not None  # run_once always delivers
+    for line in run_once_summary(report, delivery, config.monitor.timezone):
+        print(mask_text(line), file=sys.stderr)
+    return run_once_exit(delivery)
+
+
+def run_once_exit(delivery: DeliveryReport) -> int:
+    """0 when nothing due stayed undelivered, else :data:`EXIT_DEAD` or :data:`EXIT_RETRY`."""
+    if delivery.dead:
+        return EXIT_DEAD
+    return EXIT_RETRY if delivery.failed else 0
+
+
+def run_once_summary(report: CycleReport, delivery: DeliveryReport, timezone: str) -> list[str]:
+    """The lines ``run --once`` prints: the poll (its first line as it always was), each
+    failed feed, then delivery and each channel's undelivered alerts. No I/O."""
+    lines = [
+        f"polled {len(report.outcomes)} feeds: {report.new} new articles, "
+        f"{report.alerts} alerts queued, {report.failed} feeds failed"
+    ]
+    for o in report.outcomes:
+        if o.status == "error":
+            lines.append(f"  feed failed: {mask_url(o.url)}: {o.error_kind}: {o.error}")
+    held = f", {delivery.held} held for later" if delivery.held else ""
+    lines.append(
+        f"delivery: {delivery.sent} alerts sent, {delivery.failed} to retry, "
+        f"{delivery.dead} dead{held}"
+    )
+    lines += [_undelivered_line(u, timezone) for u in delivery.undelivered]
+    if delivery.failed:
+        lines.append(
+            "  alerts to retry are sent at their retry time by a running 'monitor run' "
+            "daemon, or by the next 'monitor run --once' after it"
+        )
+    if delivery.dead:
+        lines.append(
+            "  dead alerts are not retried: see 'monitor alerts --status dead'; "
+            "once the channel is fixed: 'monitor alerts retry --dead'"
+        )
+    return lines
+
+
+def _undelivered_line(u: Undelivered, timezone: str) -> str:
+    shown = ", ".join(str(i) for i in u.alert_ids[:5])
+    more = f" and {len(u.alert_ids) - 5} more" if len(u.alert_ids) > 5 else ""
+    which = f"alert{'s' if len(u.alert_ids) > 1 else ''} {shown}{more} to {u.channel}"
+    state = "dead" if u.dead else f"to retry at {format_time(u.retry_at, timezone) or '-'}"
+    return f"  not delivered: {which} ({state}): {one_line(u.error, 300)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -42,6 +42,9 @@ from monitor.secrets import mask_text
 from monitor.store import db, state, views
 from monitor.store.db import session_scope
 from monitor.store.feeds import sync_feeds
+
+if TYPE_CHECKING:
+    from monitor.delivery import DeliveryReport
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_S = 6 * 3600
@@ -81,12 +84,14 @@ class Daemon:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cycle_task: asyncio.Task[None] | None = None
         self.last_report: CycleReport | None = None
+        self.last_delivery: DeliveryReport | None = None  # of the last run_once
         self._cancelled = False
         self._scheduler: BackgroundScheduler | None = None
 
     # -- one-shot ------------------------------------------------------------------
     def run_once(self, *, sole: bool = False) -> CycleReport:
-        """Poll every feed once, deliver what is due, return the cycle report.
+        """Poll every feed once, deliver what is due, return the cycle report (what the
+        delivery did is kept in :attr:`last_delivery`).
 
         ``sole``: no daemon runs on this database, so every row left in ``sending`` was
         a killed process's and is sent again now rather than after the lease."""
@@ -96,9 +101,10 @@ class Daemon:
         # Unguarded, unlike the job: a database fault ends `run --once` with exit 1.
         config = self.runtime.config
         if sole:
-            deliver_due(self.session_factory, config, utcnow(), lease_s=0.0)
+            delivery = deliver_due(self.session_factory, config, utcnow(), lease_s=0.0)
         else:
-            deliver_due(self.session_factory, config, utcnow())
+            delivery = deliver_due(self.session_factory, config, utcnow())
+        self.last_delivery = delivery
         return report
 
     # -- jobs -----------------------------------------------------------------------

@@ -1,0 +1,195 @@
+"""``monitor run --once``: its summary counts what delivery did and its exit status says
+whether everything due went out; ``alerts retry`` and ``alerts --status`` say clearly what
+they did. Through the real CLI, a real SQLite file, the seed feed as a local file and a
+json:// channel to a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.store import db, state
+from tests.support import ROOT, LocalServer, Request, Response
+
+SEED_FEED = ROOT / "seeds" / "seed_feed.xml"
+
+
+class Hook:
+    """The json:// receiver: answers 500 while ``failing``; keeps what it accepted."""
+
+    def __init__(self, server: LocalServer) -> None:
+        self.failing = True
+        self.server = server
+        self.accepted: list[dict[str, str]] = []
+        server.route("/hook", self.answer)
+
+    def answer(self, req: Request) -> Response:
+        if self.failing:
+            return Response(500, {}, b"down")
+        self.accepted.append(json.loads(req.body))
+        return Response(200, {}, b"{}")
+
+    def received(self) -> list[dict[str, str]]:
+        return self.accepted
+
+
+@pytest.fixture
+def hook(http_server: LocalServer) -> Hook:
+    return Hook(http_server)
+
+
+def write_config(tmp_path: Path, hook: Hook, max_attempts: int) -> Path:
+    """The seed article (a local file) fires one rule whose channel is the hook."""
+    (tmp_path / "seed_feed.xml").write_bytes(SEED_FEED.read_bytes())
+    url = hook.server.url("/hook").removeprefix("http://")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[monitor]
+database = "sqlite:///{tmp_path}/monitor.db"
+timezone = "Europe/Kyiv"
+max_attempts = {max_attempts}
+
+[channels]
+hook = "json://{url}"
+
+[terms]
+coalition = ["coalition of the willing", "коаліція рішучих"]
+
+[[feeds]]
+url = "seed_feed.xml"
+language = "uk"
+backlog = "3650d"
+
+[[rules]]
+name = "witkoff-coalition"
+query = 'Witkoff AND @coalition'
+channels = ["hook"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def monitor(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:
+    """``monitor --config CONFIG ARGV...`` in this process: exit code, stdout, stderr."""
+    code = main(["--config", str(config), *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def failed_log_line(err: str) -> str:
+    [line] = [x for x in err.splitlines() if "event=alert.failed" in x]
+    return line
+
+
+def test_an_alert_that_went_dead_is_counted_and_exits_4(tmp_path, hook, capsys) -> None:
+    config = write_config(tmp_path, hook, max_attempts=1)
+
+    code, _, err = monitor(capsys, config, "run", "--once")
+
+    assert code == 4, err
+    lines = err.splitlines()
+    assert "polled 1 feeds: 5 new articles, 1 alerts queued, 0 feeds failed" in lines
+    assert "delivery: 0 alerts sent, 0 to retry, 1 dead" in lines
+    assert any(
+        x.startswith("  not delivered: alert 1 to hook (dead): ") and "500" in x for x in lines
+    ), err
+    assert "monitor alerts retry --dead" in err
+    line = failed_log_line(err)
+    assert "dead=1" in line and "retried=0" in line
+    assert "retry_at" not in line  # a dead alert is not retried: no retry time
+
+
+def test_an_alert_to_retry_is_counted_and_exits_3(tmp_path, hook, capsys) -> None:
+    config = write_config(tmp_path, hook, max_attempts=3)
+
+    code, _, err = monitor(capsys, config, "run", "--once")
+
+    assert code == 3, err
+    assert "delivery: 0 alerts sent, 1 to retry, 0 dead" in err.splitlines()
+    assert re.search(r"not delivered: alert 1 to hook \(to retry at 20\d\d-.+ EE[ST]\)", err), err
+    assert "next 'monitor run --once'" in err
+    line = failed_log_line(err)
+    assert "retried=1" in line and "dead=0" in line and "retry_at=" in line
+
+
+def test_everything_delivered_exits_0(tmp_path, hook, capsys) -> None:
+    hook.failing = False
+    config = write_config(tmp_path, hook, max_attempts=1)
+
+    code, _, err = monitor(capsys, config, "run", "--once")
+
+    assert code == 0, err
+    assert "delivery: 1 alerts sent, 0 to retry, 0 dead" in err.splitlines()
+    assert "not delivered" not in err
+    assert len(hook.received()) == 1
+    code, _, err = monitor(capsys, config, "run", "--once")  # nothing due: still 0
+    assert code == 0 and "delivery: 0 alerts sent, 0 to retry, 0 dead" in err
+
+
+def test_run_help_documents_the_exit_status_of_once(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "exit status of --once:" in out
+    for code in ("0", "3", "4"):
+        assert re.search(rf"^  {code}  ", out, re.M), out
+
+
+def test_retry_says_missing_sent_and_queued_apart_and_who_sends(tmp_path, hook, capsys) -> None:
+    """A dead alert, retried, goes out with the next run --once; a missing ID and a sent
+    alert each get their own answer."""
+    config = write_config(tmp_path, hook, max_attempts=1)
+    assert monitor(capsys, config, "run", "--once")[0] == 4
+
+    code, out, err = monitor(capsys, config, "alerts", "retry", "99")
+    assert (code, out) == (2, "") and err == "error: no alert 99 (see 'monitor alerts')\n"
+
+    code, out, _ = monitor(capsys, config, "alerts", "--status", "sent")
+    assert code == 0
+    assert out == "no sent alerts (pending 0 · sending 0 · sent 0 · dead 1)\n"
+
+    code, out, _ = monitor(capsys, config, "alerts", "retry", "1")
+    assert code == 0
+    assert out.startswith("alert 1 queued for delivery: no daemon is running on this database")
+    assert "the next 'monitor run --once' sends it" in out
+
+    hook.failing = False
+    code, _, err = monitor(capsys, config, "run", "--once")
+    assert code == 0 and "delivery: 1 alerts sent, 0 to retry, 0 dead" in err
+    assert len(hook.received()) == 1
+
+    code, out, err = monitor(capsys, config, "alerts", "retry", "1")
+    assert (code, out) == (1, "")
+    assert err == "alert 1 was already sent; sent alerts are never resent\n"
+
+    code, out, _ = monitor(capsys, config, "alerts", "--status", "dead")
+    assert (code, out) == (0, "no dead alerts (pending 0 · sending 0 · sent 1 · dead 0)\n")
+    code, out, _ = monitor(capsys, config, "alerts", "retry", "--dead")
+    assert (code, out) == (0, "no dead alerts to retry\n")
+    assert len(hook.received()) == 1  # nothing was sent twice
+
+
+def test_retry_names_the_running_daemon_that_sends_it(tmp_path, hook, capsys) -> None:
+    config = write_config(tmp_path, hook, max_attempts=1)
+    assert monitor(capsys, config, "run", "--once")[0] == 4
+    engine = db.make_engine(f"sqlite:///{tmp_path}/monitor.db", create=False)
+    try:  # what a live daemon writes every cycle: a fresh heartbeat and its (live) pid
+        state.record_heartbeat(db.make_session_factory(engine), datetime.now(UTC), os.getpid())
+    finally:
+        engine.dispose()
+
+    code, out, _ = monitor(capsys, config, "alerts", "retry", "--dead")
+
+    assert code == 0
+    assert out == (
+        f"1 alert(s) queued for delivery: the running daemon (pid {os.getpid()}) "
+        "sends it at its next tick (every 15 s)\n"
+    )
