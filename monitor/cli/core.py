@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_check_config)
 
 
-def _no_daemon(url: str) -> bool:
+def no_daemon(url: str) -> bool:
     """True when no daemon holds this SQLite database's lock (checked, then let go, so a
     daemon may start while ``--once`` runs). Beside a running ``--once`` this may send
     its in-flight message once more: the documented duplicate."""
@@ -38,30 +38,14 @@ def _no_daemon(url: str) -> bool:
 
 
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
-    """``monitor run [--once]``. The daemon holds the database's lock for its life (one
-    daemon per SQLite database); ``--once`` runs beside it. A corrupted database stops
-    either at start, and a fault mid-cycle ends ``--once`` with one line and exit 1."""
+    """``monitor run``: the daemon. It holds the database's lock for its life (one daemon
+    per SQLite database); ``--once`` (:func:`monitor.cli.ops.cmd_run`) runs beside it. A
+    corrupted database stops it at start."""
     from monitor.daemon.service import Daemon
 
     config = ctx.config()
-    if not args.once:
-        with db.acquire_database_lock(config.monitor.database):
-            return Daemon(config, ctx.environ).serve()
-    daemon = Daemon(config, ctx.environ)
-    try:
-        report = daemon.run_once(sole=_no_daemon(config.monitor.database))
-    finally:
-        daemon.parse_pool.close()
-    print(
-        f"polled {len(report.outcomes)} feeds: {report.new} new articles, "
-        f"{report.alerts} alerts queued, {report.failed} feeds failed",
-        file=sys.stderr,
-    )
-    for o in report.outcomes:
-        if o.status == "error":
-            line = f"  feed failed: {mask_url(o.url)}: {o.error_kind}: {o.error}"
-            print(mask_text(line), file=sys.stderr)
-    return 0
+    with db.acquire_database_lock(config.monitor.database):
+        return Daemon(config, ctx.environ).serve()
 
 
 def cmd_check_config(args: argparse.Namespace, ctx: Context) -> int:

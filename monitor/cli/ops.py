@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     config = ctx.config()
     daemon = Daemon(config, ctx.environ)
     try:
-        report = daemon.run_once(sole=core._no_daemon(config.monitor.database))
+        report = daemon.run_once(sole=core.no_daemon(config.monitor.database))
     finally:
         daemon.parse_pool.close()
     delivery = daemon.last_delivery
