@@ -158,7 +158,7 @@ def test_discover_prints_the_feeds_a_page_announces(ctx, http_server, capsys):
         b'<link rel="alternate" type="application/atom+xml" href="atom.xml"></head></html>'
     )
     url = http_server.static("/news/", page, {"Content-Type": "text/html"})
-    assert run(ctx, "feeds", "discover", url) == 0
+    assert run(ctx, "feeds", "discover", "--urls", url) == 0
     assert capsys.readouterr().out.split() == [
         http_server.url("/rss.xml"),
         http_server.url("/news/atom.xml"),
@@ -167,7 +167,7 @@ def test_discover_prints_the_feeds_a_page_announces(ctx, http_server, capsys):
 
 def test_discover_of_a_feed_url_prints_it_and_of_a_bare_page_fails(ctx, http_server, capsys):
     feed = http_server.static("/feed", RSS, {"Content-Type": "application/rss+xml"})
-    assert run(ctx, "feeds", "discover", feed) == 0
+    assert run(ctx, "feeds", "discover", "--urls", feed) == 0
     assert capsys.readouterr().out.strip() == feed
     bare = http_server.static(
         "/bare", b"<html><body>hi</body></html>", {"Content-Type": "text/html"}
@@ -189,9 +189,13 @@ def test_import_opml_appends_to_the_config_by_default(ctx, tmp_path, capsys):
     assert run(ctx, "feeds", "import-opml", str(opml)) == 0
     assert "imported 1 feeds" in capsys.readouterr().out
     assert config.read_text().endswith('[[feeds]]\nurl = "https://b.example/rss"\nname = "B"\n')
-    other = tmp_path / "other.toml"
+    other = tmp_path / "other.toml"  # both feeds are in the config now: nothing to write
     assert run(ctx, "feeds", "import-opml", str(opml), "--to", str(other)) == 0
-    assert other.read_text().count("[[feeds]]") == 2
+    assert "imported 0 feeds" in capsys.readouterr().out and not other.exists()
+    third = tmp_path / "third.toml"
+    opml.write_text('<opml><body><outline xmlUrl="https://c.example/rss"/></body></opml>')
+    assert run(ctx, "feeds", "import-opml", str(opml), "--to", str(third)) == 0
+    assert third.read_text().count("[[feeds]]") == 1
 
 
 def test_discover_falls_back_to_feed_looking_links_that_really_are_feeds(ctx, http_server, capsys):
@@ -199,7 +203,7 @@ def test_discover_falls_back_to_feed_looking_links_that_really_are_feeds(ctx, ht
     url = http_server.static("/", page, {"Content-Type": "text/html"})
     http_server.static("/feed/", RSS, {"Content-Type": "application/rss+xml"})
     http_server.static("/rss.xml", b"<html>gone</html>", {"Content-Type": "text/html"})
-    assert run(ctx, "feeds", "discover", url) == 0
+    assert run(ctx, "feeds", "discover", "--urls", url) == 0
     assert capsys.readouterr().out.split() == [http_server.url("/feed/")]
     assert http_server.hits("/about") == []
 
@@ -248,7 +252,7 @@ def test_discover_of_an_unreachable_host_says_try_again(ctx, capsys):
     assert "we retry" not in err
 
 
-@pytest.mark.parametrize("url", ["example.com/news", "ftp://example.com/feed", "http:///x"])
+@pytest.mark.parametrize("url", ["ftp://example.com/feed", "http:///x", "mailto:a@example.com"])
 def test_discover_of_a_non_http_url_is_a_usage_error(ctx, capsys, url):
     assert run(ctx, "feeds", "discover", url) == 2
     assert "is not an http(s) URL" in capsys.readouterr().err

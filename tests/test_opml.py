@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from monitor.cli.feeds import read_opml
+from monitor.cli.feeds import OpmlFileError, read_opml
 from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError
 from monitor.records import ImportedFeed
@@ -116,9 +116,9 @@ def test_config_that_cannot_take_feeds_is_left_untouched(tmp_path, content):
     ["not xml at all", '<!DOCTYPE o [<!ENTITY a "x"><!ENTITY b "&a;&a;">]><opml/>'],
     ids=["not-xml", "entity-expansion"],
 )
-def test_unreadable_opml_is_a_config_error(tmp_path, content):
+def test_unreadable_opml_is_refused_naming_the_file(tmp_path, content):
     path = tmp_path / "bad.opml"
     path.write_text(content)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(OpmlFileError) as info:
         read_opml(path)
     assert "bad.opml" in str(info.value)
