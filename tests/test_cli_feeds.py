@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.cli import feeds as feeds_cli
+from monitor.cli import main
 from monitor.config import Config
 from monitor.match import compile_rules
 from monitor.records import FeedConfig, FetchSettings, MonitorSettings
@@ -256,3 +258,61 @@ def test_discover_of_an_unreachable_host_says_try_again(ctx, capsys):
 def test_discover_of_a_non_http_url_is_a_usage_error(ctx, capsys, url):
     assert run(ctx, "feeds", "discover", url) == 2
     assert "is not an http(s) URL" in capsys.readouterr().err
+
+
+# -- through the real CLI: `monitor feeds discover` prints tables to paste ---------------
+
+
+def test_discover_prints_feeds_tables_with_the_titles_ready_to_paste(http_server, capsys):
+    """Before: bare URLs, one a line, no title."""
+    page = (
+        b'<html><head><link rel="alternate" type="application/rss+xml" title="World \x1b[31mnews"'
+        b' href="/rss.xml"><link rel="alternate" type="application/atom+xml" href="atom.xml">'
+        b"</head></html>"
+    )
+    url = http_server.static("/news/", page, {"Content-Type": "text/html"})
+    assert main(["feeds", "discover", url]) == 0
+    captured = capsys.readouterr()
+    assert tomllib.loads(captured.out) == {
+        "feeds": [
+            {"url": http_server.url("/rss.xml"), "name": "World [31mnews"},
+            {"url": http_server.url("/news/atom.xml")},
+        ]
+    }
+    assert captured.out.startswith("[[feeds]]\n")
+    assert "paste these 2 tables into the config" in captured.err
+
+
+def test_discover_names_a_fetched_feed_by_its_own_title(http_server, capsys):
+    rss = b'<rss version="2.0"><channel><title>Daily &amp; Co</title><item><guid>1</guid></item></channel></rss>'
+    feed = http_server.static("/feed", rss, {"Content-Type": "application/rss+xml"})
+    assert main(["feeds", "discover", feed]) == 0
+    assert capsys.readouterr().out == f'[[feeds]]\nurl = "{feed}"\nname = "Daily & Co"\n'
+    page = b'<html><body><a href="/feed">RSS</a></body></html>'
+    home = http_server.static("/", page, {"Content-Type": "text/html"})
+    assert main(["feeds", "discover", home]) == 0  # an <a> link checked by fetching it
+    assert tomllib.loads(capsys.readouterr().out)["feeds"] == [{"url": feed, "name": "Daily & Co"}]
+
+
+def test_discover_accepts_a_url_without_a_scheme_and_says_it_uses_https(capsys):
+    """Before: `example.com` was refused as not an http(s) URL (exit 2)."""
+    with socket.socket() as sock:  # a port nobody listens on: the https attempt fails fast
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert main(["feeds", "discover", f"127.0.0.1:{port}/news"]) == 1
+    err = capsys.readouterr().err
+    assert f"note: no scheme given: trying https://127.0.0.1:{port}/news" in err
+    assert "is not an http(s) URL" not in err and "could not talk to 127.0.0.1" in err
+
+
+def test_a_404_does_not_advise_the_command_being_run(http_server, capsys):
+    """Before: `feeds discover URL` answering 404 said `(monitor feeds discover SITE)`."""
+    url = http_server.static("/old/feed.xml", b"gone", {}, status=404)
+    assert main(["feeds", "discover", url]) == 1
+    err = capsys.readouterr().err
+    assert "discover SITE" not in err and f"discover {url}" not in err
+    assert f"the site's home page: monitor feeds discover {http_server.url('/')}\n" in err
+    home = http_server.static("/", b"gone", {}, status=404)
+    assert main(["feeds", "discover", home]) == 1
+    err = capsys.readouterr().err
+    assert "check the address in a browser" in err and "monitor feeds discover" not in err
