@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.cli import feeds as feeds_cli
+from monitor.cli import main
 from monitor.config import Config
 from monitor.match import compile_rules
 from monitor.records import FeedConfig, FetchSettings, MonitorSettings
@@ -158,7 +160,7 @@ def test_discover_prints_the_feeds_a_page_announces(ctx, http_server, capsys):
         b'<link rel="alternate" type="application/atom+xml" href="atom.xml"></head></html>'
     )
     url = http_server.static("/news/", page, {"Content-Type": "text/html"})
-    assert run(ctx, "feeds", "discover", url) == 0
+    assert run(ctx, "feeds", "discover", "--urls", url) == 0
     assert capsys.readouterr().out.split() == [
         http_server.url("/rss.xml"),
         http_server.url("/news/atom.xml"),
@@ -167,7 +169,7 @@ def test_discover_prints_the_feeds_a_page_announces(ctx, http_server, capsys):
 
 def test_discover_of_a_feed_url_prints_it_and_of_a_bare_page_fails(ctx, http_server, capsys):
     feed = http_server.static("/feed", RSS, {"Content-Type": "application/rss+xml"})
-    assert run(ctx, "feeds", "discover", feed) == 0
+    assert run(ctx, "feeds", "discover", "--urls", feed) == 0
     assert capsys.readouterr().out.strip() == feed
     bare = http_server.static(
         "/bare", b"<html><body>hi</body></html>", {"Content-Type": "text/html"}
@@ -189,9 +191,13 @@ def test_import_opml_appends_to_the_config_by_default(ctx, tmp_path, capsys):
     assert run(ctx, "feeds", "import-opml", str(opml)) == 0
     assert "imported 1 feeds" in capsys.readouterr().out
     assert config.read_text().endswith('[[feeds]]\nurl = "https://b.example/rss"\nname = "B"\n')
-    other = tmp_path / "other.toml"
+    other = tmp_path / "other.toml"  # both feeds are in the config now: nothing to write
     assert run(ctx, "feeds", "import-opml", str(opml), "--to", str(other)) == 0
-    assert other.read_text().count("[[feeds]]") == 2
+    assert "imported 0 feeds" in capsys.readouterr().out and not other.exists()
+    third = tmp_path / "third.toml"
+    opml.write_text('<opml><body><outline xmlUrl="https://c.example/rss"/></body></opml>')
+    assert run(ctx, "feeds", "import-opml", str(opml), "--to", str(third)) == 0
+    assert third.read_text().count("[[feeds]]") == 1
 
 
 def test_discover_falls_back_to_feed_looking_links_that_really_are_feeds(ctx, http_server, capsys):
@@ -199,7 +205,7 @@ def test_discover_falls_back_to_feed_looking_links_that_really_are_feeds(ctx, ht
     url = http_server.static("/", page, {"Content-Type": "text/html"})
     http_server.static("/feed/", RSS, {"Content-Type": "application/rss+xml"})
     http_server.static("/rss.xml", b"<html>gone</html>", {"Content-Type": "text/html"})
-    assert run(ctx, "feeds", "discover", url) == 0
+    assert run(ctx, "feeds", "discover", "--urls", url) == 0
     assert capsys.readouterr().out.split() == [http_server.url("/feed/")]
     assert http_server.hits("/about") == []
 
@@ -248,7 +254,65 @@ def test_discover_of_an_unreachable_host_says_try_again(ctx, capsys):
     assert "we retry" not in err
 
 
-@pytest.mark.parametrize("url", ["example.com/news", "ftp://example.com/feed", "http:///x"])
+@pytest.mark.parametrize("url", ["ftp://example.com/feed", "http:///x", "mailto:a@example.com"])
 def test_discover_of_a_non_http_url_is_a_usage_error(ctx, capsys, url):
     assert run(ctx, "feeds", "discover", url) == 2
     assert "is not an http(s) URL" in capsys.readouterr().err
+
+
+# -- through the real CLI: `monitor feeds discover` prints tables to paste ---------------
+
+
+def test_discover_prints_feeds_tables_with_the_titles_ready_to_paste(http_server, capsys):
+    """Before: bare URLs, one a line, no title."""
+    page = (
+        b'<html><head><link rel="alternate" type="application/rss+xml" title="World \x1b[31mnews"'
+        b' href="/rss.xml"><link rel="alternate" type="application/atom+xml" href="atom.xml">'
+        b"</head></html>"
+    )
+    url = http_server.static("/news/", page, {"Content-Type": "text/html"})
+    assert main(["feeds", "discover", url]) == 0
+    captured = capsys.readouterr()
+    assert tomllib.loads(captured.out) == {
+        "feeds": [
+            {"url": http_server.url("/rss.xml"), "name": "World [31mnews"},
+            {"url": http_server.url("/news/atom.xml")},
+        ]
+    }
+    assert captured.out.startswith("[[feeds]]\n")
+    assert "paste these 2 tables into the config" in captured.err
+
+
+def test_discover_names_a_fetched_feed_by_its_own_title(http_server, capsys):
+    rss = b'<rss version="2.0"><channel><title>Daily &amp; Co</title><item><guid>1</guid></item></channel></rss>'
+    feed = http_server.static("/feed", rss, {"Content-Type": "application/rss+xml"})
+    assert main(["feeds", "discover", feed]) == 0
+    assert capsys.readouterr().out == f'[[feeds]]\nurl = "{feed}"\nname = "Daily & Co"\n'
+    page = b'<html><body><a href="/feed">RSS</a></body></html>'
+    home = http_server.static("/", page, {"Content-Type": "text/html"})
+    assert main(["feeds", "discover", home]) == 0  # an <a> link checked by fetching it
+    assert tomllib.loads(capsys.readouterr().out)["feeds"] == [{"url": feed, "name": "Daily & Co"}]
+
+
+def test_discover_accepts_a_url_without_a_scheme_and_says_it_uses_https(capsys):
+    """Before: `example.com` was refused as not an http(s) URL (exit 2)."""
+    with socket.socket() as sock:  # a port nobody listens on: the https attempt fails fast
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert main(["feeds", "discover", f"127.0.0.1:{port}/news"]) == 1
+    err = capsys.readouterr().err
+    assert f"note: no scheme given: trying https://127.0.0.1:{port}/news" in err
+    assert "is not an http(s) URL" not in err and "could not talk to 127.0.0.1" in err
+
+
+def test_a_404_does_not_advise_the_command_being_run(http_server, capsys):
+    """Before: `feeds discover URL` answering 404 said `(monitor feeds discover SITE)`."""
+    url = http_server.static("/old/feed.xml", b"gone", {}, status=404)
+    assert main(["feeds", "discover", url]) == 1
+    err = capsys.readouterr().err
+    assert "discover SITE" not in err and f"discover {url}" not in err
+    assert f"the site's home page: monitor feeds discover {http_server.url('/')}\n" in err
+    home = http_server.static("/", b"gone", {}, status=404)
+    assert main(["feeds", "discover", home]) == 1
+    err = capsys.readouterr().err
+    assert "check the address in a browser" in err and "monitor feeds discover" not in err

@@ -279,7 +279,7 @@ def test_discover_never_prints_a_hostile_link(server, capsys):
         f'<link rel="alternate" type="application/rss+xml" href="{clean}"></head></html>'
     ).encode()
     url = server.static("/site", page, {"Content-Type": "text/html"})
-    assert cli(Ctx(), "feeds", "discover", url) == 0
+    assert cli(Ctx(), "feeds", "discover", "--urls", url) == 0
     assert capsys.readouterr().out == f"{clean}\n"
 
 
@@ -294,7 +294,7 @@ def test_discover_never_prints_an_announced_feed_on_a_refused_address(server, ca
         f'<link rel="alternate" type="application/rss+xml" href="{ours}"></head></html>'
     ).encode()
     url = server.static("/announces", page, {"Content-Type": "text/html"})
-    assert cli(Ctx(), "feeds", "discover", url) == 0
+    assert cli(Ctx(), "feeds", "discover", "--urls", url) == 0
     assert capsys.readouterr().out == f"{ours}\n"
 
 
@@ -309,7 +309,7 @@ def test_discover_checks_candidate_links_against_the_page_address(server, capsys
     ).encode()
     url = server.static("/links", page, {"Content-Type": "text/html"})
     started = time.monotonic()
-    assert cli(Ctx(), "feeds", "discover", url) == 0
+    assert cli(Ctx(), "feeds", "discover", "--urls", url) == 0
     assert capsys.readouterr().out == f"{good}\n"
     assert time.monotonic() - started < 10  # nothing waited on a connect to 10.0.0.1
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 import tomllib
+from pathlib import Path
 
 import pytest
 
-from monitor.cli.feeds import read_opml
+from monitor.cli import main
+from monitor.cli.feeds import OpmlFileError, read_opml
 from monitor.config.edit import append_feeds_toml
 from monitor.errors import ConfigError
 from monitor.records import ImportedFeed
@@ -116,9 +121,161 @@ def test_config_that_cannot_take_feeds_is_left_untouched(tmp_path, content):
     ["not xml at all", '<!DOCTYPE o [<!ENTITY a "x"><!ENTITY b "&a;&a;">]><opml/>'],
     ids=["not-xml", "entity-expansion"],
 )
-def test_unreadable_opml_is_a_config_error(tmp_path, content):
+def test_unreadable_opml_is_refused_naming_the_file(tmp_path, content):
     path = tmp_path / "bad.opml"
     path.write_text(content)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(OpmlFileError) as info:
         read_opml(path)
     assert "bad.opml" in str(info.value)
+
+
+# -- through the real CLI: `monitor feeds import-opml` ----------------------------------
+
+MAIN = """# my press monitor
+[monitor]
+database = "sqlite:///{db}"   # keep this comment
+
+[[feeds]]
+url = "https://a.example/rss"   # first
+name = "A"
+
+[[feeds]]
+url = "https://b.example/rss"
+"""
+
+SIX = (
+    '<opml version="2.0"><body><outline text="news">'
+    + "".join(f'<outline text="{c.upper()}" xmlUrl="https://{c}.example/rss"/>' for c in "abcdef")
+    + "</outline></body></opml>"
+)
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    """A config beside its feeds file, run from another directory (as a user would)."""
+    cfg = tmp_path / "etc" / "config.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(MAIN.format(db=tmp_path / "monitor.db"), encoding="utf-8")
+    opml = tmp_path / "subs.opml"
+    opml.write_text(SIX, encoding="utf-8")
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    old_umask = os.umask(0o022)
+    yield cfg, opml
+    os.umask(old_umask)
+
+
+def test_import_to_a_file_skips_the_configs_feeds_and_adds_the_include_line(setup, capsys):
+    """Before: `imported 6 feeds (0 of 6 already listed)`, no word of `include`, and once
+    the user added it, check-config failed on the two duplicates."""
+    cfg, opml = setup
+    before = cfg.read_text(encoding="utf-8")
+    target = cfg.parent / "feeds.toml"
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert f"imported 4 feeds into {target} (2 of 6 already listed)" in out
+    assert f'added include = ["feeds.toml"] to [monitor] in {cfg}' in out
+    assert [f["url"] for f in tomllib.loads(target.read_text())["feeds"]] == [
+        f"https://{c}.example/rss" for c in "cdef"
+    ]
+    # one line inserted below [monitor]; every other byte, comments included, as it was
+    assert cfg.read_text(encoding="utf-8") == before.replace(
+        "[monitor]\n", '[monitor]\ninclude = ["feeds.toml"]\n'
+    )
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    assert "feeds (6)" in capsys.readouterr().out
+    # the service user (DynamicUser=) must be able to read it: 0644, not mkstemp's 0600
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    # a second run changes nothing and says the config reads the file already
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 0 feeds" in out and "already reads" in out
+    assert cfg.read_text(encoding="utf-8").count("include") == 1
+
+
+def test_import_skips_feeds_of_other_included_files_and_extends_the_include(setup, capsys):
+    cfg, opml = setup
+    (cfg.parent / "old.toml").write_text('[[feeds]]\nurl = "https://c.example/rss"\n')
+    text = cfg.read_text().replace("[monitor]\n", '[monitor]\ninclude = ["old.toml"]  # mine\n')
+    cfg.write_text(text)
+    target = cfg.parent / "new.toml"
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", str(target)]) == 0
+    assert "imported 3 feeds" in capsys.readouterr().out
+    assert 'include = ["old.toml", "new.toml"]  # mine\n' in cfg.read_text()
+    assert main(["--config", str(cfg), "check-config"]) == 0
+
+
+@pytest.mark.parametrize("how", ["multi-line-include", "no-include-flag"])
+def test_include_line_is_printed_when_it_cannot_be_added_safely(setup, capsys, how):
+    cfg, opml = setup
+    argv = ["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", "feeds.toml"]
+    if how == "multi-line-include":
+        (cfg.parent / "old.toml").write_text("")
+        cfg.write_text(
+            cfg.read_text().replace("[monitor]\n", '[monitor]\ninclude = [\n  "old.toml",\n]\n')
+        )
+    else:
+        argv.append("--no-include")
+    before = cfg.read_text()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # --to is relative to the working directory: the include entry is made absolute
+    target = Path("feeds.toml").resolve()
+    entries = (["old.toml"] if how == "multi-line-include" else []) + [str(target)]
+    assert f"[monitor] table has:\n  include = {json.dumps(entries, ensure_ascii=False)}" in out
+    assert cfg.read_text() == before
+
+
+def test_a_file_holding_a_feed_token_stays_private_and_says_so(setup, capsys):
+    cfg, opml = setup
+    opml.write_text(
+        '<opml><body><outline xmlUrl="https://x.example/rss?token=abcdef1234567890XYZ"/></body></opml>'
+    )
+    target = cfg.parent / "private.toml"
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert "readable only by you (0600)" in out and "DynamicUser=" in out
+    assert "abcdef1234567890XYZ" not in out
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>', "an RSS feed"),
+        (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title></feed>', "an Atom feed"),
+    ],
+)  # fmt: skip
+def test_a_feed_given_as_opml_is_a_usage_error_that_shows_the_feeds_table(
+    setup, capsys, body, kind
+):
+    """Before: `imported 0 feeds` and exit 0."""
+    cfg, _ = setup
+    feed = cfg.parent / "news.xml"
+    feed.write_bytes(body)
+    before = cfg.read_bytes()
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(feed)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"looks like {kind}, not an OPML list of feeds" in captured.err
+    assert f'[[feeds]]\nurl = "{feed}"' in captured.err
+    assert "config error" not in captured.err
+    assert cfg.read_bytes() == before
+
+
+def test_a_missing_opml_file_is_a_plain_usage_error(setup, capsys):
+    """Before: `config error: ...`, as if the config were wrong."""
+    cfg, _ = setup
+    assert main(["--config", str(cfg), "feeds", "import-opml", "nope.opml"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: cannot read nope.opml: No such file or directory\n"
+
+
+def test_an_opml_listing_no_feeds_writes_nothing_and_fails(setup, capsys):
+    cfg, opml = setup
+    opml.write_text('<opml><body><outline text="just a folder"/></body></opml>')
+    before = cfg.read_bytes()
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml)]) == 1
+    assert "lists no feeds" in capsys.readouterr().err
+    assert cfg.read_bytes() == before

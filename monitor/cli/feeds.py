@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import sys
+import tomllib
 from collections.abc import Collection
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -15,16 +16,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
-from monitor.config.edit import append_feeds_toml
+from monitor.config.edit import add_include, append_feeds_toml, feed_table, include_line
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch.addresses import AddressPolicy, parse_ip
 from monitor.fetch.client import FeedClient, checked_url, encode_spaces
 from monitor.fetch.failures import shown_url
 from monitor.notify.format import format_time
-from monitor.parse.discover import discover_feeds, feed_like_links
-from monitor.parse.opml import parse_opml
+from monitor.parse.discover import announced_titles, discover_feeds, feed_like_links
+from monitor.parse.opml import NotOpmlError, parse_opml
 from monitor.parse.pool import ParsePool
-from monitor.records import FetchSettings, ImportedFeed
+from monitor.records import FetchSettings, ImportedFeed, ParsedFeed
 from monitor.secrets import mask_text, mask_url
 from monitor.store.views import FeedView, feed_views
 from monitor.text import clean_http_url, scrub_line
@@ -41,12 +42,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lst.add_argument("--all", action="store_true", help="include feeds removed from the config")
     lst.set_defaults(handler=cmd_feeds)
-    disc = fsub.add_parser("discover", help="print the feed URLs a web page announces")
-    disc.add_argument("url", metavar="URL")
+    disc = fsub.add_parser(
+        "discover", help="print [[feeds]] tables for the feeds a web page announces"
+    )
+    disc.add_argument("url", metavar="URL", help="a page or feed URL (https:// if none given)")
+    disc.add_argument(
+        "--urls", action="store_true", help="print only the feed URLs, one a line (as before)"
+    )
     disc.set_defaults(handler=cmd_discover)
     imp = fsub.add_parser("import-opml", help="append the feeds of an OPML file to the config")
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("--to", metavar="PATH", help="TOML file to append to (default: the config)")
+    imp.add_argument(
+        "--no-include",
+        action="store_true",
+        help="with --to: do not add PATH to the config's [monitor] include, print the line",
+    )
     imp.set_defaults(handler=cmd_import_opml)
 
 
@@ -135,10 +146,16 @@ MAX_CANDIDATES = 5  # plain links to verify when a page announces no feed
 
 
 async def find_feeds(url: str, settings: FetchSettings) -> list[str]:
-    """Feed URLs for ``url``: itself when it already is a feed, else the feeds its page
+    """The URLs of :func:`find_titled_feeds`."""
+    return [feed.url for feed in await find_titled_feeds(url, settings)]
+
+
+async def find_titled_feeds(url: str, settings: FetchSettings) -> list[ImportedFeed]:
+    """Feeds for ``url``: itself when it already is a feed, else the feeds its page
     announces (``<link rel="alternate">``), else those of its feed-looking ``<a>`` links
     that really are feeds (at most :data:`MAX_CANDIDATES` are fetched, on the addresses
-    ``url`` itself may reach). Every document is parsed in a worker process with the
+    ``url`` itself may reach). Each has the feed's title when it was fetched, else the
+    ``<link title>``, scrubbed. Every document is parsed in a worker process with the
     daemon's time and memory bounds (:class:`~monitor.parse.pool.ParsePool`); a link
     holding a control, whitespace or bidi character is never printed. Raises
     :class:`FetchError` when the page itself cannot be fetched."""
@@ -151,16 +168,27 @@ async def find_feeds(url: str, settings: FetchSettings) -> list[str]:
             policy=policy,
         )
         body = page.body or b""
-        if await _is_feed(pool, body, page.headers.get("content-type"), page.url):
-            return [page.url]
+        parsed = await _parsed_feed(pool, body, page.headers.get("content-type"), page.url)
+        if parsed is not None:
+            return [ImportedFeed(page.url, _title(parsed.title))]
         announced = _reachable(_clean(discover_feeds(body, page.url)), policy)
         if announced:
-            return announced
+            titles = announced_titles(body, page.url)
+            return [ImportedFeed(u, _title(titles.get(u))) for u in announced]
         candidates = _clean(feed_like_links(body, page.url))[:MAX_CANDIDATES]
         checks = await asyncio.gather(
             *(_fetches_as_feed(client, pool, c, policy) for c in candidates)
         )
-    return [c for c, ok in zip(candidates, checks, strict=True) if ok]
+    return [
+        ImportedFeed(c, _title(feed.title))
+        for c, feed in zip(candidates, checks, strict=True)
+        if feed is not None
+    ]
+
+
+def _title(text: str | None) -> str | None:
+    """A title fit for a ``name = "..."`` line: one line, no controls, at most 200 chars."""
+    return _clip(scrub_line(text), 200) or None if text else None
 
 
 def _parse_pool(settings: FetchSettings) -> ParsePool:
@@ -185,17 +213,18 @@ def _reachable(urls: list[str], policy: AddressPolicy) -> list[str]:
     return out
 
 
-async def _is_feed(pool: ParsePool, body: bytes, content_type: str | None, url: str) -> bool:
+async def _parsed_feed(
+    pool: ParsePool, body: bytes, content_type: str | None, url: str
+) -> ParsedFeed | None:
     try:
-        await pool.parse(body, content_type, url)
+        return await pool.parse(body, content_type, url)
     except FetchError:
-        return False
-    return True
+        return None
 
 
 async def _fetches_as_feed(
     client: FeedClient, pool: ParsePool, url: str, policy: AddressPolicy
-) -> bool:
+) -> ParsedFeed | None:
     try:
         page = await client.get(
             url,
@@ -204,8 +233,8 @@ async def _fetches_as_feed(
             policy=policy,
         )
     except FetchError:
-        return False
-    return await _is_feed(pool, page.body or b"", page.headers.get("content-type"), page.url)
+        return None
+    return await _parsed_feed(pool, page.body or b"", page.headers.get("content-type"), page.url)
 
 
 def _fetch_settings(ctx: Context) -> FetchSettings:
@@ -216,61 +245,223 @@ def _fetch_settings(ctx: Context) -> FetchSettings:
 
 
 _DAEMON_RETRY = re.compile(r"we retry(?: in \d+ s as asked| with backoff)?")
+_DISCOVER_ADVICE = re.compile(r"find its new URL \(monitor feeds discover SITE\)")
 
 
-def discover_error(exc: FetchError) -> str:
-    """The CLI wording of a fetch failure: the daemon's "we retry ..." becomes advice
-    for a person at a prompt. No I/O."""
+def discover_error(exc: FetchError, url: str | None = None) -> str:
+    """The CLI wording of a fetch failure of ``url``: the daemon's "we retry ..." becomes
+    advice for a person at a prompt, and a 404's "find its new URL (monitor feeds
+    discover SITE)" (the command being run) names the site's home page instead, or
+    asks to check the address when ``url`` already is the home page. No I/O."""
     text = exc.message.replace("we poll too often; ", "the site limits requests; ")
     if exc.retry_after_s is not None:
         text = _DAEMON_RETRY.sub(f"try again in {exc.retry_after_s:.0f} s", text)
     text = _DAEMON_RETRY.sub("try again later", text)
-    return text.replace(" (raise the feed's interval if this repeats)", "")
+    text = text.replace(" (raise the feed's interval if this repeats)", "")
+    return _DISCOVER_ADVICE.sub(_home_page_advice(url), text)
+
+
+def _home_page_advice(url: str | None) -> str:
+    parts = urlsplit(url or "")
+    if not parts.netloc or (parts.path in ("", "/") and not parts.query):
+        return "check the address in a browser"
+    home = f"{parts.scheme}://{parts.netloc}/"
+    return f"check the address, or look for the feed from the site's home page: monitor feeds discover {shown_url(home)}"
+
+
+def with_scheme(url: str) -> tuple[str, bool]:
+    """``url`` with ``https://`` put in front when it names no scheme (``example.org``,
+    ``example.org/news``), and whether it was. ``ftp://...`` and ``http:/x`` are left as
+    they are (and refused later). No I/O."""
+    text = url.strip()
+    if "://" in text or text.startswith("/") or not text:
+        return text, False
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)", text):  # mailto:x, http:/x, not host:8080
+        return text, False
+    return "https://" + text, True
+
+
+def render_discovered(feeds: list[ImportedFeed]) -> str:
+    """Ready-to-paste ``[[feeds]]`` tables, one per feed, separated by a blank line. No I/O."""
+    return "\n".join(feed_table(f) for f in feeds)
 
 
 def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
-    """``monitor feeds discover URL``: one feed URL per line; exit 1 when none or the
-    page cannot be fetched, 2 when URL is not an http(s) URL."""
-    problem = checked_url(encode_spaces(args.url.strip()))
+    """``monitor feeds discover URL [--urls]``: a ``[[feeds]]`` table per feed found (the
+    bare URLs, one a line, with ``--urls``); exit 1 when none or the page cannot be
+    fetched, 2 when URL is not an http(s) URL. A URL without a scheme gets ``https://``."""
+    url, added_scheme = with_scheme(args.url)
+    problem = checked_url(encode_spaces(url))
     if problem is not None:
         print(f"error: {shown_url(args.url)} is not an http(s) URL ({problem})", file=sys.stderr)
         return 2
+    if added_scheme:
+        print(f"note: no scheme given: trying {shown_url(url)}", file=sys.stderr)
     try:
-        feeds = asyncio.run(find_feeds(args.url, _fetch_settings(ctx)))
+        feeds = asyncio.run(find_titled_feeds(url, _fetch_settings(ctx)))
     except FetchError as exc:
-        print(f"error: cannot fetch the page: {discover_error(exc)}", file=sys.stderr)
+        print(f"error: cannot fetch the page: {discover_error(exc, url)}", file=sys.stderr)
         return 1
     if not feeds:
-        print(f"{shown_url(args.url)} announces no RSS/Atom feed", file=sys.stderr)
+        print(f"{shown_url(url)} announces no RSS/Atom feed", file=sys.stderr)
         return 1
-    for feed in feeds:
-        print(feed)
+    if args.urls:
+        for feed in feeds:
+            print(feed.url)
+        return 0
+    print(render_discovered(feeds), end="")
+    many = f"these {len(feeds)} tables" if len(feeds) > 1 else "this table"
+    print(
+        f"paste {many} into the config (or a file in [monitor] include) to follow "
+        f"{'them' if len(feeds) > 1 else 'it'}",
+        file=sys.stderr,
+    )
     return 0
 
 
 # -- feeds import-opml --------------------------------------------------------------------
 
 
+class OpmlFileError(ValueError):
+    """The FILE of ``feeds import-opml`` cannot be read or is not an OPML list (exit 2)."""
+
+
 def read_opml(path: str | Path) -> list[ImportedFeed]:
-    """The feeds of the OPML file at ``path``; raises :class:`ConfigError` for a file that
-    cannot be read or is not valid OPML."""
+    """The feeds of the OPML file at ``path``; raises :class:`OpmlFileError` for a file
+    that cannot be read or is not OPML (a feed given by mistake says so, and how to
+    follow it instead)."""
+    shown = shown_url(str(path))
     try:
         body = Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read the OPML file: {exc.strerror}", path=str(path)) from exc
+        raise OpmlFileError(f"cannot read {shown}: {exc.strerror or exc}") from exc
     try:
         return parse_opml(body)
     except FetchError as exc:
-        raise ConfigError(f"not a valid OPML file: {exc}", path=str(path)) from exc
+        raise OpmlFileError(f"{shown} is not a valid OPML file: {exc.message}") from exc
+    except NotOpmlError as exc:
+        if exc.feed_kind is None:
+            raise OpmlFileError(f"{shown} is not an OPML file: {exc}") from exc
+        raise OpmlFileError(
+            f"{shown} {exc}: import-opml reads a subscription list exported by a feed "
+            "reader. To follow this feed, add it to the config:\n\n"
+            f"[[feeds]]\nurl = {_toml_str(_feed_path(path))}\n\n"
+            "(or its http(s) address, if it is a downloaded copy of a site's feed)"
+        ) from exc
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _feed_path(path: str | Path) -> str:
+    return str(Path(path).resolve())
+
+
+def _feeds_of(path: Path) -> tuple[list[str], list[str]] | None:
+    """The ``[[feeds]]`` URLs and ``[monitor] include`` entries of the TOML file at
+    ``path`` as written (no validation, ``${VAR}`` not expanded); ``None`` when it
+    cannot be read as TOML."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    feeds = data.get("feeds", [])
+    urls = (
+        [f["url"].strip() for f in feeds if isinstance(f, dict) and isinstance(f.get("url"), str)]
+        if isinstance(feeds, list)
+        else []
+    )
+    monitor = data.get("monitor", {})
+    include = monitor.get("include", []) if isinstance(monitor, dict) else []
+    entries = [e for e in include if isinstance(e, str)] if isinstance(include, list) else []
+    return urls, entries
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _include_entry(target: Path, config: Path) -> str:
+    """How ``[monitor] include`` in ``config`` names ``target``: relative to the config's
+    folder when below it, else absolute."""
+    absolute = target.resolve()
+    try:
+        return absolute.relative_to(config.resolve().parent).as_posix()
+    except ValueError:
+        return str(absolute)
 
 
 def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
-    """``monitor feeds import-opml FILE [--to PATH]``."""
-    feeds = read_opml(args.file)
-    target = args.to or ctx.config_path
-    added = append_feeds_toml(target, feeds)
+    """``monitor feeds import-opml FILE [--to PATH] [--no-include]``: append the new feeds
+    to the config, or to PATH; with PATH, feeds the config (or its other includes)
+    already lists are skipped, and PATH is added to ``[monitor] include`` when that can
+    be done without touching the rest of the config (else the line to add is printed)."""
+    try:
+        feeds = read_opml(args.file)
+    except OpmlFileError as exc:
+        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
+        return 2
+    if not feeds:
+        print(
+            f'error: {shown_url(args.file)} lists no feeds (no <outline xmlUrl="http...">): '
+            "nothing imported",
+            file=sys.stderr,
+        )
+        return 1
+    config = Path(ctx.config_path)
+    target = Path(args.to) if args.to else config
+    separate = not _same_file(target, config)
+    main = _feeds_of(config) if separate and config.exists() else None
+    elsewhere: set[str] = set()
+    includes: list[str] = []
+    if main is not None:
+        urls, includes = main
+        elsewhere.update(urls)
+        for entry in includes:
+            other = (config.parent / entry).expanduser()
+            if not _same_file(other, target) and (found := _feeds_of(other)) is not None:
+                elsewhere.update(found[0])
+    new = [f for f in feeds if f.url not in elsewhere]
+    existed = target.exists()
+    added = append_feeds_toml(target, new)
     print(
         f"imported {added} feeds into {target}"
         f" ({len(feeds) - added} of {len(feeds)} already listed)"
     )
+    if len(new) < len(feeds):
+        print(f"skipped {len(feeds) - len(new)} feeds already in {config} or its includes")
+    if added and not existed and target.stat().st_mode & 0o077 == 0:
+        print(
+            f"note: {target} is readable only by you (0600) because a feed URL in it holds a "
+            "credential; a service running as another user (DynamicUser=) cannot read it: "
+            "give that user read access, or move the secret into ${VAR} and make the file 0644"
+        )
+    if separate:
+        _report_include(args, config, target, includes)
     return 0
+
+
+def _report_include(
+    args: argparse.Namespace, config: Path, target: Path, includes: list[str]
+) -> None:
+    """Say whether the config reads ``target`` already, add it, or print the line to add."""
+    entry = _include_entry(target, config)
+    if any(_same_file((config.parent / e).expanduser(), target) for e in includes):
+        print(f"{config} already reads {target} ([monitor] include)")
+        return
+    line = include_line([*includes, entry])
+    if not config.exists():
+        print(f"the daemon reads these feeds only when the config's [monitor] table has:\n  {line}")
+        return
+    if not args.no_include:
+        try:
+            if add_include(config, entry):
+                print(f"added {line} to [monitor] in {config}")
+                return
+        except (OSError, UnicodeDecodeError, ValueError):
+            pass
+    print(f"the daemon reads these feeds only when {config}'s [monitor] table has:\n  {line}")

@@ -2,12 +2,18 @@
 
 :func:`append_feeds_toml` appends the feeds whose URL the TOML file does not list yet,
 leaving every existing byte of the file as it was; the file is replaced atomically.
+:func:`add_include` adds a file to ``[monitor] include`` by changing or inserting one
+line, and only when the result reads as exactly the old document plus that entry.
+A new file is created 0644 (less the umask) so a service user (``DynamicUser=``) can read
+it, or 0600 when a feed URL in it holds a credential; an existing file keeps its mode.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -15,6 +21,7 @@ from pathlib import Path
 
 from monitor.errors import ConfigError
 from monitor.records import ImportedFeed
+from monitor.secrets import url_secrets
 
 
 def _toml_string(value: str) -> str:
@@ -28,7 +35,8 @@ def _as_feed(feed: ImportedFeed | Mapping[str, str | None]) -> ImportedFeed:
     return ImportedFeed(str(feed["url"]), feed.get("name"), feed.get("language"))
 
 
-def _feed_table(feed: ImportedFeed) -> str:
+def feed_table(feed: ImportedFeed) -> str:
+    """One ``[[feeds]]`` table for ``feed``, ending in a newline. No I/O."""
     lines = ["[[feeds]]", f"url = {_toml_string(feed.url)}"]
     if feed.name:
         lines.append(f"name = {_toml_string(feed.name)}")
@@ -58,20 +66,33 @@ def append_feeds_toml(
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     known = _existing_urls(text, path)
     tables = []
+    private = False
     for feed in map(_as_feed, feeds):
         if feed.url not in known:
             known.add(feed.url)
-            tables.append(_feed_table(feed))
+            tables.append(feed_table(feed))
+            private = private or bool(url_secrets(feed.url))
     if not tables:
         return 0
     head = text if not text or text.endswith("\n") else text + "\n"
     new_text = head + "".join(("\n" if head or i else "") + t for i, t in enumerate(tables))
     _existing_urls(new_text, path)  # e.g. an inline `feeds = [...]` cannot take [[feeds]]
-    _write_atomically(path, new_text)
+    _write_atomically(path, new_text, private=private)
     return len(tables)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _new_file_mode(private: bool) -> int:
+    """0600 for a file holding a secret, else 0644 less the process umask."""
+    if private:
+        return 0o600
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o644 & ~umask
+
+
+def _write_atomically(path: Path, text: str, *, private: bool = False) -> None:
+    """Replace ``path`` by ``text``: an existing file keeps its mode, a new one gets
+    :func:`_new_file_mode` (``mkstemp`` alone would leave it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -79,7 +100,75 @@ def _write_atomically(path: Path, text: str) -> None:
             fh.write(text)
         if path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, _new_file_mode(private))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_MONITOR_HEADER = re.compile(r"^[ \t]*\[[ \t]*monitor[ \t]*\][ \t]*(#.*)?$")
+_ANY_HEADER = re.compile(r"^[ \t]*\[")
+_INCLUDE_LINE = re.compile(r"^([ \t]*include[ \t]*=[ \t]*)\[[^\]#]*\]([ \t]*(#.*)?)$")
+
+
+def include_line(entries: list[str]) -> str:
+    """``include = ["a.toml", "feeds.toml"]`` as TOML. No I/O."""
+    return f"include = [{', '.join(_toml_string(e) for e in entries)}]"
+
+
+def add_include(path: str | Path, entry: str) -> bool:
+    """Add ``entry`` to ``[monitor] include`` of the TOML file at ``path``, keeping every
+    other line (comments, order, spacing) as it is: a one-line ``include = [...]`` in the
+    ``[monitor]`` table is rewritten, else ``include = [...]`` is inserted below the
+    ``[monitor]`` header, else a ``[monitor]`` table is appended. Returns False, and
+    leaves the file untouched, when ``entry`` is already listed or when no such edit gives
+    exactly the old document plus ``entry`` (a multi-line array, a dotted key, an inline
+    table...): the caller then tells the user the line to add."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    monitor = data.get("monitor", {})
+    if not isinstance(monitor, dict):
+        return False
+    old = monitor.get("include", [])
+    if not isinstance(old, list) or not all(isinstance(e, str) for e in old) or entry in old:
+        return False
+    expected = copy.deepcopy(data)
+    expected.setdefault("monitor", {})["include"] = [*old, entry]
+    new_text = _with_include(text, [*old, entry], has_key="include" in monitor)
+    if new_text is None:
+        return False
+    try:
+        if tomllib.loads(new_text) != expected:
+            return False
+    except tomllib.TOMLDecodeError:
+        return False
+    _write_atomically(path, new_text)
+    return True
+
+
+def _with_include(text: str, entries: list[str], *, has_key: bool) -> str | None:
+    lines = text.splitlines(keepends=True)
+    header = next(
+        (i for i, line in enumerate(lines) if _MONITOR_HEADER.match(line.rstrip("\r\n"))), None
+    )
+    if header is None:
+        if has_key:
+            return None  # `monitor.include = ...` or `monitor = {...}`: not ours to rewrite
+        head = text if not text or text.endswith("\n") else text + "\n"
+        return head + ("\n" if head else "") + "[monitor]\n" + include_line(entries) + "\n"
+    if not has_key:
+        lines.insert(header + 1, include_line(entries) + "\n")
+        return "".join(lines)
+    for i in range(header + 1, len(lines)):
+        body = lines[i].rstrip("\r\n")
+        if _ANY_HEADER.match(body):
+            break
+        m = _INCLUDE_LINE.match(body)
+        if m:
+            array = include_line(entries).split(" = ", 1)[1]
+            lines[i] = f"{m.group(1)}{array}{m.group(2)}" + lines[i][len(body) :]
+            return "".join(lines)
+    return None

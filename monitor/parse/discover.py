@@ -31,6 +31,7 @@ class _LinkCollector(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.base: str | None = None
         self.hrefs: list[str] = []
+        self.titles: dict[str, str] = {}  # href -> the <link title="..."> (first one wins)
         self.anchors: list[str] = []  # <a href> that look like feeds (second choice)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -44,6 +45,8 @@ class _LinkCollector(HTMLParser):
         href = a.get("href", "").strip()
         if "alternate" in rels and kind in FEED_TYPES and href:
             self.hrefs.append(href)
+            if a.get("title", "").strip():
+                self.titles.setdefault(href, a["title"].strip())
         elif tag == "a" and _FEEDISH_HREF.search(href):
             self.anchors.append(href)
 
@@ -61,12 +64,17 @@ def _collect(html: bytes) -> _LinkCollector:
 
 
 def _absolute(collector: _LinkCollector, hrefs: list[str], base_url: str) -> list[str]:
+    return list(_resolved(collector, hrefs, base_url))
+
+
+def _resolved(collector: _LinkCollector, hrefs: list[str], base_url: str) -> dict[str, str]:
+    """Absolute http(s) URL -> the href it came from (first one), in page order."""
     base = urljoin(base_url, collector.base) if collector.base else base_url
-    found: list[str] = []
+    found: dict[str, str] = {}
     for href in hrefs:
         url = urljoin(base, href)
         if urlsplit(url).scheme in ("http", "https") and url not in found:
-            found.append(url)
+            found[url] = href
     return found
 
 
@@ -77,6 +85,17 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
     """
     collector = _collect(html)
     return _absolute(collector, collector.hrefs, base_url)
+
+
+def announced_titles(html: bytes, base_url: str) -> dict[str, str]:
+    """The ``title`` attribute of each feed :func:`discover_feeds` finds, by absolute URL
+    (feeds announced without one are absent). Raw page text: scrub it before printing. No I/O."""
+    collector = _collect(html)
+    return {
+        url: collector.titles[href]
+        for url, href in _resolved(collector, collector.hrefs, base_url).items()
+        if href in collector.titles
+    }
 
 
 def feed_like_links(html: bytes, base_url: str) -> list[str]:
