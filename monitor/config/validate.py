@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -301,14 +302,16 @@ class Validator:
                     f"{written} is relative to the config's folder: {path} does not "
                     f"exist, but {old} does (press-monitor 0.1 put it in the working "
                     "directory); if it is this config's database, move it there "
-                    f"(mv {old}* {path.parent}/), or give an absolute path: "
+                    f"(mv {shlex.quote(str(old))}* {shlex.quote(str(path.parent))}/), "
+                    "or give an absolute path: "
                     f'database = "sqlite:///{old}" keeps using it, '
                     f'database = "sqlite:///{path}" starts a new one',
                 )
-            self.notes.append(
-                f"{self.path}: using the database {path} (beside the config); "
-                f"{old} in the working directory is not used"
-            )
+            if not _same_file(old, path):
+                self.notes.append(
+                    f"{self.path}: using the database {path} (beside the config); "
+                    f"{old} in the working directory is not used"
+                )
         return _with_database(sa_url, path)
 
     # -- [fetch] ------------------------------------------------------------------------
@@ -540,6 +543,14 @@ def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
     except (OSError, ValueError):
+        return False
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two existing paths name one file (through a symlinked folder, say)."""
+    try:
+        return a.samefile(b)
+    except OSError:
         return False
 
 
