@@ -392,9 +392,13 @@ def test_state_directory_comes_from_the_environment_given(
     assert config.monitor.state_dir == "/x"
     assert config.monitor.database == "sqlite:////x/monitor.db"
     assert load_config(path, {"STATE_DIRECTORY": "/x:/y"}).monitor.state_dir == "/x"
-    assert load_config(path, {}).monitor.state_dir == "in-the-file"
+    # relative to the config file's folder, as feed paths are (issue 13)
+    assert load_config(path, {}).monitor.state_dir == str(tmp_path / "in-the-file")
     default = load_config(write(tmp_path, ""), {}).monitor
-    assert (default.state_dir, default.database) == ("data", "sqlite:///data/monitor.db")
+    assert (default.state_dir, default.database) == (
+        str(tmp_path / "data"),
+        f"sqlite:///{tmp_path}/data/monitor.db",
+    )
 
 
 def test_unset_keys_take_the_record_defaults(tmp_path: Path) -> None:

@@ -345,6 +345,38 @@ def test_the_lock_of_a_killed_daemon_is_free_at_once(tmp_path: Path) -> None:
         pass
 
 
+LOCK_LOOP = """
+import sys
+from pathlib import Path
+from monitor.store import db
+lock, counter = Path(sys.argv[1]), Path(sys.argv[2])
+for _ in range(int(sys.argv[3])):
+    fd = db._take_lock(lock, blocking=True)
+    n = int(counter.read_text() or 0)
+    counter.write_text(str(n + 1))
+    db._drop_lock(fd, lock)
+"""
+
+
+def test_lock_files_removed_on_release_still_exclude_each_other(tmp_path: Path) -> None:
+    """Four processes take and let go of one lock file 300 times each; each removes the
+    file as it lets go. A taker that locked a file just removed must not go on (it
+    re-checks the inode): no increment of the counter it guards is lost, and no lock
+    file is left."""
+    lock, counter = tmp_path / "monitor.db.migrate-lock", tmp_path / "counter"
+    counter.write_text("0")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LOCK_LOOP, str(lock), str(counter), "300"],
+            cwd=ROOT,
+            env=cli_env(),
+        )
+        for _ in range(4)
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0, 0, 0]
+    assert counter.read_text() == "1200" and not lock.exists()
+
+
 def test_postgresql_is_not_locked() -> None:
     url = "postgresql+psycopg://u:p@127.0.0.1:9/x"
     with acquire_database_lock(url), acquire_database_lock(url):
@@ -370,9 +402,13 @@ def test_a_second_daemon_refuses_to_start_and_run_once_works_beside_the_first(
         once = run_monitor(cfg, "run", "--once")
         assert once.returncode == 0, once.stderr
         assert daemon.poll() is None
+        # run --once found the lock held and left it alone: still held, still the file
+        assert (tmp_path / "monitor.db.lock").read_text() == f"{daemon.pid}\n"
+        assert run_monitor(cfg, "run").returncode == 1
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
+    assert sorted(p.name for p in tmp_path.glob("*lock")) == []  # removed at exit (issue 13)
     with acquire_database_lock(f"sqlite:///{tmp_path}/monitor.db"):  # released at exit
         pass
 
@@ -458,7 +494,8 @@ def test_what_the_store_creates_is_private_whatever_the_umask(
         conn.exec_driver_sql("CREATE TABLE t (x)")
         conn.commit()
         files = ["monitor.db", "monitor.db-wal", "monitor.db-shm", "monitor.db.lock"]
-        files.append("monitor.db.migrate-lock")
+        # the migration's lock file (same code as monitor.db.lock) is gone once done
+        assert not (path.parent / "monitor.db.migrate-lock").exists()
         assert {name: oct(mode(path.parent / name)) for name in files} == dict.fromkeys(
             files, "0o600"
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import shlex
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class Validator:
         self.path = path
         self.lines = source.splitlines()
         self.env = environ
+        self.notes: list[str] = []  # warnings found while reading values (build adds them)
 
     # -- errors and the generic loop ------------------------------------------------
     def error(self, key: str, message: str) -> ConfigError:
@@ -192,7 +194,8 @@ class Validator:
                 f"unknown channel {shown(monitor.operator_channel)}; defined: {', '.join(channels) or 'none'}",
             )
         warnings = (
-            tuple(
+            tuple(self.notes)
+            + tuple(
                 f"{self.path}: feed {f.url} is a local file that does not exist (yet)"
                 for f in feeds
                 if f.is_local and not _exists(f.url)
@@ -236,7 +239,8 @@ class Validator:
         default = defaults(MonitorSettings)
         state_dir = self.state_dir(t, default["state_dir"])
         default_db = f"sqlite:///{Path(state_dir) / 'monitor.db'}"
-        database = self.database(t.get("database", default_db))
+        database = self.beside_config(self.database(t.get("database", default_db)))
+        state_dir = str(self.base_dir() / Path(state_dir).expanduser())  # unchanged if absolute
         values = self.read(spec.MONITOR, t, "monitor", default)
         self.http_public(values["http"], values["http_public"])
         return MonitorSettings(database=database, state_dir=state_dir, **values)
@@ -283,6 +287,59 @@ class Validator:
         if "\x00" in (sa_url.database or ""):
             raise self.error(key, "the database name holds a NUL character")
         return str(url)
+
+    def base_dir(self) -> Path:
+        """The config file's folder, absolute: relative paths in the config start here."""
+        return self.path.parent.resolve()
+
+    def beside_config(self, url: str) -> str:
+        """A SQLite URL whose path is relative (the default ``data/monitor.db`` too) made
+        absolute against the config file's folder, as local feed paths are, so every
+        command finds the database whatever the working directory. An absolute path
+        (``~`` expanded), an in-memory database, a ``file:`` URI (``?uri=true``) and any
+        other backend are returned unchanged.
+
+        press-monitor 0.1 took such a path relative to the working directory. When the file
+        beside the config does not exist but the one in the working directory does, the
+        old database is refused, not silently replaced by a new, empty one (which would
+        alert on the feeds' recent entries again): the error says how to move it or
+        point at it. When both exist, the one beside the config is used, with a warning."""
+        sa_url = make_url(url)
+        name = sa_url.database
+        if (
+            sa_url.get_backend_name() != "sqlite"
+            or not name
+            or name == ":memory:"
+            or name.startswith("file:")
+            or str(sa_url.query.get("uri", "")).lower() in ("true", "1")
+        ):
+            return url
+        written = Path(name).expanduser()
+        if written.is_absolute():
+            return url if written == Path(name) else _with_database(sa_url, written)
+        path = self.base_dir() / written
+        try:
+            old = Path.cwd() / written
+        except OSError:  # the working directory was deleted: nothing old to find there
+            old = path
+        if old != path and _is_file(old):
+            if not _is_file(path):
+                raise self.error(
+                    "monitor.database",
+                    f"{written} is relative to the config's folder: {path} does not "
+                    f"exist, but {old} does (press-monitor 0.1 put it in the working "
+                    "directory); if it is this config's database, move it there "
+                    f"(mv {shlex.quote(str(old))}* {shlex.quote(str(path.parent))}/), "
+                    "or give an absolute path: "
+                    f'database = "sqlite:///{old}" keeps using it, '
+                    f'database = "sqlite:///{path}" starts a new one',
+                )
+            if not _same_file(old, path):
+                self.notes.append(
+                    f"{self.path}: using the database {path} (beside the config); "
+                    f"{old} in the working directory is not used"
+                )
+        return _with_database(sa_url, path)
 
     # -- [fetch] ------------------------------------------------------------------------
     def fetch(self, t: dict[str, Any]) -> FetchSettings:
@@ -507,3 +564,24 @@ def _exists(path: str) -> bool:
         return Path(path).exists()
     except (OSError, ValueError):
         return False
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is an existing file (False when it cannot even be looked up)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two existing paths name one file (through a symlinked folder, say)."""
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def _with_database(sa_url: Any, path: Path) -> str:
+    """``sa_url`` (a SQLite URL) pointing at ``path``, its query kept, as a string."""
+    return str(sa_url.set(database=str(path)).render_as_string(hide_password=False))

@@ -130,28 +130,26 @@ def acquire_database_lock(url: str) -> Iterator[None]:
     """Hold ``<database>.lock`` (an exclusive ``flock``) while the block runs: the life
     of a daemon. A second daemon on the same SQLite database raises
     :class:`DatabaseError` naming the database and the PID that holds it. The kernel
-    drops the lock when the holder dies, however it dies, so a crash leaves nothing to
-    clean up. ``monitor run --once`` does not take it. Other backends and in-memory
-    databases are not locked (several workers on PostgreSQL are a later issue)."""
+    drops the lock when the holder dies, however it dies, so a crash leaves at most the
+    file, which the next holder reuses; a holder that ends normally removes it
+    (:func:`_take_lock`). ``monitor run --once`` takes it only for a
+    moment, to see whether a daemon runs. Other backends and in-memory databases are not
+    locked (several workers on PostgreSQL are a later issue)."""
     path = sqlite_path(url)
     if path is None:
         yield
         return
-    import fcntl
-
     make_private_dirs(path.parent)
     lock = Path(f"{path}.lock")
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _take_lock(lock, blocking=False)
     except OSError as exc:
         raise DatabaseError(
             f"{path}: cannot create its lock file {lock.name}: {faults.os_fault(exc, path)}"
         ) from None
+    if isinstance(fd, bytes):
+        raise DatabaseError(_in_use(path, fd))
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DatabaseError(_in_use(path, os.pread(fd, 32, 0))) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
@@ -159,7 +157,56 @@ def acquire_database_lock(url: str) -> Iterator[None]:
         finally:
             os.ftruncate(fd, 0)  # still held: nobody reads a stale PID
     finally:
-        os.close(fd)
+        _drop_lock(fd, lock)
+
+
+def _take_lock(lock: Path, *, blocking: bool) -> int | bytes:
+    """An exclusive ``flock`` on the file ``lock`` (created 0600): its descriptor, held;
+    or, when ``blocking`` is false and another process holds it, what that process
+    wrote in it (its PID). :func:`_drop_lock` lets it go and removes the file, so
+    nothing is left beside the database.
+
+    Removing a lock file is safe only because every taker checks, once it holds the
+    lock, that the descriptor it locked is still the file at ``lock`` (same device and
+    inode), and starts again if not: a process that opened the file just before its
+    holder removed it then holds a lock on a file nobody else can find, and must not
+    go on. Only the holder removes the file, while it still holds the lock."""
+    import fcntl
+
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0)
+            os.close(fd)
+            return holder
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, lock):
+            return fd
+        os.close(fd)  # removed (or replaced) by its last holder: take the file there now
+
+
+def _drop_lock(fd: int, lock: Path) -> None:
+    """Remove ``lock`` while still holding it (:func:`_take_lock`), then let it go."""
+    try:
+        os.unlink(lock)
+    except OSError:
+        pass  # a folder this process may not write to: the file stays, harmless
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open descriptor ``fd`` is the file now at ``path``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def _in_use(path: Path, content: bytes) -> str:
@@ -257,18 +304,24 @@ def _reason(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations of one SQLite file across processes: ``<database>.migrate-lock``
+    (a blocking ``flock``), removed when done (:func:`_take_lock`)."""
     path = sqlite_path(engine.url.render_as_string(hide_password=False))
     if path is None:
         yield
         return
-    import fcntl
-
-    fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    lock = Path(f"{path}.migrate-lock")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = _take_lock(lock, blocking=True)
+    except OSError as exc:
+        raise DatabaseError(
+            f"{path}: cannot create its lock file {lock.name}: {faults.os_fault(exc, path)}"
+        ) from None
+    assert isinstance(fd, int)  # a blocking take waits; it never reports a holder
+    try:
         yield
     finally:
-        os.close(fd)  # releases the lock
+        _drop_lock(fd, lock)
 
 
 def current_revision(engine: Engine) -> str | None:
