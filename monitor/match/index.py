@@ -182,8 +182,8 @@ class WordIndex:
         """A rendering by sound is met by Cyrillic words only. Its stems are indexed only
         when Ukrainian and Russian decline it: a name ending in a consonant, -а/-я or -о
         (Трамп -> Трампом, Кошта -> Кошти, Кличко -> Кличка); one ending in another vowel
-        is indeclinable
-        (Нетаньяху, Рютте), and its stem would find other words («Нетаньї», «Санди»)."""
+        is indeclinable (Нетаньяху, Рютте), and its stem would find other words
+        («Нетаньї», «Санди»)."""
         if len(keys.whole) < _MIN_SOUND_KEY:
             return
         _index(self.sound, keys.whole, pid)  # renderings often share a key (е/э, і/и fold)
@@ -196,11 +196,16 @@ class WordIndex:
         dictionaries do not know (GeoNames lists Chuvash «Кыйив» in the same letters) or
         read as a first name («Питер» for Petersburg); CLDR's names are always used
         («Ізраїль» is also a first name)."""
-        if len(keys.whole) < _MIN_SOUND_KEY:
-            return False
-        if not is_cyrillic(rendering[:1]) or is_official(capitalised(rendering)):
+        return len(keys.whole) >= _MIN_SOUND_KEY and self.kept_place_name(rendering)
+
+    def kept_place_name(self, name: str) -> bool:
+        """Whether a place's other name (normalised) is used: any Latin or CLDR name; a
+        GeoNames Cyrillic name the dictionaries know, unless it is one word they read as
+        a first name («Питер» is Saint Petersburg to some, Peter Navarro to the press)."""
+        if not is_cyrillic(name[:1]) or is_official(capitalised(name)):
             return True
-        return self.lexicon.knows(rendering) and not self.lexicon.is_first_name(rendering)
+        one_word = " " not in name and "-" not in name
+        return self.lexicon.knows(name) and not (one_word and self.lexicon.is_first_name(name))
 
     def lookup(self, raw: str) -> dict[int, int]:
         """``{pattern id: score}`` for one raw article token (cached by spelling)."""
@@ -307,14 +312,10 @@ class TermIndex:
         -> «Велика Британія», «Великобритания»). Empty for any other term."""
         if len(term.words) < 2 or not all(w.proper or w.particle for w in term.words):
             return []  # one word: its place names are indexed with the word itself
-        lexicon = self.words.lexicon
         out = []
         for name in sorted(place_phrases(term.label)):
-            norm = normalize_token(name)
-            if is_cyrillic(name[:1]) and not lexicon.knows(norm):
+            if not self.words.kept_place_name(normalize_token(name)):
                 continue
-            if " " not in norm and "-" not in norm and lexicon.is_first_name(norm):
-                continue  # «Питер» is Saint Petersburg to some, Peter Navarro to the press
             try:
                 out.append(parse_term_text(f'"{name}"', 0, None))
             except QueryError:  # a name the query language cannot hold: not an alternative
