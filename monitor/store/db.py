@@ -141,12 +141,7 @@ def acquire_database_lock(url: str) -> Iterator[None]:
         return
     make_private_dirs(path.parent)
     lock = Path(f"{path}.lock")
-    try:
-        fd = _take_lock(lock, blocking=False)
-    except OSError as exc:
-        raise DatabaseError(
-            f"{path}: cannot create its lock file {lock.name}: {faults.os_fault(exc, path)}"
-        ) from None
+    fd = _lock_of(path, lock, blocking=False)
     if isinstance(fd, bytes):
         raise DatabaseError(_in_use(path, fd))
     try:
@@ -158,6 +153,17 @@ def acquire_database_lock(url: str) -> Iterator[None]:
             os.ftruncate(fd, 0)  # still held: nobody reads a stale PID
     finally:
         _drop_lock(fd, lock)
+
+
+def _lock_of(path: Path, lock: Path, *, blocking: bool) -> int | bytes:
+    """:func:`_take_lock` on the lock file of database ``path``, an OS failure as a
+    :class:`DatabaseError` naming both."""
+    try:
+        return _take_lock(lock, blocking=blocking)
+    except OSError as exc:
+        raise DatabaseError(
+            f"{path}: cannot create its lock file {lock.name}: {faults.os_fault(exc, path)}"
+        ) from None
 
 
 def _take_lock(lock: Path, *, blocking: bool) -> int | bytes:
@@ -311,12 +317,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     lock = Path(f"{path}.migrate-lock")
-    try:
-        fd = _take_lock(lock, blocking=True)
-    except OSError as exc:
-        raise DatabaseError(
-            f"{path}: cannot create its lock file {lock.name}: {faults.os_fault(exc, path)}"
-        ) from None
+    fd = _lock_of(path, lock, blocking=True)
     assert isinstance(fd, int)  # a blocking take waits; it never reports a holder
     try:
         yield
