@@ -97,3 +97,14 @@ def test_lexicon_forms(lexicon: Lexicon, word: str, present: set, absent: set) -
     forms = lexicon.forms(word)
     assert present <= forms
     assert not absent & forms
+
+
+def test_a_feeds_huge_word_is_folded_but_not_kept_in_the_key_cache() -> None:
+    from monitor.match import keys
+
+    before = keys._cached_fold.cache_info().currsize
+    huge = "Witkoff" * 1_000
+    assert keys.phonetic_key(huge) == keys._fold(huge)
+    assert keys._cached_fold.cache_info().currsize == before  # a 7,000-letter word is not kept
+    keys.phonetic_key("Witkoff")
+    assert keys.phonetic_key("Witkoff") == "vitkof"
