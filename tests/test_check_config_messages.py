@@ -16,6 +16,8 @@ from monitor.cli import main
         # No valid From address: the user part of a bare IP host is not an e-mail address.
         ("mailtos://user:s3cretpass@127.0.0.1:8025?to=desk@example.org", "Invalid ~From~ email"),
         ("foo://bar", "unknown scheme or malformed URL"),
+        # apprise quotes the bad token itself: the reason must not carry it back
+        ("slack://T1JJ3T3L2/A1BRTD4JD/s3cretpassIdevi7FQxx.y", "An invalid Slack (third) Token"),
     ],
 )
 def test_check_config_gives_apprises_reason(

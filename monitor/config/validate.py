@@ -88,12 +88,28 @@ def _apprise_problem(url: str, kind: ChannelKind) -> str | None:
     handler = _Collect()
     logger = logging.getLogger("apprise")
     logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False  # its lines quote the URL's token
     try:
         if apprise.Apprise.instantiate(url) is not None:
             return None
     finally:
+        logger.propagate = propagate
         logger.removeHandler(handler)
-    return "; ".join(dict.fromkeys(reasons)) or "unknown scheme or malformed URL"
+    return _without_url_pieces("; ".join(dict.fromkeys(reasons)), url) or (
+        "unknown scheme or malformed URL"
+    )
+
+
+def _without_url_pieces(text: str, url: str) -> str:
+    """``text`` with every piece of ``url`` after its scheme (4 characters or more) masked:
+    apprise quotes a bad token on its own ("An invalid Slack (third) Token (T1…) was
+    specified"), and the token is the secret of the URL."""
+    rest = url.split("://", 1)[-1]
+    parts = re.split(r"[/:@?&=#,;+ ]+", rest)
+    pieces = {piece for part in parts for piece in (part, *part.split("."))}
+    for piece in sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return text
 
 
 class Validator:
