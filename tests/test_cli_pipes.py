@@ -21,6 +21,7 @@ COMMANDS = [
     ("alerts", "--status", "dead"),
     ("feeds",),
     ("test-rule", "--text", "Witkoff and the coalition of the willing"),
+    ("terms", "show", "Trump"),
     ("--help",),
 ]
 

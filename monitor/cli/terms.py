@@ -18,14 +18,13 @@ The ``--json`` shape (stable; new keys may be added)::
 
 and for a group ``{"term": "@coalition", "group": "coalition", "members": [<the object
 above, one per member>]}``. Plain text, no colours; a closed pipe (``| head``) ends the
-output quietly.
+output quietly, as for every command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Iterable
@@ -146,12 +145,6 @@ def group_lines(group: GroupCoverage) -> list[str]:
 
 
 def _emit(lines: Iterable[str]) -> None:
-    """Print ``lines``; a reader that closed the pipe (``| head``) ends it quietly."""
-    try:
-        for line in lines:
-            print(line)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would report the failed flush at exit: point stdout at /dev/null first.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    """Print ``lines`` (a closed pipe is :func:`monitor.cli.main`'s to handle)."""
+    for line in lines:
+        print(line)
