@@ -279,3 +279,20 @@ def test_an_opml_listing_no_feeds_writes_nothing_and_fails(setup, capsys):
     assert main(["--config", str(cfg), "feeds", "import-opml", str(opml)]) == 1
     assert "lists no feeds" in capsys.readouterr().err
     assert cfg.read_bytes() == before
+
+
+def test_an_include_that_would_break_the_config_is_not_added(setup, capsys):
+    """An OPML feed the loader refuses (a port out of range) must not reach the live config
+    through the include line: before, the next reload or restart failed."""
+    cfg, opml = setup
+    opml.write_text(
+        SIX.replace("https://f.example/rss", "http://f.example:99999/rss"), encoding="utf-8"
+    )
+    before = cfg.read_text(encoding="utf-8")
+    target = cfg.parent / "feeds.toml"
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "not added to" in out and "99999" in out
+    assert 'include = ["feeds.toml"]' in out  # the line to add once the file is fixed
+    assert cfg.read_text(encoding="utf-8") == before
+    assert main(["--config", str(cfg), "check-config"]) == 0

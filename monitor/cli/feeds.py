@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
+from monitor.config import load_config
 from monitor.config.edit import add_include, append_feeds_toml, feed_table, include_line
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch.addresses import AddressPolicy, parse_ip
@@ -26,7 +27,7 @@ from monitor.parse.discover import announced_titles, discover_feeds, feed_like_l
 from monitor.parse.opml import NotOpmlError, parse_opml
 from monitor.parse.pool import ParsePool
 from monitor.records import FetchSettings, ImportedFeed, ParsedFeed
-from monitor.secrets import mask_text, mask_url
+from monitor.secrets import mask_text, mask_url, url_secrets
 from monitor.store.views import FeedView, feed_views
 from monitor.text import clean_http_url, scrub_line
 
@@ -434,19 +435,23 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     )
     if len(new) < len(feeds):
         print(f"skipped {len(feeds) - len(new)} feeds already in {config} or its includes")
-    if added and not existed and target.stat().st_mode & 0o077 == 0:
+    if added and not existed and any(url_secrets(f.url) for f in new):
         print(
             f"note: {target} is readable only by you (0600) because a feed URL in it holds a "
             "credential; a service running as another user (DynamicUser=) cannot read it: "
             "give that user read access, or move the secret into ${VAR} and make the file 0644"
         )
     if separate:
-        _report_include(args, config, target, includes)
+        _report_include(args, config, target, includes, ctx.environ)
     return 0
 
 
 def _report_include(
-    args: argparse.Namespace, config: Path, target: Path, includes: list[str]
+    args: argparse.Namespace,
+    config: Path,
+    target: Path,
+    includes: list[str],
+    environ: dict[str, str],
 ) -> None:
     """Say whether the config reads ``target`` already, add it, or print the line to add."""
     entry = _include_entry(target, config)
@@ -459,9 +464,24 @@ def _report_include(
         return
     if not args.no_include:
         try:
+            before = config.read_text(encoding="utf-8")
             if add_include(config, entry):
-                print(f"added {line} to [monitor] in {config}")
-                return
+                problem = _load_problem(config, environ)
+                if problem is None:
+                    print(f"added {line} to [monitor] in {config}")
+                    return
+                # The imported feeds would make the config fail to load: put it back.
+                config.write_text(before, encoding="utf-8")
+                print(f"not added to {config}: with it the config would not load: {problem}")
         except (OSError, UnicodeDecodeError, ValueError):
             pass
     print(f"the daemon reads these feeds only when {config}'s [monitor] table has:\n  {line}")
+
+
+def _load_problem(config: Path, environ: dict[str, str]) -> str | None:
+    """Why the config at ``config`` would not load (masked), or None."""
+    try:
+        load_config(str(config), environ)
+    except ConfigError as exc:
+        return mask_text(str(exc))
+    return None
