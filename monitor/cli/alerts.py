@@ -138,8 +138,7 @@ def who_sends(config: Config, factory: db.SessionFactory, now: datetime) -> str:
     runs next (quiet hours and rate limits still apply)."""
     tick_s = config.monitor.tick_s
     beat = state.read_heartbeat(factory)
-    stale_after_s = max(ops.STALE_AFTER_MIN_S, 4 * tick_s)
-    if ops.daemon_state(beat, now, stale_after_s) == "running":
+    if ops.daemon_state(beat, now, ops.stale_after_s(tick_s)) == "running":
         pid = f" (pid {beat.pid})" if beat.pid else ""
         return f"the running daemon{pid} sends it at its next tick (every {tick_s:g} s)"
     return (

@@ -44,6 +44,12 @@ EXIT_NOT_RUNNING = 3
 STALE_AFTER_MIN_S = 120.0  # a heartbeat older than max(this, 4 ticks) means "not running"
 DaemonState = Literal["running", "stale", "stopped", "never"]
 
+
+def stale_after_s(tick_s: float) -> float:
+    """How old a heartbeat may be while the daemon still counts as running."""
+    return max(STALE_AFTER_MIN_S, 4 * tick_s)
+
+
 EXIT_RETRY = 3  # run --once: an alert could not be delivered; it will be retried
 EXIT_DEAD = 4  # run --once: an alert is dead (out of attempts, or refused for good)
 RUN_ONCE_EPILOG = """\
@@ -191,7 +197,7 @@ def collect_status(
     db_name, db_bytes, wal_bytes = views.database_size(engine)
     return Status(
         now=now,
-        daemon=daemon_state(beat, now, max(STALE_AFTER_MIN_S, 4 * settings.tick_s)),
+        daemon=daemon_state(beat, now, stale_after_s(settings.tick_s)),
         pid=beat.pid,
         heartbeat=beat.at,
         feeds=views.feed_status_counts(
