@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import tomllib
 from dataclasses import replace
@@ -25,11 +26,12 @@ RSS = b'<rss version="2.0"><channel><title>T</title><item><guid>1</guid></item><
 
 
 class Ctx:
-    """The two things handlers use from the lead's Context, on a real SQLite file."""
+    """What handlers use from the lead's Context, on a real SQLite file."""
 
     def __init__(self, config: Config, config_path: str) -> None:
         self._config = config
         self.config_path = config_path
+        self.environ = dict(os.environ)  # import-opml loads the edited config with it
         self.engine = db.make_engine(config.monitor.database)
         db.upgrade(self.engine)
 
