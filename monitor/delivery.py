@@ -32,7 +32,7 @@ from monitor.notify.format import (
     render_notice,
 )
 from monitor.notify.limiter import ChannelLimits
-from monitor.notify.plan import Batch, plan_channel
+from monitor.notify.plan import Batch, heading, plan_channel
 from monitor.notify.send import send_message
 from monitor.notify.timing import backoff_s
 from monitor.records import Alert, ChannelConfig
@@ -316,15 +316,17 @@ class DeliveryCycle:
     def _progress(
         self, batch: Batch, part: Sequence[Alert]
     ) -> tuple[tuple[str, ...], Callable[[str], None] | None]:
-        """For a single alert: the chats that already have it, and a recorder of new ones.
-        (A digest or summary is regrouped on retry, so it is always sent whole.)"""
+        """For one article's message: the chats that already have it, and a recorder of
+        new ones (on every row of the message). A digest or summary is regrouped on
+        retry, so it is always sent whole."""
         if batch.kind != "single":
             return (), None
-        prior = part[0].extra.get("message_id")
+        prior = next((a.extra["message_id"] for a in part if a.extra.get("message_id")), "")
+        ids = [a.id for a in part]
 
         def record(message_id: str) -> None:
             with session_scope(self.factory) as s:
-                outbox.record_progress(s, [part[0].id], message_id)
+                outbox.record_progress(s, ids, message_id)
 
         return (tuple(prior.split(",")) if prior else ()), record
 
@@ -338,7 +340,7 @@ class DeliveryCycle:
     ) -> None:
         """Commit that ``part`` went out as one message (sent ``started``, monotonic)."""
         ids = [a.id for a in part]
-        digest_id = min(ids) if batch.kind != "single" else None
+        digest_id = min(ids) if len(ids) > 1 else None  # rows that went out as one message
         with session_scope(self.factory) as s:
             outbox.mark_sent(s, ids, self.now, message_id, digest_id)
         self.tally.sent += len(ids)
@@ -430,7 +432,9 @@ def _messages(
     batch: Batch, alerts: Sequence[Alert], channel: ChannelConfig, tz: str
 ) -> list[tuple[tuple[Alert, ...], Message]]:
     """The messages of a batch, each with the alerts it carries (a digest may be split)."""
-    if batch.kind == "single":
-        return [(tuple(alerts), render_alert(alerts[0], channel, tz))]
-    heading = batch.heading if len(alerts) == len(batch.alerts) else f"{len(alerts)} matches"
-    return render_digest_parts(alerts, channel, tz, heading)
+    if batch.kind == "single":  # one article: the rows of every rule that matched it
+        return [(tuple(alerts), render_alert(alerts, channel, tz))]
+    whole = len(alerts) == len(batch.alerts)
+    return render_digest_parts(
+        alerts, channel, tz, batch.heading if whole else heading(batch.kind, alerts)
+    )

@@ -193,3 +193,20 @@ def test_retry_names_the_running_daemon_that_sends_it(tmp_path, hook, capsys) ->
         f"1 alert(s) queued for delivery: the running daemon (pid {os.getpid()}) "
         "sends it at its next tick (every 15 s)\n"
     )
+
+
+def test_an_article_two_rules_match_is_one_message_naming_both(tmp_path, hook, capsys) -> None:
+    hook.failing = False
+    config = write_config(tmp_path, hook, max_attempts=1)
+    with config.open("a", encoding="utf-8") as f:
+        f.write('\n[[rules]]\nname = "witkoff"\nquery = "Witkoff"\nchannels = ["hook"]\n')
+
+    code, _, err = monitor(capsys, config, "run", "--once")
+
+    assert code == 0, err
+    # the seed has two Witkoff articles, one of them about the coalition: three rows
+    assert "delivery: 3 alerts sent, 0 to retry, 0 dead" in err.splitlines()
+    titles = sorted(m["title"].split("]")[0] + "]" for m in hook.received())
+    assert titles == ["[witkoff-coalition, witkoff]", "[witkoff]"]  # one message per article
+    code, out, _ = monitor(capsys, config, "alerts", "--status", "sent")
+    assert code == 0 and "sent 3 · dead 0" in out  # each rule's row is kept and marked sent

@@ -45,7 +45,7 @@ def test_quiet_hours_hold_alerts_and_release_them_as_one_digest(factory, capsys)
 
     out = capsys.readouterr().out
     assert (morning.sent, morning.messages) == (2, 1)
-    assert out.count("Digest: 2 matches") == 1
+    assert out.count("Digest: 2 new articles") == 1
     assert "Night story one" in out and "Night story two" in out
     rows = [alert_row(factory, i) for i in (a, b)]
     assert {r.status for r in rows} == {"sent"}

@@ -123,7 +123,73 @@ def test_quiet_hours_digest_arrives_as_one_email_listing_each_alert(factory, smt
 
     assert (morning.sent, morning.messages) == (3, 1)
     msg = _received(smtp_server)
-    assert str(make_header(decode_header(msg["Subject"]))) == "[press-monitor] Digest: 3 matches"
+    # the rule's name leads the subject and the List-Id, as for its single alerts
+    assert str(make_header(decode_header(msg["Subject"]))) == "[r] Digest: 3 new articles"
+    assert msg["List-Id"] == "press-monitor r <r.press-monitor.invalid>"
     html_part = _parts(msg)["text/html"]
     assert html_part.count("<li>") == 3 and "Night &lt;story&gt; 2" in html_part
+    assert html_part.count("<b>Zelensky</b> met Macron") == 3  # each item has its snippet
     assert all(f'href="https://news.example/n/{i}"' in html_part for i in range(3))
+
+
+def test_from_carries_a_display_name_unless_the_url_names_the_sender(factory, smtp_server):
+    config = make_config([channel("mail", smtp_server.url())])
+    add_alert(factory, channel="mail")
+    deliver_due(factory, config, NOW, **fast())
+    assert _received(smtp_server)["From"] == "press-monitor <monitor@example.com>"
+
+    smtp_server.handler.envelopes.clear()
+    own = smtp_server.url().replace(
+        "from=monitor@example.com", "from=Desk%20Bot%20<bot@example.com>"
+    )
+    add_alert(factory, channel="mail", title="second")
+    deliver_due(factory, make_config([channel("mail", own)]), NOW, **fast())
+    assert _received(smtp_server)["From"] == "Desk Bot <bot@example.com>"
+
+
+def test_snippet_keeps_the_articles_paragraphs(factory, smtp_server):
+    config = make_config([channel("mail", smtp_server.url())])
+    add_alert(
+        factory,
+        channel="mail",
+        text="Kyiv, Monday.\nPresident Zelensky met Macron.\nThe talks lasted two hours.",
+    )
+
+    deliver_due(factory, config, NOW, **fast())
+
+    parts = _parts(_received(smtp_server))
+    html_part, text_part = parts["text/html"], parts["text/plain"]
+    assert "<p>Kyiv, Monday.</p>" in html_part
+    assert "<p>President <mark><b>Zelensky</b></mark> met Macron.</p>" in html_part
+    assert "<p>The talks lasted two hours.</p>" in html_part
+    lines = [line.strip() for line in text_part.splitlines()]
+    assert "Kyiv, Monday." in lines and "The talks lasted two hours." in lines
+
+
+def test_an_article_two_rules_matched_is_one_email_naming_both(factory, smtp_server):
+    config = make_config(
+        [channel("mail", smtp_server.url())],
+        rules=[RuleConfig("Zelensky", "x", ("mail",)), RuleConfig("Macron", "y", ("mail",))],
+    )
+    first = add_alert(factory, channel="mail", rule="Zelensky")
+    article = alert_row(factory, first).article_id
+    second = add_alert(
+        factory,
+        channel="mail",
+        rule="Macron",
+        article_id=article,
+        evidence=[{"term": "macron", "surface": "Macron", "field": "text", "score": 100}],
+    )
+
+    report = deliver_due(factory, config, NOW, **fast())
+
+    assert (report.sent, report.messages) == (2, 1)
+    msg = _received(smtp_server)  # exactly one envelope
+    assert (
+        str(make_header(decode_header(msg["Subject"])))
+        == "[Zelensky, Macron] Zelensky meets Macron"
+    )
+    html_part = _parts(msg)["text/html"]
+    assert "Rules: <b>Zelensky, Macron</b>" in html_part
+    assert "<mark><b>Zelensky</b></mark> met <mark><b>Macron</b></mark>" in html_part
+    assert {alert_row(factory, i).status for i in (first, second)} == {"sent"}

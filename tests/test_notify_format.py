@@ -29,7 +29,7 @@ def alert(**kw: object) -> Alert:
         channel="c",
         status="pending",
         attempts=0,
-        article_id=1,
+        article_id=kw.get("id", 1),  # one article per alert unless the test says otherwise
         title="Зустріч у Парижі",
         link="https://news.example/a/1",
         source="Укрінформ",

@@ -16,19 +16,27 @@ PLAIN = ChannelConfig(name="c", url="tgram://1:A/2", masked_url="tgram://***/2",
 QUIET = replace(PLAIN, quiet_hours=QuietHours(time(22, 0), time(7, 0)))
 RULES = {
     "r": RuleConfig("r", "x"),
+    "s": RuleConfig("s", "x"),
     "d": RuleConfig("d", "x", delivery="digest", digest=HOURLY),
     "two": RuleConfig("two", "x", min_sources=2),
 }
 
 
-def alert(i: int, rule: str = "r", *, created: datetime = NOW, priority: str = "normal") -> Alert:
+def alert(
+    i: int,
+    rule: str = "r",
+    *,
+    created: datetime = NOW,
+    priority: str = "normal",
+    article: int | None = None,
+) -> Alert:
     return Alert(
         id=i,
         rule=rule,
         channel="c",
         status="pending",
         attempts=0,
-        article_id=i,
+        article_id=i if article is None else article,
         title=f"t{i}",
         link=None,
         source="s",
@@ -98,3 +106,34 @@ def test_unlimited_channel_never_folds():
     burst = [alert(i) for i in range(1, FOLD_THRESHOLD + 5)]
     plan = plan_channel(burst, PLAIN, RULES, {}, NOW, "UTC", fold=False)
     assert {k for k, _ in kinds(plan)} == {"single"}
+
+
+def test_an_article_several_rules_matched_is_one_message():
+    rows = [alert(1, "r", article=7), alert(2), alert(3, "s", article=7)]
+    plan = plan_channel(rows, PLAIN, RULES, {}, NOW, "UTC")
+    assert kinds(plan) == [("single", (1, 3)), ("single", (2,))]
+
+
+def test_one_high_priority_rule_makes_the_articles_message_urgent():
+    rows = [alert(1, "r", article=7), alert(2, "s", article=7, priority="high")]
+    plan = plan_channel(rows, QUIET, RULES, {}, NIGHT, "Europe/Kyiv")
+    # quiet hours hold the normal rule's row; the urgent rule goes now, alone
+    assert kinds(plan) == [("single", (2,))] and list(plan.held) == [1]
+    plan = plan_channel(rows, PLAIN, RULES, {}, NOW, "UTC")
+    assert kinds(plan) == [("single", (2, 1))]
+
+
+def test_a_burst_is_counted_in_articles_not_rows():
+    # FOLD_THRESHOLD articles, each matched by two rules: not a burst
+    rows = [alert(2 * i + k, "rs"[k], article=i) for i in range(FOLD_THRESHOLD) for k in (0, 1)]
+    plan = plan_channel(rows, PLAIN, RULES, {}, NOW, "UTC")
+    assert [b.kind for b in plan.batches] == ["single"] * FOLD_THRESHOLD
+
+
+def test_digest_heading_counts_articles_and_names_rules():
+    from monitor.notify.plan import heading
+
+    rows = [alert(1, "r", article=7), alert(2, "s", article=7), alert(3, "r")]
+    assert heading("digest", rows) == "Digest: 2 new articles (r 2, s 1)"
+    assert heading("digest", rows[:1]) == "Digest: 1 new article"
+    assert heading("summary", rows) == "2 new articles (burst summary)"

@@ -205,10 +205,10 @@ def test_an_alert_that_cannot_be_rendered_dies_alone(
     bad = http_server.static("/bad.xml", BAD_FEED, RSS)
     real = delivery.render_alert
 
-    def render(alert: Any, *args: Any) -> Any:
-        if "BAD-FEED" in alert.title:
+    def render(alerts: Any, *args: Any) -> Any:  # the alerts of one article
+        if any("BAD-FEED" in a.title for a in alerts):
             raise OverflowError("date value out of range")
-        return real(alert, *args)
+        return real(alerts, *args)
 
     monkeypatch.setattr(delivery, "render_alert", render)
     daemon = Daemon(load_config(make_config(tmp_path, http_server, [bad, good]), {}))

@@ -27,8 +27,8 @@ from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from monitor.log import event
-from monitor.notify.snippet import make_snippet, matched_terms
-from monitor.records import Alert, ChannelConfig, ChannelKind
+from monitor.notify.snippet import Segment, make_snippet, matched_terms
+from monitor.records import Alert, ChannelConfig, ChannelKind, Evidence
 
 BodyFormat = Literal["html", "text"]
 T = TypeVar("T")
@@ -132,44 +132,80 @@ def telegram_length(body: str) -> int:
     return len(visible.encode("utf-16-le")) // 2
 
 
-def _alert_values(alert: Alert, tz: str, snippet_chars: int, title_chars: int) -> dict[str, object]:
+def rules_of(alerts: Sequence[Alert]) -> tuple[str, ...]:
+    """The distinct rules of ``alerts``, in order."""
+    return tuple(dict.fromkeys(a.rule for a in alerts))
+
+
+def _evidence(alerts: Sequence[Alert]) -> tuple[Evidence, ...]:
+    """Every rule's evidence for one article, each (term, surface, field) once."""
+    return tuple(dict.fromkeys(ev for a in alerts for ev in a.evidence))
+
+
+def paragraphs(segments: Sequence[Segment]) -> tuple[tuple[Segment, ...], ...]:
+    """``segments`` cut at their line breaks: one tuple per paragraph of the article."""
+    out: list[list[Segment]] = [[]]
+    for seg in segments:
+        lines = seg.text.split("\n")
+        for i, line in enumerate(lines):
+            if i:
+                out.append([])
+            if line.strip():
+                out[-1].append(Segment(line, seg.hit))
+    return tuple(tuple(p) for p in out if p)
+
+
+def _alert_values(
+    alerts: Sequence[Alert], tz: str, snippet_chars: int, title_chars: int
+) -> dict[str, object]:
+    alert = alerts[0]  # every alert of a message is about this article
+    rules = rules_of(alerts)
+    evidence = _evidence(alerts)
+    snippet = make_snippet(alert.text, evidence, snippet_chars)
     return {
-        "rule": alert.rule,
+        "rule": ", ".join(rules),
+        "rules": rules,
         "title": one_line(alert.title or "(no title)", title_chars),
         "source": alert.source,
         "published": format_time(alert.published or alert.created_at, tz),
         "link": alert.link,
-        "terms": matched_terms(alert.evidence),
-        "snippet": make_snippet(alert.text, alert.evidence, snippet_chars),
-        "priority": alert.priority,
+        "terms": matched_terms(evidence),
+        "snippet": snippet,
+        "paragraphs": paragraphs(snippet),
+        "priority": "high" if any(a.priority == "high" for a in alerts) else alert.priority,
     }
 
 
-def render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
-    """The message announcing one alert on ``channel`` (a broken override template falls
-    back to the default)."""
-    return _with_fallback(lambda c: _render_alert(alert, c, tz), channel)
+def render_alert(alert: Alert | Sequence[Alert], channel: ChannelConfig, tz: str) -> Message:
+    """The message announcing one article on ``channel``: ``alert``, or the alerts of every
+    rule that matched it (named together). A broken override template falls back to the
+    default."""
+    alerts = (alert,) if isinstance(alert, Alert) else tuple(alert)
+    if not alerts or len({a.article_id for a in alerts}) != 1:
+        raise ValueError("render_alert: the alerts of exactly one article")
+    return _with_fallback(lambda c: _render_alert(alerts, c, tz), channel)
 
 
-def _render_alert(alert: Alert, channel: ChannelConfig, tz: str) -> Message:
+def _render_alert(alerts: Sequence[Alert], channel: ChannelConfig, tz: str) -> Message:
     kind = channel.kind
     templates = _templates(kind, channel.template)
     for snippet_chars, title_chars in _FIT_STEPS:
-        values = _alert_values(alert, tz, snippet_chars, title_chars)
+        values = _alert_values(alerts, tz, snippet_chars, title_chars)
         body = _render(templates, "body", values)
         if kind != "telegram" or telegram_length(body) <= TELEGRAM_LIMIT:
             break
     subject = one_line(_render(templates, "subject", values), SUBJECT_MAX)
-    return _message(kind, subject, body, alert.rule, _short(kind, alert))
+    return _message(kind, subject, body, alerts[0].rule, _short(kind, alerts))
 
 
-def _short(kind: ChannelKind, alert: Alert) -> str:
+def _short(kind: ChannelKind, alerts: Sequence[Alert]) -> str:
     """Title and link only: the fallback when a channel says the message is too long."""
+    alert, rule = alerts[0], ", ".join(rules_of(alerts))
     title = one_line(alert.title or "(no title)", 300)
     if kind == "telegram":
         link = f'\n<a href="{html.escape(alert.link)}">link</a>' if alert.link else ""
-        return f"<b>[{html.escape(alert.rule)}]</b> {html.escape(title)}{link}"
-    return f"[{alert.rule}] {title}\n{alert.link or ''}".strip()
+        return f"<b>[{html.escape(rule)}]</b> {html.escape(title)}{link}"
+    return f"[{rule}] {title}\n{alert.link or ''}".strip()
 
 
 def _message(
@@ -186,38 +222,51 @@ def _message(
     return Message(title=subject, body=body, body_format="text", short_body=short)
 
 
+DIGEST_SNIPPET = 160  # characters of text under each digest line
+
+
 @dataclass(frozen=True, slots=True)
 class DigestItem:
-    """One line of a digest."""
+    """One line of a digest: one article, with every rule of the message that matched it."""
 
     title: str
     link: str | None
     source: str
     published: str | None
     terms: tuple[str, ...]
+    rules: tuple[str, ...] = ()
+    snippet: tuple[Segment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class DigestGroup:
-    """The digest lines of one rule."""
+    """The digest lines of one rule (``rule``: the names joined, when the articles of the
+    group matched several rules together)."""
 
     rule: str
     items: tuple[DigestItem, ...]
 
 
 def group_by_rule(alerts: Sequence[Alert], tz: str) -> tuple[DigestGroup, ...]:
-    """Alerts grouped by rule (rules in first-seen order, alerts by time)."""
-    groups: dict[str, list[DigestItem]] = {}
+    """One item per article, grouped by the rules that matched it (groups in first-seen
+    order, articles by time)."""
+    articles: dict[int, list[Alert]] = {}
     for a in sorted(alerts, key=lambda a: (a.published or a.created_at, a.id)):
+        articles.setdefault(a.article_id, []).append(a)
+    groups: dict[tuple[str, ...], list[DigestItem]] = {}
+    for rows in articles.values():
+        a, rules, evidence = rows[0], rules_of(rows), _evidence(rows)
         item = DigestItem(
             title=one_line(a.title or "(no title)", 200),
             link=a.link,
             source=a.source,
             published=format_time(a.published or a.created_at, tz),
-            terms=matched_terms(a.evidence),
+            terms=matched_terms(evidence),
+            rules=rules,
+            snippet=make_snippet(" ".join(a.text.split()), evidence, DIGEST_SNIPPET),
         )
-        groups.setdefault(a.rule, []).append(item)
-    return tuple(DigestGroup(rule, tuple(items)) for rule, items in groups.items())
+        groups.setdefault(rules, []).append(item)
+    return tuple(DigestGroup(", ".join(rules), tuple(items)) for rules, items in groups.items())
 
 
 def render_digest(
@@ -233,10 +282,13 @@ def _render_digest(
 ) -> Message:
     kind = channel.kind
     templates = _templates(kind, channel.template)
-    values = {"heading": heading, "groups": group_by_rule(alerts, tz), "count": len(alerts)}
+    groups = group_by_rule(alerts, tz)
+    count = sum(len(g.items) for g in groups)
+    rules = rules_of(alerts)
+    values = {"heading": heading, "groups": groups, "count": count, "rules": rules}
     subject = one_line(_render(templates, "digest_subject", values), SUBJECT_MAX)
     body = _render(templates, "digest_body", values)
-    return _message(kind, subject, body, "digest", None)
+    return _message(kind, subject, body, rules[0] if len(rules) == 1 else "digest", None)
 
 
 def fits(message: Message, channel: ChannelConfig) -> bool:
@@ -269,10 +321,24 @@ def _render_digest_parts(
 def _split(
     alerts: tuple[Alert, ...], channel: ChannelConfig, tz: str, heading: str
 ) -> list[tuple[Alert, ...]]:
-    if len(alerts) <= 1 or fits(_render_digest(alerts, channel, tz, heading), channel):
-        return [alerts]
-    half = len(alerts) // 2
-    return _split(alerts[:half], channel, tz, heading) + _split(alerts[half:], channel, tz, heading)
+    """``alerts`` in as few parts as fit, never parting the rows of one article."""
+    articles: dict[int, list[Alert]] = {}
+    for a in alerts:
+        articles.setdefault(a.article_id, []).append(a)
+    return [
+        tuple(a for group in part for a in group)
+        for part in _halve([tuple(g) for g in articles.values()], channel, tz, heading)
+    ]
+
+
+def _halve(
+    groups: list[tuple[Alert, ...]], channel: ChannelConfig, tz: str, heading: str
+) -> list[list[tuple[Alert, ...]]]:
+    flat = [a for group in groups for a in group]
+    if len(groups) <= 1 or fits(_render_digest(flat, channel, tz, heading), channel):
+        return [groups]
+    half = len(groups) // 2
+    return _halve(groups[:half], channel, tz, heading) + _halve(groups[half:], channel, tz, heading)
 
 
 def render_notice(title: str, body: str, channel: ChannelConfig) -> Message:

@@ -2,14 +2,19 @@
 
 Given the channel's due alerts, :func:`plan_channel` sorts each into: held (min_sources
 not reached, quiet hours, digest not due yet — with the time to look again), one
-message per alert, or one message for many (a digest, the alerts held over quiet
-hours, or a summary when a burst is larger than :data:`FOLD_THRESHOLD`). Priority
-"high" alerts ignore quiet hours and are never folded.
+message per article, or one message for many (a digest, the alerts held over quiet
+hours, or a summary when a burst is larger than :data:`FOLD_THRESHOLD` articles).
+Priority "high" alerts ignore quiet hours and are never folded.
+
+An article that several rules matched is one message on a channel, naming every rule
+(one outbox row per rule and channel stays: each row is claimed and marked with that
+message). A message for many lists each article once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -29,7 +34,7 @@ class Batch:
     "summary", or a "digest"."""
 
     kind: BatchKind
-    alerts: tuple[Alert, ...]
+    alerts: tuple[Alert, ...]  # a "single": the rows of one article (one per rule)
     heading: str = ""
 
 
@@ -83,16 +88,45 @@ def plan_channel(
     return Plan(_batches(singles, normal, grouped, fold), held)
 
 
+def by_article(alerts: Iterable[Alert]) -> list[tuple[Alert, ...]]:
+    """``alerts`` grouped by article, in order of each article's first alert."""
+    groups: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        groups.setdefault(alert.article_id, []).append(alert)
+    return [tuple(group) for group in groups.values()]
+
+
+def heading(kind: BatchKind, alerts: Sequence[Alert]) -> str:
+    """The heading of a message for many, counted in articles: "Digest: 2 new articles",
+    "Digest: 3 new articles (Witkoff 2, Talks 1)" when several rules are in it,
+    "12 new articles (burst summary)"."""
+    articles = by_article(alerts)
+    n = len(articles)
+    noun = "article" if n == 1 else "articles"
+    if kind == "summary":
+        return f"{n} new {noun} (burst summary)"
+    per_rule = Counter(r for group in articles for r in dict.fromkeys(a.rule for a in group))
+    if len(per_rule) == 1:
+        return f"Digest: {n} new {noun}"
+    counts = ", ".join(f"{rule} {count}" for rule, count in per_rule.most_common())
+    return f"Digest: {n} new {noun} ({counts})"
+
+
 def _batches(
     singles: list[Alert], normal: list[Alert], grouped: list[Alert], fold: bool
 ) -> tuple[Batch, ...]:
-    out = [Batch("single", (a,)) for a in singles]
-    if fold and len(normal) > FOLD_THRESHOLD:
-        for i in range(0, len(normal), SUMMARY_SIZE):
-            chunk = tuple(normal[i : i + SUMMARY_SIZE])
-            out.append(Batch("summary", chunk, f"{len(chunk)} new matches (burst summary)"))
+    """Messages: one per article (its high-priority rows first), a burst of more than
+    :data:`FOLD_THRESHOLD` normal articles folded into summaries, one digest."""
+    high = {a.article_id for a in singles}
+    urgent = by_article(singles + [a for a in normal if a.article_id in high])
+    rest = by_article(a for a in normal if a.article_id not in high)
+    out = [Batch("single", group) for group in urgent]
+    if fold and len(rest) > FOLD_THRESHOLD:
+        for i in range(0, len(rest), SUMMARY_SIZE):
+            chunk = tuple(a for group in rest[i : i + SUMMARY_SIZE] for a in group)
+            out.append(Batch("summary", chunk, heading("summary", chunk)))
     else:
-        out.extend(Batch("single", (a,)) for a in normal)
+        out.extend(Batch("single", group) for group in rest)
     if grouped:
-        out.append(Batch("digest", tuple(grouped), f"Digest: {len(grouped)} matches"))
+        out.append(Batch("digest", tuple(grouped), heading("digest", grouped)))
     return tuple(out)

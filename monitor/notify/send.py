@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import apprise
 
@@ -19,6 +20,8 @@ from monitor.notify.telegram import send_telegram
 from monitor.records import ChannelConfig
 from monitor.secrets import mask_text, url_secrets
 
+SENDER_NAME = "press-monitor"  # the From display name and X-Application of email
+_ASSET = apprise.AppriseAsset(app_id=SENDER_NAME)
 _FORMATS: dict[BodyFormat, apprise.NotifyFormat] = {
     "html": apprise.NotifyFormat.HTML,
     "text": apprise.NotifyFormat.TEXT,
@@ -57,8 +60,9 @@ def _dispatch(
         return send_telegram(channel.url, message, done, progress)
     if channel.kind == "console":
         register_console()
+    url = with_sender_name(channel.url) if channel.kind == "email" else channel.url
     try:
-        _send_apprise(channel.url, message)
+        _send_apprise(url, message)
     except DeliveryError as exc:
         raise DeliveryError(
             mask_text(exc.message, url_secrets(channel.url)), permanent=exc.permanent
@@ -66,8 +70,19 @@ def _dispatch(
     return None
 
 
+def with_sender_name(url: str) -> str:
+    """An email URL whose From carries a display name: ``name=press-monitor`` added
+    unless the URL names the sender itself (``name=``, or ``from=Desk <desk@x>``)."""
+    parts = urlsplit(url)
+    query = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+    if "name" in query or "<" in query.get("from", ""):
+        return url
+    extra = f"name={SENDER_NAME}"
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+
 def _send_apprise(url: str, message: Message) -> None:
-    obj = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    obj = apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=True)
     if obj is None:
         raise DeliveryError(
             "apprise cannot use the channel URL (unknown or invalid)", permanent=True
@@ -76,7 +91,7 @@ def _send_apprise(url: str, message: Message) -> None:
     if isinstance(headers, dict):  # the HTTP-based plugins (json://, ntfy://, ...)
         for key, value in message.headers.items():
             headers.setdefault(key, value)
-    sender = apprise.Apprise()
+    sender = apprise.Apprise(asset=_ASSET)
     sender.add(obj)
     with _apprise_log() as records:
         ok = sender.notify(

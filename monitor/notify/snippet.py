@@ -30,7 +30,9 @@ def _spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
     """Every non-overlapping (start, end) of any surface in ``text``, case-insensitive."""
     if not surfaces:
         return []
-    alternatives = sorted({re.escape(s) for s in surfaces if s}, key=len, reverse=True)
+    # a surface's spaces also match the line break between two paragraphs
+    escaped = {re.escape(s).replace(r"\ ", r"\s+") for s in surfaces if s}
+    alternatives = sorted(escaped, key=len, reverse=True)
     pattern = re.compile("|".join(alternatives), re.IGNORECASE)
     return [m.span() for m in pattern.finditer(text)]
 
@@ -41,8 +43,10 @@ def make_snippet(
     """Up to ``max_chars`` of ``text`` centred on the first matched term, terms marked.
 
     Falls back to the start of the text when no term occurs in it (matched in the title).
+    Line breaks (the article's paragraphs) are kept, one ``\n`` each; other whitespace
+    runs become one space.
     """
-    text = " ".join(text.split())
+    text = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
     if max_chars <= 0 or not text:
         return ()
     spans = _spans(text, matched_terms(evidence))
