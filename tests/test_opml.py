@@ -264,6 +264,19 @@ def test_a_feed_given_as_opml_is_a_usage_error_that_shows_the_feeds_table(
     assert cfg.read_bytes() == before
 
 
+@pytest.mark.parametrize("name", ["news.xml", "news\x7f.xml", 'say "hi"\\.xml'])
+def test_the_table_shown_for_a_feed_given_as_opml_is_valid_toml(setup, capsys, name):
+    """The ``[[feeds]]`` table the error shows pastes into a config as it is: before, a
+    file name holding DEL (U+007F) came out unescaped, which TOML forbids in a string."""
+    cfg, _ = setup
+    feed = cfg.parent / name
+    feed.write_bytes(b'<rss version="2.0"><channel><title>T</title></channel></rss>')
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(feed)]) == 2
+    err = capsys.readouterr().err
+    table = err[err.index("[[feeds]]") :].split("\n\n", 1)[0]
+    assert tomllib.loads(table) == {"feeds": [{"url": str(feed)}]}
+
+
 def test_a_missing_opml_file_is_a_plain_usage_error(setup, capsys):
     """Before: `config error: ...`, as if the config were wrong."""
     cfg, _ = setup
@@ -296,3 +309,21 @@ def test_an_include_that_would_break_the_config_is_not_added(setup, capsys):
     assert 'include = ["feeds.toml"]' in out  # the line to add once the file is fixed
     assert cfg.read_text(encoding="utf-8") == before
     assert main(["--config", str(cfg), "check-config"]) == 0
+
+
+def test_an_include_written_with_a_tilde_is_read_from_the_home_folder(setup, capsys, monkeypatch):
+    """``include = ["~/feeds.toml"]`` names the home folder, as ``~`` does in every other
+    path of the config (before: it read ``<config folder>/~/feeds.toml``)."""
+    cfg, opml = setup
+    home = cfg.parent.parent / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    (home / "feeds.toml").write_text('[[feeds]]\nurl = "https://c.example/rss"\n')
+    cfg.write_text(
+        cfg.read_text().replace("[monitor]\n", '[monitor]\ninclude = ["~/feeds.toml"]\n')
+    )
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    assert "https://c.example/rss" in capsys.readouterr().out
+    target = cfg.parent / "more.toml"
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", str(target)]) == 0
+    assert "imported 3 feeds" in capsys.readouterr().out  # a, b in the config; c in ~/feeds.toml

@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import sys
-import tomllib
 from collections.abc import Collection
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -17,7 +16,16 @@ from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
 from monitor.config import load_config
-from monitor.config.edit import add_include, append_feeds_toml, feed_table, include_line
+from monitor.config.edit import (
+    add_include,
+    append_feeds_toml,
+    feed_table,
+    include_entry,
+    include_line,
+    include_path,
+    read_listing,
+    same_file,
+)
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch.addresses import AddressPolicy, parse_ip
 from monitor.fetch.client import FeedClient, checked_url, encode_spaces
@@ -346,54 +354,13 @@ def read_opml(path: str | Path) -> list[ImportedFeed]:
         raise OpmlFileError(
             f"{shown} {exc}: import-opml reads a subscription list exported by a feed "
             "reader. To follow this feed, add it to the config:\n\n"
-            f"[[feeds]]\nurl = {_toml_str(_feed_path(path))}\n\n"
+            f"{feed_table(ImportedFeed(_feed_path(path)))}\n"
             "(or its http(s) address, if it is a downloaded copy of a site's feed)"
         ) from exc
 
 
-def _toml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _feed_path(path: str | Path) -> str:
     return str(Path(path).resolve())
-
-
-def _feeds_of(path: Path) -> tuple[list[str], list[str]] | None:
-    """The ``[[feeds]]`` URLs and ``[monitor] include`` entries of the TOML file at
-    ``path`` as written (no validation, ``${VAR}`` not expanded); ``None`` when it
-    cannot be read as TOML."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    feeds = data.get("feeds", [])
-    urls = (
-        [f["url"].strip() for f in feeds if isinstance(f, dict) and isinstance(f.get("url"), str)]
-        if isinstance(feeds, list)
-        else []
-    )
-    monitor = data.get("monitor", {})
-    include = monitor.get("include", []) if isinstance(monitor, dict) else []
-    entries = [e for e in include if isinstance(e, str)] if isinstance(include, list) else []
-    return urls, entries
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except (OSError, RuntimeError):
-        return False
-
-
-def _include_entry(target: Path, config: Path) -> str:
-    """How ``[monitor] include`` in ``config`` names ``target``: relative to the config's
-    folder when below it, else absolute."""
-    absolute = target.resolve()
-    try:
-        return absolute.relative_to(config.resolve().parent).as_posix()
-    except ValueError:
-        return str(absolute)
 
 
 def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
@@ -415,17 +382,17 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
         return 1
     config = Path(ctx.config_path)
     target = Path(args.to) if args.to else config
-    separate = not _same_file(target, config)
-    main = _feeds_of(config) if separate and config.exists() else None
-    elsewhere: set[str] = set()
+    separate = not same_file(target, config)
+    main = read_listing(config) if separate and config.exists() else None
+    elsewhere: set[str] = set()  # the feeds of the config and its other includes
     includes: list[str] = []
     if main is not None:
-        urls, includes = main
-        elsewhere.update(urls)
+        includes = list(main.include)
+        elsewhere.update(main.feed_urls)
         for entry in includes:
-            other = (config.parent / entry).expanduser()
-            if not _same_file(other, target) and (found := _feeds_of(other)) is not None:
-                elsewhere.update(found[0])
+            other = include_path(config, entry)
+            if not same_file(other, target) and (found := read_listing(other)) is not None:
+                elsewhere.update(found.feed_urls)
     new = [f for f in feeds if f.url not in elsewhere]
     existed = target.exists()
     added = append_feeds_toml(target, new)
@@ -454,8 +421,8 @@ def _report_include(
     environ: dict[str, str],
 ) -> None:
     """Say whether the config reads ``target`` already, add it, or print the line to add."""
-    entry = _include_entry(target, config)
-    if any(_same_file((config.parent / e).expanduser(), target) for e in includes):
+    entry = include_entry(target, config)
+    if any(same_file(include_path(config, e), target) for e in includes):
         print(f"{config} already reads {target} ([monitor] include)")
         return
     line = include_line([*includes, entry])

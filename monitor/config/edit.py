@@ -6,6 +6,10 @@ leaving every existing byte of the file as it was; the file is replaced atomical
 line, and only when the result reads as exactly the old document plus that entry.
 A new file is created 0644 (less the umask) so a service user (``DynamicUser=``) can read
 it, or 0600 when a feed URL in it holds a credential; an existing file keeps its mode.
+
+What a config file lists as written (:func:`read_listing`), where an ``include`` entry
+points (:func:`include_path`, :func:`include_entry`) and whether two paths are one file
+(:func:`same_file`) are answered here once, for the validator and ``monitor feeds`` alike.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.records import ImportedFeed
@@ -45,15 +51,55 @@ def feed_table(feed: ImportedFeed) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What one config file lists, as written: its ``[[feeds]]`` URLs (stripped, as the
+    loader strips them; ``${VAR}`` not expanded) and its ``[monitor] include`` entries."""
+
+    feed_urls: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+
+
+def listing(data: Mapping[str, Any]) -> Listing:
+    """The :class:`Listing` of a parsed TOML document; entries of the wrong type are
+    left out (the loader reports them). No I/O."""
+    feeds = data.get("feeds", [])
+    urls = (
+        tuple(
+            f["url"].strip() for f in feeds if isinstance(f, dict) and isinstance(f.get("url"), str)
+        )
+        if isinstance(feeds, list)
+        else ()
+    )
+    include = _include_entries(data)
+    return Listing(urls, tuple(include or ()))
+
+
+def read_listing(path: Path) -> Listing | None:
+    """The :class:`Listing` of the TOML file at ``path``; None when it cannot be read
+    as TOML."""
+    try:
+        return listing(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError):  # ValueError: TOMLDecodeError too
+        return None
+
+
+def _include_entries(data: Mapping[str, Any]) -> list[str] | None:
+    """``[monitor] include`` of a parsed document ([] when absent); None when it is not a
+    list of strings (or ``monitor`` is not a table), which only the loader may judge."""
+    monitor = data.get("monitor", {})
+    include = monitor.get("include", []) if isinstance(monitor, dict) else None
+    if not isinstance(include, list) or not all(isinstance(e, str) for e in include):
+        return None
+    return include
+
+
 def _existing_urls(text: str, path: Path) -> set[str]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML, nothing imported: {exc}", path=str(path)) from exc
-    feeds = data.get("feeds", [])
-    if not isinstance(feeds, list):
-        return set()
-    return {url for f in feeds if isinstance(f, dict) and isinstance(url := f.get("url"), str)}
+    return set(listing(data).feed_urls)
 
 
 def append_feeds_toml(
@@ -129,15 +175,12 @@ def add_include(path: str | Path, entry: str) -> bool:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    monitor = data.get("monitor", {})
-    if not isinstance(monitor, dict):
-        return False
-    old = monitor.get("include", [])
-    if not isinstance(old, list) or not all(isinstance(e, str) for e in old) or entry in old:
+    old = _include_entries(data)
+    if old is None or entry in old:
         return False
     expected = copy.deepcopy(data)
     expected.setdefault("monitor", {})["include"] = [*old, entry]
-    new_text = _with_include(text, [*old, entry], has_key="include" in monitor)
+    new_text = _with_include(text, [*old, entry], has_key="include" in data.get("monitor", {}))
     if new_text is None:
         return False
     try:
@@ -172,3 +215,33 @@ def _with_include(text: str, entries: list[str], *, has_key: bool) -> str | None
             lines[i] = f"{m.group(1)}{array}{m.group(2)}" + lines[i][len(body) :]
             return "".join(lines)
     return None
+
+
+def include_path(config: Path, entry: str) -> Path:
+    """The file an ``[monitor] include`` entry of the config at ``config`` names:
+    ``~`` expanded, a relative path taken from the config's folder. No I/O."""
+    return config.parent / Path(entry).expanduser()  # an absolute entry replaces the folder
+
+
+def include_entry(target: Path, config: Path) -> str:
+    """How ``[monitor] include`` in ``config`` names ``target``: relative to the config's
+    folder when below it, else absolute."""
+    absolute = target.resolve()
+    try:
+        return absolute.relative_to(config.resolve().parent).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same file when both exist (through a
+    symlinked folder or a hard link), else the same path once resolved (a file about
+    to be written); False when either cannot even be looked up."""
+    try:
+        return a.samefile(b)
+    except (OSError, ValueError):
+        pass
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy.engine import make_url
 
 from monitor.config import spec
+from monitor.config.edit import include_path, same_file
 from monitor.config.lines import line_of
 from monitor.config.spec import Convert, Key, defaults, string_list
 from monitor.config.units import parse_digest, shown
@@ -350,7 +351,7 @@ class Validator:
                     f'database = "sqlite:///{old}" keeps using it, '
                     f'database = "sqlite:///{path}" starts a new one',
                 )
-            if not _same_file(old, path):
+            if not same_file(old, path):
                 self.notes.append(
                     f"{self.path}: using the database {path} (beside the config); "
                     f"{old} in the working directory is not used"
@@ -503,7 +504,7 @@ class Validator:
 
     def included(self, rel: str) -> tuple[Validator, dict[str, Any]]:
         """The validator and TOML document of one included file (only ``[[feeds]]``)."""
-        path = (self.path.parent / rel).expanduser()
+        path = include_path(self.path, rel)
         try:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -587,14 +588,6 @@ def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
     except (OSError, ValueError):
-        return False
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two existing paths name one file (through a symlinked folder, say)."""
-    try:
-        return a.samefile(b)
-    except OSError:
         return False
 
 
