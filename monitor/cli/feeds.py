@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 from monitor.cli.context import Context
 from monitor.config import load_config
 from monitor.config.edit import (
+    ENV_REF,
+    FeedIndex,
+    Listed,
     add_include,
     append_feeds_toml,
     feed_table,
@@ -384,24 +387,34 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     target = Path(args.to) if args.to else config
     separate = not same_file(target, config)
     main = read_listing(config) if separate and config.exists() else None
-    elsewhere: set[str] = set()  # the feeds of the config and its other includes
+    elsewhere = FeedIndex(ctx.environ)  # the feeds of the config and its other includes
     includes: list[str] = []
     if main is not None:
         includes = list(main.include)
-        elsewhere.update(main.feed_urls)
+        for url in main.feed_urls:
+            elsewhere.add(url)
         for entry in includes:
             other = include_path(config, entry)
             if not same_file(other, target) and (found := read_listing(other)) is not None:
-                elsewhere.update(found.feed_urls)
-    new = [f for f in feeds if f.url not in elsewhere]
+                for url in found.feed_urls:
+                    elsewhere.add(url)
+    new = [f for f in feeds if elsewhere.find(f.url) is None]
+    guesses = _guessed(feeds, elsewhere, target, ctx.environ)
     existed = target.exists()
-    added = append_feeds_toml(target, new)
+    added = append_feeds_toml(target, new, ctx.environ)
     print(
         f"imported {added} feeds into {target}"
         f" ({len(feeds) - added} of {len(feeds)} already listed)"
     )
     if len(new) < len(feeds):
         print(f"skipped {len(feeds) - len(new)} feeds already in {config} or its includes")
+    for guess in guesses:
+        names = ", ".join(sorted(set(ENV_REF.findall(guess.written))))
+        print(
+            f"note: taken for the listed feed {mask_url(guess.written)}, not imported: "
+            f"{names} is not set here, so the two URLs were compared as a pattern "
+            f"(set {names} to compare them exactly)"
+        )
     if added and not existed and any(url_secrets(f.url) for f in new):
         print(
             f"note: {target} is readable only by you (0600) because a feed URL in it holds a "
@@ -411,6 +424,25 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     if separate:
         _report_include(args, config, target, includes, ctx.environ)
     return 0
+
+
+def _guessed(
+    feeds: list[ImportedFeed], elsewhere: FeedIndex, target: Path, environ: dict[str, str]
+) -> list[Listed]:
+    """The listed feeds that imported ones were taken for only by pattern, a ``${VAR}``
+    in them not being set here (:class:`~monitor.config.edit.FeedIndex`). The caller
+    names them by the listed URL (masked), never by the imported one, which holds the
+    variable's value."""
+    in_target = FeedIndex(environ)
+    listed = read_listing(target) if target.exists() else None
+    for url in listed.feed_urls if listed else ():
+        in_target.add(url)
+    guesses: list[Listed] = []
+    for feed in feeds:
+        found = elsewhere.find(feed.url) or in_target.find(feed.url)
+        if found is not None and found.guessed and found not in guesses:
+            guesses.append(found)
+    return guesses
 
 
 def _report_include(

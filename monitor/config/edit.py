@@ -7,9 +7,11 @@ line, and only when the result reads as exactly the old document plus that entry
 A new file is created 0644 (less the umask) so a service user (``DynamicUser=``) can read
 it, or 0600 when a feed URL in it holds a credential; an existing file keeps its mode.
 
-What a config file lists as written (:func:`read_listing`), where an ``include`` entry
-points (:func:`include_path`, :func:`include_entry`) and whether two paths are one file
-(:func:`same_file`) are answered here once, for the validator and ``monitor feeds`` alike.
+What a config file lists as written (:func:`read_listing`), whether an imported URL is
+one of its feeds (:class:`FeedIndex`: compared as the loader reads them, ``${VAR}``
+expanded), where an ``include`` entry points (:func:`include_path`, :func:`include_entry`)
+and whether two paths are one file (:func:`same_file`) are answered here once, for the
+validator and ``monitor feeds`` alike.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.records import ImportedFeed
 from monitor.secrets import url_secrets
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # ${VAR} in a URL: expanded at load
 
 
 def _toml_string(value: str) -> str:
@@ -94,27 +98,84 @@ def _include_entries(data: Mapping[str, Any]) -> list[str] | None:
     return include
 
 
-def _existing_urls(text: str, path: Path) -> set[str]:
+def expand_known(url: str, environ: Mapping[str, str]) -> str:
+    """``url`` with each ``${VAR}`` that ``environ`` sets replaced, as the loader would;
+    one not set is kept as written. The result may hold a secret: compare it, never
+    show it. No I/O."""
+    return ENV_REF.sub(lambda m: environ.get(m.group(1), m.group(0)), url.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """The feed a config lists that an imported URL is: its URL as written, and whether
+    that was only a guess (a ``${VAR}`` in it is not set here, so it matched by pattern)."""
+
+    written: str
+    guessed: bool = False
+
+
+@dataclass
+class FeedIndex:
+    """The feeds of one or more config files, to tell whether an imported URL is one of
+    them. URLs are compared as the loader will read them: stripped, each ``${VAR}`` set
+    in ``environ`` expanded, so ``https://x/?token=${FEED_TOKEN}`` in the config is the
+    ``https://x/?token=abc`` of an OPML file when ``FEED_TOKEN=abc``. A URL whose variable
+    is not set here stands for any value of it within one URL part (no ``/?#&``): a
+    guess, reported as one. No I/O."""
+
+    environ: Mapping[str, str]
+    _exact: dict[str, str] = field(default_factory=dict)  # expanded -> as written
+    _patterns: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+
+    def add(self, written: str) -> None:
+        """Add one feed URL as a config file writes it."""
+        url = expand_known(written, self.environ)
+        self._exact.setdefault(url, written.strip())
+        if ENV_REF.search(url):
+            parts = ENV_REF.split(url)  # text, name, text, name, ..., text
+            regex = "".join(
+                re.escape(p) if i % 2 == 0 else r"[^/?#&\s]+" for i, p in enumerate(parts)
+            )
+            self._patterns.append((re.compile(regex), written.strip()))
+
+    def find(self, url: str) -> Listed | None:
+        """The listed feed ``url`` is, or None when it is new."""
+        url = expand_known(url, self.environ)
+        if url in self._exact:
+            return Listed(self._exact[url])
+        for pattern, written in self._patterns:
+            if pattern.fullmatch(url):
+                return Listed(written, guessed=True)
+        return None
+
+
+def _existing_urls(text: str, path: Path, environ: Mapping[str, str]) -> FeedIndex:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML, nothing imported: {exc}", path=str(path)) from exc
-    return set(listing(data).feed_urls)
+    index = FeedIndex(environ)
+    for url in listing(data).feed_urls:
+        index.add(url)
+    return index
 
 
 def append_feeds_toml(
-    path: str | Path, feeds: Iterable[ImportedFeed | Mapping[str, str | None]]
+    path: str | Path,
+    feeds: Iterable[ImportedFeed | Mapping[str, str | None]],
+    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Append a ``[[feeds]]`` table per feed whose URL ``path`` does not list yet; return
-    how many were appended. Existing content is kept byte for byte; the file is replaced
-    atomically and only when the result is valid TOML. A missing file is created."""
+    """Append a ``[[feeds]]`` table per feed whose URL ``path`` does not list yet (as
+    :class:`FeedIndex` compares them, with ``environ``'s variables); return how many were
+    appended. Existing content is kept byte for byte; the file is replaced atomically and
+    only when the result is valid TOML. A missing file is created."""
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    known = _existing_urls(text, path)
+    known = _existing_urls(text, path, environ or {})
     tables = []
     private = False
     for feed in map(_as_feed, feeds):
-        if feed.url not in known:
+        if known.find(feed.url) is None:
             known.add(feed.url)
             tables.append(feed_table(feed))
             private = private or bool(url_secrets(feed.url))
@@ -122,7 +183,7 @@ def append_feeds_toml(
         return 0
     head = text if not text or text.endswith("\n") else text + "\n"
     new_text = head + "".join(("\n" if head or i else "") + t for i, t in enumerate(tables))
-    _existing_urls(new_text, path)  # e.g. an inline `feeds = [...]` cannot take [[feeds]]
+    _existing_urls(new_text, path, {})  # e.g. an inline `feeds = [...]` cannot take [[feeds]]
     _write_atomically(path, new_text, private=private)
     return len(tables)
 

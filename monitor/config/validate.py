@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy.engine import make_url
 
 from monitor.config import spec
-from monitor.config.edit import include_path, same_file
+from monitor.config.edit import ENV_REF, include_path, same_file
 from monitor.config.lines import line_of
 from monitor.config.spec import Convert, Key, defaults, string_list
 from monitor.config.units import parse_digest, shown
@@ -48,7 +48,6 @@ from monitor.records import (
 from monitor.secrets import mask_text, mask_url, register_secret
 from monitor.text import printable
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MONITOR_KEYS = spec.allowed(spec.MONITOR, spec.MONITOR_OWN)
 _FETCH_KEYS = spec.allowed(spec.FETCH)
 _FEED_KEYS = spec.allowed(spec.FEED, spec.FEED_OWN)
@@ -192,7 +191,7 @@ class Validator:
             register_secret(self.env[name])
             return self.env[name]
 
-        return _ENV_REF.sub(sub, value)
+        return ENV_REF.sub(sub, value)
 
     # -- the document -----------------------------------------------------------------
     def build(self, data: dict[str, Any]) -> Sections:
