@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.store import db, state
-from tests.support import ROOT, LocalServer, Request, Response
+from tests.support import ROOT, LocalServer, Request, Response, cli_env
 
 SEED_FEED = ROOT / "seeds" / "seed_feed.xml"
 
@@ -261,3 +263,25 @@ def test_status_shows_a_run_once_after_the_daemon_stopped(tmp_path, hook, capsys
         r"\(1 feeds polled, 0 failed; 1 alerts sent, 0 to retry, 0 dead\)",
         second,
     ), second
+
+
+def test_a_run_once_whose_reader_went_away_is_still_recorded(tmp_path, hook, capsys) -> None:
+    """``monitor run --once 2>&1 | head -1``: the summary meets a closed pipe, which ends
+    the command (exit 141); what the cycle did is recorded before, so status still says
+    it (before the fix, "never ran")."""
+    hook.failing = False
+    config = write_config(tmp_path, hook, max_attempts=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    assert proc.stderr is not None
+    proc.stderr.close()  # the reader is gone before the first line
+    assert proc.wait(timeout=120) == 141
+
+    code, out, _ = monitor(capsys, config, "status", "--json")
+    once = json.loads(out)["last_run_once"]
+    assert code == 3 and (once["feeds_polled"], once["alerts_sent"]) == (1, 1)
+    assert len(hook.received()) == 1

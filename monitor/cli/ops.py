@@ -99,14 +99,17 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         daemon.parse_pool.close()
     delivery = daemon.last_delivery
     assert delivery is not None  # run_once always delivers
-    for line in run_once_summary(report, delivery, config.monitor.timezone):
-        print(mask_text(line), file=sys.stderr)
-    try:  # after the summary, so a database that fails now still leaves it on screen
+    lines = run_once_summary(report, delivery, config.monitor.timezone)
+    # Recorded before the summary is printed: a reader that goes away (`2>&1 | head`)
+    # ends the command there. A database failing now only costs the record.
+    try:
         state.record_one_shot(
             daemon.session_factory, one_shot_run(report, delivery, datetime.now(UTC))
         )
     except DatabaseError as exc:
-        print(f"warning: not recorded for 'monitor status': {mask_text(str(exc))}", file=sys.stderr)
+        lines.append(f"warning: not recorded for 'monitor status': {exc}")
+    for line in lines:
+        print(mask_text(line), file=sys.stderr)
     return run_once_exit(delivery)
 
 
