@@ -386,3 +386,17 @@ def test_an_include_written_with_a_tilde_is_read_from_the_home_folder(setup, cap
     target = cfg.parent / "more.toml"
     assert main(["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", str(target)]) == 0
     assert "imported 3 feeds" in capsys.readouterr().out  # a, b in the config; c in ~/feeds.toml
+
+
+def test_import_into_the_config_skips_the_feeds_of_its_includes(setup, capsys):
+    """Without --to, the feeds of the files the config includes were not looked at: a
+    feed listed there was appended to the config too, and the config no longer loaded."""
+    cfg, opml = setup
+    (cfg.parent / "old.toml").write_text('[[feeds]]\nurl = "https://c.example/rss"\n')
+    cfg.write_text(cfg.read_text().replace("[monitor]\n", '[monitor]\ninclude = ["old.toml"]\n'))
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml)]) == 0
+    out = capsys.readouterr().out
+    assert f"imported 3 feeds into {cfg} (3 of 6 already listed)" in out
+    assert f"skipped 1 feeds already in {cfg} or its includes" in out
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    assert "feeds (6)" in capsys.readouterr().out

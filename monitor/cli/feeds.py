@@ -368,8 +368,8 @@ def _feed_path(path: str | Path) -> str:
 
 def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor feeds import-opml FILE [--to PATH] [--no-include]``: append the new feeds
-    to the config, or to PATH; with PATH, feeds the config (or its other includes)
-    already lists are skipped, and PATH is added to ``[monitor] include`` when that can
+    to the config, or to PATH; feeds the config or its (other) includes already list are
+    skipped; with PATH, PATH is added to ``[monitor] include`` when that can
     be done without touching the rest of the config (else the line to add is printed)."""
     try:
         feeds = read_opml(args.file)
@@ -386,12 +386,12 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     config = Path(ctx.config_path)
     target = Path(args.to) if args.to else config
     separate = not same_file(target, config)
-    main = read_listing(config) if separate and config.exists() else None
+    main = read_listing(config) if config.exists() else None
     elsewhere = FeedIndex(ctx.environ)  # the feeds of the config and its other includes
     includes: list[str] = []
     if main is not None:
         includes = list(main.include)
-        for url in main.feed_urls:
+        for url in main.feed_urls if separate else ():  # else the target: appending checks
             elsewhere.add(url)
         for entry in includes:
             other = include_path(config, entry)
