@@ -300,3 +300,16 @@ def test_status_with_a_bad_config_exits_2(db, capsys) -> None:  # noqa: F811
 
     assert run(BadConfig(db, MonitorSettings(database=db.url)), "status") == 2
     assert "config error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["{not json", "[]", '{"at": 5}', '{"at": "2026-12-03T10:00:00"}'])
+def test_status_reads_an_unreadable_run_once_record_as_none(db, capsys, value) -> None:  # noqa: F811
+    """A ``once.last_run`` value this version cannot read (another version wrote it, say)
+    is no crash: status says what it would without it."""
+    from monitor.store.state import ONE_SHOT_KEY, set_state
+
+    with session_scope(db.session_factory) as s:
+        set_state(s, ONE_SHOT_KEY, value, datetime.now(UTC))
+    assert run(Ctx(db, MonitorSettings(database=db.url)), "status", "--json") == 3
+    data = json.loads(capsys.readouterr().out)
+    assert data["daemon"] == "never" and data["last_run_once"] is None

@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import UTC, datetime
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
 from monitor.store import db, state
-from tests.support import ROOT, LocalServer, Request, Response
+from tests.support import ROOT, LocalServer, Request, Response, cli_env
 
 SEED_FEED = ROOT / "seeds" / "seed_feed.xml"
 
@@ -210,3 +212,93 @@ def test_an_article_two_rules_match_is_one_message_naming_both(tmp_path, hook, c
     assert titles == ["[witkoff-coalition, witkoff]", "[witkoff]"]  # one message per article
     code, out, _ = monitor(capsys, config, "alerts", "--status", "sent")
     assert code == 0 and "sent 3 · dead 0" in out  # each rule's row is kept and marked sent
+
+
+STATUS_KEYS = {
+    "now", "daemon", "pid", "heartbeat", "feeds", "failing", "articles_today",
+    "articles_total", "alerts", "dead_by_channel", "database", "database_bytes",
+    "wal_bytes", "problem",
+}  # fmt: skip
+
+
+def test_status_after_run_once_says_what_the_one_shot_run_did(tmp_path, hook, capsys) -> None:
+    """Before: "never ran (no heartbeat in the database)" right after a `run --once` that
+    polled, stored and delivered. No daemon runs (exit 3), but the cycle did happen."""
+    config = write_config(tmp_path, hook, max_attempts=1)
+    code, out, _ = monitor(capsys, config, "status")
+    assert code == 1 and out == ""  # no database yet: the one-line error, as before
+    assert monitor(capsys, config, "run", "--once")[0] == 4  # the hook fails: one dead alert
+
+    code, out, _ = monitor(capsys, config, "status")
+
+    assert code == 3
+    daemon = out.splitlines()[0]
+    assert re.fullmatch(
+        r"daemon:    not running; last cycle 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d EE[ST] \(\d+ s ago\) "
+        r"by 'monitor run --once' \(1 feeds polled, 0 failed; 0 alerts sent, 0 to retry, 1 dead\)",
+        daemon,
+    ), daemon
+    assert "never ran" not in out
+    code, out, _ = monitor(capsys, config, "status", "--json")
+    data = json.loads(out)
+    assert code == 3 and set(data) == STATUS_KEYS | {"last_run_once"}  # keys kept, one added
+    assert data["daemon"] == "never" and data["heartbeat"] is None  # no daemon ever ran
+    once = data["last_run_once"]
+    assert datetime.fromisoformat(once["at"]) <= datetime.now(UTC)
+    assert {k: v for k, v in once.items() if k != "at"} == {
+        "feeds_polled": 1, "feeds_failed": 0, "new_articles": 5, "alerts_queued": 1,
+        "alerts_sent": 0, "alerts_to_retry": 0, "alerts_dead": 1,
+    }  # fmt: skip
+
+    hook.failing = False  # the next run replaces the record: nothing new, nothing due
+    assert monitor(capsys, config, "run", "--once")[0] == 0
+    once = json.loads(monitor(capsys, config, "status", "--json")[1])["last_run_once"]
+    assert (once["new_articles"], once["alerts_dead"], once["alerts_sent"]) == (0, 0, 0)
+
+
+def test_status_shows_a_run_once_after_the_daemon_stopped(tmp_path, hook, capsys) -> None:
+    """A daemon that stopped an hour ago, then a `run --once`: the daemon line stays as it
+    was (NOT RUNNING, its last cycle) and the one-shot cycle after it is shown below."""
+    config = write_config(tmp_path, hook, max_attempts=1)
+    hook.failing = False
+    assert monitor(capsys, config, "run", "--once")[0] == 0
+    engine = db.make_engine(f"sqlite:///{tmp_path}/monitor.db", create=False)
+    try:  # the heartbeat a daemon left an hour ago, before this run
+        sf = db.make_session_factory(engine)
+        state.record_heartbeat(sf, datetime.now(UTC) - timedelta(hours=1), os.getpid())
+    finally:
+        engine.dispose()
+
+    code, out, _ = monitor(capsys, config, "status")
+
+    assert code == 3
+    first, second = out.splitlines()[:2]
+    assert first.startswith(f"daemon:    NOT RUNNING (heartbeat too old), pid {os.getpid()}, ")
+    assert first.endswith("(60 min ago)")
+    assert re.fullmatch(
+        r"           then a cycle .+ \(\d+ s ago\) by 'monitor run --once' "
+        r"\(1 feeds polled, 0 failed; 1 alerts sent, 0 to retry, 0 dead\)",
+        second,
+    ), second
+
+
+def test_a_run_once_whose_reader_went_away_is_still_recorded(tmp_path, hook, capsys) -> None:
+    """``monitor run --once 2>&1 | head -1``: the summary meets a closed pipe, which ends
+    the command (exit 141); what the cycle did is recorded before, so status still says
+    it (before the fix, "never ran")."""
+    hook.failing = False
+    config = write_config(tmp_path, hook, max_attempts=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    assert proc.stderr is not None
+    proc.stderr.close()  # the reader is gone before the first line
+    assert proc.wait(timeout=120) == 141
+
+    code, out, _ = monitor(capsys, config, "status", "--json")
+    once = json.loads(out)["last_run_once"]
+    assert code == 3 and (once["feeds_polled"], once["alerts_sent"]) == (1, 1)
+    assert len(hook.received()) == 1

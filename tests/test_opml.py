@@ -264,6 +264,19 @@ def test_a_feed_given_as_opml_is_a_usage_error_that_shows_the_feeds_table(
     assert cfg.read_bytes() == before
 
 
+@pytest.mark.parametrize("name", ["news.xml", "news\x7f.xml", 'say "hi"\\.xml'])
+def test_the_table_shown_for_a_feed_given_as_opml_is_valid_toml(setup, capsys, name):
+    """The ``[[feeds]]`` table the error shows pastes into a config as it is: before, a
+    file name holding DEL (U+007F) came out unescaped, which TOML forbids in a string."""
+    cfg, _ = setup
+    feed = cfg.parent / name
+    feed.write_bytes(b'<rss version="2.0"><channel><title>T</title></channel></rss>')
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(feed)]) == 2
+    err = capsys.readouterr().err
+    table = err[err.index("[[feeds]]") :].split("\n\n", 1)[0]
+    assert tomllib.loads(table) == {"feeds": [{"url": str(feed)}]}
+
+
 def test_a_missing_opml_file_is_a_plain_usage_error(setup, capsys):
     """Before: `config error: ...`, as if the config were wrong."""
     cfg, _ = setup
@@ -296,3 +309,94 @@ def test_an_include_that_would_break_the_config_is_not_added(setup, capsys):
     assert 'include = ["feeds.toml"]' in out  # the line to add once the file is fixed
     assert cfg.read_text(encoding="utf-8") == before
     assert main(["--config", str(cfg), "check-config"]) == 0
+
+
+TOKEN = "abcdef1234567890XYZ"
+TOKEN_FEED = f"https://x.example/rss?token={TOKEN}"
+WITH_VAR = "https://x.example/rss?token=${FEED_TOKEN}"
+
+
+def _with_token_feed(cfg: Path, url: str) -> None:
+    cfg.write_text(cfg.read_text() + f'\n[[feeds]]\nurl = "{url}"\n', encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("in_config", "in_opml"), [(WITH_VAR, TOKEN_FEED), (TOKEN_FEED, WITH_VAR)], ids=["config-var", "opml-var"]
+)  # fmt: skip
+@pytest.mark.parametrize("to", [None, "feeds.toml"], ids=["into-config", "to-file"])
+def test_a_feed_written_with_a_variable_is_recognised_once_expanded(
+    setup, capsys, monkeypatch, in_config, in_opml, to
+):
+    """Before: ``${FEED_TOKEN}`` in the config and the token itself in the OPML were two
+    different feeds, so the feed was appended again and the config no longer loaded
+    ("already listed"). They are compared as the loader reads them, and the token is
+    never printed."""
+    cfg, opml = setup
+    monkeypatch.setenv("FEED_TOKEN", TOKEN)
+    _with_token_feed(cfg, in_config)
+    opml.write_text(
+        f'<opml><body><outline xmlUrl="{in_opml}"/>'
+        '<outline xmlUrl="https://c.example/rss"/></body></opml>'
+    )
+    argv = ["--config", str(cfg), "feeds", "import-opml", str(opml)]
+    if to:
+        argv += ["--to", str(cfg.parent / to)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "imported 1 feeds" in captured.out and "(1 of 2 already listed)" in captured.out
+    assert TOKEN not in captured.out + captured.err
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    assert "feeds (4)" in capsys.readouterr().out  # a, b, the token feed, c: once each
+
+
+def test_a_feed_whose_variable_is_not_set_here_is_matched_as_a_pattern(setup, capsys):
+    """``FEED_TOKEN`` lives in the service's EnvironmentFile=, not in this shell: the
+    imported URL that differs from the listed one only where ``${FEED_TOKEN}`` stands is
+    taken for it, not appended (which would put the token into the config and list the
+    feed twice), and the note says so without the token."""
+    cfg, opml = setup
+    _with_token_feed(cfg, WITH_VAR)
+    before = cfg.read_text()
+    opml.write_text(
+        f'<opml><body><outline xmlUrl="{TOKEN_FEED}"/>'
+        '<outline xmlUrl="https://x.example/other?token=abc"/></body></opml>'
+    )
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 1 feeds" in out
+    assert "note: taken for the listed feed https://x.example/rss?token=***, not imported: " in out
+    assert "FEED_TOKEN is not set here" in out
+    assert TOKEN not in out and TOKEN not in cfg.read_text()
+    assert cfg.read_text().startswith(before) and "x.example/other" in cfg.read_text()
+
+
+def test_an_include_written_with_a_tilde_is_read_from_the_home_folder(setup, capsys, monkeypatch):
+    """``include = ["~/feeds.toml"]`` names the home folder, as ``~`` does in every other
+    path of the config (before: it read ``<config folder>/~/feeds.toml``)."""
+    cfg, opml = setup
+    home = cfg.parent.parent / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    (home / "feeds.toml").write_text('[[feeds]]\nurl = "https://c.example/rss"\n')
+    cfg.write_text(
+        cfg.read_text().replace("[monitor]\n", '[monitor]\ninclude = ["~/feeds.toml"]\n')
+    )
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    assert "https://c.example/rss" in capsys.readouterr().out
+    target = cfg.parent / "more.toml"
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml), "--to", str(target)]) == 0
+    assert "imported 3 feeds" in capsys.readouterr().out  # a, b in the config; c in ~/feeds.toml
+
+
+def test_import_into_the_config_skips_the_feeds_of_its_includes(setup, capsys):
+    """Without --to, the feeds of the files the config includes were not looked at: a
+    feed listed there was appended to the config too, and the config no longer loaded."""
+    cfg, opml = setup
+    (cfg.parent / "old.toml").write_text('[[feeds]]\nurl = "https://c.example/rss"\n')
+    cfg.write_text(cfg.read_text().replace("[monitor]\n", '[monitor]\ninclude = ["old.toml"]\n'))
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml)]) == 0
+    out = capsys.readouterr().out
+    assert f"imported 3 feeds into {cfg} (3 of 6 already listed)" in out
+    assert f"skipped 1 feeds already in {cfg} or its includes" in out
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    assert "feeds (6)" in capsys.readouterr().out

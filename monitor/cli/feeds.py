@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import sys
-import tomllib
 from collections.abc import Collection
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -17,7 +16,19 @@ from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
 from monitor.config import load_config
-from monitor.config.edit import add_include, append_feeds_toml, feed_table, include_line
+from monitor.config.edit import (
+    ENV_REF,
+    FeedIndex,
+    Listed,
+    add_include,
+    append_feeds_toml,
+    feed_table,
+    include_entry,
+    include_line,
+    include_path,
+    read_listing,
+    same_file,
+)
 from monitor.errors import ConfigError, FetchError
 from monitor.fetch.addresses import AddressPolicy, parse_ip
 from monitor.fetch.client import FeedClient, checked_url, encode_spaces
@@ -346,60 +357,19 @@ def read_opml(path: str | Path) -> list[ImportedFeed]:
         raise OpmlFileError(
             f"{shown} {exc}: import-opml reads a subscription list exported by a feed "
             "reader. To follow this feed, add it to the config:\n\n"
-            f"[[feeds]]\nurl = {_toml_str(_feed_path(path))}\n\n"
+            f"{feed_table(ImportedFeed(_feed_path(path)))}\n"
             "(or its http(s) address, if it is a downloaded copy of a site's feed)"
         ) from exc
-
-
-def _toml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _feed_path(path: str | Path) -> str:
     return str(Path(path).resolve())
 
 
-def _feeds_of(path: Path) -> tuple[list[str], list[str]] | None:
-    """The ``[[feeds]]`` URLs and ``[monitor] include`` entries of the TOML file at
-    ``path`` as written (no validation, ``${VAR}`` not expanded); ``None`` when it
-    cannot be read as TOML."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    feeds = data.get("feeds", [])
-    urls = (
-        [f["url"].strip() for f in feeds if isinstance(f, dict) and isinstance(f.get("url"), str)]
-        if isinstance(feeds, list)
-        else []
-    )
-    monitor = data.get("monitor", {})
-    include = monitor.get("include", []) if isinstance(monitor, dict) else []
-    entries = [e for e in include if isinstance(e, str)] if isinstance(include, list) else []
-    return urls, entries
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except (OSError, RuntimeError):
-        return False
-
-
-def _include_entry(target: Path, config: Path) -> str:
-    """How ``[monitor] include`` in ``config`` names ``target``: relative to the config's
-    folder when below it, else absolute."""
-    absolute = target.resolve()
-    try:
-        return absolute.relative_to(config.resolve().parent).as_posix()
-    except ValueError:
-        return str(absolute)
-
-
 def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor feeds import-opml FILE [--to PATH] [--no-include]``: append the new feeds
-    to the config, or to PATH; with PATH, feeds the config (or its other includes)
-    already lists are skipped, and PATH is added to ``[monitor] include`` when that can
+    to the config, or to PATH; feeds the config or its (other) includes already list are
+    skipped; with PATH, PATH is added to ``[monitor] include`` when that can
     be done without touching the rest of the config (else the line to add is printed)."""
     try:
         feeds = read_opml(args.file)
@@ -415,26 +385,36 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
         return 1
     config = Path(ctx.config_path)
     target = Path(args.to) if args.to else config
-    separate = not _same_file(target, config)
-    main = _feeds_of(config) if separate and config.exists() else None
-    elsewhere: set[str] = set()
+    separate = not same_file(target, config)
+    main = read_listing(config) if config.exists() else None
+    elsewhere = FeedIndex(ctx.environ)  # the feeds of the config and its other includes
     includes: list[str] = []
     if main is not None:
-        urls, includes = main
-        elsewhere.update(urls)
+        includes = list(main.include)
+        for url in main.feed_urls if separate else ():  # else the target: appending checks
+            elsewhere.add(url)
         for entry in includes:
-            other = (config.parent / entry).expanduser()
-            if not _same_file(other, target) and (found := _feeds_of(other)) is not None:
-                elsewhere.update(found[0])
-    new = [f for f in feeds if f.url not in elsewhere]
+            other = include_path(config, entry)
+            if not same_file(other, target) and (found := read_listing(other)) is not None:
+                for url in found.feed_urls:
+                    elsewhere.add(url)
+    new = [f for f in feeds if elsewhere.find(f.url) is None]
+    guesses = _guessed(feeds, elsewhere, target, ctx.environ)
     existed = target.exists()
-    added = append_feeds_toml(target, new)
+    added = append_feeds_toml(target, new, ctx.environ)
     print(
         f"imported {added} feeds into {target}"
         f" ({len(feeds) - added} of {len(feeds)} already listed)"
     )
     if len(new) < len(feeds):
         print(f"skipped {len(feeds) - len(new)} feeds already in {config} or its includes")
+    for guess in guesses:
+        names = ", ".join(sorted(set(ENV_REF.findall(guess.written))))
+        print(
+            f"note: taken for the listed feed {mask_url(guess.written)}, not imported: "
+            f"{names} is not set here, so the two URLs were compared as a pattern "
+            f"(set {names} to compare them exactly)"
+        )
     if added and not existed and any(url_secrets(f.url) for f in new):
         print(
             f"note: {target} is readable only by you (0600) because a feed URL in it holds a "
@@ -446,6 +426,25 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _guessed(
+    feeds: list[ImportedFeed], elsewhere: FeedIndex, target: Path, environ: dict[str, str]
+) -> list[Listed]:
+    """The listed feeds that imported ones were taken for only by pattern, a ``${VAR}``
+    in them not being set here (:class:`~monitor.config.edit.FeedIndex`). The caller
+    names them by the listed URL (masked), never by the imported one, which holds the
+    variable's value."""
+    in_target = FeedIndex(environ)
+    listed = read_listing(target) if target.exists() else None
+    for url in listed.feed_urls if listed else ():
+        in_target.add(url)
+    guesses: list[Listed] = []
+    for feed in feeds:
+        found = elsewhere.find(feed.url) or in_target.find(feed.url)
+        if found is not None and found.guessed and found not in guesses:
+            guesses.append(found)
+    return guesses
+
+
 def _report_include(
     args: argparse.Namespace,
     config: Path,
@@ -454,8 +453,8 @@ def _report_include(
     environ: dict[str, str],
 ) -> None:
     """Say whether the config reads ``target`` already, add it, or print the line to add."""
-    entry = _include_entry(target, config)
-    if any(_same_file((config.parent / e).expanduser(), target) for e in includes):
+    entry = include_entry(target, config)
+    if any(same_file(include_path(config, e), target) for e in includes):
         print(f"{config} already reads {target} ([monitor] include)")
         return
     line = include_line([*includes, entry])

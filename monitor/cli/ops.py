@@ -8,7 +8,10 @@ when it is not (as ``systemctl status``), 1 on an error, 2 on a config error.
 ``run --once`` (:func:`cmd_run`; the daemon itself is :mod:`monitor.cli.core`'s) prints
 what the cycle did on stderr: feeds polled and failed, alerts queued, and what delivery
 did (sent, to retry, dead, each undelivered alert with its channel and error). Its exit
-status says whether everything due was delivered: :data:`RUN_ONCE_EPILOG`.
+status says whether everything due was delivered: :data:`RUN_ONCE_EPILOG`. It writes
+what it did to the ``state`` table (:class:`~monitor.store.state.OneShotRun`), which
+``status`` shows when no daemon has run since: a one-shot run is not a daemon, but
+"never ran" would be untrue after it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from monitor.cli import core
 from monitor.cli.context import Context
 from monitor.cli.output import EXPECTED_ERRORS, human_size, print_error
 from monitor.config import Config
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, DatabaseError
 from monitor.notify.format import format_time, one_line
 from monitor.records import ALERT_STATUSES, AlertStatus
 from monitor.schedule import FeedStatus
@@ -96,9 +99,32 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         daemon.parse_pool.close()
     delivery = daemon.last_delivery
     assert delivery is not None  # run_once always delivers
-    for line in run_once_summary(report, delivery, config.monitor.timezone):
+    lines = run_once_summary(report, delivery, config.monitor.timezone)
+    # Recorded before the summary is printed: a reader that goes away (`2>&1 | head`)
+    # ends the command there. A database failing now only costs the record.
+    try:
+        state.record_one_shot(
+            daemon.session_factory, one_shot_run(report, delivery, datetime.now(UTC))
+        )
+    except DatabaseError as exc:
+        lines.append(f"warning: not recorded for 'monitor status': {exc}")
+    for line in lines:
         print(mask_text(line), file=sys.stderr)
     return run_once_exit(delivery)
+
+
+def one_shot_run(report: CycleReport, delivery: DeliveryReport, now: datetime) -> state.OneShotRun:
+    """What ``status`` keeps of a ``run --once``. No I/O."""
+    return state.OneShotRun(
+        at=now,
+        feeds_polled=len(report.outcomes),
+        feeds_failed=report.failed,
+        new_articles=report.new,
+        alerts_queued=report.alerts,
+        alerts_sent=delivery.sent,
+        alerts_to_retry=delivery.failed,
+        alerts_dead=delivery.dead,
+    )
 
 
 def run_once_exit(delivery: DeliveryReport) -> int:
@@ -163,6 +189,7 @@ class Status:
     database_bytes: int | None
     wal_bytes: int | None
     problem: str | None = None  # why the daemon's last poll cycles failed
+    last_run_once: state.OneShotRun | None = None  # the last `monitor run --once`
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -214,6 +241,7 @@ def collect_status(
         database_bytes=db_bytes,
         wal_bytes=wal_bytes,
         problem=beat.problem,
+        last_run_once=state.read_one_shot(session_factory),
     )
 
 
@@ -248,7 +276,8 @@ def local_midnight(now: datetime, timezone: str) -> datetime:
 def render_status(s: Status, config: Config) -> str:
     """The status screen as text."""
     tz = ZoneInfo(config.monitor.timezone)
-    lines = [f"daemon:    {_daemon_line(s, tz)}"]
+    first, *more = _daemon_lines(s, tz)
+    lines = [f"daemon:    {first}", *more]
     if s.problem:
         lines.append(f"problem:   poll cycles are failing: {mask_text(s.problem)}")
     total = sum(s.feeds.values())
@@ -272,9 +301,14 @@ def render_status(s: Status, config: Config) -> str:
     return "\n".join(lines)
 
 
-def _daemon_line(s: Status, tz: ZoneInfo) -> str:
+def _daemon_lines(s: Status, tz: ZoneInfo) -> list[str]:
+    """The ``daemon:`` line, and below it the last ``run --once`` when it came after the
+    last heartbeat of a daemon that no longer runs."""
+    once = s.last_run_once
     if s.daemon == "never":
-        return "never ran (no heartbeat in the database)"
+        if once is None:
+            return ["never ran (no heartbeat in the database)"]
+        return [f"not running; last cycle {_one_shot(once, s.now, tz)}"]
     age = int((s.now - s.heartbeat).total_seconds()) if s.heartbeat else 0
     words = {
         "running": "running",
@@ -282,7 +316,19 @@ def _daemon_line(s: Status, tz: ZoneInfo) -> str:
         "stopped": "NOT RUNNING",
     }
     pid = f", pid {s.pid}" if s.pid else ""
-    return f"{words[s.daemon]}{pid}, last cycle {_when(s.heartbeat, tz)} ({_age(age)} ago)"
+    lines = [f"{words[s.daemon]}{pid}, last cycle {_when(s.heartbeat, tz)} ({_age(age)} ago)"]
+    if once is not None and s.daemon != "running" and s.heartbeat and once.at > s.heartbeat:
+        lines.append(f"           then a cycle {_one_shot(once, s.now, tz)}")
+    return lines
+
+
+def _one_shot(once: state.OneShotRun, now: datetime, tz: ZoneInfo) -> str:
+    age = _age(max(0, int((now - once.at).total_seconds())))
+    return (
+        f"{_when(once.at, tz)} ({age} ago) by 'monitor run --once' ({once.feeds_polled} feeds "
+        f"polled, {once.feeds_failed} failed; {once.alerts_sent} alerts sent, "
+        f"{once.alerts_to_retry} to retry, {once.alerts_dead} dead)"
+    )
 
 
 def _when(t: datetime | None, tz: ZoneInfo) -> str:
@@ -303,6 +349,8 @@ def _jsonable(s: Status) -> dict[str, Any]:
     out = asdict(s)
     for key in ("now", "heartbeat"):
         out[key] = out[key].isoformat() if out[key] else None
+    if s.last_run_once is not None:
+        out["last_run_once"]["at"] = s.last_run_once.at.isoformat()
     out["failing"] = [
         {
             **asdict(f),

@@ -6,6 +6,12 @@ leaving every existing byte of the file as it was; the file is replaced atomical
 line, and only when the result reads as exactly the old document plus that entry.
 A new file is created 0644 (less the umask) so a service user (``DynamicUser=``) can read
 it, or 0600 when a feed URL in it holds a credential; an existing file keeps its mode.
+
+What a config file lists as written (:func:`read_listing`), whether an imported URL is
+one of its feeds (:class:`FeedIndex`: compared as the loader reads them, ``${VAR}``
+expanded), where an ``include`` entry points (:func:`include_path`, :func:`include_entry`)
+and whether two paths are one file (:func:`same_file`) are answered here once, for the
+validator and ``monitor feeds`` alike.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.records import ImportedFeed
 from monitor.secrets import url_secrets
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # ${VAR} in a URL: expanded at load
 
 
 def _toml_string(value: str) -> str:
@@ -45,30 +55,127 @@ def feed_table(feed: ImportedFeed) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _existing_urls(text: str, path: Path) -> set[str]:
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What one config file lists, as written: its ``[[feeds]]`` URLs (stripped, as the
+    loader strips them; ``${VAR}`` not expanded) and its ``[monitor] include`` entries."""
+
+    feed_urls: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+
+
+def listing(data: Mapping[str, Any]) -> Listing:
+    """The :class:`Listing` of a parsed TOML document; entries of the wrong type are
+    left out (the loader reports them). No I/O."""
+    feeds = data.get("feeds", [])
+    urls = (
+        tuple(
+            f["url"].strip() for f in feeds if isinstance(f, dict) and isinstance(f.get("url"), str)
+        )
+        if isinstance(feeds, list)
+        else ()
+    )
+    include = _include_entries(data)
+    return Listing(urls, tuple(include or ()))
+
+
+def read_listing(path: Path) -> Listing | None:
+    """The :class:`Listing` of the TOML file at ``path``; None when it cannot be read
+    as TOML."""
+    try:
+        return listing(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError):  # ValueError: TOMLDecodeError too
+        return None
+
+
+def _include_entries(data: Mapping[str, Any]) -> list[str] | None:
+    """``[monitor] include`` of a parsed document ([] when absent); None when it is not a
+    list of strings (or ``monitor`` is not a table), which only the loader may judge."""
+    monitor = data.get("monitor", {})
+    include = monitor.get("include", []) if isinstance(monitor, dict) else None
+    if not isinstance(include, list) or not all(isinstance(e, str) for e in include):
+        return None
+    return include
+
+
+def expand_known(url: str, environ: Mapping[str, str]) -> str:
+    """``url`` with each ``${VAR}`` that ``environ`` sets replaced, as the loader would;
+    one not set is kept as written. The result may hold a secret: compare it, never
+    show it. No I/O."""
+    return ENV_REF.sub(lambda m: environ.get(m.group(1), m.group(0)), url.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """The feed a config lists that an imported URL is: its URL as written, and whether
+    that was only a guess (a ``${VAR}`` in it is not set here, so it matched by pattern)."""
+
+    written: str
+    guessed: bool = False
+
+
+@dataclass
+class FeedIndex:
+    """The feeds of one or more config files, to tell whether an imported URL is one of
+    them. URLs are compared as the loader will read them: stripped, each ``${VAR}`` set
+    in ``environ`` expanded, so ``https://x/?token=${FEED_TOKEN}`` in the config is the
+    ``https://x/?token=abc`` of an OPML file when ``FEED_TOKEN=abc``. A URL whose variable
+    is not set here stands for any value of it within one URL part (no ``/?#&``): a
+    guess, reported as one. No I/O."""
+
+    environ: Mapping[str, str]
+    _exact: dict[str, str] = field(default_factory=dict)  # expanded -> as written
+    _patterns: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+
+    def add(self, written: str) -> None:
+        """Add one feed URL as a config file writes it."""
+        url = expand_known(written, self.environ)
+        self._exact.setdefault(url, written.strip())
+        if ENV_REF.search(url):
+            parts = ENV_REF.split(url)  # text, name, text, name, ..., text
+            regex = "".join(
+                re.escape(p) if i % 2 == 0 else r"[^/?#&\s]+" for i, p in enumerate(parts)
+            )
+            self._patterns.append((re.compile(regex), written.strip()))
+
+    def find(self, url: str) -> Listed | None:
+        """The listed feed ``url`` is, or None when it is new."""
+        url = expand_known(url, self.environ)
+        if url in self._exact:
+            return Listed(self._exact[url])
+        for pattern, written in self._patterns:
+            if pattern.fullmatch(url):
+                return Listed(written, guessed=True)
+        return None
+
+
+def _existing_urls(text: str, path: Path, environ: Mapping[str, str]) -> FeedIndex:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML, nothing imported: {exc}", path=str(path)) from exc
-    feeds = data.get("feeds", [])
-    if not isinstance(feeds, list):
-        return set()
-    return {url for f in feeds if isinstance(f, dict) and isinstance(url := f.get("url"), str)}
+    index = FeedIndex(environ)
+    for url in listing(data).feed_urls:
+        index.add(url)
+    return index
 
 
 def append_feeds_toml(
-    path: str | Path, feeds: Iterable[ImportedFeed | Mapping[str, str | None]]
+    path: str | Path,
+    feeds: Iterable[ImportedFeed | Mapping[str, str | None]],
+    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Append a ``[[feeds]]`` table per feed whose URL ``path`` does not list yet; return
-    how many were appended. Existing content is kept byte for byte; the file is replaced
-    atomically and only when the result is valid TOML. A missing file is created."""
+    """Append a ``[[feeds]]`` table per feed whose URL ``path`` does not list yet (as
+    :class:`FeedIndex` compares them, with ``environ``'s variables); return how many were
+    appended. Existing content is kept byte for byte; the file is replaced atomically and
+    only when the result is valid TOML. A missing file is created."""
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    known = _existing_urls(text, path)
+    known = _existing_urls(text, path, environ or {})
     tables = []
     private = False
     for feed in map(_as_feed, feeds):
-        if feed.url not in known:
+        if known.find(feed.url) is None:
             known.add(feed.url)
             tables.append(feed_table(feed))
             private = private or bool(url_secrets(feed.url))
@@ -76,7 +183,7 @@ def append_feeds_toml(
         return 0
     head = text if not text or text.endswith("\n") else text + "\n"
     new_text = head + "".join(("\n" if head or i else "") + t for i, t in enumerate(tables))
-    _existing_urls(new_text, path)  # e.g. an inline `feeds = [...]` cannot take [[feeds]]
+    _existing_urls(new_text, path, {})  # e.g. an inline `feeds = [...]` cannot take [[feeds]]
     _write_atomically(path, new_text, private=private)
     return len(tables)
 
@@ -129,15 +236,12 @@ def add_include(path: str | Path, entry: str) -> bool:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    monitor = data.get("monitor", {})
-    if not isinstance(monitor, dict):
-        return False
-    old = monitor.get("include", [])
-    if not isinstance(old, list) or not all(isinstance(e, str) for e in old) or entry in old:
+    old = _include_entries(data)
+    if old is None or entry in old:
         return False
     expected = copy.deepcopy(data)
     expected.setdefault("monitor", {})["include"] = [*old, entry]
-    new_text = _with_include(text, [*old, entry], has_key="include" in monitor)
+    new_text = _with_include(text, [*old, entry], has_key="include" in data.get("monitor", {}))
     if new_text is None:
         return False
     try:
@@ -172,3 +276,33 @@ def _with_include(text: str, entries: list[str], *, has_key: bool) -> str | None
             lines[i] = f"{m.group(1)}{array}{m.group(2)}" + lines[i][len(body) :]
             return "".join(lines)
     return None
+
+
+def include_path(config: Path, entry: str) -> Path:
+    """The file an ``[monitor] include`` entry of the config at ``config`` names:
+    ``~`` expanded, a relative path taken from the config's folder. No I/O."""
+    return config.parent / Path(entry).expanduser()  # an absolute entry replaces the folder
+
+
+def include_entry(target: Path, config: Path) -> str:
+    """How ``[monitor] include`` in ``config`` names ``target``: relative to the config's
+    folder when below it, else absolute."""
+    absolute = target.resolve()
+    try:
+        return absolute.relative_to(config.resolve().parent).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same file when both exist (through a
+    symlinked folder or a hard link), else the same path once resolved (a file about
+    to be written); False when either cannot even be looked up."""
+    try:
+        return a.samefile(b)
+    except (OSError, ValueError):
+        pass
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy.engine import make_url
 
 from monitor.config import spec
+from monitor.config.edit import ENV_REF, include_path, same_file
 from monitor.config.lines import line_of
 from monitor.config.spec import Convert, Key, defaults, string_list
 from monitor.config.units import parse_digest, shown
@@ -47,7 +48,6 @@ from monitor.records import (
 from monitor.secrets import mask_text, mask_url, register_secret
 from monitor.text import printable
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MONITOR_KEYS = spec.allowed(spec.MONITOR, spec.MONITOR_OWN)
 _FETCH_KEYS = spec.allowed(spec.FETCH)
 _FEED_KEYS = spec.allowed(spec.FEED, spec.FEED_OWN)
@@ -191,7 +191,7 @@ class Validator:
             register_secret(self.env[name])
             return self.env[name]
 
-        return _ENV_REF.sub(sub, value)
+        return ENV_REF.sub(sub, value)
 
     # -- the document -----------------------------------------------------------------
     def build(self, data: dict[str, Any]) -> Sections:
@@ -350,7 +350,7 @@ class Validator:
                     f'database = "sqlite:///{old}" keeps using it, '
                     f'database = "sqlite:///{path}" starts a new one',
                 )
-            if not _same_file(old, path):
+            if not same_file(old, path):
                 self.notes.append(
                     f"{self.path}: using the database {path} (beside the config); "
                     f"{old} in the working directory is not used"
@@ -503,7 +503,7 @@ class Validator:
 
     def included(self, rel: str) -> tuple[Validator, dict[str, Any]]:
         """The validator and TOML document of one included file (only ``[[feeds]]``)."""
-        path = (self.path.parent / rel).expanduser()
+        path = include_path(self.path, rel)
         try:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -587,14 +587,6 @@ def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
     except (OSError, ValueError):
-        return False
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two existing paths name one file (through a symlinked folder, say)."""
-    try:
-        return a.samefile(b)
-    except OSError:
         return False
 
 

@@ -2,12 +2,14 @@
 
 :func:`get_state` / :func:`set_state` work in the caller's session; the heartbeat
 (:func:`record_heartbeat`, once per daemon cycle; :func:`read_heartbeat` for
-``monitor status``) opens its own short transaction.
+``monitor status``) and the record of the last ``monitor run --once``
+(:func:`record_one_shot`, :func:`read_one_shot`) open their own short transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from monitor.store.schema import StateRow
 HEARTBEAT_KEY = "daemon.heartbeat"
 PID_KEY = "daemon.pid"
 PROBLEM_KEY = "daemon.problem"  # why the last cycles failed; "" when the last one was good
+ONE_SHOT_KEY = "once.last_run"  # what the last `monitor run --once` did (a JSON object)
 
 
 def get_state(session: Session, key: str) -> str | None:
@@ -97,3 +100,40 @@ def _parse_int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class OneShotRun:
+    """What the last ``monitor run --once`` did: when it finished (UTC), its poll (feeds
+    polled and failed, new articles, alerts queued) and its delivery (alerts sent, left to
+    retry, dead). No daemon heartbeat is written for it: it is not a running daemon."""
+
+    at: datetime
+    feeds_polled: int
+    feeds_failed: int
+    new_articles: int
+    alerts_queued: int
+    alerts_sent: int
+    alerts_to_retry: int
+    alerts_dead: int
+
+
+def record_one_shot(session_factory: SessionFactory, run: OneShotRun) -> None:
+    """Write ``once.last_run``: :class:`OneShotRun` as a JSON object, replacing the last."""
+    value = json.dumps({**asdict(run), "at": run.at.isoformat()})
+    with session_factory.begin() as session:
+        session.merge(StateRow(key=ONE_SHOT_KEY, value=value, updated_at=run.at))
+
+
+def read_one_shot(session_factory: SessionFactory) -> OneShotRun | None:
+    """The last ``run --once``; None when there was none or the value cannot be read
+    (written by another version, say)."""
+    with session_factory() as session:
+        value = get_state(session, ONE_SHOT_KEY)
+    try:
+        data = json.loads(value or "")
+        at = _parse_time(data["at"])
+        counts = {f.name: int(data[f.name]) for f in fields(OneShotRun) if f.name != "at"}
+    except (ValueError, TypeError, KeyError):
+        return None
+    return None if at is None else OneShotRun(at=at, **counts)
