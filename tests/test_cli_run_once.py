@@ -207,7 +207,7 @@ def test_an_article_two_rules_match_is_one_message_naming_both(tmp_path, hook, c
 
     assert code == 0, err
     # the seed has two Witkoff articles, one of them about the coalition: three rows
-    assert "delivery: 3 alerts sent, 0 to retry, 0 dead" in err.splitlines()
+    assert "delivery: 3 alerts sent in 2 messages, 0 to retry, 0 dead" in err.splitlines()
     titles = sorted(m["title"].split("]")[0] + "]" for m in hook.received())
     assert titles == ["[witkoff-coalition, witkoff]", "[witkoff]"]  # one message per article
     code, out, _ = monitor(capsys, config, "alerts", "--status", "sent")

@@ -145,8 +145,11 @@ def run_once_summary(report: CycleReport, delivery: DeliveryReport, timezone: st
         if o.status == "error":
             lines.append(f"  feed failed: {mask_url(o.url)}: {o.error_kind}: {o.error}")
     held = f", {delivery.held} held for later" if delivery.held else ""
+    # an article several rules matched is one message on a channel: say so when it happened
+    folded = delivery.messages != delivery.sent and delivery.messages
+    in_messages = f" in {delivery.messages} messages" if folded else ""
     lines.append(
-        f"delivery: {delivery.sent} alerts sent, {delivery.failed} to retry, "
+        f"delivery: {delivery.sent} alerts sent{in_messages}, {delivery.failed} to retry, "
         f"{delivery.dead} dead{held}"
     )
     lines += [_undelivered_line(u, timezone) for u in delivery.undelivered]
