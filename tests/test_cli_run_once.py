@@ -19,6 +19,8 @@ from monitor.cli import main
 from monitor.store import db, state
 from tests.support import ROOT, LocalServer, Request, Response, cli_env
 
+pytest_plugins = ["tests.test_delivery_support"]  # the smtp_server fixture (real aiosmtpd)
+
 SEED_FEED = ROOT / "seeds" / "seed_feed.xml"
 
 
@@ -302,3 +304,34 @@ def test_a_run_once_whose_reader_went_away_is_still_recorded(tmp_path, hook, cap
     once = json.loads(out)["last_run_once"]
     assert code == 3 and (once["feeds_polled"], once["alerts_sent"]) == (1, 1)
     assert len(hook.received()) == 1
+
+
+def test_the_seed_alert_by_email_reads_well(tmp_path, hook, smtp_server, capsys) -> None:
+    """Through run --once to a real SMTP server: From has a display name, the snippet
+    keeps the article's paragraphs, the subject and List-Id name the rule."""
+    import email
+
+    config = write_config(tmp_path, hook, max_attempts=1)
+    text = config.read_text(encoding="utf-8").replace(
+        'hook = "json://', f'mail = "{smtp_server.url()}"\nhook = "json://'
+    )
+    config.write_text(text.replace('channels = ["hook"]', 'channels = ["mail"]'), "utf-8")
+
+    code, _, err = monitor(capsys, config, "run", "--once")
+
+    assert code == 0, err
+    [envelope] = smtp_server.handler.envelopes
+    msg = email.message_from_bytes(envelope.content)
+    assert msg["From"] == "press-monitor <monitor@example.com>"
+    assert (
+        msg["List-Id"]
+        == "press-monitor witkoff-coalition <witkoff-coalition.press-monitor.invalid>"
+    )
+    html = next(
+        part.get_payload(decode=True).decode()
+        for part in msg.walk()
+        if part.get_content_type() == "text/html"
+    )
+    # the seed's first paragraphs, each its own <p>, the name highlighted
+    assert "<mark><b>Віткофф</b></mark> після зустрічі" in html
+    assert re.search(r"</p>\s*<p>Про це він написав у соцмережі Х", html), html
