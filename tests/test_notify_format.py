@@ -204,3 +204,17 @@ def test_a_digest_too_long_for_telegram_is_split_into_numbered_parts():
     assert [a.id for part, _m in parts for a in part] == list(range(1, 41))
     assert all(telegram_length(m.body) <= 4096 for _p, m in parts)
     assert parts[0][1].body.startswith(f"<b>Digest: 40 matches (1/{len(parts)})</b>")
+
+
+def test_snippet_is_cut_between_words_never_inside_one():
+    text = (
+        "The president was publicly criticizing the resignation letter while speaking "
+        "later that day to reporters in Kyiv about Zelensky and the others who came too late"
+    )
+    for size in range(40, 120, 7):
+        segs = make_snippet(text, [Evidence("zelensky", "Zelensky", "text")], size)
+        inner = "".join(s.text for s in segs).strip("…")
+        assert "Zelensky" in inner
+        assert text.startswith(inner) or text[text.index(inner) - 1] == " ", (size, inner)
+        end = text.index(inner) + len(inner)
+        assert end == len(text) or text[end] == " ", (size, inner)

@@ -37,6 +37,30 @@ def _spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
     return [m.span() for m in pattern.finditer(text)]
 
 
+_WORD_SLACK = 20  # characters a cut may move to fall between two words
+
+
+def _word_bounds(text: str, start: int, end: int, keep: int | None) -> tuple[int, int]:
+    """``start``/``end`` moved (by up to :data:`_WORD_SLACK` characters, inwards) to fall
+    between words, so a snippet never begins or ends in the middle of one; the first
+    matched term (at ``keep``) stays inside."""
+    if 0 < start < len(text) and not text[start - 1].isspace():
+        gap = next(
+            (i for i in range(start, min(start + _WORD_SLACK, len(text))) if text[i].isspace()),
+            None,
+        )
+        if gap is not None and (keep is None or gap < keep):
+            start = gap + 1
+    if 0 < end < len(text) and not text[end].isspace():
+        gap = next(
+            (i for i in range(end - 1, max(start, end - _WORD_SLACK), -1) if text[i].isspace()),
+            None,
+        )
+        if gap is not None and gap > start:
+            end = gap
+    return start, end
+
+
 def make_snippet(
     text: str, evidence: Sequence[Evidence], max_chars: int = 300
 ) -> tuple[Segment, ...]:
@@ -53,6 +77,7 @@ def make_snippet(
     first = spans[0][0] if spans else 0
     start = max(0, min(first - max_chars // 3, len(text) - max_chars))
     end = min(len(text), start + max_chars)
+    start, end = _word_bounds(text, start, end, first if spans else None)
     segments: list[Segment] = [Segment("…")] if start > 0 else []
     pos = start
     for a, b in spans:
