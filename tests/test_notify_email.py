@@ -56,7 +56,7 @@ def test_email_has_subject_both_parts_link_and_highlighted_terms(factory, smtp_s
         str(make_header(decode_header(msg["Subject"])))
         == "[Україна & ЄС] Україна та ЄС <підписали> угоду"
     )
-    assert msg["List-Id"].startswith("press-monitor ")
+    assert msg["List-Id"] == "press-monitor ukraina-ies <ukraina-ies.press-monitor.invalid>"
     assert msg["To"] == "desk@example.org"
     parts = _parts(msg)
     assert set(parts) == {"text/plain", "text/html"}
@@ -191,5 +191,8 @@ def test_an_article_two_rules_matched_is_one_email_naming_both(factory, smtp_ser
     )
     html_part = _parts(msg)["text/html"]
     assert "Rules: <b>Zelensky, Macron</b>" in html_part
+    # one List-Id (the first rule's); a filter on the other rule finds it by this header
+    assert msg["List-Id"] == "press-monitor zelensky <zelensky.press-monitor.invalid>"
+    assert msg["X-Press-Monitor-Rules"] == "zelensky macron"
     assert "<mark><b>Zelensky</b></mark> met <mark><b>Macron</b></mark>" in html_part
     assert {alert_row(factory, i).status for i in (first, second)} == {"sent"}

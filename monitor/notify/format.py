@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
+from anyascii import anyascii
 from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -195,7 +196,7 @@ def _render_alert(alerts: Sequence[Alert], channel: ChannelConfig, tz: str) -> M
         if kind != "telegram" or telegram_length(body) <= TELEGRAM_LIMIT:
             break
     subject = one_line(_render(templates, "subject", values), SUBJECT_MAX)
-    return _message(kind, subject, body, alerts[0].rule, _short(kind, alerts))
+    return _message(kind, subject, body, rules_of(alerts), _short(kind, alerts))
 
 
 def _short(kind: ChannelKind, alerts: Sequence[Alert]) -> str:
@@ -208,14 +209,33 @@ def _short(kind: ChannelKind, alerts: Sequence[Alert]) -> str:
     return f"[{rule}] {title}\n{alert.link or ''}".strip()
 
 
+def rule_slug(name: str) -> str:
+    """A rule's name as an email list id: ASCII (Cyrillic transliterated: "Україна & ЄС"
+    -> "ukraina-es"), lower case, words joined by "-", at most 60 characters."""
+    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(name).lower()).strip("-")[:60].strip("-")
+    return slug or "alerts"
+
+
 def _message(
-    kind: ChannelKind, subject: str, body: str, list_name: str, short: str | None
+    kind: ChannelKind,
+    subject: str,
+    body: str,
+    rules: Sequence[str],
+    short: str | None,
+    list_id: str | None = None,
 ) -> Message:
+    """The message of ``kind``; email gets a List-Id (the one rule's, or "digest" for a
+    digest of several) and ``X-Press-Monitor-Rules`` naming every rule's list id, so a
+    filter on any rule of a message sent for several finds it."""
     if kind == "telegram":
         return Message(title=subject, body=body, body_format="html", short_body=short)
     if kind == "email":
-        slug = re.sub(r"[^a-z0-9-]+", "-", list_name.lower()).strip("-") or "alerts"
-        headers = {"List-Id": f"press-monitor {slug} <{slug}.press-monitor.invalid>"}
+        slugs = list(dict.fromkeys(rule_slug(r) for r in rules)) or ["alerts"]
+        slug = list_id or slugs[0]
+        headers = {
+            "List-Id": f"press-monitor {slug} <{slug}.press-monitor.invalid>",
+            "X-Press-Monitor-Rules": " ".join(slugs),
+        }
         return Message(
             title=subject, body=body, body_format="html", short_body=short, headers=headers
         )
@@ -288,7 +308,8 @@ def _render_digest(
     values = {"heading": heading, "groups": groups, "count": count, "rules": rules}
     subject = one_line(_render(templates, "digest_subject", values), SUBJECT_MAX)
     body = _render(templates, "digest_body", values)
-    return _message(kind, subject, body, rules[0] if len(rules) == 1 else "digest", None)
+    list_id = "digest" if len(rules) > 1 else None  # one rule: that rule's List-Id
+    return _message(kind, subject, body, rules, None, list_id)
 
 
 def fits(message: Message, channel: ChannelConfig) -> bool:
