@@ -62,6 +62,7 @@ class QueryError(MonitorError):
 FetchErrorKind = Literal[
     "timeout",
     "network",
+    "file",  # a local feed file that cannot be read (missing, unreadable, a directory)
     "tls",
     "http_status",
     "rate_limited",

@@ -335,3 +335,19 @@ def test_the_seed_alert_by_email_reads_well(tmp_path, hook, smtp_server, capsys)
     # the seed's first paragraphs, each its own <p>, the name highlighted
     assert "<mark><b>Віткофф</b></mark> після зустрічі" in html
     assert re.search(r"</p>\s*<p>Про це він написав у соцмережі Х", html), html
+
+
+def test_a_missing_local_feed_file_is_a_file_error_naming_the_path(tmp_path, hook, capsys) -> None:
+    hook.failing = False
+    config = write_config(tmp_path, hook, max_attempts=1)
+    with config.open("a", encoding="utf-8") as f:
+        f.write('\n[[feeds]]\nurl = "feeds/missing.xml"\n')
+
+    code, _, err = monitor(capsys, config, "run", "--once")
+
+    assert code == 0, err  # failed feeds are listed; every due alert went out
+    missing = tmp_path / "feeds" / "missing.xml"
+    assert (
+        f"  feed failed: {missing}: file: cannot read the local feed file {missing}: "
+        "No such file or directory"
+    ) in err.splitlines(), err

@@ -375,12 +375,12 @@ def test_local_file_feed_is_read_and_then_not_modified(tmp_path):
     assert fetch(str(path), state=state, now=NOW + timedelta(minutes=2)).status == "ok"
 
 
-def test_local_file_over_the_cap_is_too_large_and_missing_file_is_network(tmp_path):
+def test_local_file_over_the_cap_is_too_large_and_missing_file_is_a_file_error(tmp_path):
     big = tmp_path / "big.xml"
     big.write_bytes(b"x" * (MIB + 1))
     assert error_of(str(big), settings=FetchSettings(max_bytes=MIB)).kind == "too_large"
     missing = error_of(str(tmp_path / "nope.xml"))
-    assert missing.kind == "network" and "nope.xml" in missing.message
+    assert missing.kind == "file" and "nope.xml" in missing.message
 
 
 @pytest.mark.parametrize(

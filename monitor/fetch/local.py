@@ -2,7 +2,8 @@
 HTTP fetch: the file's mtime serves as Last-Modified (an unchanged mtime plus a known
 body hash is "not_modified" without reading), the body is capped at ``cap`` bytes (a
 ``.gz`` file is decompressed within the cap) and its hash decides "ok" or
-"not_modified". Failures are ``FetchError("network" | "too_large" | "parse_error")``.
+"not_modified". Failures are ``FetchError("file" | "network" | "too_large" | "parse_error")``
+("file": the file cannot be read; "network": a URL of another scheme).
 I/O: stats and reads the file (in a thread).
 """
 
@@ -39,7 +40,7 @@ async def fetch_local(feed: FeedConfig, state: FetchState, forced: bool, cap: in
         raw = await asyncio.to_thread(_read_prefix, path, cap + 1)
     except OSError as exc:
         raise FetchError(
-            "network", f"cannot read the local feed file {path}: {exc.strerror}"
+            "file", f"cannot read the local feed file {path}: {exc.strerror or exc}"
         ) from exc
     if len(raw) > cap:  # the file grew after stat()
         raise too_large(cap)
