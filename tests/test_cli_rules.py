@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli import main
 from monitor.cli.rules import cmd_test_rule, register
 from monitor.config import Config
 from monitor.match import compile_rules
@@ -88,7 +89,7 @@ def test_human_output_names_term_surface_field_and_snippet(
     code, out, _ = run(["--text", SEED, "--rule", "witkoff", "--title", "Новини"], capsys)
     assert code == 0
     assert "rule witkoff: matched" in out
-    assert "'Witkoff' <- 'Віткофф' in text (exact)" in out
+    assert "'Witkoff' <- 'Віткофф' in text (across scripts)" in out
     assert "Стів [Віткофф] після" in out
     assert "witkoff-coalition" not in out
 
@@ -107,7 +108,7 @@ def test_rule_option_restricts_to_one_rule_and_explains_a_miss(
     code, out, _ = run(["--text", "Віткофф прибув.", "--rule", "witkoff-coalition"], capsys)
     assert code == 1
     assert out.splitlines()[0] == "rule witkoff-coalition: no match"
-    assert "'Witkoff' <- 'Віткофф' in text (exact)" in out
+    assert "'Witkoff' <- 'Віткофф' in text (across scripts)" in out
     assert "'коаліція рішучих': not found" in out
 
 
@@ -240,3 +241,19 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     help_text = " ".join(capsys.readouterr().out.split())
     assert "0 = some rule matched, 1 = no rule matched" in help_text
     assert "--url that cannot be fetched" in help_text
+
+
+def test_evidence_names_the_group_members_that_found_one_surface_once(tmp_path, capsys):
+    """A @group whose members all find the same word is one evidence line, not one per
+    member, and says how the surface relates to the terms."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[terms]\nwitkoff = ["Witkoff", "Віткофф", "Уиткофф"]\n'
+        '[[rules]]\nname = "w"\nquery = "@witkoff"\n',
+        encoding="utf-8",
+    )
+    code = main(["--config", str(config), "test-rule", "--text", "Стів Віткоффа зустріли."])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.count(" <- ") == 1, out
+    assert "'Witkoff', 'Віткофф', 'Уиткофф' <- 'Віткоффа' in text (another form)" in out
