@@ -1,0 +1,109 @@
+"""Stories: near-duplicates and story clusters across outlets, scripts and time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.stories.cluster import StoryClusterer
+from monitor.stories.doc import StoryDoc
+from monitor.stories.entities import entities
+from monitor.stories.fingerprint import signature, similarity
+from monitor.stories.near import NearIndex
+
+T0 = datetime(2026, 2, 17, 8, 0, tzinfo=UTC)
+EN = (
+    "US envoy Steve Witkoff met Russian President Vladimir Putin in Moscow on Tuesday, "
+    "the Kremlin said, as talks on the 28-point peace plan went on for five hours. "
+    "Jared Kushner and Kirill Dmitriev also took part, Yuri Ushakov told reporters."
+)
+UK = (
+    "Спецпосланець США Стів Віткофф зустрівся з президентом Росії Володимиром Путіним "
+    "у Москві у вівторок, повідомили у Кремлі; переговори про мирний план з 28 пунктів "
+    "тривали п'ять годин. У зустрічі взяли участь Джаред Кушнер і Кирило Дмитрієв."
+)
+
+RU = (
+    "Спецпосланник США Стив Уиткофф встретился с президентом России Владимиром Путиным "
+    "в Москве во вторник, сообщили в Кремле; переговоры о мирном плане из 28 пунктов "
+    "длились пять часов. Во встрече участвовали Джаред Кушнер и Кирилл Дмитриев."
+)
+
+
+def doc(i: int, title: str, text: str, hours: float = 0.0, link: str | None = None) -> StoryDoc:
+    return StoryDoc(i, f"outlet{i}", None, title, text, link, T0 + timedelta(hours=hours))
+
+
+def test_curly_and_straight_apostrophes_give_one_signature() -> None:
+    text = "Trump’s envoy said “the talks” went well — both sides agreed on the plan " * 3
+    straight = text.replace("’", "'").replace("“", '"').replace("”", '"').replace("—", "-")
+    a, b = signature(text), signature(straight)
+    assert a is not None and b is not None
+    assert similarity(a, b) == 1.0
+
+
+def test_a_bare_headline_has_no_signature() -> None:
+    assert signature("Witkoff meets Putin") is None
+
+
+def test_syndicated_copy_with_footer_is_a_near_duplicate() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets Putin in Moscow", EN))
+    copy = f"{EN}\n\nSubscribe to our Telegram channel for the latest news."
+    got = clusterer.assign(doc(2, "Witkoff meets Putin in Moscow | Wire", copy, hours=1))
+    assert (got.story_id, got.reason, got.via) == (1, "near_duplicate", 1)
+
+
+def test_uk_and_ru_editions_of_one_report_are_one_story() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Віткофф зустрівся з Путіним у Москві", UK))
+    got = clusterer.assign(doc(2, "Уиткофф встретился с Путиным в Москве", RU, hours=2))
+    assert got.story_id == 1 and got.reason == "same_story"
+
+
+def test_same_people_at_another_meeting_start_a_new_story() -> None:
+    """Witkoff and Putin again, days later, another place and agenda: not the same story."""
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets Putin in Moscow for five hours", EN))
+    other = (
+        "Steve Witkoff will travel to Abu Dhabi for a trilateral round with Ukrainian and "
+        "Russian negotiators, the White House said; Rustem Umerov leads Kyiv's team."
+    )
+    got = clusterer.assign(doc(2, "Witkoff heads to Abu Dhabi for new round", other, hours=60))
+    assert got.reason == "new" and got.story_id == 2
+
+
+def test_same_canonical_link_joins_the_story() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "A", EN, link="https://example.com/a"))
+    got = clusterer.assign(doc(2, "B", "other words entirely", link="https://example.com/a"))
+    assert (got.story_id, got.reason) == (1, "same_link")
+
+
+def test_articles_older_than_the_window_are_forgotten() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets Putin in Moscow", EN))
+    got = clusterer.assign(doc(2, "Witkoff meets Putin in Moscow", EN, hours=80))
+    assert got.reason == "new" and len(clusterer) == 1
+
+
+def test_near_index_evicts_and_finds_only_within_the_window() -> None:
+    index = NearIndex(window=timedelta(hours=72))
+    sig = signature(EN)
+    assert sig is not None
+    index.add(1, sig, T0)
+    assert [h.doc_id for h in index.query(sig)] == [1]
+    index.evict(T0 + timedelta(hours=73))
+    assert index.query(sig) == [] and len(index) == 0
+
+
+def test_names_meet_across_scripts() -> None:
+    en = set().union(*entities("", EN))
+    uk = set().union(*entities("", UK))
+    assert {"vitkof", "putin", "kushner"} <= en & uk
+
+
+def test_a_hostile_huge_article_is_bounded() -> None:
+    clusterer = StoryClusterer()
+    huge = ("Віткофф " + "x" * 200 + " ") * 50_000  # ~10 MB
+    got = clusterer.assign(doc(1, "Віткофф", huge))
+    assert got.reason == "new"
