@@ -1,0 +1,223 @@
+"""Clustering speed: a new article against a 72 h window of 50,000 articles.
+
+Usage: python bench/stories_speed.py [--window 50000] [--queries 2000]
+
+Generates realistic uk/ru/en articles (names of people and places from small lists,
+numbers, sentences of common words, about 600 characters each, one every 5 s so the
+window spans 70 h), fills the clusterer's window, then times assigning new articles on
+one core. Prints articles/s, ms per article and the index's memory (tracemalloc of
+everything the clusterer holds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.stories.cluster import StoryClusterer  # noqa: E402
+from monitor.stories.doc import StoryDoc  # noqa: E402
+
+NAMES = {
+    "en": [
+        "Witkoff",
+        "Putin",
+        "Zelensky",
+        "Trump",
+        "Macron",
+        "Kushner",
+        "Rubio",
+        "Orban",
+        "Kyiv",
+        "Moscow",
+        "Geneva",
+        "Paris",
+        "Kharkiv",
+        "Odesa",
+        "Brussels",
+        "Merz",
+    ],
+    "uk": [
+        "Віткофф",
+        "Путін",
+        "Зеленський",
+        "Трамп",
+        "Макрон",
+        "Кушнер",
+        "Рубіо",
+        "Орбан",
+        "Київ",
+        "Москва",
+        "Женева",
+        "Париж",
+        "Харків",
+        "Одеса",
+        "Брюссель",
+        "Мерц",
+    ],
+    "ru": [
+        "Уиткофф",
+        "Путин",
+        "Зеленский",
+        "Трамп",
+        "Макрон",
+        "Кушнер",
+        "Рубио",
+        "Орбан",
+        "Киев",
+        "Москва",
+        "Женева",
+        "Париж",
+        "Харьков",
+        "Одесса",
+        "Брюссель",
+        "Мерц",
+    ],
+}
+WORDS = {
+    "en": [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "said",
+        "talks",
+        "meeting",
+        "on",
+        "with",
+        "for",
+        "as",
+        "was",
+        "at",
+        "by",
+        "from",
+        "security",
+        "war",
+        "peace",
+        "plan",
+        "minister",
+        "officials",
+        "week",
+        "new",
+        "after",
+        "government",
+        "president",
+        "deal",
+    ],
+    "uk": [
+        "і",
+        "в",
+        "на",
+        "що",
+        "з",
+        "до",
+        "про",
+        "за",
+        "як",
+        "це",
+        "у",
+        "після",
+        "зустріч",
+        "переговори",
+        "заявив",
+        "мир",
+        "план",
+        "безпека",
+        "уряд",
+        "тиждень",
+        "новий",
+        "президент",
+        "угода",
+        "міністр",
+        "війна",
+    ],
+    "ru": [
+        "и",
+        "в",
+        "на",
+        "что",
+        "с",
+        "до",
+        "о",
+        "за",
+        "как",
+        "это",
+        "у",
+        "после",
+        "встреча",
+        "переговоры",
+        "заявил",
+        "мир",
+        "план",
+        "безопасность",
+        "правительство",
+        "неделя",
+        "новый",
+        "президент",
+        "соглашение",
+        "министр",
+        "война",
+    ],
+}
+
+
+def article(rng: random.Random, i: int, start: datetime) -> StoryDoc:
+    """One generated article: a headline and five sentences with names and numbers."""
+    lang = rng.choice(("en", "uk", "ru"))
+    names, words = NAMES[lang], WORDS[lang]
+    surname = f"{rng.choice(names)}{'' if rng.random() < 0.7 else 'а'}"
+    extra = f"X{rng.randrange(5000)}"  # a rare name: most stories have one of their own
+    title = " ".join([surname, *rng.sample(words, 5), rng.choice(names), extra.title()])
+    sentences = []
+    for _ in range(5):
+        body = rng.sample(words, 9) + [rng.choice(names), str(rng.randrange(10, 999))]
+        rng.shuffle(body)
+        sentences.append(" ".join(body).capitalize() + f" {extra.title()}.")
+    return StoryDoc(
+        id=i,
+        outlet=f"outlet{rng.randrange(300)}",
+        language=lang,
+        title=title,
+        text=" ".join(sentences),
+        link=f"https://outlet.example/{i}",
+        published=start + timedelta(seconds=5 * i),
+    )
+
+
+def main() -> int:
+    """Fill the window, then time assignments."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--window", type=int, default=50_000)
+    parser.add_argument("--queries", type=int, default=2_000)
+    args = parser.parse_args()
+    rng = random.Random(12)
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    docs = [article(rng, i, start) for i in range(args.window + args.queries)]
+    tracemalloc.start()
+    clusterer = StoryClusterer()
+    t0 = time.perf_counter()
+    for doc in docs[: args.window]:
+        clusterer.assign(doc)
+    fill_s = time.perf_counter() - t0
+    memory_mb = tracemalloc.get_traced_memory()[0] / 1e6
+    tracemalloc.stop()
+    t0 = time.perf_counter()
+    for doc in docs[args.window :]:
+        clusterer.assign(doc)
+    query_s = time.perf_counter() - t0
+    per_ms = query_s / args.queries * 1000
+    print(f"window: {len(clusterer)} articles, filled in {fill_s:.1f} s")
+    print(f"index memory (tracemalloc, window full): {memory_mb:.0f} MB")
+    print(f"new articles: {args.queries / query_s:.0f} articles/s, {per_ms:.2f} ms per article")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
