@@ -12,7 +12,7 @@ from anyascii import anyascii
 
 from monitor.match.keys import name_keys
 from monitor.match.sound import key_skeleton
-from monitor.match.tokens import SENTENCE_BREAK_RE, TOKEN_RE, normalize_token
+from monitor.match.tokens import SENTENCE_BREAK_RE, TOKEN_RE, fold_text, normalize_token
 
 MAX_ENTITY_CHARS = 6_000  # names of a story are in its head; the tail is boilerplate
 MAX_ENTITIES = 40
@@ -75,8 +75,10 @@ def _capitalised(text: str, inner: list[str], initial: list[str], *, title_case:
 
 
 def _is_title_case(title: str) -> bool:
+    """True for an English Title Case headline (most of its longer words capitalised,
+    not only the names of a sentence-case one)."""
     words = [w for w in TOKEN_RE.findall(title) if len(w) >= 4]
-    return len(words) >= 3 and sum(w[0].isupper() for w in words) * 2 > len(words)
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
 
 
 def numbers(title: str, text: str) -> frozenset[str]:
@@ -91,3 +93,19 @@ def numbers(title: str, text: str) -> frozenset[str]:
 def folded_title(title: str) -> str:
     """A headline transliterated and lower-cased, for comparing headlines across scripts."""
     return anyascii(" ".join(TOKEN_RE.findall(title[:500]))).lower()
+
+
+_STEM = 6
+_MIN_WORD = 4
+
+
+@functools.lru_cache(maxsize=131_072)
+def _stem(word: str) -> str:
+    return anyascii(word)[:_STEM]
+
+
+def word_stems(title: str, text: str) -> frozenset[str]:
+    """The transliterated 6-letter stems of an article's words of 4+ letters: what it is
+    about beyond names (``переговори`` and ``переговоры`` meet on ``perego``)."""
+    head = fold_text(f"{title}\n{text[:MAX_ENTITY_CHARS]}")
+    return frozenset(_stem(w) for w in TOKEN_RE.findall(head) if len(w) >= _MIN_WORD)
