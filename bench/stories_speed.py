@@ -170,18 +170,45 @@ WORDS = {
 }
 
 
+SYLLABLES = {
+    "en": "ba ce di fo gu ha je ki lo mu na pe ri so tu va we xi yo ze an er in on st th".split(),
+    "uk": "ба ве ги до же зі ко ла ми но пе ро сі ту фе ха ці че ша ню ів ен ри ск ст".split(),
+    "ru": "ба ве ги до же зи ко ла ми но пе ро си ту фе ха це че ша ню ов ен ры ск ст".split(),
+}
+
+
+def _vocabulary(rng: random.Random, lang: str, size: int = 20_000) -> list[str]:
+    """Common words, then ``size`` made-up words of 2-4 syllables (news has a long tail)."""
+    made = {"".join(rng.choices(SYLLABLES[lang], k=rng.randint(2, 4))) for _ in range(size)}
+    return WORDS[lang] + sorted(made)
+
+
+def _word(rng: random.Random, vocabulary: list[str]) -> str:
+    """A Zipf-like draw: the common words often, the tail rarely."""
+    return vocabulary[int(len(vocabulary) * rng.random() ** 4)]
+
+
+VOCABULARY: dict[str, list[str]] = {}
+
+
 def article(rng: random.Random, i: int, start: datetime) -> StoryDoc:
     """One generated article: a headline and five sentences with names and numbers."""
     lang = rng.choice(("en", "uk", "ru"))
-    names, words = NAMES[lang], WORDS[lang]
-    surname = f"{rng.choice(names)}{'' if rng.random() < 0.7 else 'а'}"
+    if lang not in VOCABULARY:
+        VOCABULARY[lang] = _vocabulary(random.Random(lang), lang)
+    names, vocabulary = NAMES[lang], VOCABULARY[lang]
+    surname = rng.choice(names) + ("а" if lang != "en" and rng.random() < 0.3 else "")
     extra = f"X{rng.randrange(5000)}"  # a rare name: most stories have one of their own
-    title = " ".join([surname, *rng.sample(words, 5), rng.choice(names), extra.title()])
+    title = " ".join(
+        [surname, *(_word(rng, vocabulary) for _ in range(5)), rng.choice(names), extra.title()]
+    )
     sentences = []
     for _ in range(5):
-        body = rng.sample(words, 9) + [rng.choice(names), str(rng.randrange(10, 999))]
+        body = [_word(rng, vocabulary) for _ in range(12)]
+        body += [rng.choice(names), str(rng.randrange(10, 999))]
         rng.shuffle(body)
-        sentences.append(" ".join(body).capitalize() + f" {extra.title()}.")
+        sentence = " ".join(body)
+        sentences.append(f"{sentence[0].upper()}{sentence[1:]} {extra.title()}.")
     return StoryDoc(
         id=i,
         outlet=f"outlet{rng.randrange(300)}",

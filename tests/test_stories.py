@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from monitor.stories.cluster import StoryClusterer
@@ -103,7 +104,56 @@ def test_names_meet_across_scripts() -> None:
 
 
 def test_a_hostile_huge_article_is_bounded() -> None:
+    """A 10 MB text and a 1 MB headline cost their heads only (well under a second)."""
     clusterer = StoryClusterer()
-    huge = ("Віткофф " + "x" * 200 + " ") * 50_000  # ~10 MB
-    got = clusterer.assign(doc(1, "Віткофф", huge))
+    huge = ("Віткофф " + "x" * 200 + " ") * 50_000
+    started = time.perf_counter()
+    got = clusterer.assign(doc(1, "Віткофф Путін " * 80_000, huge))
     assert got.reason == "new"
+    assert time.perf_counter() - started < 1.0
+
+
+FOOTER = (
+    "This article was produced by our newsroom. All rights reserved. Reproduction in whole "
+    "or in part without written permission is prohibited. Download our app for alerts."
+)
+
+
+def test_short_summary_with_a_footer_is_a_copy_when_the_headline_agrees() -> None:
+    summary = "Austria filed terrorism charges against a man over a plot to attack Taylor Swift's Vienna concerts."
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Austria files terror charges in Taylor Swift plot", summary))
+    got = clusterer.assign(
+        doc(2, "Austria files terror charges in Taylor Swift plot", f"{summary}\n{FOOTER}", 1)
+    )
+    assert (got.story_id, got.reason) == (1, "near_duplicate")
+
+
+def test_one_outlets_footer_on_two_stories_is_no_copy() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(
+        doc(
+            1,
+            "Shein faces EU investigation",
+            f"The European Commission opened a probe into Shein.\n{FOOTER}",
+        )
+    )
+    got = clusterer.assign(
+        doc(
+            2,
+            "Peru ousts interim president",
+            f"Peru's Congress removed José Jerí on Tuesday.\n{FOOTER}",
+            1,
+        )
+    )
+    assert got.reason == "new"
+
+
+def test_an_article_linking_to_another_joins_its_story() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets Putin", EN, link="https://example.com/a"))
+    linking = StoryDoc(
+        2, "other", "en", "Analysis", "What the talks mean.", None, T0, ("https://example.com/a",)
+    )
+    got = clusterer.assign(linking)
+    assert (got.story_id, got.reason) == (1, "linked")

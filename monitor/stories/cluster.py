@@ -63,7 +63,7 @@ class _Entry:
     def __init__(self, f: Features, published: datetime, story: int) -> None:
         self.keys = f.keys  # name key hashes: postings and df on eviction
         self.words = array("q", sorted(f.words))
-        self.nums = f.nums
+        self.nums = array("q", sorted(f.nums))
         self.title = f.title
         self.published = published
         self.story_id = story
@@ -159,7 +159,7 @@ class StoryClusterer:
             p.w_names * min(1.0, names)
             + p.w_heads * heads
             + p.w_words * min(1.0, words)
-            + p.w_nums * min(1.0, len(f.nums & entry.nums) / 2)
+            + p.w_nums * min(1.0, len(f.nums.intersection(entry.nums)) / 2)
         )
         gap_h = abs((doc.published - entry.published).total_seconds()) / 3600
         return score * (p.far_discount if gap_h > p.close_h else 1.0)

@@ -15,6 +15,7 @@ from monitor.match.sound import key_skeleton
 from monitor.match.tokens import SENTENCE_BREAK_RE, TOKEN_RE, fold_text, normalize_token
 
 MAX_ENTITY_CHARS = 6_000  # names of a story are in its head; the tail is boilerplate
+MAX_TITLE_CHARS = 500  # a headline is a line; a 5 MB one is an attack
 MAX_ENTITIES = 40
 _MIN_NAME = 3
 _VOWELS = "aeiou"
@@ -46,6 +47,7 @@ def entities(title: str, text: str) -> list[frozenset[str]]:
     """
     inner: list[str] = []
     initial: list[str] = []
+    title = title[:MAX_TITLE_CHARS]
     _capitalised(title, inner, initial, title_case=_is_title_case(title))
     _capitalised(text[:MAX_ENTITY_CHARS], inner, initial, title_case=False)
     inner_keys: set[str] = set()
@@ -84,7 +86,7 @@ def _is_title_case(title: str) -> bool:
 def numbers(title: str, text: str) -> frozenset[str]:
     """The numbers of two digits or more an article states, years left out (every
     article of a year states it)."""
-    head = f"{title}\n{text[:MAX_ENTITY_CHARS]}"
+    head = f"{title[:MAX_TITLE_CHARS]}\n{text[:MAX_ENTITY_CHARS]}"
     return frozenset(
         n.replace(",", ".") for n in _NUMBER_RE.findall(head) if not _YEAR_RE.fullmatch(n)
     )
@@ -92,7 +94,7 @@ def numbers(title: str, text: str) -> frozenset[str]:
 
 def folded_title(title: str) -> str:
     """A headline transliterated and lower-cased, for comparing headlines across scripts."""
-    return anyascii(" ".join(TOKEN_RE.findall(title[:500]))).lower()
+    return anyascii(" ".join(TOKEN_RE.findall(title[:MAX_TITLE_CHARS]))).lower()
 
 
 _STEM = 6
@@ -107,5 +109,5 @@ def _stem(word: str) -> str:
 def word_stems(title: str, text: str) -> frozenset[str]:
     """The transliterated 6-letter stems of an article's words of 4+ letters: what it is
     about beyond names (``переговори`` and ``переговоры`` meet on ``perego``)."""
-    head = fold_text(f"{title}\n{text[:MAX_ENTITY_CHARS]}")
+    head = fold_text(f"{title[:MAX_TITLE_CHARS]}\n{text[:MAX_ENTITY_CHARS]}")
     return frozenset(_stem(w) for w in TOKEN_RE.findall(head) if len(w) >= _MIN_WORD)

@@ -8,8 +8,14 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from monitor.stories.doc import StoryDoc
-from monitor.stories.entities import entities, folded_title, numbers, word_stems
-from monitor.stories.fingerprint import signature
+from monitor.stories.entities import (
+    MAX_TITLE_CHARS,
+    entities,
+    folded_title,
+    numbers,
+    word_stems,
+)
+from monitor.stories.fingerprint import MAX_FINGERPRINT_CHARS, signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +26,7 @@ class Features:
     names: tuple[frozenset[int], ...]  # each name as the hashes of its cross-script keys
     name_of: dict[int, int]  # key hash -> index in ``names``
     words: frozenset[int]  # word stems
-    nums: frozenset[str]
+    nums: frozenset[int]  # numbers stated
     title: str  # folded, transliterated headline
 
     @property
@@ -37,11 +43,11 @@ def features(doc: StoryDoc) -> Features:
         for key in keys:
             name_of.setdefault(key, i)
     return Features(
-        sig=signature(f"{doc.title}\n{doc.text}"),
+        sig=signature(f"{doc.title[:MAX_TITLE_CHARS]}\n{doc.text[:MAX_FINGERPRINT_CHARS]}"),
         names=names,
         name_of=name_of,
         words=frozenset(map(hash, word_stems(doc.title, doc.text))),
-        nums=numbers(doc.title, doc.text),
+        nums=frozenset(map(hash, numbers(doc.title, doc.text))),
         title=folded_title(doc.title),
     )
 
