@@ -170,10 +170,14 @@ WORDS = {
 }
 
 
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
 SYLLABLES = {
-    "en": "ba ce di fo gu ha je ki lo mu na pe ri so tu va we xi yo ze an er in on st th".split(),
-    "uk": "ба ве ги до же зі ко ла ми но пе ро сі ту фе ха ці че ша ню ів ен ри ск ст".split(),
-    "ru": "ба ве ги до же зи ко ла ми но пе ро си ту фе ха це че ша ню ов ен ры ск ст".split(),
+    "en": _split("ba ce di fo gu ha je ki lo mu na pe ri so tu va we xi yo ze an er in on st th"),
+    "uk": _split("ба ве ги до же зі ко ла ми но пе ро сі ту фе ха ці че ша ню ів ен ри ск ст"),
+    "ru": _split("ба ве ги до же зи ко ла ми но пе ро си ту фе ха це че ша ню ов ен ры ск ст"),
 }
 
 

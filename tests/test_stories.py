@@ -157,3 +157,19 @@ def test_an_article_linking_to_another_joins_its_story() -> None:
     )
     got = clusterer.assign(linking)
     assert (got.story_id, got.reason) == (1, "linked")
+
+
+def test_a_restored_window_keeps_stored_stories() -> None:
+    """After a restart the stored articles are replayed with their story ids: a new copy
+    joins the stored story, not one the replay would have chosen."""
+    clusterer = StoryClusterer()
+    clusterer.restore(doc(7, "Witkoff meets Putin in Moscow", EN), story_id=3)
+    got = clusterer.assign(doc(8, "Witkoff meets Putin in Moscow", EN, hours=1))
+    assert (got.story_id, got.reason, got.via) == (3, "near_duplicate", 7)
+
+
+def test_restoring_an_article_older_than_the_window_skips_it() -> None:
+    clusterer = StoryClusterer()
+    clusterer.restore(doc(1, "Later", EN, hours=100), story_id=1)
+    clusterer.restore(doc(2, "Witkoff meets Putin in Moscow", EN), story_id=2)
+    assert len(clusterer) == 1

@@ -73,7 +73,12 @@ class _Entry:
 
 class StoryClusterer:
     """Assigns each article to a story of the window. Feed articles in (roughly)
-    publication order: the window ends at the newest time seen."""
+    publication order: the window ends at the newest time seen. Not thread-safe: one
+    clusterer, fed by one thread (the poll cycle).
+
+    After a restart, :meth:`restore` the window's stored articles with their stored
+    story ids (oldest first); :meth:`assign` then goes on as before the restart.
+    """
 
     def __init__(self, params: StoryParams | None = None) -> None:
         self.params = params or StoryParams()
@@ -91,7 +96,8 @@ class StoryClusterer:
         return len(self._docs)
 
     def assign(self, doc: StoryDoc) -> Assignment:
-        """Put ``doc`` in a story of the window (or a new one), index it and return why."""
+        """Put ``doc`` in a story of the window (or a new one), index it and return why.
+        An id already in the window gets its story back (reason "same_link", via itself)."""
         self._evict(doc.published)
         known = self._docs.get(doc.id)
         if known is not None:
@@ -100,6 +106,14 @@ class StoryClusterer:
         found = self._decide(doc, f)
         self._index(doc, f, found.story_id)
         return found
+
+    def restore(self, doc: StoryDoc, story_id: int) -> None:
+        """Index ``doc`` as a member of ``story_id`` without deciding (a stored article
+        replayed at start); a known id or an article older than the window is skipped."""
+        self._evict(doc.published)
+        assert self._clock is not None  # _evict set it
+        if doc.id not in self._docs and doc.published >= self._clock - self.params.window:
+            self._index(doc, features(doc), story_id)
 
     def _decide(self, doc: StoryDoc, f: Features) -> Assignment:
         via = self._links.get(doc.link) if doc.link else None
