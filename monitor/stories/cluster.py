@@ -1,0 +1,247 @@
+"""Story clustering across outlets and languages, over a time window. No I/O.
+
+An article joins a story through the strongest of these, in order:
+
+1. the same canonical link as an article of the window ("same_link");
+2. a near-duplicate text (:mod:`monitor.stories.near`: banded MinHash), or a copy
+   whose headline is alike and whose text is partly alike: a short feed summary with a
+   syndicator's footer ("near_duplicate");
+3. a link to an article of the window ("linked");
+4. the same event ("same_story"): names shared across scripts
+   (:mod:`monitor.stories.entities`), word stems shared, both weighted by how rare they
+   are in the window; headlines alike; numbers shared; published close together.
+
+Otherwise it starts a story of its own. Precision first: a later article never merges
+two stories, and fewer than ``min_shared`` shared names never join one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.stories.doc import Assignment, Reason, StoryDoc
+from monitor.stories.features import Features, features, headline_likeness
+from monitor.stories.fingerprint import similarity
+from monitor.stories.near import DEFAULT_WINDOW, NEAR_THRESHOLD, NearIndex
+
+
+@dataclass(frozen=True, slots=True)
+class StoryParams:
+    """The thresholds of the decisions (tuned on bench/stories_eval.py's tuned part)."""
+
+    window: timedelta = DEFAULT_WINDOW
+    near_threshold: float = NEAR_THRESHOLD
+    near_title: float = 0.9  # headlines this alike make a lower text similarity a copy
+    near_low: float = 0.3  # the text similarity that suffices with such headlines
+    min_score: float = 0.42  # a candidate's score must reach this to join its story
+    min_shared: int = 2  # distinct names shared at the least
+    w_names: float = 0.3  # the score's weights: shared names, headlines, words, numbers
+    w_heads: float = 0.3
+    w_words: float = 0.3
+    w_nums: float = 0.1
+    close_h: float = 36.0  # beyond this gap the score is discounted
+    far_discount: float = 0.75
+    max_candidates: int = 64
+    rare_keys: int = 12  # candidates come from the query's rarest name keys
+    common_df: float = 0.02  # a key in more than this share of the window finds none
+
+
+_MIN_WINDOW_DOCS = 2_000  # idf as if the window held at least this many (small windows)
+
+
+class _Entry:
+    """What the clusterer keeps of one article of the window (arrays: 50,000 of them)."""
+
+    __slots__ = ("keys", "words", "nums", "title", "published", "story_id", "weight", "wweight")
+
+    def __init__(self, f: Features, published: datetime, story: int) -> None:
+        self.keys = f.keys  # name key hashes: postings and df on eviction
+        self.words = array("q", sorted(f.words))
+        self.nums = array("q", sorted(f.nums))
+        self.title = f.title
+        self.published = published
+        self.story_id = story
+        self.weight = 0.0  # its names' idf weight when added
+        self.wweight = 0.0  # its words' idf weight when added
+
+
+class StoryClusterer:
+    """Assigns each article to a story of the window. Feed articles in (roughly)
+    publication order: the window ends at the newest time seen. Not thread-safe: one
+    clusterer, fed by one thread (the poll cycle).
+
+    After a restart, :meth:`restore` the window's stored articles with their stored
+    story ids (oldest first); :meth:`assign` then goes on as before the restart.
+    """
+
+    def __init__(self, params: StoryParams | None = None) -> None:
+        self.params = params or StoryParams()
+        self.near = NearIndex(self.params.window, self.params.near_threshold)
+        self._docs: dict[int, _Entry] = {}
+        self._links: dict[str, int] = {}
+        self._link_of: dict[int, str] = {}
+        self._postings: dict[int, list[int]] = {}
+        self._df: Counter[int] = Counter()  # name key -> articles of the window
+        self._wdf: Counter[int] = Counter()  # word stem -> articles of the window
+        self._expiry: list[tuple[datetime, int]] = []
+        self._clock: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def assign(self, doc: StoryDoc) -> Assignment:
+        """Put ``doc`` in a story of the window (or a new one), index it and return why.
+        An id already in the window gets its story back (reason "same_link", via itself)."""
+        self._evict(doc.published)
+        known = self._docs.get(doc.id)
+        if known is not None:
+            return Assignment(doc.id, known.story_id, "same_link", 1.0, doc.id)
+        f = features(doc)
+        found = self._decide(doc, f)
+        self._index(doc, f, found.story_id)
+        return found
+
+    def restore(self, doc: StoryDoc, story_id: int) -> None:
+        """Index ``doc`` as a member of ``story_id`` without deciding (a stored article
+        replayed at start); a known id or an article older than the window is skipped."""
+        self._evict(doc.published)
+        assert self._clock is not None  # _evict set it
+        if doc.id not in self._docs and doc.published >= self._clock - self.params.window:
+            self._index(doc, features(doc), story_id)
+
+    def _decide(self, doc: StoryDoc, f: Features) -> Assignment:
+        via = self._links.get(doc.link) if doc.link else None
+        if via is not None:
+            return self._join(doc, "same_link", 1.0, via)
+        for hit in self.near.query(f.sig) if f.sig is not None else ():
+            if hit.doc_id in self._docs:
+                return self._join(doc, "near_duplicate", hit.score, hit.doc_id)
+        for link in doc.links:
+            target = self._links.get(link)
+            if target is not None:
+                return self._join(doc, "linked", 1.0, target)
+        best = self._best(doc, f)
+        if best is not None:
+            return self._join(doc, *best)
+        return Assignment(doc.id, doc.id, "new", 1.0, None)
+
+    def _join(self, doc: StoryDoc, reason: Reason, score: float, via: int) -> Assignment:
+        return Assignment(doc.id, self._docs[via].story_id, reason, score, via)
+
+    def _best(self, doc: StoryDoc, f: Features) -> tuple[Reason, float, int] | None:
+        """The first copy among the candidates, else the best-scoring same-story
+        candidate reaching the threshold; None when there is neither."""
+        p = self.params
+        best: tuple[Reason, float, int] | None = None
+        for cand in self._candidates(f):
+            entry = self._docs[cand]
+            heads = headline_likeness(f.title, entry.title)
+            other = self.near.signature(cand)
+            if f.sig is not None and other is not None and heads >= p.near_title:
+                jaccard = similarity(f.sig, other)
+                if jaccard >= p.near_low:
+                    return ("near_duplicate", jaccard, cand)
+            score = self.score(doc, f, heads, entry)
+            if score >= p.min_score and (best is None or score > best[1]):
+                best = ("same_story", score, cand)
+        return best
+
+    def score(self, doc: StoryDoc, f: Features, heads: float, entry: _Entry) -> float:
+        """How surely ``doc`` reports the event of ``entry``'s article, 0..1; 0 when they
+        share fewer than ``min_shared`` names. Names and words count as the shared share
+        of the smaller side's idf weight."""
+        p = self.params
+        hits: dict[int, float] = {}
+        for key in entry.keys:
+            i = f.name_of.get(key)
+            if i is not None:
+                hits[i] = max(hits.get(i, 0.0), self._idf(key))
+        if len(hits) < p.min_shared:
+            return 0.0
+        mine = self._names_weight(f)
+        names = sum(hits.values()) / max(min(mine, entry.weight or mine), 1e-9)
+        shared_words = sum(self._widf(w) for w in f.words.intersection(entry.words))
+        mine_words = self._words_weight(f.words)
+        words = shared_words / max(min(mine_words, entry.wweight or mine_words), 1e-9)
+        score = (
+            p.w_names * min(1.0, names)
+            + p.w_heads * heads
+            + p.w_words * min(1.0, words)
+            + p.w_nums * min(1.0, len(f.nums.intersection(entry.nums)) / 2)
+        )
+        gap_h = abs((doc.published - entry.published).total_seconds()) / 3600
+        return score * (p.far_discount if gap_h > p.close_h else 1.0)
+
+    def _idf(self, key: int) -> float:
+        n = max(len(self._docs), _MIN_WINDOW_DOCS)
+        return math.log((n + 1) / (self._df.get(key, 0) + 0.5))
+
+    def _widf(self, key: int) -> float:
+        n = max(len(self._docs), _MIN_WINDOW_DOCS)
+        return math.log((n + 1) / (self._wdf.get(key, 0) + 0.5))
+
+    def _names_weight(self, f: Features) -> float:
+        return sum(max(map(self._idf, keys)) for keys in f.names if keys)
+
+    def _words_weight(self, words: Iterable[int]) -> float:
+        return sum(map(self._widf, words))
+
+    def _candidates(self, f: Features) -> list[int]:
+        """Articles of the window sharing one of the query's rarest name keys, those
+        sharing most first."""
+        p = self.params
+        common = max(50, int(p.common_df * len(self._docs)))
+        rare = sorted((self._df.get(k, 0), k) for k in f.name_of)
+        hits: Counter[int] = Counter()
+        for df, key in rare[: p.rare_keys]:
+            if 0 < df <= common:
+                hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
+        return [d for d, _ in hits.most_common(p.max_candidates)]
+
+    def _index(self, doc: StoryDoc, f: Features, story: int) -> None:
+        entry = _Entry(f, doc.published, story)
+        entry.weight = self._names_weight(f)
+        entry.wweight = self._words_weight(f.words)
+        self._docs[doc.id] = entry
+        heapq.heappush(self._expiry, (doc.published, doc.id))
+        self._wdf.update(f.words)
+        for key in entry.keys:
+            self._df[key] += 1
+            self._postings.setdefault(key, []).append(doc.id)
+        if doc.link and doc.link not in self._links:
+            self._links[doc.link] = doc.id
+            self._link_of[doc.id] = doc.link
+        if f.sig is not None:
+            self.near.add(doc.id, f.sig, doc.published)
+
+    def _evict(self, now: datetime) -> None:
+        """Forget the articles published before the window (their stories stay theirs)."""
+        if self._clock is None or now > self._clock:
+            self._clock = now
+        horizon = self._clock - self.params.window
+        self.near.evict(now)
+        while self._expiry and self._expiry[0][0] < horizon:
+            _, doc_id = heapq.heappop(self._expiry)
+            self._forget(doc_id)
+
+    def _forget(self, doc_id: int) -> None:
+        entry = self._docs.pop(doc_id)
+        link = self._link_of.pop(doc_id, None)
+        if link is not None:
+            del self._links[link]
+        for word in entry.words:
+            self._wdf[word] -= 1
+            if self._wdf[word] <= 0:
+                del self._wdf[word]
+        for key in entry.keys:
+            self._df[key] -= 1
+            if self._df[key] <= 0:
+                del self._df[key], self._postings[key]
+            elif len(self._postings[key]) > 2 * self._df[key] + 8:  # drop the dead ids
+                self._postings[key] = [d for d in self._postings[key] if d in self._docs]

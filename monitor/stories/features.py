@@ -1,0 +1,57 @@
+"""What the clusterer compares of two articles, computed once per article. No I/O."""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from monitor.stories.doc import StoryDoc
+from monitor.stories.entities import (
+    MAX_TITLE_CHARS,
+    entities,
+    folded_title,
+    numbers,
+    word_stems,
+)
+from monitor.stories.fingerprint import MAX_FINGERPRINT_CHARS, signature
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """An article's fingerprint and story signals (hashes: only equality matters)."""
+
+    sig: array[int] | None  # MinHash of its text; None for too little text
+    names: tuple[frozenset[int], ...]  # each name as the hashes of its cross-script keys
+    name_of: dict[int, int]  # key hash -> index in ``names``
+    words: frozenset[int]  # word stems
+    nums: frozenset[int]  # numbers stated
+    title: str  # folded, transliterated headline
+
+    @property
+    def keys(self) -> array[int]:
+        """Every name key hash, sorted (what the postings index)."""
+        return array("q", sorted(self.name_of))
+
+
+def features(doc: StoryDoc) -> Features:
+    """The features of ``doc`` (every string bounded: a 10 MB text costs its head)."""
+    names = tuple(frozenset(map(hash, ent)) for ent in entities(doc.title, doc.text))
+    name_of: dict[int, int] = {}
+    for i, keys in enumerate(names):
+        for key in keys:
+            name_of.setdefault(key, i)
+    return Features(
+        sig=signature(f"{doc.title[:MAX_TITLE_CHARS]}\n{doc.text[:MAX_FINGERPRINT_CHARS]}"),
+        names=names,
+        name_of=name_of,
+        words=frozenset(map(hash, word_stems(doc.title, doc.text))),
+        nums=frozenset(map(hash, numbers(doc.title, doc.text))),
+        title=folded_title(doc.title),
+    )
+
+
+def headline_likeness(a: str, b: str) -> float:
+    """How alike two folded headlines are, 0..1 (0 when either is missing)."""
+    return fuzz.token_set_ratio(a, b) / 100.0 if a and b else 0.0

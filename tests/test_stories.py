@@ -1,0 +1,175 @@
+"""Stories: near-duplicates and story clusters across outlets, scripts and time."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from monitor.stories.cluster import StoryClusterer
+from monitor.stories.doc import StoryDoc
+from monitor.stories.entities import entities
+from monitor.stories.fingerprint import signature, similarity
+from monitor.stories.near import NearIndex
+
+T0 = datetime(2026, 2, 17, 8, 0, tzinfo=UTC)
+EN = (
+    "US envoy Steve Witkoff met Russian President Vladimir Putin in Moscow on Tuesday, "
+    "the Kremlin said, as talks on the 28-point peace plan went on for five hours. "
+    "Jared Kushner and Kirill Dmitriev also took part, Yuri Ushakov told reporters."
+)
+UK = (
+    "Спецпосланець США Стів Віткофф зустрівся з президентом Росії Володимиром Путіним "
+    "у Москві у вівторок, повідомили у Кремлі; переговори про мирний план з 28 пунктів "
+    "тривали п'ять годин. У зустрічі взяли участь Джаред Кушнер і Кирило Дмитрієв."
+)
+
+RU = (
+    "Спецпосланник США Стив Уиткофф встретился с президентом России Владимиром Путиным "
+    "в Москве во вторник, сообщили в Кремле; переговоры о мирном плане из 28 пунктов "
+    "длились пять часов. Во встрече участвовали Джаред Кушнер и Кирилл Дмитриев."
+)
+
+
+def doc(i: int, title: str, text: str, hours: float = 0.0, link: str | None = None) -> StoryDoc:
+    return StoryDoc(i, f"outlet{i}", None, title, text, link, T0 + timedelta(hours=hours))
+
+
+def test_curly_and_straight_apostrophes_give_one_signature() -> None:
+    text = "Trump’s envoy said “the talks” went well — both sides agreed on the plan " * 3
+    straight = text.replace("’", "'").replace("“", '"').replace("”", '"').replace("—", "-")
+    a, b = signature(text), signature(straight)
+    assert a is not None and b is not None
+    assert similarity(a, b) == 1.0
+
+
+def test_a_bare_headline_has_no_signature() -> None:
+    assert signature("Witkoff meets Putin") is None
+
+
+def test_syndicated_copy_with_footer_is_a_near_duplicate() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets Putin in Moscow", EN))
+    copy = f"{EN}\n\nSubscribe to our Telegram channel for the latest news."
+    got = clusterer.assign(doc(2, "Witkoff meets Putin in Moscow | Wire", copy, hours=1))
+    assert (got.story_id, got.reason, got.via) == (1, "near_duplicate", 1)
+
+
+def test_uk_and_ru_editions_of_one_report_are_one_story() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Віткофф зустрівся з Путіним у Москві", UK))
+    got = clusterer.assign(doc(2, "Уиткофф встретился с Путиным в Москве", RU, hours=2))
+    assert got.story_id == 1 and got.reason == "same_story"
+
+
+def test_same_people_at_another_meeting_start_a_new_story() -> None:
+    """Witkoff and Putin again, days later, another place and agenda: not the same story."""
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets Putin in Moscow for five hours", EN))
+    other = (
+        "Steve Witkoff will travel to Abu Dhabi for a trilateral round with Ukrainian and "
+        "Russian negotiators, the White House said; Rustem Umerov leads Kyiv's team."
+    )
+    got = clusterer.assign(doc(2, "Witkoff heads to Abu Dhabi for new round", other, hours=60))
+    assert got.reason == "new" and got.story_id == 2
+
+
+def test_same_canonical_link_joins_the_story() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "A", EN, link="https://example.com/a"))
+    got = clusterer.assign(doc(2, "B", "other words entirely", link="https://example.com/a"))
+    assert (got.story_id, got.reason) == (1, "same_link")
+
+
+def test_articles_older_than_the_window_are_forgotten() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets Putin in Moscow", EN))
+    got = clusterer.assign(doc(2, "Witkoff meets Putin in Moscow", EN, hours=80))
+    assert got.reason == "new" and len(clusterer) == 1
+
+
+def test_near_index_evicts_and_finds_only_within_the_window() -> None:
+    index = NearIndex(window=timedelta(hours=72))
+    sig = signature(EN)
+    assert sig is not None
+    index.add(1, sig, T0)
+    assert [h.doc_id for h in index.query(sig)] == [1]
+    index.evict(T0 + timedelta(hours=73))
+    assert index.query(sig) == [] and len(index) == 0
+
+
+def test_names_meet_across_scripts() -> None:
+    en = set().union(*entities("", EN))
+    uk = set().union(*entities("", UK))
+    assert {"vitkof", "putin", "kushner"} <= en & uk
+
+
+def test_a_hostile_huge_article_is_bounded() -> None:
+    """A 10 MB text and a 1 MB headline cost their heads only (well under a second)."""
+    clusterer = StoryClusterer()
+    huge = ("Віткофф " + "x" * 200 + " ") * 50_000
+    started = time.perf_counter()
+    got = clusterer.assign(doc(1, "Віткофф Путін " * 80_000, huge))
+    assert got.reason == "new"
+    assert time.perf_counter() - started < 1.0
+
+
+FOOTER = (
+    "This article was produced by our newsroom. All rights reserved. Reproduction in whole "
+    "or in part without written permission is prohibited. Download our app for alerts."
+)
+
+
+def test_short_summary_with_a_footer_is_a_copy_when_the_headline_agrees() -> None:
+    summary = "Austria filed terrorism charges against a man over a plot to attack Taylor Swift's Vienna concerts."
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Austria files terror charges in Taylor Swift plot", summary))
+    got = clusterer.assign(
+        doc(2, "Austria files terror charges in Taylor Swift plot", f"{summary}\n{FOOTER}", 1)
+    )
+    assert (got.story_id, got.reason) == (1, "near_duplicate")
+
+
+def test_one_outlets_footer_on_two_stories_is_no_copy() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(
+        doc(
+            1,
+            "Shein faces EU investigation",
+            f"The European Commission opened a probe into Shein.\n{FOOTER}",
+        )
+    )
+    got = clusterer.assign(
+        doc(
+            2,
+            "Peru ousts interim president",
+            f"Peru's Congress removed José Jerí on Tuesday.\n{FOOTER}",
+            1,
+        )
+    )
+    assert got.reason == "new"
+
+
+def test_an_article_linking_to_another_joins_its_story() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets Putin", EN, link="https://example.com/a"))
+    linking = StoryDoc(
+        2, "other", "en", "Analysis", "What the talks mean.", None, T0, ("https://example.com/a",)
+    )
+    got = clusterer.assign(linking)
+    assert (got.story_id, got.reason) == (1, "linked")
+
+
+def test_a_restored_window_keeps_stored_stories() -> None:
+    """After a restart the stored articles are replayed with their story ids: a new copy
+    joins the stored story, not one the replay would have chosen."""
+    clusterer = StoryClusterer()
+    clusterer.restore(doc(7, "Witkoff meets Putin in Moscow", EN), story_id=3)
+    got = clusterer.assign(doc(8, "Witkoff meets Putin in Moscow", EN, hours=1))
+    assert (got.story_id, got.reason, got.via) == (3, "near_duplicate", 7)
+
+
+def test_restoring_an_article_older_than_the_window_skips_it() -> None:
+    clusterer = StoryClusterer()
+    clusterer.restore(doc(1, "Later", EN, hours=100), story_id=1)
+    clusterer.restore(doc(2, "Witkoff meets Putin in Moscow", EN), story_id=2)
+    assert len(clusterer) == 1
