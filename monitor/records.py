@@ -18,6 +18,9 @@ ALERT_STATUSES: tuple[AlertStatus, ...] = get_args(AlertStatus)
 Priority = Literal["normal", "high"]
 PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 DeliveryMode = Literal["instant", "digest"]
+OnUpdate = Literal["record", "alert"]  # a rule's answer to a new headline of an alerted article
+StoryUpdates = Literal["none", "reply"]  # a channel's answer to later articles of a story
+AlertKind = Literal["match", "update", "story"]  # why an outbox row was written
 DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(DeliveryMode)
 EvidenceField = Literal["title", "text"]
 ChannelKind = Literal["telegram", "email", "console", "generic"]
@@ -62,6 +65,7 @@ class MonitorSettings:
     tick_s: float = 15.0  # how often the scheduler looks for due feeds / due alerts
     max_attempts: int = 8  # delivery attempts before an alert is dead
     state_dir: str = "data"
+    story_window_s: float = 72 * 3600.0  # how far back a new article looks for its story
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +144,7 @@ class ChannelConfig:
     quiet_hours: QuietHours | None = None
     rate_limit: Rate | None = None  # None -> the default of the channel kind
     template: str | None = None  # path to a template overriding the default for the kind
+    story_updates: StoryUpdates = "none"  # "reply": later outlets as a reply (Telegram)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +158,8 @@ class RuleConfig:
     delivery: DeliveryMode = "instant"
     digest: DigestSchedule | None = None  # set when delivery == "digest" (default HOURLY)
     priority: Priority = "normal"  # high ignores quiet hours
-    min_sources: int = 1
+    min_sources: int = 1  # distinct outlets carrying the story before it alerts
+    on_update: OnUpdate = "record"  # "alert": a new headline of an alerted article alerts
 
 
 @dataclass(frozen=True, slots=True)

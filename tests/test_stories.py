@@ -173,3 +173,21 @@ def test_restoring_an_article_older_than_the_window_skips_it() -> None:
     clusterer.restore(doc(1, "Later", EN, hours=100), story_id=1)
     clusterer.restore(doc(2, "Witkoff meets Putin in Moscow", EN), story_id=2)
     assert len(clusterer) == 1
+
+
+def test_a_forgotten_article_leaves_no_trace_and_its_id_can_be_reused() -> None:
+    """An article assigned in a transaction that failed is forgotten; the id SQLite gives
+    the next article is a fresh start, and the old expiry does not drop the new one."""
+    clusterer = StoryClusterer()
+    first = clusterer.assign(doc(1, "Witkoff meets Putin in Moscow", EN))
+    assert first.reason == "new"
+    clusterer.forget(1)
+    assert len(clusterer) == 0
+    # the same id, another story, published later: not joined to the ghost
+    other = "Floods in Bavaria: rivers rise after two days of rain, towns evacuated. " * 3
+    reused = clusterer.assign(doc(1, "Floods in Bavaria", other, hours=60))
+    assert (reused.story_id, reused.reason) == (1, "new")
+    # the ghost's expiry (72 h after T0) passes; the new article stays in the window
+    clusterer.assign(doc(2, "Bavarian floods: towns evacuated", other, hours=80))
+    assert len(clusterer) == 2
+    assert clusterer.assign(doc(3, "Floods in Bavaria", other, hours=81)).story_id == 1

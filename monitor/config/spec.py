@@ -228,6 +228,13 @@ MONITOR = (
     ),
     Key("tick", "tick_s", duration, between(1, 600), "must be between 1s and 10m"),
     Key("max_attempts", "max_attempts", integer, between(1, 100), "must be between 1 and 100"),
+    Key(
+        "story_window",
+        "story_window_s",
+        duration,
+        between(3600, 30 * 86400),
+        "must be between 1h and 30d",
+    ),
 )
 MONITOR_OWN = ("database", "state_dir", "include")
 
@@ -262,12 +269,14 @@ RULE = (
     Key("delivery", "delivery", one_of("instant", "digest")),
     Key("priority", "priority", one_of("normal", "high")),
     Key("min_sources", "min_sources", whole_number),
+    Key("on_update", "on_update", one_of("record", "alert")),
 )
 RULE_OWN = ("name", "query", "digest")
 
 CHANNEL = (  # the table form: desk = { url = "...", quiet_hours = "22:00-07:00" }
     Key("quiet_hours", "quiet_hours", parse_quiet_hours),
     Key("rate_limit", "rate_limit", parse_rate),
+    Key("story_updates", "story_updates", one_of("none", "reply")),
 )
 CHANNEL_OWN = ("url", "template")
 

@@ -394,6 +394,13 @@ class Validator:
             raise self.error(key, f"{shown(mask_url(value))}: {problem}")
         masked = mask_url(value if "${" in value else url)
         options = self.read(spec.CHANNEL, opts, key, defaults(ChannelConfig))
+        if options.get("story_updates") == "reply" and kind != "telegram":
+            raise self.error(
+                f"{key}.story_updates",
+                f'"reply" needs a Telegram channel (tgram://); a {kind} channel cannot answer '
+                'a message: use "none" (later outlets are listed in digests and '
+                "'monitor stories')",
+            )
         template = self.template(opts["template"], key) if "template" in opts else None
         return ChannelConfig(
             name=name, url=url, masked_url=masked, kind=kind, template=template, **options

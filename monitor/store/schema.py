@@ -105,6 +105,17 @@ class ArticleRow(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     alertable: Mapped[int] = mapped_column(Integer, default=1)
+    # The story (monitor.stories): the id of its first article (its own id when it
+    # started one), why it joined ("new", "same_link", "near_duplicate", "linked",
+    # "same_story") and how strongly (0-100).
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    story_reason: Mapped[str | None] = mapped_column(String(16))
+    story_score: Mapped[int | None] = mapped_column(Integer)
+    # Edits: the hash of what the feed said (what changes meaning: words of the title
+    # and text), the headlines it had before ([{"title", "until"}]) and when it changed.
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+    title_history: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SightingRow(Base):
@@ -145,7 +156,7 @@ class AlertRow(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
-        UniqueConstraint("rule", "article_id", "channel"),
+        UniqueConstraint("rule", "article_id", "channel", "revision"),
         Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
@@ -167,6 +178,12 @@ class AlertRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(256))
     digest_id: Mapped[int | None] = mapped_column(Integer)  # set when folded into a digest/summary
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "match": a rule matched the article; "update": an edited article that the rule
+    # matches now (or, with on_update = "alert", a new headline); "story": a later article
+    # of a story already alerted, sent as a reply to the first alert (story_updates).
+    kind: Mapped[str] = mapped_column(String(16), default="match", server_default="match")
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # per edit
+    reply_to: Mapped[int | None] = mapped_column(Integer)  # the alert a "story" row answers
 
 
 class OperatorNoticeRow(Base):

@@ -227,8 +227,17 @@ class StoryClusterer:
         horizon = self._clock - self.params.window
         self.near.evict(now)
         while self._expiry and self._expiry[0][0] < horizon:
-            _, doc_id = heapq.heappop(self._expiry)
+            published, doc_id = heapq.heappop(self._expiry)
+            entry = self._docs.get(doc_id)
+            if entry is not None and entry.published == published:  # not forgotten since
+                self._forget(doc_id)
+
+    def forget(self, doc_id: int) -> None:
+        """Drop ``doc_id`` from the window now: its article was assigned but never stored
+        (the transaction failed), and its id may be given to another article."""
+        if doc_id in self._docs:
             self._forget(doc_id)
+        self.near.forget(doc_id)
 
     def _forget(self, doc_id: int) -> None:
         entry = self._docs.pop(doc_id)

@@ -40,6 +40,7 @@ class NearIndex:
         # band key -> one doc id, or a list of them when several share the band (rare)
         self._buckets: dict[int, int | list[int]] = {}
         self._expiry: list[tuple[datetime, int]] = []
+        self._when: dict[int, datetime] = {}  # id -> its published time (expiry check)
         self._clock: datetime | None = None  # the newest time added or evicted at
 
     def __len__(self) -> int:
@@ -52,6 +53,7 @@ class NearIndex:
         if doc_id in self._sigs or published < self._horizon(published):
             return
         self._sigs[doc_id] = sig
+        self._when[doc_id] = published
         heapq.heappush(self._expiry, (published, doc_id))
         for key in band_keys(sig):
             held = self._buckets.get(key)
@@ -84,7 +86,13 @@ class NearIndex:
         """Drop the entries published before ``now - window``."""
         horizon = self._horizon(now)
         while self._expiry and self._expiry[0][0] < horizon:
-            _, doc_id = heapq.heappop(self._expiry)
+            published, doc_id = heapq.heappop(self._expiry)
+            if self._when.get(doc_id) == published:  # not forgotten (and re-added) since
+                self._remove(doc_id)
+
+    def forget(self, doc_id: int) -> None:
+        """Drop ``doc_id`` now (its article was never stored: the transaction failed)."""
+        if doc_id in self._sigs:
             self._remove(doc_id)
 
     def _horizon(self, now: datetime) -> datetime:
@@ -95,6 +103,7 @@ class NearIndex:
 
     def _remove(self, doc_id: int) -> None:
         sig = self._sigs.pop(doc_id)
+        del self._when[doc_id]
         for key in band_keys(sig):
             held = self._buckets.get(key)
             if isinstance(held, list):
