@@ -7,9 +7,10 @@ Both mask userinfo passwords, secret-looking query values and path segments (one
 says what looks like a token: :func:`_is_secret_piece`) **and every literal given to
 :func:`register_secret`**: each ``${VAR}`` value the config expands and each systemd
 credential, also percent-encoded, whatever the key it stands under. :func:`mask_text`
-also masks ``password=...``-style pairs, bearer tokens and the literals passed in
-(:func:`url_secrets`: the password and token-like pieces of a URL, for text that quotes
-them without it). Masked output is deterministic (a ``/metrics`` label does not flap).
+also masks ``password=...``-style pairs (after ``key: `` only a quoted value or one
+that reads as a credential: "unclosed token: line 1" is prose), bearer tokens and the
+literals passed in (:func:`url_secrets`: the password and token-like pieces of a URL,
+for text that quotes them without it). Masked output is deterministic (a ``/metrics`` label does not flap).
 :func:`load_credentials` reads systemd credentials (``$CREDENTIALS_DIRECTORY``) so
 ``${TELEGRAM_BOT_TOKEN}`` in the config can come from a credential file;
 :func:`secret_environ` merges them over the environment: **a credential wins over an
@@ -39,12 +40,14 @@ _SECRET_QUERY_KEYS = re.compile(
 # letters is tried from every one of its characters (quadratic on hostile text).
 _URL_IN_TEXT = re.compile(r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 # key=value / key: value pairs whose key names a secret (not part of a URL: those
-# go through mask_url first).
+# go through mask_url first); the key may be quoted (JSON: "api_key": "...").
 # (No leading ``\b[\w-]*`` for ``smtp_password=``: the key is kept as written anyway, and
 # that prefix made "a-a-a-..." quadratic, a word boundary at every character.)
 _SECRET_PAIR = re.compile(
-    r"(?i)((?:password|passwd|secret|token|api[_-]?key)\b\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+    r"(?i)((?:password|passwd|secret|token|api[_-]?key)\b[\"']?\s*([=:])\s*)"
+    r"(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
 )
+_PROSE_END = ".!?)]}:'\""  # "invalid token: expired." is a word and its full stop
 # "Bearer <token>" (the token has a digit: not "bearer bonds") and "Authorization: Basic <b64>".
 _BEARER = re.compile(
     r"(?i)(\bbearer|authorization:\s*basic)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"
@@ -208,9 +211,29 @@ def mask_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     text = _mask_literals(text, (*secrets, *registered_secrets()))
     text = _URL_IN_TEXT.sub(_mask_url_in_text, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    return _SECRET_PAIR.sub(
-        lambda m: m.group(0) if m.group(2).startswith(MASK) else f"{m.group(1)}{MASK}", text
-    )
+    return _SECRET_PAIR.sub(_mask_pair, text)
+
+
+def _mask_pair(m: re.Match[str]) -> str:
+    """A secret-named pair with its value masked (a quoted value keeps its quotes: JSON
+    stays JSON); kept as it is when the value is a mask already or, after ``: `` and a
+    space, an unquoted word of prose (:func:`_is_credential_like`): "unclosed token: line
+    1, column 12" is an XML parser's position, not a token."""
+    key, sep, value = m.group(1, 2, 3)
+    quote = value[0] if value[0] in "\"'" else ""
+    prose = sep == ":" and key[-1].isspace() and not quote and not _is_credential_like(value)
+    if prose or value.startswith(MASK) or value == quote * 2:  # token="": nothing to hide
+        return m.group(0)
+    return f"{key}{quote}{MASK}{quote}"
+
+
+def _is_credential_like(value: str) -> bool:
+    """An unquoted value that reads as a credential: it has a digit, a symbol inside it
+    or a capital after its first letter (``hunter2``, ``k-12345``, ``s3cr3t``,
+    ``abcDEF``). A lowercase or capitalised word (``line``, ``expired.``, ``Missing``) is
+    prose. ``key=value`` is always masked: prose does not write an ``=``."""
+    word = value.rstrip(_PROSE_END)
+    return bool(word) and (not word.isalpha() or any(c.isdigit() or c.isupper() for c in word[1:]))
 
 
 _TRAILING = ").,;:!?]}"  # after a URL in prose: "(see http://x/?t=abc)." ends at the "c"

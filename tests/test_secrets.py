@@ -317,3 +317,58 @@ def test_masking_hostile_text_costs_linear_time(text: str) -> None:
     started = time.process_time()
     mask_text(text)
     assert time.process_time() - started < 2.0
+
+
+# -- secret-named pairs: credentials masked, prose kept (issue 13) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("login failed: token=abc123", "login failed: token=***"),
+        ("token=line", "token=***"),  # key=value is not prose: any value goes
+        ("smtp: password: hunter2", "smtp: password: ***"),
+        ("smtp: password: hunter2.", "smtp: password: ***"),
+        ("password:letmein", "password:***"),  # no space after the colon: a pair
+        ("token: abcDEF", "token: ***"),
+        ('{"api_key": "k-12345-abcdef", "lang": "uk"}', '{"api_key": "***", "lang": "uk"}'),
+        ("{'secret': 'plainword'}", "{'secret': '***'}"),
+        ('password: "letmein"', 'password: "***"'),
+        ('token=""', 'token=""'),  # nothing to hide
+    ],
+)
+def test_secret_pairs_are_masked_json_keeping_its_quotes(text: str, masked: str) -> None:
+    """``key=value``, ``key: credential``, and quoted values (JSON, Python reprs) under
+    a secret-named key are masked; a quoted value keeps its quotes, so JSON stays JSON."""
+    assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not a valid OPML file: unclosed token: line 1, column 12",
+        "not well-formed (invalid token): line 3, column 0",
+        "Invalid token: expired.",
+        "telegram: bot token: Missing",
+        "api_key: required (set it in the environment)",
+        "secret: none configured",
+    ],
+)
+def test_prose_after_a_secret_named_word_is_kept(text: str) -> None:
+    """A secret-named word, a colon, a space and a plain word is prose, not a pair:
+    before, an XML parser's "unclosed token: line 1, column 12" read "token: *** 1"."""
+    assert mask_text(text) == text
+
+
+def test_a_broken_opml_file_is_named_with_the_parsers_words(tmp_path, capsys) -> None:
+    """``feeds import-opml`` on a cut-off file says where the parser stopped, unmasked."""
+    from monitor.cli import main
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[monitor]\ndatabase = "sqlite:///{tmp_path}/m.db"\n', encoding="utf-8")
+    opml = tmp_path / "bad.opml"
+    opml.write_text('<opml version="2.0"><body><outline', encoding="utf-8")
+    assert main(["--config", str(cfg), "feeds", "import-opml", str(opml)]) == 2
+    err = capsys.readouterr().err
+    assert "not a valid OPML file: unclosed token: line 1, column 26" in err
+    assert MASK not in err

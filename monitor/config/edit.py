@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.config.refs import fill_refs
 from monitor.errors import ConfigError
 from monitor.records import ImportedFeed
 from monitor.secrets import url_secrets
@@ -99,10 +100,11 @@ def _include_entries(data: Mapping[str, Any]) -> list[str] | None:
 
 
 def expand_known(url: str, environ: Mapping[str, str]) -> str:
-    """``url`` with each ``${VAR}`` that ``environ`` sets replaced, as the loader would;
+    """``url`` with each ``${VAR}`` that ``environ`` sets replaced (encoded for its URL
+    part: :func:`~monitor.config.refs.fill_refs`), as the loader would;
     one not set is kept as written. The result may hold a secret: compare it, never
     show it. No I/O."""
-    return ENV_REF.sub(lambda m: environ.get(m.group(1), m.group(0)), url.strip())
+    return fill_refs(ENV_REF.split(url.strip()), environ.get)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.engine import make_url
@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from monitor.config import spec
 from monitor.config.edit import ENV_REF, include_path, same_file
 from monitor.config.lines import line_of
+from monitor.config.refs import Part, encode_for, fill_refs
 from monitor.config.spec import Convert, Key, defaults, string_list
 from monitor.config.units import parse_digest, shown
 from monitor.config.urls import feed_url_problem, port_problem
@@ -176,22 +177,26 @@ class Validator:
         return out
 
     def expand_env(self, value: str, key: str) -> str:
-        """``value`` with every ``${VAR}`` replaced. Each value put in is registered as a
-        secret (:func:`~monitor.secrets.register_secret`): every output masks it from now
-        on, whatever the key it stands under (``?session=${TOKEN}``)."""
+        """The URL ``value`` with every ``${VAR}`` replaced, percent-encoded for the URL part
+        it stands in (:func:`~monitor.config.refs.fill_refs`: ``user:${PASS}@``, a path
+        segment, a query value; as written before ``://`` and in the host). Each value put
+        in is registered as a secret (:func:`~monitor.secrets.register_secret`), as written
+        and as encoded: every output masks it from now on, whatever the key it stands
+        under (``?session=${TOKEN}``)."""
 
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
+        def lookup(name: str) -> str:
             if name not in self.env:
                 raise self.error(
                     key,
                     f"environment variable ${{{name}}} is not set "
                     "(set it in the environment, an EnvironmentFile= or a systemd credential)",
                 )
-            register_secret(self.env[name])
-            return self.env[name]
+            secret = self.env[name]
+            for form in (secret, *(encode_for(part, secret) for part in get_args(Part))):
+                register_secret(form)
+            return secret
 
-        return ENV_REF.sub(sub, value)
+        return fill_refs(ENV_REF.split(value), lookup)
 
     # -- the document -----------------------------------------------------------------
     def build(self, data: dict[str, Any]) -> Sections:
