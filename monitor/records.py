@@ -222,6 +222,8 @@ class StoredArticle:
     first_seen: datetime
     language: str | None
     alertable: bool = True  # False for first-poll backlog: stored, not alerted
+    canonical_link: str | None = None
+    story_id: int | None = None  # the id of its story's first article (set by the pipeline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,3 +277,13 @@ class Alert:
     priority: Priority = "normal"
     delivery: DeliveryMode = "instant"
     extra: Mapping[str, str] = field(default_factory=dict)
+    kind: AlertKind = "match"
+    story_id: int | None = None
+    # The story's other outlets (display names) and languages, as known when loaded.
+    story_sources: tuple[str, ...] = ()
+    story_languages: tuple[str, ...] = ()
+    # kind "story": the alert it answers, and that alert's message ids once it was sent
+    # ("chat:id,chat:id"), or None while it is not.
+    reply_to: int | None = None
+    reply_to_message: str | None = None
+    title_before: str | None = None  # kind "update": the headline it had when it alerted

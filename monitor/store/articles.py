@@ -9,13 +9,14 @@ crash never loses an alert.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.records import Article, Evidence, Match, RuleConfig, StoredArticle
+from monitor.store import stories
 from monitor.store.feeds import FeedState
 from monitor.store.schema import AlertRow, ArticleRow, MatchRow, SightingRow
 
@@ -88,6 +89,7 @@ def _insert(
     )
     session.add(row)
     session.flush()
+    row.story_id = row.id  # a story of its own until the pipeline says otherwise
     _add_sighting(session, row.id, feed.id, now)
     return StoredArticle(
         id=row.id,
@@ -101,6 +103,8 @@ def _insert(
         first_seen=now,
         language=row.language,
         alertable=alertable,
+        canonical_link=row.canonical_link,
+        story_id=row.id,
     )
 
 
@@ -120,9 +124,15 @@ def record_matches(
     matches: Sequence[Match],
     rules: Mapping[str, RuleConfig],
     now: datetime,
+    reply_channels: Collection[str] = (),
 ) -> int:
-    """Record each match and one outbox row per (rule, article, channel); return the
-    number of outbox rows written. Runs inside the caller's transaction."""
+    """Record each match and its outbox rows; return the number of outbox rows written.
+    Runs inside the caller's transaction.
+
+    One alert per (rule, story): when the rule already matched another article of the
+    article's story, the match is recorded (the story shows it) but alerts nobody, except
+    on the channels in ``reply_channels`` (``story_updates = "reply"``), which get a
+    "story" row answering the story's first alert there."""
     written = 0
     for match in matches:
         rule = rules[match.rule]
@@ -139,6 +149,16 @@ def record_matches(
         )
         session.add(row)
         session.flush()
+        story = article.story_id
+        if story is not None and stories.matched_in_story(session, story, rule.name, article.id):
+            for channel in rule.channels:
+                first = stories.first_alert(session, story, rule.name, channel)
+                if channel in reply_channels and first is not None:
+                    reply = _alert_row(row.id, rule, article.id, channel, now, "story")
+                    reply.reply_to = first
+                    session.add(reply)
+                    written += 1
+            continue
         session.add_all(_alert_row(row.id, rule, article.id, c, now) for c in rule.channels)
         written += len(rule.channels)
     session.flush()
@@ -146,7 +166,13 @@ def record_matches(
 
 
 def _alert_row(
-    match_id: int, rule: RuleConfig, article_id: int, channel: str, now: datetime
+    match_id: int,
+    rule: RuleConfig,
+    article_id: int,
+    channel: str,
+    now: datetime,
+    kind: str = "match",
+    revision: int = 0,
 ) -> AlertRow:
     """The outbox row of one (rule, article, channel), due now."""
     return AlertRow(
@@ -160,6 +186,8 @@ def _alert_row(
         attempts=0,
         next_attempt_at=now,
         created_at=now,
+        kind=kind,
+        revision=revision,
     )
 
 

@@ -1,0 +1,159 @@
+"""Stories in the database: each article's story (the id of the story's first article,
+set when it is stored), the window of articles a restarted daemon replays into its
+clusterer, and what a rule already alerted on in a story.
+
+The clustering itself is pure (:mod:`monitor.stories`); the pipeline asks it and stores
+the answer here, in the transaction that stores the article.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from monitor.store.feeds import source_name
+from monitor.store.schema import AlertRow, ArticleRow, FeedRow, MatchRow, SightingRow
+
+
+@dataclass(frozen=True, slots=True)
+class WindowArticle:
+    """A stored article as the clusterer is given it again after a restart."""
+
+    id: int
+    outlet: str  # the feed's URL: one feed, one outlet
+    language: str | None
+    title: str
+    text: str
+    canonical_link: str | None
+    published: datetime  # UTC: the feed's date, never after first seen
+    story_id: int
+
+
+def story_time(published: datetime | None, first_seen: datetime) -> datetime:
+    """The time a story counts for an article: its feed's date, but never later than when
+    we first saw it (a feed dating an entry in 2099 would otherwise move the window's
+    clock forward and empty it)."""
+    return first_seen if published is None or published > first_seen else published
+
+
+def set_story(session: Session, article_id: int, story_id: int, reason: str, score: float) -> None:
+    """Record the story of a stored article and why it joined it (score 0..1)."""
+    session.execute(
+        update(ArticleRow)
+        .where(ArticleRow.id == article_id)
+        .values(story_id=story_id, story_reason=reason, story_score=round(score * 100))
+    )
+
+
+def window_articles(
+    session: Session, since: datetime, batch: int = 2000
+) -> Iterator[WindowArticle]:
+    """The articles first seen since ``since``, oldest first (read in batches: a 72 h
+    window of a large install holds tens of thousands)."""
+    last = 0
+    while True:
+        rows = session.execute(
+            select(ArticleRow, FeedRow.url)
+            .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+            .where(ArticleRow.first_seen_at >= since, ArticleRow.id > last)
+            .order_by(ArticleRow.id)
+            .limit(batch)
+        ).all()
+        for row, url in rows:
+            yield WindowArticle(
+                id=row.id,
+                outlet=url,
+                language=row.language,
+                title=row.title,
+                text=row.text,
+                canonical_link=row.canonical_link,
+                published=story_time(row.published_at, row.first_seen_at),
+                story_id=row.story_id or row.id,
+            )
+        if len(rows) < batch:
+            return
+        last = rows[-1][0].id
+
+
+def matched_in_story(session: Session, story_id: int, rule: str, article_id: int) -> bool:
+    """Whether ``rule`` already matched another article of the story (it alerted then, or
+    it is held for min_sources: either way this article must not alert again)."""
+    found = session.scalar(
+        select(MatchRow.id)
+        .join(ArticleRow, ArticleRow.id == MatchRow.article_id)
+        .where(
+            ArticleRow.story_id == story_id,
+            MatchRow.rule == rule,
+            MatchRow.article_id != article_id,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def first_alert(session: Session, story_id: int, rule: str, channel: str) -> int | None:
+    """The alert of ``rule`` on ``channel`` that announced the story (its first one)."""
+    return session.scalar(
+        select(AlertRow.id)
+        .join(ArticleRow, ArticleRow.id == AlertRow.article_id)
+        .where(
+            ArticleRow.story_id == story_id,
+            AlertRow.rule == rule,
+            AlertRow.channel == channel,
+            AlertRow.kind != "story",
+        )
+        .order_by(AlertRow.id)
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCoverage:
+    """Who carries a story: its outlets (display names, first-seen order), their
+    languages, and the feeds counted for min_sources."""
+
+    sources: tuple[str, ...]
+    languages: tuple[str, ...]
+    feeds: int
+
+
+def coverage(session: Session, story_ids: Iterable[int]) -> dict[int, StoryCoverage]:
+    """Each story's outlets and languages: the feeds of its articles and their sightings."""
+    ids = list(set(story_ids))
+    out: dict[int, StoryCoverage] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        feeds: dict[int, dict[int, str]] = {}
+        langs: dict[int, dict[str, None]] = {}
+        own = session.execute(
+            select(ArticleRow.story_id, FeedRow.id, FeedRow.name, FeedRow.title, FeedRow.url,
+                   ArticleRow.language)
+            .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+            .where(ArticleRow.story_id.in_(chunk))
+            .order_by(ArticleRow.id)
+        )  # fmt: skip
+        seen = session.execute(
+            select(ArticleRow.story_id, FeedRow.id, FeedRow.name, FeedRow.title, FeedRow.url)
+            .join(SightingRow, SightingRow.article_id == ArticleRow.id)
+            .join(FeedRow, FeedRow.id == SightingRow.feed_id)
+            .where(ArticleRow.story_id.in_(chunk))
+            .order_by(SightingRow.id)
+        )
+        for story, feed_id, name, title, url, language in own:
+            if story is None:  # not in a story (cannot happen after migration 0002)
+                continue
+            feeds.setdefault(story, {})[feed_id] = source_name(name, title, url)
+            if language:
+                langs.setdefault(story, {})[language] = None
+        for story, feed_id, name, title, url in seen:
+            if story is None:
+                continue
+            feeds.setdefault(story, {}).setdefault(feed_id, source_name(name, title, url))
+        for story, by_feed in feeds.items():
+            names = tuple(dict.fromkeys(by_feed.values()))
+            out[story] = StoryCoverage(names, tuple(langs.get(story, {})), len(by_feed))
+    return out
