@@ -133,10 +133,11 @@ class WatchdogGate:
     scheduler itself died) is a stall too; that clock starts at ``created_at``.
 
     A cycle can also *fail* (:meth:`cycle_failed`: it raised, e.g. the database is
-    unreadable, or it returned but every feed failed inside press-monitor itself).
-    After ``failed_limit`` failed cycles in a row the gate says no at once, without
-    waiting for the stall limit; :meth:`problem` says why, for ``/healthz``,
-    ``STATUS=`` and ``monitor status``. One good cycle clears it.
+    unreadable or locked, or it returned but every feed failed inside press-monitor
+    itself). After ``failed_limit`` failed cycles in a row the gate says no at once,
+    without waiting for the stall limit, and goes on saying no while the next cycle
+    runs; :meth:`problem` says why, for ``/healthz``, ``STATUS=`` and ``monitor
+    status``. Only a good cycle clears it.
     """
 
     def __init__(
@@ -206,9 +207,13 @@ class WatchdogGate:
                 running = now - self._unfinished_since
                 if running > self.stall_limit_s:
                     return f"a poll cycle has not finished for {running:.0f} s"
-                return None
+            # A cycle that runs has not succeeded yet: it never clears a failing streak.
+            # (It did, and every failing cycle that was soon followed by the next one
+            # -- each waiting on a locked database -- kept the pings going: issue 13.)
             if self._failed >= self.failed_limit:
                 return f"the last {self._failed} poll cycles failed: {self._failure}"
+            if self._unfinished_since is not None:
+                return None
             if self.idle_limit_s is not None and now - self._last_activity > self.idle_limit_s:
                 return f"no poll cycle started for {now - self._last_activity:.0f} s"
             return None
