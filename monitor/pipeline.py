@@ -192,7 +192,9 @@ async def poll_cycle(
 async def _poll_all(polls: list[Coroutine[object, object, FeedOutcome]]) -> list[FeedOutcome]:
     """Run every feed's poll concurrently. The first exception out of one (a
     :class:`DatabaseError`: the others are caught per feed) ends the cycle: the other
-    polls are cancelled and awaited, then it propagates."""
+    polls are cancelled and awaited (their fetches abandoned, their database work not
+    started), then it propagates. ``gather`` alone let them run on, each waiting the
+    busy timeout in turn while the store thread was shut down."""
     tasks = [asyncio.ensure_future(poll) for poll in polls]
     try:
         return list(await asyncio.gather(*tasks))
@@ -243,7 +245,9 @@ class _Cycle:
 
     def _guarded(self, job: Callable[[], T]) -> T:
         """On the store thread, which runs one job at a time: only the first job that
-        meets a locked database waits its busy timeout."""
+        meets a locked database waits its busy timeout. (Cancelling the other feeds
+        drops their queued jobs, but the thread may already have taken the next one
+        before the event loop hears of the failure.)"""
         if self.abort.error is not None:
             raise self.abort.error
         try:
