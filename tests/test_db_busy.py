@@ -300,7 +300,12 @@ def test_healthz_and_the_watchdog_stop_within_the_bound_stay_stopped_and_recover
         recovered = wait_until(lambda: healthz(health.url)[0] == 200, 10)
         assert recovered is not None and recovered <= 2 * cfg.monitor.tick_s + BUSY_S + 1.0
         pings = len(notify.pings)
-        assert wait_until(lambda: len(notify.pings) > pings, 3) is not None
+        assert wait_until(lambda: len(notify.pings) > pings, 3) is not None, (
+            d.gate.problem(time.monotonic()),
+            healthz(health.url),
+            notify.pings[-3:],
+            time.monotonic(),
+        )
         assert state.read_heartbeat(d.session_factory).problem is None
     finally:
         pinger.stop()
@@ -345,3 +350,21 @@ def test_a_failing_streak_holds_while_the_next_cycle_runs() -> None:
     assert not gate.should_ping(3.5)
     gate.cycle_finished(4.0)
     assert gate.problem(4.5) is None and gate.should_ping(4.5)
+
+
+@pytest.mark.parametrize(("database", "healthy_after_idle"), [(True, True), (False, False)])
+def test_an_idle_cycle_ends_a_database_streak_but_not_an_internal_one(
+    database: bool, healthy_after_idle: bool
+) -> None:
+    """After a lock, the feeds that were due are often not due again for minutes: the
+    idle cycles meanwhile wrote their heartbeat, which shows the database works, so
+    they end a database streak (else the watchdog would restart a daemon that works).
+    Feeds that failed inside press-monitor back off: idle ticks prove nothing there."""
+    gate = WatchdogGate(stall_limit_s=600.0)
+    for t in range(3):
+        gate.cycle_started(float(t))
+        gate.cycle_failed(t + 0.5, "boom", database=database)
+    assert gate.failure_after_idle == (None if database else "boom")
+    gate.cycle_started(3.0)
+    gate.cycle_idle(3.5)
+    assert gate.should_ping(4.0) is healthy_after_idle

@@ -155,6 +155,7 @@ class WatchdogGate:
         self._last_activity = created_at
         self._failed = 0
         self._failure: str | None = None
+        self._failed_on_database = False
         self._lock = threading.Lock()
 
     def cycle_started(self, now: float) -> None:
@@ -169,14 +170,19 @@ class WatchdogGate:
         with self._lock:
             self._unfinished_since = None
             self._last_activity = now
-            self._failed, self._failure = 0, None
+            self._failed, self._failure, self._failed_on_database = 0, None, False
 
     def cycle_idle(self, now: float) -> None:
         """A poll cycle returned with nothing due: activity, but neither a success nor a
-        failure (a failing streak goes on; the failed feeds are backing off)."""
+        failure (a failing streak goes on; the failed feeds are backing off). Unless
+        the last failure was the database's: an idle cycle has written the database
+        (its heartbeat), which shows it works again; the feeds that were due when it
+        failed are usually not due again for minutes."""
         with self._lock:
             self._unfinished_since = None
             self._last_activity = now
+            if self._failed_on_database:
+                self._failed, self._failure, self._failed_on_database = 0, None, False
 
     @property
     def failure(self) -> str | None:
@@ -185,13 +191,21 @@ class WatchdogGate:
         with self._lock:
             return self._failure
 
-    def cycle_failed(self, now: float, reason: str) -> None:
-        """A poll cycle raised or achieved nothing because of ``reason`` (one line)."""
+    @property
+    def failure_after_idle(self) -> str | None:
+        """The failure that an idle cycle would leave standing (:meth:`cycle_idle`)."""
+        with self._lock:
+            return None if self._failed_on_database else self._failure
+
+    def cycle_failed(self, now: float, reason: str, *, database: bool = False) -> None:
+        """A poll cycle raised or achieved nothing because of ``reason`` (one line);
+        ``database``: it failed on the database itself (see :meth:`cycle_idle`)."""
         with self._lock:
             self._unfinished_since = None
             self._last_activity = now
             self._failed += 1
             self._failure = reason
+            self._failed_on_database = database
 
     def should_ping(self, now: float) -> bool:
         """True while no cycle is overdue, cycles do not keep failing, and the

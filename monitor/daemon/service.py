@@ -140,7 +140,7 @@ class Daemon:
             # either, under the same lock: only the log, STATUS= and /healthz say it.
             reason = f"{type(exc).__name__}: {mask_text(str(exc))}"[:300]
             event(log, "cycle.db_busy", logging.ERROR, error=reason, busy_timeout_s=BUSY_TIMEOUT_S)
-            self._cycle_failed(reason, record=False)
+            self._cycle_failed(reason, record=False, database=True)
             return
         except Exception as exc:
             reason = f"{type(exc).__name__}: {mask_text(str(exc))}"[:300]
@@ -148,7 +148,7 @@ class Daemon:
             # on every tick; anything else is a bug, whose traceback is wanted.
             trace = None if isinstance(exc, DatabaseError) else exc
             event(log, "cycle.failed", logging.ERROR, exc_info=trace, error=reason)
-            self._cycle_failed(reason)
+            self._cycle_failed(reason, database=isinstance(exc, DatabaseError))
             return
         if self.last_report is not None and self.last_report.alerts and self._scheduler:
             self._scheduler.modify_job("deliver", next_run_time=utcnow())  # new alerts: now
@@ -173,10 +173,10 @@ class Daemon:
         else:
             self.gate.cycle_finished(now)
 
-    def _cycle_failed(self, reason: str, *, record: bool = True) -> None:
-        """A cycle raised: tell the gate, systemd and (with ``record``, if it can be
-        written) the database."""
-        self.gate.cycle_failed(time.monotonic(), reason)
+    def _cycle_failed(self, reason: str, *, record: bool = True, database: bool = False) -> None:
+        """A cycle raised (``database``: a DatabaseError): tell the gate, systemd and
+        (with ``record``, if it can be written) the database."""
+        self.gate.cycle_failed(time.monotonic(), reason, database=database)
         problem = self.gate.problem(time.monotonic())
         self.notifier.status(
             f"UNHEALTHY: {problem}" if problem else f"last poll cycle failed: {reason}"
@@ -205,8 +205,11 @@ class Daemon:
         now = utcnow()
         kind, problem = verdict
         # The problem as it will stand once the gate is told: this cycle's, a streak that
-        # an idle tick carries on, or none after a good cycle.
-        shown = problem if kind == "failed" else self.gate.failure if kind == "idle" else None
+        # an idle tick carries on (not the database's: this heartbeat shows it works), or
+        # none after a good cycle.
+        shown = problem if kind == "failed" else None
+        if kind == "idle":
+            shown = self.gate.failure_after_idle
         state.record_heartbeat(self.session_factory, now, os.getpid(), shown)
         report = self.last_report
         if report is not None:
