@@ -356,9 +356,9 @@ def test_a_failing_streak_holds_while_the_next_cycle_runs() -> None:
 def test_an_idle_cycle_ends_a_database_streak_but_not_an_internal_one(
     database: bool, healthy_after_idle: bool
 ) -> None:
-    """After a lock, the feeds that were due are often not due again for minutes: the
-    idle cycles meanwhile wrote their heartbeat, which shows the database works, so
-    they end a database streak (else the watchdog would restart a daemon that works).
+    """Under a lock even cycles with nothing due fail, so after it the next cycles are
+    often idle for minutes: they wrote their heartbeat, which shows the database works,
+    so they end a database streak (else the watchdog would restart a daemon that works).
     Feeds that failed inside press-monitor back off: idle ticks prove nothing there."""
     gate = WatchdogGate(stall_limit_s=600.0)
     for t in range(3):

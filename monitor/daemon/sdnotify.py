@@ -176,8 +176,9 @@ class WatchdogGate:
         """A poll cycle returned with nothing due: activity, but neither a success nor a
         failure (a failing streak goes on; the failed feeds are backing off). Unless
         the last failure was the database's: an idle cycle has written the database
-        (its heartbeat), which shows it works again; the feeds that were due when it
-        failed are usually not due again for minutes."""
+        (its heartbeat), which shows it works again. Under a lock even the cycles with
+        nothing due fail (they open with a write), so once it is let go the next
+        cycles are often idle ones, for as long as no feed is due (minutes)."""
         with self._lock:
             self._unfinished_since = None
             self._last_activity = now
