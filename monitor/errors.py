@@ -116,3 +116,8 @@ class StaleSchemaError(MonitorError):
 
 class DatabaseError(MonitorError):
     """The database cannot be opened, created or migrated (path, permissions, server)."""
+
+
+class DatabaseBusyError(DatabaseError):
+    """A write waited the whole busy timeout for a lock another connection held: the
+    database itself is fine, and the same write may succeed once the lock is let go."""

@@ -15,7 +15,17 @@ One feed never stops the cycle: expected errors (:class:`FetchError`) are record
 on the feed, and so is anything else raised inside one feed's poll (kind
 ``internal``, the traceback in the log), so a hostile feed that trips a bug becomes
 that feed's failure while every other feed is stored and alerted. Only a failure
-of the cycle itself (the database cannot be read at its start) propagates.
+of the cycle itself propagates: a :class:`DatabaseError`, at its start or in any feed.
+
+The database bounds a cycle once (issue 13). The cycle opens with a write transaction
+(``BEGIN IMMEDIATE``), so a database another process keeps locked fails it within one
+busy timeout, before any feed is fetched; and the first :class:`DatabaseError` inside
+the cycle ends it: the other feeds' fetches are cancelled and their database work
+fails at once instead of each waiting the busy timeout again. Nothing is lost: a
+feed's articles, validators (ETag, Last-Modified) and next check are written in one
+transaction, so a feed whose articles were not stored stays due and is fetched again
+by the next cycle with the validators of its last stored poll: the server sends the
+articles again.
 
 Database work runs on one worker thread per cycle (``store``), never on the event
 loop: a long transaction or the matching of a large article does not stall the
@@ -29,7 +39,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -147,15 +157,17 @@ async def poll_cycle(
     measured on :func:`time.monotonic`."""
     now = now or utcnow()
     started = time.monotonic()
-    with session_scope(rt.session_factory) as session:
+    # The write lock first: a locked database fails the cycle here, before any fetch.
+    with session_scope(rt.session_factory, write=True) as session:
         sync_feeds(session, rt.config.feeds, now)
         states = feed_states(session, due_at=None if all_feeds else now)
     feeds = {f.url: f for f in rt.config.feeds}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as store:
         async with FeedClient(rt.config.fetch) as client:
-            cycle = _Cycle(rt, client, store, now)
-            tasks = [_poll_one(cycle, feeds[s.url], s) for s in states if s.url in feeds]
-            outcomes = await asyncio.gather(*tasks)
+            cycle = _Cycle(rt, client, store, now, _Abort())
+            outcomes = await _poll_all(
+                [_poll_one(cycle, feeds[s.url], s) for s in states if s.url in feeds]
+            )
     due = [s.next_check_at for s in states if s.next_check_at is not None]
     lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
     report = CycleReport(
@@ -177,20 +189,72 @@ async def poll_cycle(
     return report
 
 
+async def _poll_all(polls: list[Coroutine[object, object, FeedOutcome]]) -> list[FeedOutcome]:
+    """Run every feed's poll concurrently. The first exception out of one (a
+    :class:`DatabaseError`: the others are caught per feed) ends the cycle: the other
+    polls are cancelled and awaited (their fetches abandoned, their database work not
+    started), then it propagates. ``gather`` alone let them run on, each waiting the
+    busy timeout in turn while the store thread was shut down."""
+    tasks = [asyncio.ensure_future(poll) for poll in polls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException as exc:
+        unfinished = [task for task in tasks if not task.done()]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if isinstance(exc, DatabaseError):
+            event(
+                log,
+                "cycle.aborted",
+                logging.WARNING,
+                feeds=len(tasks),
+                given_up=len(unfinished),
+                error=str(exc)[:MAX_INTERNAL_MESSAGE],
+            )
+        raise
+
+
+class _Abort:
+    """The first :class:`DatabaseError` of a cycle; once set, the cycle's other
+    database work raises it at once instead of waiting on the database again."""
+
+    __slots__ = ("error",)
+
+    def __init__(self) -> None:
+        self.error: DatabaseError | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Cycle:
     """What every feed of one cycle shares: the runtime, the HTTP client, the store
-    thread and the cycle's one clock."""
+    thread, the cycle's one clock and its first database failure."""
 
     rt: Runtime
     client: FeedClient
     store: ThreadPoolExecutor
     now: datetime
+    abort: _Abort
 
     async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn`` (database work, matching) on the store thread, off the event loop."""
+        """Run ``fn`` (database work, matching) on the store thread, off the event loop;
+        after the cycle's first :class:`DatabaseError`, raise that instead."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.store, functools.partial(fn, *args, **kwargs))
+        job = functools.partial(fn, *args, **kwargs)
+        return await loop.run_in_executor(self.store, functools.partial(self._guarded, job))
+
+    def _guarded(self, job: Callable[[], T]) -> T:
+        """On the store thread, which runs one job at a time: only the first job that
+        meets a locked database waits its busy timeout. (Cancelling the other feeds
+        drops their queued jobs, but the thread may already have taken the next one
+        before the event loop hears of the failure.)"""
+        if self.abort.error is not None:
+            raise self.abort.error
+        try:
+            return job()
+        except DatabaseError as exc:
+            self.abort.error = exc
+            raise
 
 
 class _Stage:

@@ -133,10 +133,11 @@ class WatchdogGate:
     scheduler itself died) is a stall too; that clock starts at ``created_at``.
 
     A cycle can also *fail* (:meth:`cycle_failed`: it raised, e.g. the database is
-    unreadable, or it returned but every feed failed inside press-monitor itself).
-    After ``failed_limit`` failed cycles in a row the gate says no at once, without
-    waiting for the stall limit; :meth:`problem` says why, for ``/healthz``,
-    ``STATUS=`` and ``monitor status``. One good cycle clears it.
+    unreadable or locked, or it returned but every feed failed inside press-monitor
+    itself). After ``failed_limit`` failed cycles in a row the gate says no at once,
+    without waiting for the stall limit, and goes on saying no while the next cycle
+    runs; :meth:`problem` says why, for ``/healthz``, ``STATUS=`` and ``monitor
+    status``. Only a good cycle clears it.
     """
 
     def __init__(
@@ -154,6 +155,7 @@ class WatchdogGate:
         self._last_activity = created_at
         self._failed = 0
         self._failure: str | None = None
+        self._failed_on_database = False
         self._lock = threading.Lock()
 
     def cycle_started(self, now: float) -> None:
@@ -168,14 +170,20 @@ class WatchdogGate:
         with self._lock:
             self._unfinished_since = None
             self._last_activity = now
-            self._failed, self._failure = 0, None
+            self._failed, self._failure, self._failed_on_database = 0, None, False
 
     def cycle_idle(self, now: float) -> None:
         """A poll cycle returned with nothing due: activity, but neither a success nor a
-        failure (a failing streak goes on; the failed feeds are backing off)."""
+        failure (a failing streak goes on; the failed feeds are backing off). Unless
+        the last failure was the database's: an idle cycle has written the database
+        (its heartbeat), which shows it works again. Under a lock even the cycles with
+        nothing due fail (they open with a write), so once it is let go the next
+        cycles are often idle ones, for as long as no feed is due (minutes)."""
         with self._lock:
             self._unfinished_since = None
             self._last_activity = now
+            if self._failed_on_database:
+                self._failed, self._failure, self._failed_on_database = 0, None, False
 
     @property
     def failure(self) -> str | None:
@@ -184,13 +192,21 @@ class WatchdogGate:
         with self._lock:
             return self._failure
 
-    def cycle_failed(self, now: float, reason: str) -> None:
-        """A poll cycle raised or achieved nothing because of ``reason`` (one line)."""
+    @property
+    def failure_after_idle(self) -> str | None:
+        """The failure that an idle cycle would leave standing (:meth:`cycle_idle`)."""
+        with self._lock:
+            return None if self._failed_on_database else self._failure
+
+    def cycle_failed(self, now: float, reason: str, *, database: bool = False) -> None:
+        """A poll cycle raised or achieved nothing because of ``reason`` (one line);
+        ``database``: it failed on the database itself (see :meth:`cycle_idle`)."""
         with self._lock:
             self._unfinished_since = None
             self._last_activity = now
             self._failed += 1
             self._failure = reason
+            self._failed_on_database = database
 
     def should_ping(self, now: float) -> bool:
         """True while no cycle is overdue, cycles do not keep failing, and the
@@ -206,9 +222,13 @@ class WatchdogGate:
                 running = now - self._unfinished_since
                 if running > self.stall_limit_s:
                     return f"a poll cycle has not finished for {running:.0f} s"
-                return None
+            # A cycle that runs has not succeeded yet: it never clears a failing streak.
+            # (It did, and every failing cycle that was soon followed by the next one
+            # -- each waiting on a locked database -- kept the pings going: issue 13.)
             if self._failed >= self.failed_limit:
                 return f"the last {self._failed} poll cycles failed: {self._failure}"
+            if self._unfinished_since is not None:
+                return None
             if self.idle_limit_s is not None and now - self._last_activity > self.idle_limit_s:
                 return f"no poll cycle started for {now - self._last_activity:.0f} s"
             return None

@@ -34,7 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from monitor.config import Config, load_config
 from monitor.daemon.health import HealthServer, Metrics
 from monitor.daemon.sdnotify import Notifier, WatchdogGate, WatchdogPinger
-from monitor.errors import ConfigError, DatabaseError
+from monitor.errors import ConfigError, DatabaseBusyError, DatabaseError
 from monitor.log import event
 from monitor.parse.pool import ParsePool
 from monitor.pipeline import CycleReport, FeedOutcome, Runtime, poll_cycle, utcnow
@@ -48,6 +48,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_S = 6 * 3600
+# How long the daemon's writes wait for another process's lock. Its own transactions
+# last milliseconds, and a cycle that gives up is tried again on the next tick, so
+# waiting longer buys nothing; it is one of the parts of the bound on a cycle
+# under a locked database (docs/operations.md, "A locked database").
+BUSY_TIMEOUT_S = 10.0
 
 
 # [monitor] keys a reload cannot apply: the database engine and the health server are
@@ -61,7 +66,7 @@ class Daemon:
     def __init__(self, config: Config, environ: dict[str, str] | None = None) -> None:
         self.config = config
         self.environ = dict(os.environ if environ is None else environ)
-        self.engine = db.make_engine(config.monitor.database)
+        self.engine = db.make_engine(config.monitor.database, busy_timeout_s=BUSY_TIMEOUT_S)
         db.upgrade(self.engine)  # an empty or old database is migrated at start
         self.session_factory = db.make_session_factory(self.engine)
         self.parse_pool = ParsePool(max_workers=2, timeout_s=config.fetch.parse_timeout_s)
@@ -114,7 +119,9 @@ class Daemon:
         A cycle that raises (the database cannot be read) or in which every feed failed
         inside press-monitor counts as failed: logged, written to ``daemon.problem``
         for ``monitor status``, and after a few in a row ``/healthz`` answers 503 and
-        the watchdog stops being pinged (:class:`WatchdogGate`)."""
+        the watchdog stops being pinged (:class:`WatchdogGate`). A database locked by
+        another process fails the cycle within the busy timeout of its first write
+        (``cycle.db_busy``; the pipeline gives up the rest of the cycle's work)."""
         if self.stop_event.is_set():
             return
         self.gate.cycle_started(time.monotonic())
@@ -127,13 +134,21 @@ class Daemon:
             self._judge_cycle(verdict)
             unhealthy = self.gate.problem(time.monotonic())
             self.notifier.status((f"UNHEALTHY: {unhealthy}; " if unhealthy else "") + line)
+        except DatabaseBusyError as exc:
+            # Another process holds the database's lock: this cycle stored nothing (its
+            # feeds stay due and are fetched again) and the problem cannot be written
+            # either, under the same lock: only the log, STATUS= and /healthz say it.
+            reason = f"{type(exc).__name__}: {mask_text(str(exc))}"[:300]
+            event(log, "cycle.db_busy", logging.ERROR, error=reason, busy_timeout_s=BUSY_TIMEOUT_S)
+            self._cycle_failed(reason, record=False, database=True)
+            return
         except Exception as exc:
             reason = f"{type(exc).__name__}: {mask_text(str(exc))}"[:300]
             # A DatabaseError is already classified and says what to do: no traceback for it
             # on every tick; anything else is a bug, whose traceback is wanted.
             trace = None if isinstance(exc, DatabaseError) else exc
             event(log, "cycle.failed", logging.ERROR, exc_info=trace, error=reason)
-            self._cycle_failed(reason)
+            self._cycle_failed(reason, database=isinstance(exc, DatabaseError))
             return
         if self.last_report is not None and self.last_report.alerts and self._scheduler:
             self._scheduler.modify_job("deliver", next_run_time=utcnow())  # new alerts: now
@@ -158,12 +173,16 @@ class Daemon:
         else:
             self.gate.cycle_finished(now)
 
-    def _cycle_failed(self, reason: str) -> None:
-        """A cycle raised: tell the gate, systemd and (if it can be written) the database."""
-        self.gate.cycle_failed(time.monotonic(), reason)
+    def _cycle_failed(self, reason: str, *, record: bool = True, database: bool = False) -> None:
+        """A cycle raised (``database``: a DatabaseError): tell the gate, systemd and
+        (with ``record``, if it can be written) the database."""
+        self.gate.cycle_failed(time.monotonic(), reason, database=database)
         problem = self.gate.problem(time.monotonic())
-        if problem:
-            self.notifier.status(f"UNHEALTHY: {problem}")
+        self.notifier.status(
+            f"UNHEALTHY: {problem}" if problem else f"last poll cycle failed: {reason}"
+        )
+        if not record:
+            return
         try:  # the database may be what failed: then `monitor status` sees a stale heartbeat
             state.record_problem(self.session_factory, utcnow(), reason)
         except Exception as exc:
@@ -186,8 +205,11 @@ class Daemon:
         now = utcnow()
         kind, problem = verdict
         # The problem as it will stand once the gate is told: this cycle's, a streak that
-        # an idle tick carries on, or none after a good cycle.
-        shown = problem if kind == "failed" else self.gate.failure if kind == "idle" else None
+        # an idle tick carries on (not the database's: this heartbeat shows it works), or
+        # none after a good cycle.
+        shown = problem if kind == "failed" else None
+        if kind == "idle":
+            shown = self.gate.failure_after_idle
         state.record_heartbeat(self.session_factory, now, os.getpid(), shown)
         report = self.last_report
         if report is not None:

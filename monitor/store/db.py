@@ -1,7 +1,10 @@
 """Database access: engine, sessions and migrations. The only place that creates engines.
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign keys on;
-any other SQLAlchemy URL (PostgreSQL) works unchanged. The schema is managed by
+any other SQLAlchemy URL (PostgreSQL) works unchanged. A write that waits the whole busy
+timeout for another connection's lock raises :class:`DatabaseBusyError`; readers never
+wait in WAL mode. :func:`session_scope` with ``write=True`` takes the write lock first,
+so a locked database fails there, before any other work. The schema is managed by
 Alembic (``migrations/``); :func:`upgrade` applies it, :func:`check_schema` refuses to
 run on a stale schema (STYLE.md #15).
 
@@ -16,7 +19,9 @@ database: :func:`acquire_database_lock`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.errors import DatabaseError, StaleSchemaError
+from monitor.errors import DatabaseBusyError, DatabaseError, StaleSchemaError
 from monitor.store import faults
 
 if TYPE_CHECKING:
@@ -46,6 +51,9 @@ def _migrations_dir() -> Path:
 
 
 MIGRATIONS_DIR = _migrations_dir()
+BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite write waits for another connection's lock (a person at the CLI can
+wait; the daemon passes a shorter one, :data:`monitor.daemon.service.BUSY_TIMEOUT_S`)."""
 SessionFactory = sessionmaker[Session]
 """What the pipeline, delivery and the CLI hold: one session (transaction) per call."""
 
@@ -65,11 +73,12 @@ def where(url: str) -> str:
     return str(path) if path is not None else display_url(url)
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+def make_engine(url: str, *, create: bool = True, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
     """Create an engine for ``url``; for SQLite, set pragmas and (with ``create``) make
     the file, private (:func:`create_private_file`). Without ``create`` a missing SQLite
     file is a :class:`DatabaseError`: commands that only read never create a database
-    by mistake. Faults of any query on the engine raise :class:`DatabaseError`."""
+    by mistake. Faults of any query on the engine raise :class:`DatabaseError`; a SQLite
+    write that waited ``busy_timeout_s`` for a lock, :class:`DatabaseBusyError`."""
     sa_url = make_url(url)
     kwargs: dict[str, Any] = {"future": True}
     path = sqlite_path(url)
@@ -81,13 +90,13 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             )
         create_private_file(path)
     if sa_url.get_backend_name() == "sqlite":
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": busy_timeout_s}
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(sa_url, **kwargs)
     if sa_url.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    faults.install(engine, where(url))
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_s))
+    faults.install(engine, where(url), busy_timeout_s)
     return engine
 
 
@@ -224,12 +233,14 @@ def _in_use(path: Path, content: bytes) -> str:
     )
 
 
-def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+def _sqlite_pragmas(
+    busy_timeout_s: float, dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry
+) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
     cur.close()
 
 
@@ -239,10 +250,17 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextlib.contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any exception."""
+def session_scope(factory: sessionmaker[Session], *, write: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception.
+
+    ``write``: on SQLite, take the write lock at once (``BEGIN IMMEDIATE``, waiting up to
+    the busy timeout) rather than at the first write, so a database another process
+    keeps locked fails here (:class:`DatabaseBusyError`), before the caller does work
+    that could not be stored. Nothing for other backends."""
     session = factory()
     try:
+        if write:
+            _begin_write(session)
         yield session
         session.commit()
     except BaseException:
@@ -250,6 +268,37 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def _begin_write(session: Session) -> None:
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # pysqlite begins a transaction only before a write; an explicit BEGIN is then
+        # the transaction the session commits or rolls back.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_write_locked(engine: Engine) -> bool:
+    """Whether another connection holds the SQLite write lock right now: tried on a
+    connection of its own, without waiting, and let go at once. False for other
+    backends and in-memory databases. For ``monitor status``: a daemon whose writes
+    wait on such a lock cannot write its heartbeat or say why itself."""
+    path = sqlite_path(engine.url.render_as_string(hide_password=False))
+    if path is None:
+        return False
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        fault = faults.translate(exc, str(path))
+        if isinstance(fault, DatabaseBusyError):
+            return True
+        raise fault or DatabaseError(f"{path}: cannot open the database: {_reason(exc)}") from None
+    return False
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

@@ -5,7 +5,9 @@ not a database, a lock held too long, an unreachable server: the drivers raise t
 with their own wording, wrapped by SQLAlchemy. :func:`install` hooks every engine the
 store makes, so such a fault surfaces from any query as a
 :class:`~monitor.errors.DatabaseError` reading ``<path>: <what>; <what to do>``, and the
-CLI prints it as ``database error: ...`` (exit 1). Anything else a query raises (a bug
+CLI prints it as ``database error: ...`` (exit 1). A lock held past the busy timeout is
+a :class:`~monitor.errors.DatabaseBusyError`: the daemon fails that cycle at once and
+tries again on the next tick (docs/operations.md, "A locked database"). Anything else a query raises (a bug
 in our SQL, an integrity error) passes through unchanged: unexpected errors propagate.
 """
 
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import event
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from monitor.errors import DatabaseError
+from monitor.errors import DatabaseBusyError, DatabaseError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -30,29 +32,36 @@ if TYPE_CHECKING:
 # the file, the disk or another process, never of our SQL.
 _PERM, _BUSY, _LOCKED, _NOMEM, _READONLY, _IOERR, _CORRUPT = 3, 5, 6, 7, 8, 10, 11
 _FULL, _CANTOPEN, _PROTOCOL, _AUTH, _NOTADB = 13, 14, 15, 23, 26
+BUSY_CODES = (_BUSY, _LOCKED, _PROTOCOL)  # another connection holds a lock
 _SERVER_RESOURCES = (
     "53"  # PostgreSQL SQLSTATE class: disk full, out of memory, too many connections
 )
 RESTORE = "restore a backup ('monitor db backup' makes them), or move the file aside to start empty"
 
 
-def install(engine: Engine, where: str) -> None:
+def install(engine: Engine, where: str, busy_timeout_s: float | None = None) -> None:
     """Turn the faults of every query on ``engine`` into :class:`DatabaseError` naming
-    ``where`` (the SQLite file, or the URL with its password hidden)."""
+    ``where`` (the SQLite file, or the URL with its password hidden); ``busy_timeout_s``
+    is the engine's, quoted when a lock outlasts it."""
 
     def hook(ctx: ExceptionContext) -> BaseException | None:
         if ctx.is_pre_ping:  # SQLAlchemy reconnects on its own; leave it its error
             return None
         # The wrapped error (it has ``.orig``): its class says OperationalError for any driver.
-        return translate(ctx.sqlalchemy_exception or ctx.original_exception, where)
+        return translate(ctx.sqlalchemy_exception or ctx.original_exception, where, busy_timeout_s)
 
     event.listen(engine, "handle_error", hook)
 
 
-def translate(exc: BaseException, where: str) -> DatabaseError | None:
+def translate(
+    exc: BaseException, where: str, busy_timeout_s: float | None = None
+) -> DatabaseError | None:
     """The :class:`DatabaseError` for a fault (a driver error, as raised or wrapped by
-    SQLAlchemy, or an ``OSError`` on a file beside the database), or None."""
+    SQLAlchemy, or an ``OSError`` on a file beside the database), or None; a lock held
+    by another connection is a :class:`DatabaseBusyError`."""
     orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, sqlite3.Error) and _code(orig) in BUSY_CODES:
+        return DatabaseBusyError(f"{where}: {locked(busy_timeout_s)}")
     if isinstance(orig, sqlite3.Error):
         what = _sqlite_fault(orig, Path(where))
     elif isinstance(orig, OSError):
@@ -67,7 +76,21 @@ def translate(exc: BaseException, where: str) -> DatabaseError | None:
 def is_corruption(exc: BaseException) -> bool:
     """Whether a SQLite error says the file is damaged or not a database at all."""
     orig = getattr(exc, "orig", None) or exc
-    return (getattr(orig, "sqlite_errorcode", 0) & 0xFF) in (_CORRUPT, _NOTADB)
+    return _code(orig) in (_CORRUPT, _NOTADB)
+
+
+def locked(busy_timeout_s: float | None) -> str:
+    """What to say when a lock outlasted the busy timeout (``None``: not known)."""
+    waited = f" (a write waited {busy_timeout_s:g} s)" if busy_timeout_s is not None else ""
+    return (
+        f"the database is locked by another process{waited}; "
+        "look for a stuck 'monitor' or 'sqlite3' process"
+    )
+
+
+def _code(exc: BaseException) -> int:
+    """The primary SQLite result code of a driver error (0 when it has none)."""
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
 
 
 def _first_line(exc: BaseException) -> str:
@@ -129,7 +152,7 @@ def _cannot_open(path: Path) -> str:
 
 
 def _sqlite_fault(exc: sqlite3.Error, path: Path) -> str | None:
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    code = _code(exc)
     detail = _first_line(exc)
     if code in (_CORRUPT, _NOTADB):
         what = "not a SQLite database" if code == _NOTADB else f"the file is corrupted ({detail})"
@@ -142,11 +165,6 @@ def _sqlite_fault(exc: sqlite3.Error, path: Path) -> str | None:
         return _cannot_open(path)
     if code == _IOERR:
         return f"disk I/O error ({detail}); check the disk and the kernel log (dmesg)"
-    if code in (_BUSY, _LOCKED, _PROTOCOL):
-        return (
-            "the database stayed locked by another process for 30 s; "
-            "look for a stuck 'monitor' or 'sqlite3' process"
-        )
     if code == _NOMEM:
         return "out of memory; free memory and run again"
     return None
