@@ -41,8 +41,8 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from monitor.config import Config
@@ -70,6 +70,9 @@ from monitor.store.feeds import (
     sync_feeds,
 )
 from monitor.store.outbox import enqueue_operator_notice
+from monitor.store.stories import set_story, story_time, window_articles
+from monitor.stories.cluster import StoryClusterer, StoryParams
+from monitor.stories.doc import StoryDoc
 from monitor.text import printable
 
 if TYPE_CHECKING:
@@ -145,6 +148,46 @@ class Runtime:
     parse_pool: ParsePool
     on_feed: Callable[[FeedOutcome], None] | None = None  # metrics hook
     on_match: Callable[[str], None] | None = None  # metrics hook: rule name
+    stories: StoryWindow = field(default_factory=lambda: StoryWindow())
+
+
+class StoryWindow:
+    """This process's story clusterer (:mod:`monitor.stories`), made on first use from
+    the articles of the window stored before (a restart, or a ``run --once`` after
+    another, goes on with the stories it left), and made again when ``story_window``
+    changes. Used on the store thread only (one cycle at a time)."""
+
+    def __init__(self) -> None:
+        self.clusterer: StoryClusterer | None = None
+        self.window_s = 0.0
+
+    def get(self, session: Session, window_s: float, now: datetime) -> StoryClusterer:
+        """The clusterer, restored from the database when there is none yet."""
+        if self.clusterer is None or self.window_s != window_s:
+            started = time.monotonic()
+            window = timedelta(seconds=window_s)
+            clusterer = StoryClusterer(StoryParams(window=window))
+            for a in window_articles(session, now - window):
+                clusterer.restore(
+                    StoryDoc(a.id, a.outlet, a.language, a.title, a.text, a.canonical_link,
+                             a.published),
+                    a.story_id,
+                )  # fmt: skip
+            self.clusterer, self.window_s = clusterer, window_s
+            event(
+                log,
+                "stories.restored",
+                articles=len(clusterer),
+                window_s=int(window_s),
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+        return self.clusterer
+
+    def forget(self, ids: list[int]) -> None:
+        """The articles of a transaction that failed: their ids may be given again."""
+        if self.clusterer is not None:
+            for article_id in ids:
+                self.clusterer.forget(article_id)
 
 
 async def poll_cycle(
@@ -429,11 +472,19 @@ def _store_and_match(
     """In ONE transaction: store the new articles, match each against every rule
     (recording matches and outbox rows), and record the feed's success."""
     rules = {r.name: r for r in rt.config.rules}
-    with session_scope(rt.session_factory) as session:
-        new = insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
-        alerts = sum(_match_article(rt, session, article, rules, now) for article in new)
-        fresh = _store_success(session, feed, state, result, parsed, now)
-        _notify_recovered(rt, session, state, now)
+    assigned: list[int] = []
+    try:
+        with session_scope(rt.session_factory) as session:
+            # the window as stored before this feed's articles (a restore reads it)
+            clusterer = rt.stories.get(session, rt.config.monitor.story_window_s, now)
+            new = insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
+            new = [_place_in_story(clusterer, session, feed, a, assigned) for a in new]
+            alerts = sum(_match_article(rt, session, article, rules, now) for article in new)
+            fresh = _store_success(session, feed, state, result, parsed, now)
+            _notify_recovered(rt, session, state, now)
+    except BaseException:
+        rt.stories.forget(assigned)  # nothing of this transaction was stored
+        raise
     duration_ms = int((time.monotonic() - started) * 1000)
     event(
         log,
@@ -474,6 +525,46 @@ def _store_success(
         now=now,
         forced=result.forced,
     )
+
+
+def _place_in_story(
+    clusterer: StoryClusterer,
+    session: Session,
+    feed: FeedConfig,
+    article: StoredArticle,
+    assigned: list[int],
+) -> StoredArticle:
+    """Put a newly stored article in its story (a copy, another outlet's report, the
+    other-language edition of one already stored) and record it; the article back, with
+    its story. A clusterer failure on one hostile article leaves it a story of its own."""
+    doc = StoryDoc(
+        id=article.id,
+        outlet=feed.url,
+        language=article.language,
+        title=article.title,
+        text=article.text,
+        link=article.canonical_link,
+        published=story_time(article.published, article.first_seen),
+    )
+    try:
+        found = clusterer.assign(doc)
+    except Exception as exc:  # noqa: BLE001 - one article's bug must not stop the feed
+        event(log, "story.failed", logging.ERROR, exc_info=exc, article_id=article.id)
+        return article
+    assigned.append(article.id)
+    if found.story_id == article.id:
+        return article
+    set_story(session, article.id, found.story_id, found.reason, found.score)
+    event(
+        log,
+        "story.joined",
+        logging.DEBUG,
+        article_id=article.id,
+        story_id=found.story_id,
+        reason=found.reason,
+        score=round(found.score, 2),
+    )
+    return replace(article, story_id=found.story_id)
 
 
 def _match_article(
@@ -526,7 +617,8 @@ def _match_article(
         )
         if rt.on_match:
             rt.on_match(m.rule)
-    return record_matches(session, article, matches, rules, now)
+    replies = [c.name for c in rt.config.channels.values() if c.story_updates == "reply"]
+    return record_matches(session, article, matches, rules, now, replies)
 
 
 def _record_not_modified(

@@ -132,7 +132,8 @@ def record_matches(
     One alert per (rule, story): when the rule already matched another article of the
     article's story, the match is recorded (the story shows it) but alerts nobody, except
     on the channels in ``reply_channels`` (``story_updates = "reply"``), which get a
-    "story" row answering the story's first alert there."""
+    "story" row answering the story's first alert there (instant rules only: a digest
+    lists the story's outlets itself)."""
     written = 0
     for match in matches:
         rule = rules[match.rule]
@@ -153,7 +154,7 @@ def record_matches(
         if story is not None and stories.matched_in_story(session, story, rule.name, article.id):
             for channel in rule.channels:
                 first = stories.first_alert(session, story, rule.name, channel)
-                if channel in reply_channels and first is not None:
+                if channel in reply_channels and first is not None and rule.delivery == "instant":
                     reply = _alert_row(row.id, rule, article.id, channel, now, "story")
                     reply.reply_to = first
                     session.add(reply)

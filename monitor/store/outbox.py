@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.orm import Session
 
 from monitor.records import Alert
-from monitor.store import vocab
+from monitor.store import stories, vocab
 from monitor.store.articles import evidence_from_json
 from monitor.store.feeds import source_name
 from monitor.store.schema import (
@@ -29,7 +29,6 @@ from monitor.store.schema import (
     FeedRow,
     MatchRow,
     OperatorNoticeRow,
-    SightingRow,
 )
 
 SENDING_LEASE_S = 300.0
@@ -146,20 +145,20 @@ def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow
 
 
 def source_counts(session: Session, article_ids: Iterable[int]) -> dict[int, int]:
-    """Distinct feeds that carried each article (its own feed plus every sighting)."""
+    """Distinct feeds that carried each article's story: the feeds of its articles and
+    their sightings (``min_sources`` counts outlets of the story, not copies of a link)."""
     ids = list(set(article_ids))
     if not ids:
         return {}
-    feeds: dict[int, set[int]] = {}
-    for art_id, feed_id in session.execute(
-        select(ArticleRow.id, ArticleRow.feed_id).where(ArticleRow.id.in_(ids))
-    ):
-        feeds.setdefault(art_id, set()).add(feed_id)
-    for art_id, feed_id in session.execute(
-        select(SightingRow.article_id, SightingRow.feed_id).where(SightingRow.article_id.in_(ids))
-    ):
-        feeds.setdefault(art_id, set()).add(feed_id)
-    return {art_id: len(f) for art_id, f in feeds.items()}
+    story_of: dict[int, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for art_id, story_id in session.execute(
+            select(ArticleRow.id, ArticleRow.story_id).where(ArticleRow.id.in_(chunk))
+        ):
+            story_of[art_id] = story_id or art_id
+    covered = stories.coverage(session, story_of.values())
+    return {a: covered[s].feeds if s in covered else 1 for a, s in story_of.items()}
 
 
 def hold(session: Session, until: dict[int, datetime]) -> None:

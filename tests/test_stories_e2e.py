@@ -1,0 +1,195 @@
+"""One story, one alert, end to end: two local feeds carrying 10 entries of 6 stories (a
+wire copy with a footer, an AMP pair, a uk/ru pair, a republication with straight
+instead of curly quotes, two single articles) through ``monitor run --once`` to a
+json:// channel on a real HTTP server: 6 messages, not 10."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+
+from monitor.cli import main
+from monitor.store import db
+from monitor.store.schema import AlertRow, ArticleRow, MatchRow
+from tests.support import LocalServer, Request, Response
+
+EN = (
+    "US envoy Steve Witkoff met Russian President Vladimir Putin in Moscow on Tuesday, "
+    "the Kremlin said, as talks on the 28-point peace plan went on for five hours. "
+    "Jared Kushner and Kirill Dmitriev also took part, Yuri Ushakov told reporters."
+)
+ABU = (
+    "Steve Witkoff will travel to Abu Dhabi for a trilateral round with Ukrainian and "
+    "Russian negotiators, the White House said on Thursday; Rustem Umerov leads Kyiv's team, "
+    "and the talks are expected to focus on a ceasefire along the front line."
+)
+UK = (
+    "Радник та спецпосланець президента Дональда Трампа Стів Віткофф після зустрічі "
+    '"коаліції рішучих" у Парижі заявив, що 7 січня американська делегація продовжить '
+    "переговори із українською делегацією. Про це він написав у соцмережі Х. Віткофф "
+    "заявив, що американська делегація 6 січня зустрілася з Еммануелем Макроном."
+)
+RU = (
+    "Советник и спецпосланник президента Дональда Трампа Стив Уиткофф после встречи "
+    '"коалиции решительных" в Париже заявил, что 7 января американская делегация продолжит '
+    "переговоры с украинской делегацией. Об этом он написал в соцсети Х. Уиткофф "
+    "заявил, что американская делегация 6 января встретилась с Эммануэлем Макроном."
+)
+MIAMI = (
+    "Witkoff’s team hosted Ukraine’s delegation in Miami on Saturday: “We made real "
+    "progress,” Witkoff’s spokesman said after Rustem Umerov and Andriy Hnatov spent "
+    "six hours on the security guarantees annex — the third such meeting in Florida."
+)
+SENATE = (
+    "Special envoy Steve Witkoff will brief the Senate Foreign Relations Committee "
+    "behind closed doors next week on sanctions relief, senators Jim Risch and Jeanne "
+    "Shaheen said, amid questions over Congress's role in any deal."
+)
+FINLAND = (
+    "Witkoff praised Finland's mediation offer in an interview with Helsingin Sanomat, "
+    "saying Alexander Stubb had been 'a steady voice' as Nordic leaders met in Oslo "
+    "to coordinate air-defence deliveries worth 400 million euros."
+)
+STRAIGHT = MIAMI.replace("’", "'").replace("“", '"').replace("”", '"')
+FOOTER = "\n\nSubscribe to our Telegram channel for the latest news."
+
+# (feed, hours after T0, link, title, text): 10 entries, 6 stories
+ENTRIES = [
+    ("a", 0, "https://a.example/moscow", "Witkoff meets Putin in Moscow", EN),
+    ("a", 5, "https://a.example/abu-dhabi", "Witkoff heads to Abu Dhabi for new round", ABU),
+    (
+        "a",
+        8,
+        "https://a.example/uk/paris",
+        "Віткофф після зустрічі «коаліції рішучих» у Парижі",
+        UK,
+    ),
+    (
+        "a",
+        10,
+        "https://a.example/miami",
+        "Witkoff’s team hosts Ukraine’s delegation in Miami",
+        MIAMI,
+    ),
+    ("a", 12, "https://a.example/senate", "Witkoff to brief senators on sanctions relief", SENATE),
+    ("a", 14, "https://a.example/finland", "Witkoff praises Finland’s mediation", FINLAND),
+    ("b", 1, "https://wire.example/moscow", "Witkoff meets Putin in Moscow | Wire", EN + FOOTER),
+    ("b", 6, "https://m.a.example/abu-dhabi/amp/", "Witkoff heads to Abu Dhabi for new round", ABU),
+    (
+        "b",
+        9,
+        "https://b.example/ru/paris",
+        "Уиткофф после встречи «коалиции решительных» в Париже",
+        RU,
+    ),
+    (
+        "b",
+        11,
+        "https://b.example/miami",
+        "Witkoff's team hosts Ukraine's delegation in Miami",
+        STRAIGHT,
+    ),
+]
+
+
+def rss(entries: list[tuple[str, int, str, str, str]], t0: datetime) -> str:
+    items = "".join(
+        f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
+        f"<guid>{escape(link)}</guid>"
+        f"<pubDate>{format_datetime(t0 + timedelta(hours=h))}</pubDate>"
+        f"<description>{escape(text)}</description></item>"
+        for _feed, h, link, title, text in entries
+    )
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>f</title>{items}</channel></rss>'
+
+
+@pytest.fixture
+def hook(http_server: LocalServer) -> list[dict[str, str]]:
+    received: list[dict[str, str]] = []
+
+    def answer(req: Request) -> Response:
+        received.append(json.loads(req.body))
+        return Response(200, {}, b"{}")
+
+    http_server.route("/hook", answer)
+    return received
+
+
+def write_config(tmp_path: Path, http_server: LocalServer, entries=ENTRIES) -> Path:  # type: ignore[no-untyped-def]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
+    for feed in ("a", "b"):
+        mine = [e for e in entries if e[0] == feed]
+        (tmp_path / f"{feed}.xml").write_text(rss(mine, t0), encoding="utf-8")
+    hook_url = http_server.url("/hook").removeprefix("http://")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[monitor]
+timezone = "UTC"
+
+[channels]
+hook = "json://{hook_url}"
+
+[[feeds]]
+url = "a.xml"
+name = "Outlet A"
+
+[[feeds]]
+url = "b.xml"
+name = "Outlet B"
+
+[[rules]]
+name = "witkoff"
+query = "Witkoff"
+channels = ["hook"]
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_ten_articles_of_six_stories_are_six_alerts(tmp_path, http_server, hook, capsys) -> None:
+    config = write_config(tmp_path, http_server)
+
+    code = main(["--config", str(config), "run", "--once"])
+
+    err = capsys.readouterr().err
+    assert code == 0, err
+    titles = sorted(m["title"] for m in hook)
+    assert len(hook) == 6, titles  # one per story
+    assert titles == sorted(
+        f"[witkoff] {title}" for feed, _h, _l, title, _t in ENTRIES if feed == "a"
+    )  # the first article of each story (feed a is earlier in every pair)
+    engine = db.make_engine(f"sqlite:///{tmp_path}/data/monitor.db")
+    factory = db.make_session_factory(engine)
+    with factory() as s:
+        articles = s.query(ArticleRow).order_by(ArticleRow.id).all()
+        # the AMP edition is the same article (one canonical link): 9 stored
+        assert len(articles) == 9
+        stories = {a.story_id for a in articles}
+        assert len(stories) == 6
+        reasons = sorted(a.story_reason for a in articles if a.story_id != a.id)
+        assert reasons == ["near_duplicate", "near_duplicate", "same_story"]
+        # every article's match is recorded; only the first of each story alerted
+        assert s.query(MatchRow).count() == 9
+        assert s.query(AlertRow).count() == 6
+
+
+def test_a_second_run_adds_later_outlets_to_the_stories_and_alerts_nobody(
+    tmp_path, http_server, hook, capsys
+) -> None:
+    """The clusterer of a new process is restored from the database: an article of an
+    alerted story arriving in a later run joins it, silently."""
+    config = write_config(tmp_path, http_server, [e for e in ENTRIES if e[0] == "a"])
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    assert len(hook) == 6
+    write_config(tmp_path, http_server)  # feed b now carries the copies
+
+    assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
+
+    assert len(hook) == 6  # nothing new: every b article belongs to an alerted story
