@@ -30,6 +30,7 @@ from monitor.notify.format import (
     render_alert,
     render_digest_parts,
     render_notice,
+    render_reply,
 )
 from monitor.notify.limiter import ChannelLimits
 from monitor.notify.plan import Batch, heading, plan_channel
@@ -319,7 +320,7 @@ class DeliveryCycle:
         """For one article's message: the chats that already have it, and a recorder of
         new ones (on every row of the message). A digest or summary is regrouped on
         retry, so it is always sent whole."""
-        if batch.kind != "single":
+        if batch.kind not in ("single", "reply"):
             return (), None
         prior = next((a.extra["message_id"] for a in part if a.extra.get("message_id")), "")
         ids = [a.id for a in part]
@@ -434,6 +435,8 @@ def _messages(
     """The messages of a batch, each with the alerts it carries (a digest may be split)."""
     if batch.kind == "single":  # one article: the rows of every rule that matched it
         return [(tuple(alerts), render_alert(alerts, channel, tz))]
+    if batch.kind == "reply":  # later outlets of a story, answering its first alert
+        return [(tuple(alerts), render_reply(alerts, channel, tz))]
     whole = len(alerts) == len(batch.alerts)
     return render_digest_parts(
         alerts, channel, tz, batch.heading if whole else heading(batch.kind, alerts)

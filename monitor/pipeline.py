@@ -70,7 +70,7 @@ from monitor.store.feeds import (
     sync_feeds,
 )
 from monitor.store.outbox import enqueue_operator_notice
-from monitor.store.stories import set_story, story_time, window_articles
+from monitor.store.stories import set_story, story_exists, story_time, window_articles
 from monitor.stories.cluster import StoryClusterer, StoryParams
 from monitor.stories.doc import StoryDoc
 from monitor.text import printable
@@ -174,12 +174,14 @@ class StoryWindow:
                     a.story_id,
                 )  # fmt: skip
             self.clusterer, self.window_s = clusterer, window_s
+            took_ms = int((time.monotonic() - started) * 1000)
             event(
                 log,
                 "stories.restored",
+                logging.INFO if took_ms > 1000 else logging.DEBUG,  # news only when slow
                 articles=len(clusterer),
                 window_s=int(window_s),
-                duration_ms=int((time.monotonic() - started) * 1000),
+                duration_ms=took_ms,
             )
         return self.clusterer
 
@@ -547,13 +549,14 @@ def _place_in_story(
         published=story_time(article.published, article.first_seen),
     )
     try:
+        clusterer.forget(article.id)  # a new row: an entry of that id is a stale one
         found = clusterer.assign(doc)
     except Exception as exc:  # noqa: BLE001 - one article's bug must not stop the feed
         event(log, "story.failed", logging.ERROR, exc_info=exc, article_id=article.id)
         return article
     assigned.append(article.id)
-    if found.story_id == article.id:
-        return article
+    if found.story_id == article.id or not story_exists(session, found.story_id):
+        return article  # its own story (or one the database no longer has: pruned)
     set_story(session, article.id, found.story_id, found.reason, found.score)
     event(
         log,

@@ -21,6 +21,7 @@ DeliveryMode = Literal["instant", "digest"]
 OnUpdate = Literal["record", "alert"]  # a rule's answer to a new headline of an alerted article
 StoryUpdates = Literal["none", "reply"]  # a channel's answer to later articles of a story
 AlertKind = Literal["match", "update", "story"]  # why an outbox row was written
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(DeliveryMode)
 EvidenceField = Literal["title", "text"]
 ChannelKind = Literal["telegram", "email", "console", "generic"]
@@ -283,7 +284,8 @@ class Alert:
     story_sources: tuple[str, ...] = ()
     story_languages: tuple[str, ...] = ()
     # kind "story": the alert it answers, and that alert's message ids once it was sent
-    # ("chat:id,chat:id"), or None while it is not.
+    # ("chat:id,chat:id"; "" when it died or is gone: the reply goes alone), None while
+    # it waits to be sent.
     reply_to: int | None = None
     reply_to_message: str | None = None
     title_before: str | None = None  # kind "update": the headline it had when it alerted

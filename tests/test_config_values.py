@@ -266,8 +266,11 @@ def full_example() -> dict[str, Any]:
     data = tomllib.loads("\n".join(lines))
     data["feeds"] = data["feeds"][:2]  # a local file and a URL: the others are alike
     data["feeds"][1].update(full_text=True, timeout="20s", max_bytes="5MiB")
-    data["rules"][0].update(languages=["uk", "en"], priority="high", min_sources=1)
+    data["rules"][0].update(
+        languages=["uk", "en"], priority="high", min_sources=1, on_update="alert"
+    )
     data["channels"]["mail"]["rate_limit"] = "20/min"
+    data["channels"]["desk"] = {"url": data["channels"]["desk"], "story_updates": "reply"}
     return data
 
 

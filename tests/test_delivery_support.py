@@ -124,6 +124,7 @@ def add_alert(
             )
             s.add(art)
             s.flush()
+            art.story_id = art.id  # a story of its own, as the store makes it
             article_id = art.id
         if (
             s.scalar(

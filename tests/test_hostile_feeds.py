@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import itertools
 import json
 import logging
@@ -60,17 +61,19 @@ class Rig:
 
 
 def _good_feed(counter: Iterator[int]) -> Callable[[Request], Response]:
-    """A healthy feed with one new matching item per poll."""
+    """A healthy feed with one new matching item per poll, each a story of its own (its
+    own words: the same text every poll would be one story, alerted once)."""
 
     def handler(_req: Request) -> Response:
         n = next(counter)
+        words = " ".join(hashlib.sha1(f"{n}-{i}".encode()).hexdigest()[:7] for i in range(40))
         body = (
             '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             f"<title>Good</title><item><guid>good-{n}</guid>"
             f"<link>https://good.example/news/{n}</link>"
-            f"<title>Witkoff meets the coalition of the willing, part {n}</title>"
-            "<description>Steve Witkoff and the coalition of the willing.</description>"
-            "</item></channel></rss>"
+            f"<title>News {words[:23]}</title>"
+            f"<description>{words} Witkoff and the coalition of the willing."
+            "</description></item></channel></rss>"
         )
         return Response(200, RSS, body.encode())
 

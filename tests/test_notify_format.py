@@ -218,3 +218,15 @@ def test_snippet_is_cut_between_words_never_inside_one():
         assert text.startswith(inner) or text[text.index(inner) - 1] == " ", (size, inner)
         end = text.index(inner) + len(inner)
         assert end == len(text) or text[end] == " ", (size, inner)
+
+
+def test_the_storys_other_outlets_are_named_in_alerts_and_digests():
+    story = {"story_sources": ("Суспільне", "Reuters"), "story_languages": ("uk", "ru", "en")}
+    one = render_alert(alert(**story), channel("t", "tgram://1:A/2"), "UTC")
+    assert "Укрінформ · 2026-03-02 09:30 UTC · also reported by 2 outlets (uk, ru, en)" in one.body
+    digest = render_digest(
+        [alert(id=1, **story), alert(id=2)], channel("c", "console://"), "UTC", "Digest"
+    )
+    lines = digest.body.splitlines()
+    assert sum("also reported by 2 outlets (uk, ru, en)" in line for line in lines) == 1
+    assert render_alert(alert(), channel("c", "console://"), "UTC").body.count("also") == 0

@@ -193,3 +193,58 @@ def test_a_second_run_adds_later_outlets_to_the_stories_and_alerts_nobody(
     assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
 
     assert len(hook) == 6  # nothing new: every b article belongs to an alerted story
+
+
+pytest_plugins = ["tests.test_delivery_support"]  # the telegram stand-in
+
+
+def telegram_config(tmp_path: Path, http_server: LocalServer, tg_url: str, entries) -> Path:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path, http_server, entries)
+    text = config.read_text(encoding="utf-8").replace(
+        "[channels]\n", f'[channels]\ntg = {{ url = "{tg_url}", story_updates = "reply" }}\n'
+    )
+    config.write_text(text.replace('channels = ["hook"]', 'channels = ["tg"]'), "utf-8")
+    return config
+
+
+def test_later_outlets_answer_the_first_alert_on_telegram(
+    tmp_path, http_server, telegram, capsys
+) -> None:
+    """story_updates = "reply": an outlet joining an alerted story is a reply to that
+    story's alert in the chat, not a new alert."""
+    config = telegram_config(
+        tmp_path, http_server, telegram.url(), [e for e in ENTRIES if e[0] == "a"]
+    )
+    assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
+    first = telegram.payloads()
+    assert len(first) == 6 and not any("reply_parameters" in p for p in first)
+    ids = {p["text"].split("\n")[0]: 101 + i for i, p in enumerate(first)}  # the stub's ids
+
+    telegram_config(tmp_path, http_server, telegram.url(), ENTRIES)
+    assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
+
+    replies = telegram.payloads()[6:]
+    # the wire copy, the ru edition, the straight-quote republication (the AMP edition is
+    # the same article as a's: a sighting, no message)
+    assert len(replies) == 3, [r["text"] for r in replies]
+    for reply in replies:
+        assert reply["text"].startswith("<b>Also reported by:</b>\n• Outlet B · ")
+        answered = reply["reply_parameters"]["message_id"]
+        assert answered in ids.values()
+    headlines = {r["reply_parameters"]["message_id"] for r in replies}
+    assert len(headlines) == 3  # each answers its own story's alert
+
+
+def test_reply_needs_a_telegram_channel(tmp_path, http_server, capsys) -> None:
+    config = write_config(tmp_path, http_server)
+    text = config.read_text(encoding="utf-8").replace(
+        'hook = "json://', 'hook = { story_updates = "reply", url = "json://'
+    )
+    text = text.replace('/hook"\n', '/hook" }\n', 1)
+    config.write_text(text, encoding="utf-8")
+
+    code = main(["--config", str(config), "check-config"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "channels.hook.story_updates" in err and '"reply" needs a Telegram channel' in err

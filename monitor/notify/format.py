@@ -54,6 +54,7 @@ class Message:
     body_format: BodyFormat
     short_body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    reply_to: str | None = None  # Telegram: "chat:message_id,..." this message answers
 
 
 def _template_kind(kind: ChannelKind) -> ChannelKind:
@@ -174,7 +175,18 @@ def _alert_values(
         "snippet": snippet,
         "paragraphs": paragraphs(snippet),
         "priority": "high" if any(a.priority == "high" for a in alerts) else alert.priority,
+        "also": also_reported(alert),
+        "updated_from": alert.title_before if alert.kind == "update" else None,
     }
+
+
+def also_reported(alert: Alert) -> str:
+    """ "also reported by 2 outlets (uk, ru, en)" — the story's other outlets — or ""."""
+    n = len(alert.story_sources)
+    if not n:
+        return ""
+    languages = f" ({', '.join(alert.story_languages)})" if alert.story_languages else ""
+    return f"also reported by {n} outlet{'s' if n > 1 else ''}{languages}"
 
 
 def render_alert(alert: Alert | Sequence[Alert], channel: ChannelConfig, tz: str) -> Message:
@@ -256,6 +268,7 @@ class DigestItem:
     terms: tuple[str, ...]
     rules: tuple[str, ...] = ()
     snippet: tuple[Segment, ...] = ()
+    also: str = ""  # "also reported by 2 outlets (uk, ru)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +297,7 @@ def group_by_rule(alerts: Sequence[Alert], tz: str) -> tuple[DigestGroup, ...]:
             terms=matched_terms(evidence),
             rules=rules,
             snippet=make_snippet(" ".join(a.text.split()), evidence, DIGEST_SNIPPET),
+            also=also_reported(a),
         )
         groups.setdefault(rules, []).append(item)
     return tuple(DigestGroup(", ".join(rules), tuple(items)) for rules, items in groups.items())
@@ -360,6 +374,35 @@ def _halve(
         return [groups]
     half = len(groups) // 2
     return _halve(groups[:half], channel, tz, heading) + _halve(groups[half:], channel, tz, heading)
+
+
+def render_reply(alerts: Sequence[Alert], channel: ChannelConfig, tz: str) -> Message:
+    """The later outlets of a story, as an answer to its first alert: one line each
+    (outlet, time, headline, link). ``reply_to`` names the message answered
+    ("" when it is gone: the message then stands alone, naming the rule)."""
+    target = alerts[0].reply_to_message or None
+    lead = "Also reported by" if target else f"[{', '.join(rules_of(alerts))}] also reported by"
+    items = []
+    for a in alerts:
+        title = one_line(a.title or "(no title)", 200)
+        when = format_time(a.published or a.created_at, tz)
+        items.append((a.source, when, title, a.link))
+    if channel.kind == "telegram":
+        lines = [f"<b>{html.escape(lead)}:</b>"]
+        for source, when, title, link in items:
+            head = (
+                f'<a href="{html.escape(link)}">{html.escape(title)}</a>'
+                if link
+                else html.escape(title)
+            )
+            lines.append(f"• {html.escape(source)} · {when}: {head}")
+        body = "\n".join(lines)
+        return Message(title=lead, body=body, body_format="html", reply_to=target)
+    lines = [f"{lead}:"] + [
+        f"- {source} · {when}: {title}" + (f"\n  {link}" if link else "")
+        for source, when, title, link in items
+    ]
+    return Message(title=lead, body="\n".join(lines), body_format="text", reply_to=target)
 
 
 def render_notice(title: str, body: str, channel: ChannelConfig) -> Message:

@@ -25,13 +25,15 @@ from monitor.records import HOURLY, Alert, ChannelConfig, RuleConfig
 FOLD_THRESHOLD = 10  # more due instant alerts than this on one channel -> summaries
 SUMMARY_SIZE = 20  # alerts listed per summary message
 MIN_SOURCES_RECHECK_S = 60.0
-BatchKind = Literal["single", "summary", "digest"]
+REPLY_RECHECK_S = 60.0  # a reply whose alert is not sent yet looks again after this
+BatchKind = Literal["single", "summary", "digest", "reply"]
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Alerts that go out as one message: one alert ("single"), a burst folded into a
-    "summary", or a "digest"."""
+    """Alerts that go out as one message: one article ("single"), a burst folded into a
+    "summary", a "digest", or the later outlets of a story answering its first alert
+    ("reply")."""
 
     kind: BatchKind
     alerts: tuple[Alert, ...]  # a "single": the rows of one article (one per rule)
@@ -63,12 +65,20 @@ def plan_channel(
     singles: list[Alert] = []
     normal: list[Alert] = []
     grouped: list[Alert] = []
+    replies: list[Alert] = []
     quiet = channel.quiet_hours
     quiet_now = is_quiet(quiet, now, tz)
     for alert in alerts:
         rule = rules.get(alert.rule)
         high = alert.priority == "high"
-        if rule and sources.get(alert.article_id, 1) < rule.min_sources:
+        if alert.kind == "story":  # a later outlet of an alerted story: a reply
+            if alert.reply_to_message is None:  # the alert it answers is not out yet
+                held[alert.id] = now + timedelta(seconds=REPLY_RECHECK_S)
+            elif quiet is not None and quiet_now and not high:
+                held[alert.id] = quiet_ends_at(quiet, now, tz)
+            else:
+                replies.append(alert)
+        elif rule and sources.get(alert.article_id, 1) < rule.min_sources:
             held[alert.id] = now + timedelta(seconds=MIN_SOURCES_RECHECK_S)
         elif quiet is not None and quiet_now and not high:
             held[alert.id] = quiet_ends_at(quiet, now, tz)
@@ -85,7 +95,17 @@ def plan_channel(
             grouped.append(alert)  # came in during quiet hours: released as one digest
         else:
             normal.append(alert)
-    return Plan(_batches(singles, normal, grouped, fold), held)
+    answers = [Batch("reply", group) for group in _by_target(replies)]
+    return Plan(_batches(singles, normal, grouped, fold) + tuple(answers), held)
+
+
+def _by_target(replies: Sequence[Alert]) -> list[tuple[Alert, ...]]:
+    """Replies grouped by the alert they answer: the outlets that joined a story since
+    the last cycle are one reply."""
+    groups: dict[int | None, list[Alert]] = {}
+    for alert in replies:
+        groups.setdefault(alert.reply_to, []).append(alert)
+    return [tuple(group) for group in groups.values()]
 
 
 def by_article(alerts: Iterable[Alert]) -> list[tuple[Alert, ...]]:

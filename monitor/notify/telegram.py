@@ -72,6 +72,12 @@ def send_telegram(
             if chat in delivered:
                 continue
             payload = _payload(obj, chat_id, topic, message.body)
+            answered = _replied(message.reply_to, chat)
+            if answered is not None:  # a reply to the story's first alert in this chat
+                payload["reply_parameters"] = {
+                    "message_id": answered,
+                    "allow_sending_without_reply": True,  # sent even if it was deleted
+                }
             try:
                 msg_id = _post(client, endpoint, payload, message.short_body)
             except httpx.HTTPError as exc:
@@ -81,6 +87,15 @@ def send_telegram(
             if progress is not None:
                 progress(",".join(ids))
     return ",".join(ids)
+
+
+def _replied(reply_to: str | None, chat: str) -> int | None:
+    """The message id ``chat`` has in ``reply_to`` ("chat:id,chat:id"), if any."""
+    for entry in (reply_to or "").split(","):
+        where, _, message_id = entry.rpartition(":")
+        if where == chat and message_id.isdigit():
+            return int(message_id)
+    return None
 
 
 def _payload(

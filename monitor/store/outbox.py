@@ -12,7 +12,7 @@ match transaction; this module never inserts them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -118,7 +118,35 @@ def load_alerts(session: Session, ids: Sequence[int]) -> list[Alert]:
         .where(AlertRow.id.in_(list(ids)))
         .order_by(AlertRow.id)
     )
-    return [_to_alert(*row) for row in session.execute(stmt)]
+    alerts = [_to_alert(*row) for row in session.execute(stmt)]
+    return _with_stories(session, alerts)
+
+
+def _with_stories(session: Session, alerts: list[Alert]) -> list[Alert]:
+    """The alerts with their stories' other outlets and languages, and for a "story" row
+    the message ids of the alert it answers (None while that one is not sent)."""
+    covered = stories.coverage(session, (a.story_id for a in alerts if a.story_id is not None))
+    targets = [a.reply_to for a in alerts if a.reply_to is not None]
+    sent: dict[int, str | None] = {}
+    for start in range(0, len(targets), 500):
+        chunk = targets[start : start + 500]
+        for target_id, status, message_id in session.execute(
+            select(AlertRow.id, AlertRow.status, AlertRow.message_id).where(AlertRow.id.in_(chunk))
+        ):
+            # sent: its ids; dead: "" (the reply goes alone); else None (wait for it)
+            sent[target_id] = (
+                (message_id or "") if status == "sent" else ("" if status == "dead" else None)
+            )
+    out = []
+    for a in alerts:
+        story = covered.get(a.story_id) if a.story_id is not None else None
+        if story is not None:
+            others = tuple(name for name in story.sources if name != a.source)
+            a = replace(a, story_sources=others, story_languages=story.languages)
+        if a.reply_to is not None:
+            a = replace(a, reply_to_message=sent.get(a.reply_to, ""))
+        out.append(a)
+    return out
 
 
 def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow | None) -> Alert:
@@ -141,7 +169,19 @@ def _to_alert(row: AlertRow, article: ArticleRow, feed: FeedRow, match: MatchRow
         priority=vocab.priority(row.priority),
         delivery=vocab.delivery_mode(row.delivery),
         extra={"message_id": row.message_id} if row.message_id else {},
+        kind=vocab.alert_kind(row.kind),
+        story_id=article.story_id,
+        reply_to=row.reply_to,
+        title_before=_title_before(article, row),
     )
+
+
+def _title_before(article: ArticleRow, row: AlertRow) -> str | None:
+    """For an "update" row: the headline the article had before its latest edit."""
+    if row.kind != "update" or not article.title_history:
+        return None
+    last = article.title_history[-1]
+    return str(last.get("title", "")) if isinstance(last, dict) else None
 
 
 def source_counts(session: Session, article_ids: Iterable[int]) -> dict[int, int]:

@@ -49,6 +49,12 @@ def set_story(session: Session, article_id: int, story_id: int, reason: str, sco
     )
 
 
+def story_exists(session: Session, story_id: int) -> bool:
+    """Whether the story's first article is stored (retention may have pruned it, or the
+    clusterer remembers an article of a database since restored)."""
+    return session.get(ArticleRow, story_id) is not None
+
+
 def window_articles(
     session: Session, since: datetime, batch: int = 2000
 ) -> Iterator[WindowArticle]:

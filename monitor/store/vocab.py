@@ -1,6 +1,6 @@
 """Closed sets of values stored as strings, read back as their ``Literal`` types. No I/O.
 
-The database holds ``alerts.status``, ``alerts.priority``, ``alerts.delivery`` and
+The database holds ``alerts.status``, ``alerts.priority``, ``alerts.delivery``, ``alerts.kind`` and
 ``feeds.error_kind`` as plain strings, written only from the ``Literal`` types of
 :mod:`monitor.records` and :mod:`monitor.errors`. Reading them, :func:`one_of` checks the
 value really is one of the set instead of trusting it blindly.
@@ -12,9 +12,11 @@ from typing import TypeVar
 
 from monitor.errors import FETCH_ERROR_KINDS, FetchErrorKind
 from monitor.records import (
+    ALERT_KINDS,
     ALERT_STATUSES,
     DELIVERY_MODES,
     PRIORITIES,
+    AlertKind,
     AlertStatus,
     DeliveryMode,
     Priority,
@@ -44,6 +46,11 @@ def priority(value: str) -> Priority:
 def delivery_mode(value: str) -> DeliveryMode:
     """An ``alerts.delivery`` value."""
     return one_of(value, DELIVERY_MODES, "alerts.delivery")
+
+
+def alert_kind(value: str) -> AlertKind:
+    """An ``alerts.kind`` value."""
+    return one_of(value, ALERT_KINDS, "alerts.kind")
 
 
 def error_kind(value: str) -> FetchErrorKind:
