@@ -142,7 +142,9 @@ def test_discover_compares_urls_with_a_variable_as_the_config_loader_does(
     code, out, err = discover(capsys, config, page)
 
     assert code == 0 and tomllib.loads(out) == {}
-    assert f"# {first} is already in " in out and f"# {second} is already in " in out
+    # a ${VAR}'s value is masked wherever it shows, in a URL found on a page too
+    assert "# ***/rss.xml is already in " in out and "# ***/atom.xml is already in " in out
+    assert host not in out + err
     assert err == f"nothing to add: {config} already follows every feed found\n"
 
 
@@ -152,3 +154,25 @@ def test_discover_urls_help_says_what_it_prints(capsys) -> None:
     out = " ".join(capsys.readouterr().out.split())
     assert "(as before)" not in out
     assert "--urls print only the feed URLs, one a line, without [[feeds]] tables or names" in out
+
+
+def test_discover_names_a_feed_matched_only_by_pattern_and_masks_its_token(
+    config, http_server, capsys, monkeypatch
+) -> None:
+    """The listed URL's ${FEED_TOKEN} is not set here: the found feed is taken for it by
+    pattern, said so, and the token the page's URL carries is not printed in the note."""
+    rss = http_server.static("/rss.xml", b"", {})
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml?token=abcdef1234567890XYZ"></head></html>'  # fmt: skip
+    url = http_server.static("/", page, {"Content-Type": "text/html"})
+    config.write_text(config.read_text() + f'\n[[feeds]]\nurl = "{rss}?token=${{FEED_TOKEN}}"\n')
+    monkeypatch.delenv("FEED_TOKEN", raising=False)
+
+    code, out, err = discover(capsys, config, url)
+
+    assert code == 0 and tomllib.loads(out) == {}
+    assert out == (
+        f"# {rss}?token=*** is probably the feed {rss}?token=*** already in "
+        f"{config} or its includes (FEED_TOKEN is not set here, so the two URLs were "
+        "compared as a pattern)\n"
+    )
+    assert "abcdef1234567890XYZ" not in out + err

@@ -361,11 +361,12 @@ def already_listed(feed: ImportedFeed, listed: FeedIndex, config: Path) -> str:
     found = listed.find(feed.url)
     where = f"{config} or its includes"
     if found is not None and found.guessed:
+        names = ", ".join(sorted(set(ENV_REF.findall(found.written))))
         return (
-            f"{feed.url} is probably the feed {mask_url(found.written)} already in {where} "
-            "(its ${VAR} is not set here, so they were compared as a pattern)"
+            f"{mask_url(feed.url)} is probably the feed {mask_url(found.written)} already in "
+            f"{where} ({names} is not set here, so the two URLs were compared as a pattern)"
         )
-    return f"{feed.url} is already in {where}"
+    return f"{mask_url(feed.url)} is already in {where}"
 
 
 # -- feeds import-opml --------------------------------------------------------------------
