@@ -111,9 +111,13 @@ def ctx(db) -> Ctx:  # noqa: F811
         add_match(
             s, add_article(s, ok, "sent", now - timedelta(seconds=9)), "r1", "sent", "telegram"
         )
+    listed = ("ok", "new", "slow", "flaky")  # removed.example is not in the config
     feeds = tuple(
         FeedConfig(u, interval_s=600)
-        for u in ("https://ok.example/rss", "https://flaky.example/rss")
+        for u in (
+            *(f"https://{n}.example/rss" for n in listed),
+            "https://down.example/rss?token=SECRETTOKEN99",
+        )
     )
     return Ctx(db, MonitorSettings(database=db.url, timezone="Europe/Kyiv"), feeds)
 
@@ -126,7 +130,10 @@ def test_status_shows_a_running_daemon_and_everything_else(ctx, capsys) -> None:
     lines = dict(line.split(":", 1) for line in out.splitlines() if not line.startswith(" "))
     assert lines["daemon"].strip().startswith(f"running, pid {os.getpid()}, last cycle")
     assert "(20 s ago)" in lines["daemon"] or "(21 s ago)" in lines["daemon"]
-    assert lines["feeds"].strip() == ("5 active: 1 new, 1 ok, 1 failing, 1 backing off, 1 broken")
+    assert lines["feeds"].strip() == (
+        "5 active: 1 new, 1 ok, 1 failing, 1 backing off, 1 broken; "
+        "1 removed from the config (not polled any more)"
+    )
     assert lines["articles"].strip() == "5 today, 6 in all"  # "old" is 3 days old
     assert lines["alerts"].strip() == "1 pending, 0 sending, 1 dead (email 1), 1 sent"
     assert lines["database"].strip().startswith(f"{ctx.db.path}, ")

@@ -210,6 +210,9 @@ def test_url_problem_for_a_relative_link_checks_only_characters():
 class Ctx:
     """What the discover and test-rule handlers use: a config that may fail to load."""
 
+    config_path = "/nonexistent/config.toml"  # discover reads the feeds it lists, if any
+    environ: dict[str, str] = {}
+
     def __init__(self, fetch: FetchSettings = FAST) -> None:
         self._config = Config(
             path="test.toml",

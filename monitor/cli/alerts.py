@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``alerts``, ``alerts retry`` and ``notify test``."""
     p = sub.add_parser("alerts", help="recent alerts and their delivery state")
     p.add_argument("--status", choices=ALERT_STATUSES, help="only alerts in this state")
-    p.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
+    p.add_argument(
+        "--limit", type=count, default=20, metavar="N", help="how many, 1 or more (default: 20)"
+    )
     p.set_defaults(handler=cmd_alerts)
     asub = p.add_subparsers(dest="alerts_command", metavar="ALERTS_COMMAND")
     r = asub.add_parser("retry", help="deliver again: one alert by id, or every dead one")
@@ -38,6 +40,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t = nsub.add_parser("test", help="send a test message to a channel and say what failed")
     t.add_argument("channel", help="a channel name from [channels]")
     t.set_defaults(handler=cmd_notify_test)
+
+
+def count(text: str) -> int:
+    """An ``argparse`` type: a whole number of 1 or more (``--limit 0`` used to print one
+    row silently; there is no "0 = all" anywhere in the CLI)."""
+    value = int(text) if text.strip().isdecimal() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
 
 
 def _secrets(config: Config) -> tuple[str, ...]:
@@ -74,7 +85,7 @@ def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
     secrets = _secrets(config)
     now = datetime.now(UTC)
     with session_scope(ctx.session_factory()) as s:
-        lines = views.recent_alerts(s, args.status, max(1, args.limit))
+        lines = views.recent_alerts(s, args.status, args.limit)
         counts = views.alert_status_counts(s)
     totals = " · ".join(f"{status} {n}" for status, n in counts.items())
     if not lines:  # a bare header would read as a broken listing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import Collection
@@ -59,7 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     disc.add_argument("url", metavar="URL", help="a page or feed URL (https:// if none given)")
     disc.add_argument(
-        "--urls", action="store_true", help="print only the feed URLs, one a line (as before)"
+        "--urls",
+        action="store_true",
+        help="print only the feed URLs, one a line, without [[feeds]] tables or names",
     )
     disc.set_defaults(handler=cmd_discover)
     imp = fsub.add_parser("import-opml", help="append the feeds of an OPML file to the config")
@@ -293,9 +296,19 @@ def with_scheme(url: str) -> tuple[str, bool]:
     return "https://" + text, True
 
 
-def render_discovered(feeds: list[ImportedFeed]) -> str:
-    """Ready-to-paste ``[[feeds]]`` tables, one per feed, separated by a blank line. No I/O."""
-    return "\n".join(feed_table(f) for f in feeds)
+def render_discovered(
+    feeds: list[ImportedFeed], listed: FeedIndex | None = None, config: Path | None = None
+) -> str:
+    """Ready-to-paste ``[[feeds]]`` tables, one per feed, separated by a blank line; a
+    feed ``listed`` already (the config at ``config`` and its includes) is a TOML comment
+    saying so instead, so that pasting it all does not make the config fail on a
+    duplicate. No I/O."""
+    return "\n".join(
+        f"# {already_listed(f, listed, config)}\n"
+        if listed is not None and config is not None and listed.find(f.url) is not None
+        else feed_table(f)
+        for f in feeds
+    )
 
 
 def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
@@ -317,18 +330,43 @@ def cmd_discover(args: argparse.Namespace, ctx: Context) -> int:
     if not feeds:
         print(f"{shown_url(url)} announces no RSS/Atom feed", file=sys.stderr)
         return 1
+    config = Path(os.path.abspath(ctx.config_path))
+    listed, _ = listed_feeds(config, ctx.environ)
+    known = [f for f in feeds if listed.find(f.url) is not None]
     if args.urls:
         for feed in feeds:
             print(feed.url)
+        for feed in known:
+            print(f"note: {already_listed(feed, listed, config)}", file=sys.stderr)
         return 0
-    print(render_discovered(feeds), end="")
-    many = f"these {len(feeds)} tables" if len(feeds) > 1 else "this table"
+    print(render_discovered(feeds, listed, config), end="")
+    new = len(feeds) - len(known)
+    if not new:
+        print(f"nothing to add: {config} already follows every feed found", file=sys.stderr)
+        return 0
+    many = f"these {new} tables" if new > 1 else "this table"
+    also = f" ({len(known)} already followed: shown as a comment)" if known else ""
     print(
         f"paste {many} into the config (or a file in [monitor] include) to follow "
-        f"{'them' if len(feeds) > 1 else 'it'}",
+        f"{'them' if new > 1 else 'it'}{also}",
         file=sys.stderr,
     )
     return 0
+
+
+def already_listed(feed: ImportedFeed, listed: FeedIndex, config: Path) -> str:
+    """Why a discovered feed is not to be pasted: the config (or an include) lists it;
+    the listed URL is named (masked) when it matched only by pattern, a ``${VAR}`` in it
+    not being set here. No I/O."""
+    found = listed.find(feed.url)
+    where = f"{config} or its includes"
+    if found is not None and found.guessed:
+        names = ", ".join(sorted(set(ENV_REF.findall(found.written))))
+        return (
+            f"{mask_url(feed.url)} is probably the feed {mask_url(found.written)} already in "
+            f"{where} ({names} is not set here, so the two URLs were compared as a pattern)"
+        )
+    return f"{mask_url(feed.url)} is already in {where}"
 
 
 # -- feeds import-opml --------------------------------------------------------------------
@@ -383,21 +421,13 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
             file=sys.stderr,
         )
         return 1
-    config = Path(ctx.config_path)
-    target = Path(args.to) if args.to else config
+    # Absolute in every message: PATH is taken from the working directory (a command-line
+    # path) while include entries are taken from the config's folder (issue 13).
+    config = Path(os.path.abspath(ctx.config_path))
+    target = Path(os.path.abspath(args.to)) if args.to else config
     separate = not same_file(target, config)
-    main = read_listing(config) if config.exists() else None
-    elsewhere = FeedIndex(ctx.environ)  # the feeds of the config and its other includes
-    includes: list[str] = []
-    if main is not None:
-        includes = list(main.include)
-        for url in main.feed_urls if separate else ():  # else the target: appending checks
-            elsewhere.add(url)
-        for entry in includes:
-            other = include_path(config, entry)
-            if not same_file(other, target) and (found := read_listing(other)) is not None:
-                for url in found.feed_urls:
-                    elsewhere.add(url)
+    # the feeds of the config and its other includes (the target's own: appending checks)
+    elsewhere, includes = listed_feeds(config, ctx.environ, but=target)
     new = [f for f in feeds if elsewhere.find(f.url) is None]
     guesses = _guessed(feeds, elsewhere, target, ctx.environ)
     existed = target.exists()
@@ -424,6 +454,27 @@ def cmd_import_opml(args: argparse.Namespace, ctx: Context) -> int:
     if separate:
         _report_include(args, config, target, includes, ctx.environ)
     return 0
+
+
+def listed_feeds(
+    config: Path, environ: dict[str, str], but: Path | None = None
+) -> tuple[FeedIndex, list[str]]:
+    """The feeds the config file at ``config`` and the files its ``[monitor] include``
+    names list, as written (:class:`~monitor.config.edit.FeedIndex`, ``${VAR}`` from
+    ``environ``), leaving out the file ``but`` (the config itself or one of its includes);
+    and the config's include entries. Empty when the config cannot be read as TOML."""
+    index = FeedIndex(environ)
+    main = read_listing(config) if config.exists() else None
+    if main is None:
+        return index, []
+    files = [config, *(include_path(config, entry) for entry in main.include)]
+    for path in files:
+        if but is not None and same_file(path, but):
+            continue
+        found = main if path is config else read_listing(path)
+        for url in found.feed_urls if found is not None else ():
+            index.add(url)
+    return index, list(main.include)
 
 
 def _guessed(

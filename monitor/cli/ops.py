@@ -193,6 +193,7 @@ class Status:
     wal_bytes: int | None
     problem: str | None = None  # why the daemon's last poll cycles failed
     last_run_once: state.OneShotRun | None = None  # the last `monitor run --once`
+    feeds_removed: int = 0  # stored feeds the config no longer lists: not polled any more
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -217,7 +218,9 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
 def collect_status(
     config: Config, session_factory: db.SessionFactory, engine: Engine, now: datetime
 ) -> Status:
-    """Gather the status facts from the database (read-only)."""
+    """Gather the status facts from the database (read-only), feeds as ``config`` lists
+    them: one it adds is ``new`` and one it drops is removed before a poll cycle has
+    brought the database up to date."""
     settings = config.monitor
     beat = state.read_heartbeat(session_factory)
     alerts = views.alert_counts(session_factory)
@@ -225,15 +228,19 @@ def collect_status(
     for (status, _), n in alerts.items():
         by_status[status] = by_status.get(status, 0) + n
     db_name, db_bytes, wal_bytes = views.database_size(engine)
+    configured = {f.url for f in config.feeds}  # the config, not the last cycle, says
     return Status(
         now=now,
         daemon=daemon_state(beat, now, stale_after_s(settings.tick_s)),
         pid=beat.pid,
         heartbeat=beat.at,
         feeds=views.feed_status_counts(
-            session_factory, now, broken_after_s=settings.feed_broken_after_s
+            session_factory,
+            now,
+            broken_after_s=settings.feed_broken_after_s,
+            configured=configured,
         ),
-        failing=views.failing_feeds(session_factory),
+        failing=views.failing_feeds(session_factory, configured=configured),
         articles_today=views.articles_since(
             session_factory, local_midnight(now, settings.timezone)
         ),
@@ -245,6 +252,7 @@ def collect_status(
         wal_bytes=wal_bytes,
         problem=beat.problem,
         last_run_once=state.read_one_shot(session_factory),
+        feeds_removed=views.removed_feed_count(session_factory, configured),
     )
 
 
@@ -285,7 +293,8 @@ def render_status(s: Status, config: Config) -> str:
         lines.append(f"problem:   poll cycles are failing: {mask_text(s.problem)}")
     total = sum(s.feeds.values())
     states = ", ".join(f"{s.feeds.get(k, 0)} {k.replace('_', ' ')}" for k in schedule.FEED_STATES)
-    lines.append(f"feeds:     {total} active: {states}")
+    removed = f"; {s.feeds_removed} removed from the config (not polled any more)"
+    lines.append(f"feeds:     {total} active: {states}{removed if s.feeds_removed else ''}")
     broken_after_s = config.monitor.feed_broken_after_s
     for f in s.failing:
         since = f" since {_when(f.since, tz)}" if f.since else ""

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.cli.context import Context
-from monitor.config import Config
+from monitor.config import Config, spec
+from monitor.config.spec import LANGUAGES
 from monitor.errors import FetchError, QueryError
 from monitor.match import Matcher, compile_rules
 from monitor.match.explain import describe_matches, describe_report, matches_json
@@ -63,9 +64,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="try this query instead of the configured rules (@groups from the config)",
     )
     p.add_argument("--title", default="", help="the article title (default: none)")
-    p.add_argument("--language", metavar="L", help="uk, ru, en...; default: detected")
+    p.add_argument(
+        "--language",
+        metavar="L",
+        type=language_code,
+        help=f"one of {', '.join(sorted(LANGUAGES))}; default: detected from the text",
+    )
     p.add_argument("--json", action="store_true", help="print the matches as JSON")
     p.set_defaults(handler=cmd_test_rule)
+
+
+def language_code(text: str) -> str:
+    """An ``argparse`` type: a language code a feed's ``language`` may be (the config's
+    vocabulary, :data:`~monitor.config.spec.LANGUAGES`), else an error listing them."""
+    try:
+        return spec.language(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def cmd_test_rule(args: argparse.Namespace, ctx: Context) -> int:

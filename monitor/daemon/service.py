@@ -266,7 +266,10 @@ class Daemon:
         try:
             config = load_config(self.config.path, self.environ)
         except ConfigError as exc:
-            event(log, "config.reload_failed", logging.ERROR, path=self.config.path, error=str(exc))
+            event(
+                log, "config.reload_failed", logging.ERROR,
+                path=self.config.path, error=str(exc), kept="previous",  # the old config runs on
+            )  # fmt: skip
             self.notifier.ready(status=f"config reload failed, running on the old config: {exc}")
             return False
         old = self.config.monitor

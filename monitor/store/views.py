@@ -7,8 +7,8 @@ ORM rows never leave the store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -30,17 +30,34 @@ def feed_status_counts(
     now: datetime,
     *,
     broken_after_s: float,
+    configured: Collection[str] | None = None,
 ) -> dict[FeedStatus, int]:
     """Active feeds counted by :func:`~monitor.schedule.classify_feed`: every key of
-    :data:`~monitor.schedule.FEED_STATES`."""
+    :data:`~monitor.schedule.FEED_STATES`. With ``configured`` (the config's feed URLs)
+    the feeds are the config's, as the next poll cycle will see them, not the database's
+    (which only a poll cycle updates): a URL not stored yet is ``new``, a stored feed
+    the config no longer lists is not counted (:func:`removed_feed_count`)."""
     counts = dict.fromkeys(FEED_STATES, 0)
-    stmt = select(FeedRow.failures, FeedRow.error_since, FeedRow.last_success_at).where(
-        FeedRow.active == 1
-    )
+    stmt = select(FeedRow.url, FeedRow.failures, FeedRow.error_since, FeedRow.last_success_at)
+    if configured is None:
+        stmt = stmt.where(FeedRow.active == 1)
+    seen: set[str] = set()
     with session_factory() as session:
-        for failures, since, success in session.execute(stmt):
+        for url, failures, since, success in session.execute(stmt):
+            if configured is not None and url not in configured:
+                continue
+            seen.add(url)
             counts[classify_feed(failures, since, success, now, broken_after_s)] += 1
+    if configured is not None:
+        counts["new"] += len(set(configured) - seen)
     return counts
+
+
+def removed_feed_count(session_factory: SessionFactory, configured: Collection[str]) -> int:
+    """Stored feeds that ``configured`` (the config's feed URLs) no longer lists: not
+    polled any more, whether or not a poll cycle has marked them inactive yet."""
+    with session_factory() as session:
+        return sum(1 for url in session.scalars(select(FeedRow.url)) if url not in configured)
 
 
 def alert_counts(session_factory: SessionFactory) -> dict[tuple[AlertStatus, str], int]:
@@ -74,22 +91,26 @@ class FailingFeed:
     next_check_at: datetime | None
 
 
-def failing_feeds(session_factory: SessionFactory, limit: int = 5) -> list[FailingFeed]:
-    """Active feeds with an error, longest-failing first."""
-    stmt = (
-        select(
-            FeedRow.url,
-            FeedRow.error_kind,
-            FeedRow.failures,
-            FeedRow.error_since,
-            FeedRow.next_check_at,
-        )
-        .where(FeedRow.active == 1, FeedRow.error_kind.is_not(None))
-        .order_by(FeedRow.error_since.is_(None), FeedRow.error_since, FeedRow.url)
-        .limit(limit)
-    )
+def failing_feeds(
+    session_factory: SessionFactory, limit: int = 5, configured: Collection[str] | None = None
+) -> list[FailingFeed]:
+    """Active feeds with an error, longest-failing first; with ``configured`` (the
+    config's feed URLs), only those the config still lists, whatever the database's
+    ``active`` flag says (see :func:`feed_status_counts`)."""
+    stmt = select(
+        FeedRow.url,
+        FeedRow.error_kind,
+        FeedRow.failures,
+        FeedRow.error_since,
+        FeedRow.next_check_at,
+    ).where(FeedRow.error_kind.is_not(None))
+    if configured is None:
+        stmt = stmt.where(FeedRow.active == 1)
+    stmt = stmt.order_by(FeedRow.error_since.is_(None), FeedRow.error_since, FeedRow.url)
+    if configured is None:
+        stmt = stmt.limit(limit)
     with session_factory() as session:
-        return [
+        failing = [
             FailingFeed(
                 url=url,
                 error_kind=vocab.error_kind(kind),
@@ -99,7 +120,9 @@ def failing_feeds(session_factory: SessionFactory, limit: int = 5) -> list[Faili
             )
             for url, kind, failures, since, next_check_at in session.execute(stmt)
             if kind is not None  # the query's own filter: error_kind IS NOT NULL
+            and (configured is None or url in configured)
         ]
+    return failing[:limit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,15 +195,6 @@ class FeedView:
     new_per_day: float
 
 
-def feed_status(
-    row: FeedRow, now: datetime, broken_after_s: float
-) -> FeedStatus | Literal["removed"]:
-    """``removed`` for a feed no longer configured, else :func:`~monitor.schedule.classify_feed`. No I/O."""
-    if not row.active:
-        return "removed"
-    return classify_feed(row.failures, row.error_since, row.last_success_at, now, broken_after_s)
-
-
 def feed_views(
     session_factory: SessionFactory,
     feeds: Sequence[FeedConfig],
@@ -189,7 +203,13 @@ def feed_views(
     broken_after_s: float,
     include_removed: bool = False,
 ) -> list[FeedView]:
-    """The status of every configured feed (and removed ones when asked), config order."""
+    """The status of every configured feed (and removed ones when asked), config order.
+
+    ``feeds`` (the config) decides what is followed, not the database, which only a poll
+    cycle brings up to date: a configured feed not stored yet is ``new``, one stored as
+    inactive (listed again since) is classified as any other, and a stored feed the
+    config no longer lists is ``removed`` with no next check, as the next poll cycle will
+    mark it. Nothing is written."""
     with session_factory() as session:
         rows = {r.url: r for r in session.scalars(select(FeedRow))}
         stored = _counts(session)
@@ -198,25 +218,35 @@ def feed_views(
     for feed in feeds:
         row = rows.pop(feed.url, None)
         if row is None:
-            views.append(
-                FeedView(
-                    name=feed.name or "",
-                    url=feed.url,
-                    status="new",
-                    last_success=None,
-                    error_kind=None,
-                    error=None,
-                    next_check=None,
-                    failures=0,
-                    articles=0,
-                    new_per_day=0.0,
-                )
-            )
+            views.append(_new_view(feed))
         else:
             views.append(_view(row, now, broken_after_s, stored, recent, feed.name))
     if include_removed:
-        views += [_view(r, now, broken_after_s, stored, recent, None) for r in rows.values()]
+        views += [
+            replace(
+                _view(r, now, broken_after_s, stored, recent, None),
+                status="removed",
+                next_check=None,
+            )
+            for r in rows.values()
+        ]
     return views
+
+
+def _new_view(feed: FeedConfig) -> FeedView:
+    """A configured feed that no poll cycle has stored yet."""
+    return FeedView(
+        name=feed.name or "",
+        url=feed.url,
+        status="new",
+        last_success=None,
+        error_kind=None,
+        error=None,
+        next_check=None,
+        failures=0,
+        articles=0,
+        new_per_day=0.0,
+    )
 
 
 def _counts(session: Session, since: datetime | None = None) -> dict[int, int]:
@@ -239,7 +269,9 @@ def _view(
     return FeedView(
         name=name or row.name or row.title or "",
         url=row.url,
-        status=feed_status(row, now, broken_after_s),
+        status=classify_feed(
+            row.failures, row.error_since, row.last_success_at, now, broken_after_s
+        ),
         last_success=row.last_success_at,
         error_kind=vocab.error_kind(row.error_kind)
         if row.failures and row.error_kind is not None
