@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -368,3 +369,28 @@ def test_an_idle_cycle_ends_a_database_streak_but_not_an_internal_one(
     gate.cycle_started(3.0)
     gate.cycle_idle(3.5)
     assert gate.should_ping(4.0) is healthy_after_idle
+
+
+def test_status_says_the_database_is_locked_when_the_daemon_cannot_write(
+    daemon: Daemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The daemon (alive, its heartbeat old) cannot write why it stalls: `monitor status`
+    finds the lock itself, and says nothing of one while the daemon is healthy."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.cli import main
+    from monitor.store import state
+
+    config = str(daemon.config.path)
+    state.record_heartbeat(daemon.session_factory, datetime.now(UTC), os.getpid())
+    with write_lock(database(daemon)):
+        main(["--config", config, "status"])
+        assert "locked by another process" not in capsys.readouterr().out  # not stuck
+        old = datetime.now(UTC) - timedelta(minutes=10)
+    state.record_heartbeat(daemon.session_factory, old, os.getpid())
+    with write_lock(database(daemon)):
+        code = main(["--config", config, "status"])
+        out = capsys.readouterr().out
+    assert code == 3
+    assert "problem:   the database is locked by another process" in out, out
+    assert f"fuser {database(daemon)}" in out

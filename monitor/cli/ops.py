@@ -194,6 +194,9 @@ class Status:
     problem: str | None = None  # why the daemon's last poll cycles failed
     last_run_once: state.OneShotRun | None = None  # the last `monitor run --once`
     feeds_removed: int = 0  # stored feeds the config no longer lists: not polled any more
+    # another process holds the write lock while the daemon's heartbeat is old: the
+    # daemon cannot write (its heartbeat, or why it is failing) until it lets go
+    database_locked: bool = False
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -229,9 +232,10 @@ def collect_status(
         by_status[status] = by_status.get(status, 0) + n
     db_name, db_bytes, wal_bytes = views.database_size(engine)
     configured = {f.url for f in config.feeds}  # the config, not the last cycle, says
+    daemon = daemon_state(beat, now, stale_after_s(settings.tick_s))
     return Status(
         now=now,
-        daemon=daemon_state(beat, now, stale_after_s(settings.tick_s)),
+        daemon=daemon,
         pid=beat.pid,
         heartbeat=beat.at,
         feeds=views.feed_status_counts(
@@ -253,6 +257,8 @@ def collect_status(
         problem=beat.problem,
         last_run_once=state.read_one_shot(session_factory),
         feeds_removed=views.removed_feed_count(session_factory, configured),
+        # a running daemon holds the lock itself, briefly: asked only when it looks stuck
+        database_locked=daemon == "stale" and db.is_write_locked(engine),
     )
 
 
@@ -289,6 +295,11 @@ def render_status(s: Status, config: Config) -> str:
     tz = ZoneInfo(config.monitor.timezone)
     first, *more = _daemon_lines(s, tz)
     lines = [f"daemon:    {first}", *more]
+    if s.database_locked:
+        lines.append(
+            "problem:   the database is locked by another process: the daemon's writes "
+            f"wait and fail until it lets go (find it: fuser {s.database})"
+        )
     if s.problem:
         lines.append(f"problem:   poll cycles are failing: {mask_text(s.problem)}")
     total = sum(s.feeds.values())
