@@ -52,6 +52,7 @@ from monitor.fetch.client import FeedClient
 from monitor.fetch.state import FetchResult, FetchState
 from monitor.log import event
 from monitor.match import bound_document
+from monitor.normalize.change import title_changed
 from monitor.normalize.entries import normalize_entries
 from monitor.notify import notices
 from monitor.parse.pool import ParsePool
@@ -60,6 +61,7 @@ from monitor.schedule import is_feed_broken, next_check
 from monitor.secrets import mask_text
 from monitor.store.articles import insert_new_articles, record_matches, unseen_articles
 from monitor.store.db import SessionFactory, session_scope
+from monitor.store.edits import apply_edit, edited_articles, session_title
 from monitor.store.feeds import (
     FeedState,
     feed_states,
@@ -479,9 +481,10 @@ def _store_and_match(
         with session_scope(rt.session_factory) as session:
             # the window as stored before this feed's articles (a restore reads it)
             clusterer = rt.stories.get(session, rt.config.monitor.story_window_s, now)
+            edited = _apply_edits(session, feed, state, articles, now)
             new = insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
             new = [_place_in_story(clusterer, session, feed, a, assigned) for a in new]
-            alerts = sum(_match_article(rt, session, article, rules, now) for article in new)
+            alerts = sum(_match_article(rt, session, a, rules, now) for a in [*edited, *new])
             fresh = _store_success(session, feed, state, result, parsed, now)
             _notify_recovered(rt, session, state, now)
     except BaseException:
@@ -495,6 +498,7 @@ def _store_and_match(
         status="ok",
         entries=len(articles),
         new=len(new),
+        edited=len(edited),
         alerts=alerts,
         warning=parsed.warning or "",
         duration_ms=duration_ms,
@@ -527,6 +531,35 @@ def _store_success(
         now=now,
         forced=result.forced,
     )
+
+
+def _apply_edits(
+    session: Session, feed: FeedConfig, state: FeedState, articles: list[Article], now: datetime
+) -> list[StoredArticle]:
+    """Update in place the stored articles whose entries say something else now (their
+    former headlines kept), to be matched again; an entry only re-sent with a new
+    timestamp or counter is no edit (:mod:`monitor.normalize.change`)."""
+    out = []
+    for row_id, article in edited_articles(session, state.id, articles):
+        old = session_title(session, row_id)
+        stored = apply_edit(
+            session,
+            state,
+            row_id,
+            article,
+            now,
+            new_title=title_changed(old, article.title),
+            keep_text=feed.full_text,  # its stored text holds the page, not the entry
+        )
+        event(
+            log,
+            "article.edited",
+            feed_url=feed.url,
+            article_id=row_id,
+            new_title=stored.title_changed,
+        )
+        out.append(stored)
+    return out
 
 
 def _place_in_story(

@@ -206,6 +206,7 @@ class Article:
     published: datetime | None  # UTC
     first_seen: datetime  # UTC
     language: str | None = None
+    entry_hash: str = ""  # of what the feed says (monitor.normalize.change): edits
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,8 @@ class StoredArticle:
     alertable: bool = True  # False for first-poll backlog: stored, not alerted
     canonical_link: str | None = None
     story_id: int | None = None  # the id of its story's first article (set by the pipeline)
+    edited: bool = False  # stored before, and the feed has changed it (matched again)
+    title_changed: bool = False  # an edit that gave it a new headline
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """Read a feed from a local file (a path or ``file://`` URL) with the same contract as an
-HTTP fetch: the file's mtime serves as Last-Modified (an unchanged mtime plus a known
+HTTP fetch: the file's mtime (to the nanosecond, with its size) serves as Last-Modified (an unchanged one plus a known
 body hash is "not_modified" without reading), the body is capped at ``cap`` bytes (a
 ``.gz`` file is decompressed within the cap) and its hash decides "ok" or
 "not_modified". Failures are ``FetchError("file" | "network" | "too_large" | "parse_error")``
@@ -27,7 +27,10 @@ async def fetch_local(feed: FeedConfig, state: FetchState, forced: bool, cap: in
     path = _local_path(feed.url)
     try:
         stat = path.stat()
-        mtime = format_datetime(datetime.fromtimestamp(stat.st_mtime, tz=UTC), usegmt=True)
+        # the mtime to the nanosecond and the size: a file rewritten within the second
+        # it was read in is read again (an HTTP date alone has whole seconds)
+        when = format_datetime(datetime.fromtimestamp(stat.st_mtime, tz=UTC), usegmt=True)
+        mtime = f"{when}; ns={stat.st_mtime_ns}; size={stat.st_size}"
         content_type = _local_content_type(path)
         if not forced and state.last_modified == mtime and state.body_hash:
             return FetchResult(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+from monitor.normalize.change import entry_hash
 from monitor.normalize.urls import canonical_url
 from monitor.records import Article, Entry, FeedConfig, ParsedFeed
 from monitor.text import clean_http_url, html_to_text, repair_mojibake, scrub
@@ -50,16 +51,19 @@ def entry_link(entry: Entry) -> str | None:
 def normalize_entry(entry: Entry, feed: FeedConfig, now: datetime) -> Article:
     """One :class:`Article` from one parsed entry. No I/O."""
     link = entry_link(entry)
+    title = html_to_text(repair_mojibake(entry.title)).replace("\n", " ")[:MAX_TITLE_CHARS]
+    text = html_to_text(repair_mojibake(entry.summary_html))
     return Article(
         feed_url=feed.url,
         guid=entry_guid(entry),
         link=link,
         canonical_link=_bounded(canonical_url(link)),
-        title=html_to_text(repair_mojibake(entry.title)).replace("\n", " ")[:MAX_TITLE_CHARS],
-        text=html_to_text(repair_mojibake(entry.summary_html)),
+        title=title,
+        text=text,
         published=plausible_date(entry.published, now),
         first_seen=now,
         language=feed.language,
+        entry_hash=entry_hash(title, text),
     )
 
 

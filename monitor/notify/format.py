@@ -176,6 +176,7 @@ def _alert_values(
         "paragraphs": paragraphs(snippet),
         "priority": "high" if any(a.priority == "high" for a in alerts) else alert.priority,
         "also": also_reported(alert),
+        "updated": alert.kind == "update",  # an edited article: matched again
         "updated_from": alert.title_before if alert.kind == "update" else None,
     }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.records import Article, Evidence, Match, RuleConfig, StoredArticle
@@ -86,6 +86,7 @@ def _insert(
         published_at=article.published,
         first_seen_at=now,
         alertable=int(alertable),
+        entry_hash=article.entry_hash or None,
     )
     session.add(row)
     session.flush()
@@ -129,18 +130,28 @@ def record_matches(
     """Record each match and its outbox rows; return the number of outbox rows written.
     Runs inside the caller's transaction.
 
+    An edited article (``article.edited``) is matched again: a rule that matches it now
+    and did not before alerts ("update" rows); one that matched before alerts again
+    only for a new headline and ``on_update = "alert"`` (the next revision of its rows).
+
     One alert per (rule, story): when the rule already matched another article of the
     article's story, the match is recorded (the story shows it) but alerts nobody, except
     on the channels in ``reply_channels`` (``story_updates = "reply"``), which get a
     "story" row answering the story's first alert there (instant rules only: a digest
     lists the story's outlets itself)."""
     written = 0
+    kind = "update" if article.edited else "match"
     for match in matches:
         rule = rules[match.rule]
-        known = select(MatchRow.id).where(
-            MatchRow.rule == rule.name, MatchRow.article_id == article.id
+        known = session.scalar(
+            select(MatchRow).where(MatchRow.rule == rule.name, MatchRow.article_id == article.id)
         )
-        if session.scalar(known) is not None:
+        if known is not None:
+            # matched before: an edit alerts again only for a new headline the rule asks
+            # to hear of; otherwise the new headline is recorded (title_history), no more
+            if article.title_changed and rule.on_update == "alert":
+                known.evidence = [evidence_to_json(e) for e in match.evidence]
+                written += _realert(session, known.id, rule, article.id, now)
             continue
         row = MatchRow(
             rule=rule.name,
@@ -160,9 +171,29 @@ def record_matches(
                     session.add(reply)
                     written += 1
             continue
-        session.add_all(_alert_row(row.id, rule, article.id, c, now) for c in rule.channels)
+        session.add_all(_alert_row(row.id, rule, article.id, c, now, kind) for c in rule.channels)
         written += len(rule.channels)
     session.flush()
+    return written
+
+
+def _realert(
+    session: Session, match_id: int, rule: RuleConfig, article_id: int, now: datetime
+) -> int:
+    """One more alert per channel of ``rule`` for an article it alerted on (a new
+    headline, ``on_update = "alert"``): the next revision of each outbox row."""
+    written = 0
+    for channel in rule.channels:
+        last = session.scalar(
+            select(func.max(AlertRow.revision)).where(
+                AlertRow.rule == rule.name,
+                AlertRow.article_id == article_id,
+                AlertRow.channel == channel,
+            )
+        )
+        revision = 0 if last is None else last + 1
+        session.add(_alert_row(match_id, rule, article_id, channel, now, "update", revision))
+        written += 1
     return written
 
 
