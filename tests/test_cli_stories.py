@@ -15,12 +15,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from monitor.cli import main
-from monitor.cli.output import char_width
+from monitor.cli.output import char_width, fit
+from monitor.records import Article, FeedConfig, Match, RuleConfig
+from monitor.store import articles, feeds
 from monitor.store.db import make_engine, make_session_factory, session_scope, upgrade
 from monitor.store.schema import AlertRow, ArticleRow, FeedRow, MatchRow, SightingRow
+from monitor.store.story_views import StoryTag, alert_stories, recent_stories
+from tests.pg import postgres_url  # noqa: F401  (fixture)
 from tests.support import cli_env
 from tests.test_cli_pipes import CLOSED_PIPE, run_into_closed_pipe
 
@@ -277,8 +282,8 @@ def test_a_hostile_title_stays_on_one_line_and_is_cut_to_the_width(desk, capsys,
     title = lines[3]
     assert title.startswith("    RLO Breaking news[31m red Дуже") and title.endswith("…")
     assert "Wire news" in lines[1]
-    for text in (out, wide):
-        assert not any(c in text for c in "\u202e\u2066\x1b")
+    for shown in (out, wide):
+        assert not any(c in shown for c in "\u202e\u2066\x1b")
     assert 75 < sum(map(char_width, title)) <= 80
     assert max(sum(map(char_width, line)) for line in lines) <= 80
     assert 115 < max(sum(map(char_width, line)) for line in wide.splitlines()) <= 120
@@ -296,6 +301,22 @@ def test_wide_characters_count_two_columns(desk, capsys):
     title = out.splitlines()[3]
     assert title.endswith("…") and sum(map(char_width, title)) <= 80
     assert "language unknown" in out.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "shown"),
+    [
+        ("short", 10, "short"),
+        ("exactly10!", 10, "exactly10!"),
+        ("eleven chars", 10, "eleven ch…"),
+        ("Віткофф у Маямі", 10, "Віткофф у…"),
+        ("東京東京東京", 7, "東京東…"),  # 2 columns each: 6 + the ellipsis
+        ("e\u0301" * 12, 10, "e\u0301" * 9 + "…"),  # a combining accent takes no column
+        ("a" + "\u0301" * 1000, 10, "a" + "\u0301" * 38 + "…"),  # 40 characters at most
+    ],
+)
+def test_fit_cuts_by_terminal_columns(text: str, width: int, shown: str) -> None:
+    assert fit(text, width) == shown
 
 
 def test_an_article_without_a_story_yet_is_a_story_of_its_own(desk, capsys):
@@ -385,3 +406,39 @@ def test_stories_in_a_pipe_to_head_ends_quietly(many):
     for noise in ("Traceback", "BrokenPipeError", "Exception ignored"):
         assert noise not in done.stderr + err
     assert code == CLOSED_PIPE, err
+
+
+def test_story_views_run_on_postgresql(postgres_url: str) -> None:  # noqa: F811
+    """The same queries on a real PostgreSQL server (a coalesced key grouped, ordered and
+    compared with a subquery), the articles stored through the store's own functions."""
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as s:
+        feeds.sync_feeds(
+            s, [FeedConfig("https://a.example/rss"), FeedConfig("https://b.example/rss")], NOW
+        )
+        a, b = feeds.feed_states(s)
+    first = Article(
+        a.url, "g1", "https://a.example/1", "https://a.example/1", "Віткофф", "т", NOW, NOW
+    )
+    second = Article(
+        b.url, "g2", "https://b.example/2", "https://b.example/2", "Witkoff", "t", NOW, NOW
+    )
+    with session_scope(factory) as s:
+        [one] = articles.insert_new_articles(s, a, [first], now=NOW, backlog_s=86400)
+        [two] = articles.insert_new_articles(s, b, [second], now=NOW, backlog_s=86400)
+        rule = RuleConfig("r", "Witkoff", ("desk",))
+        articles.record_matches(s, one, [Match("r", ())], {"r": rule}, NOW)
+        s.get(ArticleRow, two.id).story_id = one.id  # type: ignore[union-attr]
+        s.get(ArticleRow, one.id).story_id = one.id  # type: ignore[union-attr]
+    with session_scope(factory) as s:
+        [story] = recent_stories(s, NOW - timedelta(hours=1), rule="r")
+        alert_id = s.scalar(select(AlertRow.id))
+        tags = alert_stories(s, [alert_id])
+    engine.dispose()
+    assert (story.id, len(story.articles), len(story.outlets)) == (one.id, 2, 2)
+    assert story.rules[0].rule == "r" and story.rules[0].alerted_at == NOW
+    assert tags == {alert_id: StoryTag(one.id, 2)}
