@@ -17,6 +17,7 @@ from monitor.records import ALERT_STATUSES, Alert, AlertStatus, Evidence
 from monitor.secrets import mask_text, url_secrets
 from monitor.store import db, outbox, state, views
 from monitor.store.db import session_scope
+from monitor.store.story_views import StoryTag, alert_stories
 
 TEST_LINK = "https://github.com/press-monitor/press-monitor"
 
@@ -79,7 +80,8 @@ def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
     """``monitor alerts [--status S] [--limit N]``: newest first, secrets masked.
 
     NEXT TRY is when a pending alert will next be tried; ``held`` marks one that has
-    not been tried yet because its first attempt is scheduled later."""
+    not been tried yet because its first attempt is scheduled later. STORY is the story
+    of the alert's article (``#12 3 outlets``: see ``monitor stories``)."""
     config = ctx.config()
     tz = config.monitor.timezone
     secrets = _secrets(config)
@@ -87,13 +89,16 @@ def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
     with session_scope(ctx.session_factory()) as s:
         lines = views.recent_alerts(s, args.status, args.limit)
         counts = views.alert_status_counts(s)
+        stories = alert_stories(s, [a.id for a in lines])
     totals = " · ".join(f"{status} {n}" for status, n in counts.items())
     if not lines:  # a bare header would read as a broken listing
         print(f"no {args.status + ' ' if args.status else ''}alerts ({totals})")
         return 0
+    story = {a.id: story_cell(stories.get(a.id)) for a in lines}
+    story_w = max(len("STORY"), *map(len, story.values()))
     print(
         f"{'ID':>6}  {'TIME':<20} {'RULE':<16} {'CHANNEL':<12} {'STATUS':<8} {'ATT':>3}  "
-        f"{'NEXT TRY':<20} {'LAST ERROR':<40} TITLE"
+        f"{'NEXT TRY':<20} {'LAST ERROR':<40} {'STORY':<{story_w}} TITLE"
     )
     for a in lines:
         error = one_line(mask_text(a.last_error or "-", secrets), 40)
@@ -101,10 +106,17 @@ def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
         print(
             f"{a.id:>6}  {when[:20]:<20} {one_line(a.rule, 16):<16} "
             f"{one_line(a.channel, 12):<12} {shown_status(a, now):<8} {a.attempts:>3}  "
-            f"{next_try(a, tz):<20} {error:<40} {one_line(a.title, 60)}"
+            f"{next_try(a, tz):<20} {error:<40} {story[a.id]:<{story_w}} {one_line(a.title, 60)}"
         )
     print(totals)
     return 0
+
+
+def story_cell(tag: StoryTag | None) -> str:
+    """``#12 3 outlets`` (``1 outlet``), or ``-`` for an alert whose article is gone. No I/O."""
+    if tag is None:
+        return "-"
+    return f"#{tag.story_id} {tag.outlets} outlet{'' if tag.outlets == 1 else 's'}"
 
 
 def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:

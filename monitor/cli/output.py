@@ -1,8 +1,11 @@
-"""What CLI commands print in common: one masked error line, sizes for people."""
+"""What CLI commands print in common: one masked error line, sizes for people, lines
+cut to the terminal's width."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+import unicodedata
 
 from monitor.errors import ConfigError, DatabaseError, MonitorError
 from monitor.secrets import mask_text
@@ -38,3 +41,38 @@ def human_size(n: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+DEFAULT_WIDTH = 80
+MIN_WIDTH = 40  # below this no listing is readable: narrower terminals wrap instead
+
+
+def terminal_width() -> int:
+    """The columns to fit: ``COLUMNS`` when set, else the terminal's width, else (a pipe, a
+    file) 80; never below :data:`MIN_WIDTH`."""
+    return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+
+
+def char_width(char: str) -> int:
+    """Columns a terminal gives ``char``: 2 for wide East Asian characters, 0 for
+    combining marks and invisible format characters, else 1. No I/O."""
+    if unicodedata.combining(char) or unicodedata.category(char) == "Cf":
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal columns, with an ellipsis when cut (one line in,
+    one line out: scrub it first); at most ``4 * width`` characters, so that a run of
+    combining marks (zero columns each) cannot make a line of 10 kB. No I/O."""
+    if len(text) <= width and text.isascii():
+        return text
+    widths = [char_width(c) for c in text]
+    if sum(widths) <= width and len(text) <= 4 * width:
+        return text
+    used = 0
+    for i, w in enumerate(widths):
+        if used + w > width - 1 or i >= 4 * width - 1:  # a column left for the ellipsis
+            return text[:i].rstrip() + "…"
+        used += w
+    raise AssertionError("unreachable: the text is wider than width")
