@@ -244,7 +244,11 @@ def test_status_after_run_once_says_what_the_one_shot_run_did(tmp_path, hook, ca
     code, out, _ = monitor(capsys, config, "status", "--json")
     data = json.loads(out)
     # keys kept; added: the last run --once, and feeds the config no longer lists (issue 13)
-    assert code == 3 and set(data) == STATUS_KEYS | {"last_run_once", "feeds_removed", "database_locked"}
+    assert code == 3 and set(data) == STATUS_KEYS | {
+        "last_run_once",
+        "feeds_removed",
+        "database_locked",
+    }
     assert data["daemon"] == "never" and data["heartbeat"] is None  # no daemon ever ran
     once = data["last_run_once"]
     assert datetime.fromisoformat(once["at"]) <= datetime.now(UTC)
