@@ -44,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 from monitor.config import Config
 from monitor.errors import DatabaseError, FetchError, FetchErrorKind
@@ -54,6 +55,7 @@ from monitor.log import event
 from monitor.match import bound_document
 from monitor.normalize.change import title_changed
 from monitor.normalize.entries import normalize_entries
+from monitor.normalize.urls import canonical_url
 from monitor.notify import notices
 from monitor.parse.pool import ParsePool
 from monitor.records import Article, Document, FeedConfig, ParsedFeed, RuleConfig, StoredArticle
@@ -84,6 +86,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 MAX_INTERNAL_MESSAGE = 300  # characters of an unexpected exception kept on the feed
+MAX_CANONICAL_CHARS = 2048  # articles.canonical_link
 SLOW_MATCH_MS = 1000  # one article's matching over this is logged (bench/match_adversarial.py)
 
 
@@ -437,7 +440,7 @@ async def _with_full_text(
         if article.guid not in fresh or not article.link:
             return article
         try:
-            _title, text = await fetch_article_async(
+            page = await fetch_article_async(
                 client, article.link, now=now, feed=feed, extract=cycle.rt.parse_pool.extract
             )
         except FetchError as exc:
@@ -451,11 +454,26 @@ async def _with_full_text(
                 error=exc.message,
             )
             return article
-        if text and text not in article.text:
-            return replace(article, text=f"{article.text}\n\n{text}".strip())
+        article = _with_canonical(article, page.canonical)
+        if page.text and page.text not in article.text:
+            return replace(article, text=f"{article.text}\n\n{page.text}".strip())
         return article
 
     return list(await asyncio.gather(*(one(a) for a in articles)))
+
+
+def _with_canonical(article: Article, named: str | None) -> Article:
+    """The article with the canonical link its page names (``rel=canonical``), when that
+    is on the same site as the link the feed gave (folded: ``m.``, ``amp.``, ``www.``): a
+    page cannot make itself another site's article, which would hide that one."""
+    claimed = canonical_url(named)
+    if claimed is None or article.canonical_link is None or claimed == article.canonical_link:
+        return article
+    if len(claimed) > MAX_CANONICAL_CHARS:  # it would not fit its column: ignored
+        return article
+    if urlsplit(claimed).hostname != urlsplit(article.canonical_link).hostname:
+        return article
+    return replace(article, canonical_link=claimed)
 
 
 def _unseen(rt: Runtime, state: FeedState, articles: list[Article]) -> list[Article]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 AlertStatus = Literal["pending", "sending", "sent", "dead"]
 ALERT_STATUSES: tuple[AlertStatus, ...] = get_args(AlertStatus)
@@ -207,6 +207,15 @@ class Article:
     first_seen: datetime  # UTC
     language: str | None = None
     entry_hash: str = ""  # of what the feed says (monitor.normalize.change): edits
+
+
+class Page(NamedTuple):
+    """An article page (``full_text`` feeds): its title and main text, and the URL it
+    names as its canonical one (``<link rel="canonical">``, else ``og:url``), if any."""
+
+    title: str
+    text: str
+    canonical: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,14 +34,14 @@ PAGE = (
 
 
 def test_main_text_is_extracted_without_navigation_or_footer():
-    title, text = extract_article(PAGE, "https://news.example.org/a/1")
+    title, text, _canonical = extract_article(PAGE, "https://news.example.org/a/1")
     assert "Віткофф у Парижі" in title
     assert text.split("\n") == PARAGRAPHS
     assert "Головна" not in text and "права захищені" not in text
 
 
 def test_page_without_text_gives_empty_strings():
-    assert extract_article(b"<html><body></body></html>", "https://x/") == ("", "")
+    assert extract_article(b"<html><body></body></html>", "https://x/") == ("", "", None)
 
 
 def test_article_is_fetched_within_the_feed_bounds(http_server):

@@ -251,3 +251,68 @@ def test_reply_needs_a_telegram_channel(tmp_path, http_server, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2
     assert "channels.hook.story_updates" in err and '"reply" needs a Telegram channel' in err
+
+
+def test_a_page_naming_its_canonical_link_is_the_article_another_feed_links(
+    tmp_path, http_server, hook, capsys
+) -> None:
+    """A full_text feed links a short URL; its page names the canonical one (rel=
+    canonical), which a second feed links: one article, one alert. A page naming an
+    article of another site as its canonical one is not believed."""
+    story = "/2026/02/17/witkoff-moscow"
+    body = f"<p>{EN}</p>" * 3
+    page = (
+        f'<html><head><link rel="canonical" href="{http_server.url(story)}">'
+        f"<title>Witkoff meets Putin</title></head><body><article>{body}</article></body></html>"
+    ).encode()
+    liar = page.replace(http_server.url(story).encode(), b"https://elsewhere.example/x")
+    http_server.static("/short/1", page, {"Content-Type": "text/html"})
+    http_server.static("/short/2", liar, {"Content-Type": "text/html"})
+
+    def rss(*items: tuple[str, str]) -> bytes:
+        return (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>'
+            + "".join(
+                f"<item><title>{t}</title><link>{http_server.url(path)}</link>"
+                f"<guid>{path}</guid><description>Witkoff and Putin.</description></item>"
+                for t, path in items
+            )
+            + "</channel></rss>"
+        ).encode()
+
+    short = http_server.static(
+        "/short.xml",
+        rss(("Witkoff meets Putin", "/short/1"), ("Witkoff and the elsewhere page", "/short/2")),
+        {"Content-Type": "application/rss+xml"},
+    )
+    full = http_server.static(
+        "/full.xml", rss(("Witkoff meets Putin", story)), {"Content-Type": "application/rss+xml"}
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[channels]
+hook = "json://{http_server.url("/hook").removeprefix("http://")}"
+
+[[feeds]]
+url = "{short}"
+full_text = true
+
+[[feeds]]
+url = "{full}"
+
+[[rules]]
+name = "witkoff"
+query = "Witkoff"
+channels = ["hook"]
+""",
+        encoding="utf-8",
+    )
+
+    assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
+
+    factory = db.make_session_factory(db.make_engine(f"sqlite:///{tmp_path}/data/monitor.db"))
+    with factory() as s:
+        links = sorted(a.canonical_link for a in s.query(ArticleRow))
+    assert links == [http_server.url(story), http_server.url("/short/2")]
+    assert len(hook) == 2

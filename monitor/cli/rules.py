@@ -164,8 +164,9 @@ def fetch_article(url: str, settings: FetchSettings) -> tuple[str, str]:
     async def run() -> tuple[str, str]:
         pool = ParsePool(max_workers=1, timeout_s=settings.parse_timeout_s)
         async with FeedClient(settings) as client, pool:
-            return await fetch_article_async(
+            page = await fetch_article_async(
                 client, url, now=datetime.now(UTC), feed=None, extract=pool.extract
             )
+            return page.title, page.text
 
     return asyncio.run(run())

@@ -17,14 +17,14 @@ from datetime import datetime
 from monitor.errors import FetchError
 from monitor.fetch.client import FeedClient
 from monitor.fetch.failures import shown_url
-from monitor.records import FeedConfig
+from monitor.records import FeedConfig, Page
 from monitor.text import printable
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 
-Extract = Callable[[bytes, str], Awaitable[tuple[str, str]]]
-"""``extract(html, url) -> (title, text)``; raises ``FetchError`` (``parse_error``)."""
+Extract = Callable[[bytes, str], Awaitable[Page]]
+"""``extract(html, url) -> Page``; raises ``FetchError`` (``parse_error``)."""
 
 
 async def fetch_article_async(
@@ -34,8 +34,8 @@ async def fetch_article_async(
     now: datetime,
     feed: FeedConfig | None,
     extract: Extract,
-) -> tuple[str, str]:
-    """Fetch ``url`` through ``client`` and extract ``(title, text)``; raises ``FetchError``
+) -> Page:
+    """Fetch ``url`` through ``client`` and extract its :class:`Page`; raises ``FetchError``
     (the same kinds as feeds; ``not_a_feed`` when the page is not HTML; ``private_address``
     when the page or a redirect is on an address ``feed`` may not reach). ``feed`` is the
     feed whose entry links to ``url``; None only when the operator gave ``url`` itself

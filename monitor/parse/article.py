@@ -5,12 +5,15 @@ worker, so a page crafted to be slow or huge is killed with its worker, like a f
 
 from __future__ import annotations
 
-from monitor.text import html_to_text
+from monitor.records import Page
+from monitor.text import clean_http_url, html_to_text
 
 
-def extract_article(html: bytes, url: str) -> tuple[str, str]:
-    """``(title, main text)`` of an article page; empty strings when nothing is found.
-    Text is plain, paragraphs separated by newlines. No I/O."""
+def extract_article(html: bytes, url: str) -> Page:
+    """The title, main text and canonical URL of an article page; empty strings (and no
+    URL) when nothing is found. Text is plain, paragraphs separated by newlines. The
+    canonical URL is the page's own claim (hostile: the caller decides whether to trust
+    it). No I/O."""
     import trafilatura  # heavy import: only feeds with full_text need it
 
     doc = trafilatura.bare_extraction(
@@ -18,10 +21,12 @@ def extract_article(html: bytes, url: str) -> tuple[str, str]:
         favor_precision=True,
     )  # fmt: skip
     if doc is None:
-        return "", ""
+        return Page("", "")
     title = html_to_text(getattr(doc, "title", None) or "").replace("\n", " ")
     text = html_to_text(getattr(doc, "text", None) or "")
-    return title, _without_heading(text, title)
+    named = getattr(doc, "url", None)
+    canonical = clean_http_url(named) if isinstance(named, str) and named != url else None
+    return Page(title, _without_heading(text, title), canonical)
 
 
 def _without_heading(text: str, title: str) -> str:

@@ -30,7 +30,7 @@ from typing import Literal
 from monitor.errors import FetchError, FetchErrorKind
 from monitor.parse.article import extract_article
 from monitor.parse.feed import parse_feed
-from monitor.records import ParsedFeed
+from monitor.records import Page, ParsedFeed
 from monitor.secrets import mask_url
 
 _HEADER = struct.Struct("!Q")
@@ -38,11 +38,8 @@ _WORKER_CODE = "import monitor.parse.pool as p; p._worker_main()"
 
 # A request: ("feed", body, content type, url) or ("article", html, None, url).
 _Job = Literal["feed", "article"]
-# A worker's reply: ("ok", the parsed feed or (title, text)) or ("error", kind, message).
-_Reply = (
-    tuple[Literal["ok"], ParsedFeed | tuple[str, str]]
-    | tuple[Literal["error"], FetchErrorKind, str]
-)
+# A worker's reply: ("ok", the parsed feed or the page) or ("error", kind, message).
+_Reply = tuple[Literal["ok"], ParsedFeed | Page] | tuple[Literal["error"], FetchErrorKind, str]
 
 
 def _worker_main() -> None:
@@ -176,16 +173,17 @@ class ParsePool:
         assert isinstance(result, ParsedFeed)
         return result
 
-    async def extract(self, html: bytes, url: str) -> tuple[str, str]:
-        """``(title, main text)`` of an article page, extracted in a worker with the same
-        bounds as a parse; raises ``FetchError("parse_error")`` when it overruns or fails."""
+    async def extract(self, html: bytes, url: str) -> Page:
+        """Title, main text and canonical URL of an article page, extracted in a worker
+        with the same bounds as a parse; raises ``FetchError("parse_error")`` when it
+        overruns or fails."""
         result = await self._submit("article", html, None, url)
-        assert isinstance(result, tuple)
+        assert isinstance(result, Page)
         return result
 
     async def _submit(
         self, job: _Job, body: bytes, content_type: str | None, url: str
-    ) -> ParsedFeed | tuple[str, str]:
+    ) -> ParsedFeed | Page:
         payload = pickle.dumps((job, body, content_type, url), protocol=pickle.HIGHEST_PROTOCOL)
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # asyncio primitives belong to one loop
