@@ -104,6 +104,7 @@ class FeedOutcome:
     new: int = 0
     alerts: int = 0
     error_kind: FetchErrorKind | None = None
+    backlog: int = 0  # of the new articles: older than the backlog on a first poll
     error: str | None = None
     duration_ms: int = 0
 
@@ -128,6 +129,11 @@ class CycleReport:
     @property
     def failed(self) -> int:
         return sum(o.status == "error" for o in self.outcomes)
+
+    @property
+    def backlog(self) -> int:
+        """New articles stored but not alerted: older than the backlog on a first poll."""
+        return sum(o.backlog for o in self.outcomes)
 
     @property
     def problem(self) -> str | None:
@@ -523,7 +529,12 @@ def _store_and_match(
         next_check=fresh.next_check_at.isoformat() if fresh.next_check_at else "",
     )
     return FeedOutcome(
-        url=feed.url, status="ok", new=len(new), alerts=alerts, duration_ms=duration_ms
+        url=feed.url,
+        status="ok",
+        new=len(new),
+        alerts=alerts,
+        duration_ms=duration_ms,
+        backlog=sum(not a.alertable for a in new),
     )
 
 

@@ -356,3 +356,21 @@ def test_a_missing_local_feed_file_is_a_file_error_naming_the_path(tmp_path, hoo
         f"  feed failed: {missing}: file: cannot read the local feed file {missing}: "
         "No such file or directory"
     ) in err.splitlines(), err
+
+
+def test_a_first_poll_of_old_articles_says_why_nothing_alerted(tmp_path, hook, capsys) -> None:
+    """Real feeds on a first run: every entry older than the backlog is stored, not
+    alerted, and the summary says so (it read '5 new articles, 0 alerts queued' alone)."""
+    hook.failing = False
+    config = write_config(tmp_path, hook, max_attempts=1)
+    config.write_text(config.read_text(encoding="utf-8").replace('backlog = "3650d"\n', ""))
+
+    code, _, err = monitor(capsys, config, "run", "--once")
+
+    assert code == 0, err
+    lines = err.splitlines()
+    assert "polled 1 feeds: 5 new articles, 0 alerts queued, 0 feeds failed" in lines
+    assert (
+        "  5 of them older than their feed's backlog (the [monitor] or [[feeds]] 'backlog', "
+        "default 24h) on its first poll: stored, not alerted"
+    ) in lines

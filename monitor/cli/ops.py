@@ -141,10 +141,20 @@ def run_once_summary(report: CycleReport, delivery: DeliveryReport, timezone: st
         f"polled {len(report.outcomes)} feeds: {report.new} new articles, "
         f"{report.alerts} alerts queued, {report.failed} feeds failed"
     ]
+    if report.backlog:  # a first run on real feeds alerts nothing: say why
+        lines.append(
+            f"  {report.backlog} of them older than their feed's backlog (the [monitor] or "
+            "[[feeds]] 'backlog', default 24h) on its first poll: stored, not alerted"
+        )
     for o in report.outcomes:
         if o.status == "error":
             lines.append(f"  feed failed: {mask_url(o.url)}: {o.error_kind}: {o.error}")
-    held = f", {delivery.held} held for later" if delivery.held else ""
+    held = (
+        f", {delivery.held} held for later (a digest slot, quiet hours or min_sources: "
+        "'monitor alerts --status pending')"
+        if delivery.held
+        else ""
+    )
     # an article several rules matched is one message on a channel: say so when it happened
     folded = delivery.messages != delivery.sent and delivery.messages
     in_messages = f" in {delivery.messages} messages" if folded else ""
