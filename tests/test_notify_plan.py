@@ -136,4 +136,4 @@ def test_digest_heading_counts_articles_and_names_rules():
     rows = [alert(1, "r", article=7), alert(2, "s", article=7), alert(3, "r")]
     assert heading("digest", rows) == "Digest: 2 new articles (r 2, s 1)"
     assert heading("digest", rows[:1]) == "Digest: 1 new article"
-    assert heading("summary", rows) == "2 new articles (burst summary)"
+    assert heading("summary", rows) == "2 new articles at once: one message instead of 2"

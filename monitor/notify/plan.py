@@ -119,12 +119,12 @@ def by_article(alerts: Iterable[Alert]) -> list[tuple[Alert, ...]]:
 def heading(kind: BatchKind, alerts: Sequence[Alert]) -> str:
     """The heading of a message for many, counted in articles: "Digest: 2 new articles",
     "Digest: 3 new articles (Witkoff 2, Talks 1)" when several rules are in it,
-    "12 new articles (burst summary)"."""
+    "12 new articles at once: one message instead of 12"."""
     articles = by_article(alerts)
     n = len(articles)
     noun = "article" if n == 1 else "articles"
     if kind == "summary":
-        return f"{n} new {noun} (burst summary)"
+        return f"{n} new {noun} at once: one message instead of {n}"
     per_rule = Counter(r for group in articles for r in dict.fromkeys(a.rule for a in group))
     if len(per_rule) == 1:
         return f"Digest: {n} new {noun}"
