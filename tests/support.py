@@ -5,6 +5,7 @@ Tests talk to real servers on loopback only; nothing here reaches another addres
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
@@ -179,6 +180,18 @@ def server(module_server: LocalServer) -> LocalServer:
     module_server.routes.clear()
     module_server.requests.clear()
     return module_server
+
+
+def accept_json(server: LocalServer, path: str = "/hook") -> list[dict[str, str]]:
+    """A json:// channel's receiver at ``path`` of ``server``: every message it accepts."""
+    received: list[dict[str, str]] = []
+
+    def answer(req: Request) -> Response:
+        received.append(json.loads(req.body))
+        return Response(200, {}, b"{}")
+
+    server.route(path, answer)
+    return received
 
 
 def cli_env(**extra: str) -> dict[str, str]:

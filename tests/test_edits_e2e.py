@@ -7,7 +7,6 @@ alert. A local feed file and a json:// channel on a real HTTP server on 127.0.0.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -16,7 +15,7 @@ import pytest
 from monitor.cli import main
 from monitor.store import db
 from monitor.store.schema import ArticleRow
-from tests.support import LocalServer, Request, Response
+from tests.support import LocalServer, accept_json
 
 TEXT = (
     "The European Commission proposed a new sanctions package on Wednesday, its twentieth, "
@@ -26,14 +25,7 @@ TEXT = (
 
 @pytest.fixture
 def hook(http_server: LocalServer) -> list[dict[str, str]]:
-    received: list[dict[str, str]] = []
-
-    def answer(req: Request) -> Response:
-        received.append(json.loads(req.body))
-        return Response(200, {}, b"{}")
-
-    http_server.route("/hook", answer)
-    return received
+    return accept_json(http_server)
 
 
 def feed(path: Path, title: str, text: str = TEXT) -> None:

@@ -5,7 +5,6 @@ json:// channel on a real HTTP server: 6 messages, not 10."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from monitor.cli import main
 from monitor.store import db
 from monitor.store.schema import AlertRow, ArticleRow, MatchRow
-from tests.support import LocalServer, Request, Response
+from tests.support import LocalServer, accept_json
 
 EN = (
     "US envoy Steve Witkoff met Russian President Vladimir Putin in Moscow on Tuesday, "
@@ -110,14 +109,7 @@ def rss(entries: list[tuple[str, int, str, str, str]], t0: datetime) -> str:
 
 @pytest.fixture
 def hook(http_server: LocalServer) -> list[dict[str, str]]:
-    received: list[dict[str, str]] = []
-
-    def answer(req: Request) -> Response:
-        received.append(json.loads(req.body))
-        return Response(200, {}, b"{}")
-
-    http_server.route("/hook", answer)
-    return received
+    return accept_json(http_server)
 
 
 def write_config(tmp_path: Path, http_server: LocalServer, entries=ENTRIES) -> Path:  # type: ignore[no-untyped-def]

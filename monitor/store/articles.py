@@ -92,6 +92,13 @@ def _insert(
     session.flush()
     row.story_id = row.id  # a story of its own until the pipeline says otherwise
     _add_sighting(session, row.id, feed.id, now)
+    return stored_article(row, feed)
+
+
+def stored_article(
+    row: ArticleRow, feed: FeedState, *, edited: bool = False, title_changed: bool = False
+) -> StoredArticle:
+    """The record of a stored row of ``feed`` (``edited``: matched again after an edit)."""
     return StoredArticle(
         id=row.id,
         feed_url=feed.url,
@@ -101,11 +108,13 @@ def _insert(
         title=row.title,
         text=row.text,
         published=row.published_at,
-        first_seen=now,
+        first_seen=row.first_seen_at,
         language=row.language,
-        alertable=alertable,
+        alertable=bool(row.alertable),
         canonical_link=row.canonical_link,
-        story_id=row.id,
+        story_id=row.story_id or row.id,
+        edited=edited,
+        title_changed=title_changed,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.records import Article, StoredArticle
+from monitor.store.articles import stored_article
 from monitor.store.feeds import FeedState
 from monitor.store.schema import ArticleRow
 
@@ -70,20 +71,4 @@ def apply_edit(
         row.text = article.text
     row.entry_hash = article.entry_hash
     row.updated_at = now
-    return StoredArticle(
-        id=row.id,
-        feed_url=feed.url,
-        source=feed.source,
-        guid=row.guid,
-        link=row.link,
-        title=row.title,
-        text=row.text,
-        published=row.published_at,
-        first_seen=row.first_seen_at,
-        language=row.language,
-        alertable=bool(row.alertable),
-        canonical_link=row.canonical_link,
-        story_id=row.story_id or row.id,
-        edited=True,
-        title_changed=new_title,
-    )
+    return stored_article(row, feed, edited=True, title_changed=new_title)
