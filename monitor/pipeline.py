@@ -6,7 +6,8 @@ For each due feed, concurrently (bounded by :class:`monitor.fetch.client.FeedCli
 2. parse the bytes in a worker process (bounded in time),
 3. normalise entries into Articles,
 4. drop articles already stored, fetch full text for the rest when the feed asks,
-5. in ONE transaction: store the new articles, match each against every rule, record
+5. in ONE transaction: update the edited articles (their words changed), store the new
+   ones and put each in its story (:mod:`monitor.stories`), match both against every rule, record
    matches and their outbox rows, and update the feed's scheduling state,
 6. on failure: record the classified error on the feed, back off, and raise one
    operator notice when the feed has been broken longer than the threshold.
