@@ -179,12 +179,15 @@ class StoryWindow:
             started = time.monotonic()
             window = timedelta(seconds=window_s)
             clusterer = StoryClusterer(StoryParams(window=window))
+            skipped = 0
             for a in window_articles(session, now - window):
-                clusterer.restore(
-                    StoryDoc(a.id, a.outlet, a.language, a.title, a.text, a.canonical_link,
-                             a.published),
-                    a.story_id,
-                )  # fmt: skip
+                doc = StoryDoc(
+                    a.id, a.outlet, a.language, a.title, a.text, a.canonical_link, a.published
+                )
+                try:
+                    clusterer.restore(doc, a.story_id)
+                except Exception:  # noqa: BLE001 - one stored article must not stop them all
+                    skipped += 1  # it stays out of the window; later articles start afresh
             self.clusterer, self.window_s = clusterer, window_s
             took_ms = int((time.monotonic() - started) * 1000)
             event(
@@ -192,6 +195,7 @@ class StoryWindow:
                 "stories.restored",
                 logging.INFO if took_ms > 1000 else logging.DEBUG,  # news only when slow
                 articles=len(clusterer),
+                skipped=skipped,
                 window_s=int(window_s),
                 duration_ms=took_ms,
             )

@@ -308,3 +308,28 @@ channels = ["hook"]
         links = sorted(a.canonical_link for a in s.query(ArticleRow))
     assert links == [http_server.url(story), http_server.url("/short/2")]
     assert len(hook) == 2
+
+
+def test_a_stored_article_the_clusterer_fails_on_does_not_stop_the_next_run(
+    tmp_path, http_server, hook, capsys, monkeypatch
+) -> None:
+    """Restoring the window after a restart: an article that makes the clusterer raise is
+    left out of the window; the run goes on and the others are stored and alerted."""
+    from monitor.stories.cluster import StoryClusterer
+
+    config = write_config(tmp_path, http_server, [e for e in ENTRIES if e[0] == "a"])
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    real = StoryClusterer.restore
+
+    def restore(self, doc, story_id):  # type: ignore[no-untyped-def]
+        if doc.id == 1:
+            raise RecursionError("a stored article the clusterer cannot take")
+        return real(self, doc, story_id)
+
+    monkeypatch.setattr(StoryClusterer, "restore", restore)
+    write_config(tmp_path, http_server)
+
+    assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
+    # article 1's story was left out of the window: its wire copy starts a story and
+    # alerts; the other copies join their stories silently
+    assert len(hook) == 7
