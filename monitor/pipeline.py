@@ -75,7 +75,13 @@ from monitor.store.feeds import (
     sync_feeds,
 )
 from monitor.store.outbox import enqueue_operator_notice
-from monitor.store.stories import set_story, story_exists, story_time, window_articles
+from monitor.store.stories import (
+    feed_of,
+    set_story,
+    story_exists,
+    story_time,
+    window_articles,
+)
 from monitor.stories.cluster import StoryClusterer, StoryParams
 from monitor.stories.doc import StoryDoc
 from monitor.text import printable
@@ -180,7 +186,7 @@ class StoryWindow:
             window = timedelta(seconds=window_s)
             clusterer = StoryClusterer(StoryParams(window=window))
             skipped = 0
-            for a in window_articles(session, now - window):
+            for a in window_articles(session, now, window):
                 doc = StoryDoc(
                     a.id, a.outlet, a.language, a.title, a.text, a.canonical_link, a.published
                 )
@@ -512,7 +518,7 @@ def _store_and_match(
             clusterer = rt.stories.get(session, rt.config.monitor.story_window_s, now)
             edited = _apply_edits(session, feed, state, articles, now)
             new = insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
-            new = [_place_in_story(clusterer, session, feed, a, assigned) for a in new]
+            new = [_place_in_story(clusterer, session, feed, state.id, a, assigned) for a in new]
             alerts = sum(_match_article(rt, session, a, rules, now) for a in [*edited, *new])
             fresh = _store_success(session, feed, state, result, parsed, now)
             _notify_recovered(rt, session, state, now)
@@ -600,6 +606,7 @@ def _place_in_story(
     clusterer: StoryClusterer,
     session: Session,
     feed: FeedConfig,
+    feed_id: int,
     article: StoredArticle,
     assigned: list[int],
 ) -> StoredArticle:
@@ -613,7 +620,11 @@ def _place_in_story(
         title=article.title,
         text=article.text,
         link=article.canonical_link,
-        published=story_time(article.published, article.first_seen),
+        published=story_time(
+            article.published,
+            article.first_seen,
+            timedelta(seconds=clusterer.params.window.total_seconds()),
+        ),
     )
     try:
         clusterer.forget(article.id)  # a new row: an entry of that id is a stale one
@@ -624,6 +635,17 @@ def _place_in_story(
     assigned.append(article.id)
     if found.story_id == article.id or not story_exists(session, found.story_id):
         return article  # its own story (or one the database no longer has: pruned)
+    if (
+        found.reason == "same_story"
+        and found.via is not None
+        and feed_of(session, found.via) == feed_id
+    ):
+        # one outlet's two reports of "the same event" are two articles it chose to write
+        # (a follow-up, a different angle) — and a feed naming the same people in every
+        # entry must not fold all its entries into one story: only copies join here
+        clusterer.forget(article.id)
+        clusterer.restore(doc, article.id)
+        return article
     set_story(session, article.id, found.story_id, found.reason, found.score)
     event(
         log,

@@ -333,3 +333,55 @@ def test_a_stored_article_the_clusterer_fails_on_does_not_stop_the_next_run(
     # article 1's story was left out of the window: its wire copy starts a story and
     # alerts; the other copies join their stories silently
     assert len(hook) == 7
+
+
+def test_one_feed_naming_the_same_people_in_every_entry_is_not_one_story(
+    tmp_path, http_server, hook, capsys
+) -> None:
+    """A feed whose entries all carry the same list of names (a hostile feed, or an
+    outlet's template) keeps its entries apart: each alerts. Its copies still join."""
+    names = "Witkoff Putin Zelensky Umerov Kushner Dmitriev Macron Starmer Merz Rutte"
+    topics = {
+        "harvest festival": "Farmers brought pumpkins, apples and honey to the square; "
+        "the mayor opened the fair and children rode a small carousel until dark.",
+        "museum reopening": "After four years of repairs the gallery shows its icons again, "
+        "with a new glass roof, a cafe and free entry for students on Sundays.",
+        "airport strike": "Baggage handlers walked out at dawn over pay; forty flights were "
+        "cancelled and queues reached the car park before the union agreed to talks.",
+        "river floods": "Heavy rain swelled the river past its banks; boats carried families "
+        "from flooded streets while volunteers stacked sandbags along the embankment.",
+    }
+    entries = [
+        ("a", i, f"https://a.example/{i}", f"{names}: {topic}", f"{names} {names}. {body}")
+        for i, (topic, body) in enumerate(topics.items())
+    ]
+    config = write_config(tmp_path, http_server, entries)
+
+    assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
+
+    assert len(hook) == len(topics)
+
+
+def test_a_copy_keeping_an_old_original_date_joins_its_story(
+    tmp_path, http_server, hook, capsys
+) -> None:
+    """Syndicators keep the original's date: a copy dated a week ago, arriving now beside
+    the original, is the original's story (the window counts from when we saw them)."""
+    config = write_config(tmp_path, http_server, [])
+    assert main(["--config", str(config), "run", "--once"]) == 0  # a first poll: no backlog
+    week_old = -7 * 24 + 20  # hours after the test's T0 (20 h ago): 7 days ago
+    entries = [
+        ("a", week_old, "https://a.example/moscow", "Witkoff meets Putin in Moscow", EN),
+        (
+            "b",
+            week_old,
+            "https://wire.example/moscow",
+            "Witkoff meets Putin in Moscow | Wire",
+            EN + FOOTER,
+        ),
+    ]
+    write_config(tmp_path, http_server, entries)
+
+    assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
+
+    assert len(hook) == 1

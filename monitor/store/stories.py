@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -33,11 +33,14 @@ class WindowArticle:
     story_id: int
 
 
-def story_time(published: datetime | None, first_seen: datetime) -> datetime:
+def story_time(published: datetime | None, first_seen: datetime, window: timedelta) -> datetime:
     """The time a story counts for an article: its feed's date, but never later than when
     we first saw it (a feed dating an entry in 2099 would otherwise move the window's
-    clock forward and empty it)."""
-    return first_seen if published is None or published > first_seen else published
+    clock forward and empty it) nor more than a window before (a syndicated copy keeping
+    an old original date arrives now, and must meet the original in the window)."""
+    if published is None or published > first_seen or published < first_seen - window:
+        return first_seen
+    return published
 
 
 def set_story(session: Session, article_id: int, story_id: int, reason: str, score: float) -> None:
@@ -55,11 +58,17 @@ def story_exists(session: Session, story_id: int) -> bool:
     return session.get(ArticleRow, story_id) is not None
 
 
+def feed_of(session: Session, article_id: int) -> int | None:
+    """The feed an article was stored from."""
+    return session.scalar(select(ArticleRow.feed_id).where(ArticleRow.id == article_id))
+
+
 def window_articles(
-    session: Session, since: datetime, batch: int = 2000
+    session: Session, now: datetime, window: timedelta, batch: int = 2000
 ) -> Iterator[WindowArticle]:
-    """The articles first seen since ``since``, oldest first (read in batches: a 72 h
-    window of a large install holds tens of thousands)."""
+    """The articles first seen in the ``window`` before ``now``, oldest first (read in
+    batches: a 72 h window of a large install holds tens of thousands)."""
+    since = now - window
     last = 0
     while True:
         rows = session.execute(
@@ -77,7 +86,7 @@ def window_articles(
                 title=row.title,
                 text=row.text,
                 canonical_link=row.canonical_link,
-                published=story_time(row.published_at, row.first_seen_at),
+                published=story_time(row.published_at, row.first_seen_at, window),
                 story_id=row.story_id or row.id,
             )
         if len(rows) < batch:
