@@ -385,3 +385,47 @@ def test_a_copy_keeping_an_old_original_date_joins_its_story(
     assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
 
     assert len(hook) == 1
+
+
+def test_min_sources_alerts_when_the_second_outlet_carries_the_story(
+    tmp_path, http_server, hook, capsys
+) -> None:
+    """min_sources = 2: held while one outlet has the story, sent in the very run the
+    second one (another language) joins it, naming that outlet and its language only."""
+    uk = [e for e in ENTRIES if e[2] == "https://a.example/uk/paris"]
+    ru = [e for e in ENTRIES if e[2] == "https://b.example/ru/paris"]
+    config = write_config(tmp_path, http_server, uk)
+    config.write_text(config.read_text(encoding="utf-8") + "min_sources = 2\n", "utf-8")
+    text = config.read_text(encoding="utf-8").replace(
+        'url = "b.xml"\nname = "Outlet B"', 'url = "b.xml"\nname = "Outlet B"\nlanguage = "ru"'
+    )
+    config.write_text(
+        text.replace(
+            'url = "a.xml"\nname = "Outlet A"', 'url = "a.xml"\nname = "Outlet A"\nlanguage = "uk"'
+        ),
+        "utf-8",
+    )
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    assert hook == [] and "1 held for later" in capsys.readouterr().err
+
+    write_config(tmp_path, http_server, uk + ru)
+    config.write_text(
+        text.replace(
+            'url = "a.xml"\nname = "Outlet A"', 'url = "a.xml"\nname = "Outlet A"\nlanguage = "uk"'
+        ),
+        "utf-8",
+    )
+    assert main(["--config", str(config), "run", "--once"]) == 0, capsys.readouterr().err
+
+    [message] = hook
+    assert message["title"].startswith("[witkoff] Віткофф")
+    assert "Outlet A · " in message["message"]
+    assert "also reported by 1 outlet (ru)" in message["message"]
+
+
+def test_stories_limit_takes_one_or_more(tmp_path, http_server, capsys) -> None:
+    config = write_config(tmp_path, http_server, [])
+    with pytest.raises(SystemExit) as exit_:
+        main(["--config", str(config), "stories", "--limit", "0"])
+    assert exit_.value.code == 2
+    assert "expected a whole number of 1 or more, not '0'" in capsys.readouterr().err

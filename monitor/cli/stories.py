@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.cli.alerts import count
 from monitor.cli.context import Context
 from monitor.cli.output import fit, terminal_width
 from monitor.config.units import parse_duration
@@ -59,7 +60,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=24 * 3600.0,
         help="stories with an article first seen this long ago or later (default: 24h)",
     )
-    p.add_argument("--limit", type=int, default=20, help="how many stories (default: 20)")
+    p.add_argument(
+        "--limit",
+        type=count,
+        default=20,
+        metavar="N",
+        help="how many stories, 1 or more (default: 20)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a listing")
     p.set_defaults(handler=cmd_stories)
 
@@ -96,7 +103,7 @@ def cmd_stories(args: argparse.Namespace, ctx: Context) -> int:
             print()
         for line in story_lines(story, tz):
             print(fit(line, width))
-    if len(stories) == max(1, args.limit):
+    if len(stories) == args.limit:
         print()
         print(fit(f"(the {len(stories)} most recent; --limit N for more)", width))
     return 0

@@ -64,7 +64,9 @@ def insert_new_articles(
                 select(ArticleRow.id).where(ArticleRow.canonical_link == article.canonical_link)
             )
             if existing is not None:
-                _add_sighting(session, existing, feed.id, now)
+                if _add_sighting(session, existing, feed.id, now):
+                    story = session.get_one(ArticleRow, existing).story_id
+                    stories.wake_held(session, story or existing, now)
                 continue
         backlog = first_poll and article.published is not None and article.published < cutoff
         new.append(_insert(session, feed, article, alertable=not backlog, now=now))
@@ -118,7 +120,8 @@ def stored_article(
     )
 
 
-def _add_sighting(session: Session, article_id: int, feed_id: int, now: datetime) -> None:
+def _add_sighting(session: Session, article_id: int, feed_id: int, now: datetime) -> bool:
+    """Record that ``feed_id`` carries the article; whether that is new."""
     exists = session.scalar(
         select(SightingRow.id).where(
             SightingRow.article_id == article_id, SightingRow.feed_id == feed_id
@@ -126,6 +129,7 @@ def _add_sighting(session: Session, article_id: int, feed_id: int, now: datetime
     )
     if exists is None:
         session.add(SightingRow(article_id=article_id, feed_id=feed_id, seen_at=now))
+    return exists is None
 
 
 def record_matches(
@@ -172,6 +176,7 @@ def record_matches(
         session.flush()
         story = article.story_id
         if story is not None and stories.matched_in_story(session, story, rule.name, article.id):
+            stories.wake_held(session, story, now)  # one more outlet: min_sources may be met
             for channel in rule.channels:
                 first = stories.first_alert(session, story, rule.name, channel)
                 if channel in reply_channels and first is not None and rule.delivery == "instant":

@@ -141,8 +141,8 @@ def _with_stories(session: Session, alerts: list[Alert]) -> list[Alert]:
     for a in alerts:
         story = covered.get(a.story_id) if a.story_id is not None else None
         if story is not None:
-            others = tuple(name for name in story.sources if name != a.source)
-            a = replace(a, story_sources=others, story_languages=story.languages)
+            others, languages = story.besides(a.source)
+            a = replace(a, story_sources=others, story_languages=languages)
         if a.reply_to is not None:
             a = replace(a, reply_to_message=sent.get(a.reply_to, ""))
         out.append(a)

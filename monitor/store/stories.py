@@ -110,6 +110,23 @@ def matched_in_story(session: Session, story_id: int, rule: str, article_id: int
     return found is not None
 
 
+def wake_held(session: Session, story_id: int, now: datetime) -> None:
+    """A story gained an outlet: its pending alerts (held for ``min_sources``, say) are
+    looked at by the next delivery instead of a minute later. Those held for quiet hours
+    or a digest slot are held again by the planner."""
+    articles = select(ArticleRow.id).where(ArticleRow.story_id == story_id)
+    session.execute(
+        update(AlertRow)
+        .where(
+            AlertRow.status == "pending",
+            AlertRow.article_id.in_(articles),
+            AlertRow.next_attempt_at > now,
+            AlertRow.attempts == 0,  # a retry after a failure keeps its back-off
+        )
+        .values(next_attempt_at=now)
+    )
+
+
 def first_alert(session: Session, story_id: int, rule: str, channel: str) -> int | None:
     """The alert of ``rule`` on ``channel`` that announced the story (its first one)."""
     return session.scalar(
@@ -128,12 +145,17 @@ def first_alert(session: Session, story_id: int, rule: str, channel: str) -> int
 
 @dataclass(frozen=True, slots=True)
 class StoryCoverage:
-    """Who carries a story: its outlets (display names, first-seen order), their
-    languages, and the feeds counted for min_sources."""
+    """Who carries a story: its outlets (display name and the languages of their articles
+    in it, first-seen order) and the feeds counted for min_sources."""
 
-    sources: tuple[str, ...]
-    languages: tuple[str, ...]
+    outlets: tuple[tuple[str, tuple[str, ...]], ...]
     feeds: int
+
+    def besides(self, source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The other outlets than ``source`` and their languages."""
+        others = [(name, langs) for name, langs in self.outlets if name != source]
+        languages = dict.fromkeys(lang for _name, langs in others for lang in langs)
+        return tuple(name for name, _ in others), tuple(languages)
 
 
 def coverage(session: Session, story_ids: Iterable[int]) -> dict[int, StoryCoverage]:
@@ -143,7 +165,7 @@ def coverage(session: Session, story_ids: Iterable[int]) -> dict[int, StoryCover
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         feeds: dict[int, dict[int, str]] = {}
-        langs: dict[int, dict[str, None]] = {}
+        langs: dict[int, dict[int, dict[str, None]]] = {}  # story -> feed -> languages
         own = session.execute(
             select(ArticleRow.story_id, FeedRow.id, FeedRow.name, FeedRow.title, FeedRow.url,
                    ArticleRow.language)
@@ -152,23 +174,25 @@ def coverage(session: Session, story_ids: Iterable[int]) -> dict[int, StoryCover
             .order_by(ArticleRow.id)
         )  # fmt: skip
         seen = session.execute(
-            select(ArticleRow.story_id, FeedRow.id, FeedRow.name, FeedRow.title, FeedRow.url)
+            select(ArticleRow.story_id, FeedRow.id, FeedRow.name, FeedRow.title, FeedRow.url,
+                   ArticleRow.language)
             .join(SightingRow, SightingRow.article_id == ArticleRow.id)
             .join(FeedRow, FeedRow.id == SightingRow.feed_id)
             .where(ArticleRow.story_id.in_(chunk))
             .order_by(SightingRow.id)
-        )
-        for story, feed_id, name, title, url, language in own:
+        )  # fmt: skip
+        for story, feed_id, name, title, url, language in [*own, *seen]:
             if story is None:  # not in a story (cannot happen after migration 0002)
                 continue
-            feeds.setdefault(story, {})[feed_id] = source_name(name, title, url)
-            if language:
-                langs.setdefault(story, {})[language] = None
-        for story, feed_id, name, title, url in seen:
-            if story is None:
-                continue
             feeds.setdefault(story, {}).setdefault(feed_id, source_name(name, title, url))
-        for story, by_feed in feeds.items():
-            names = tuple(dict.fromkeys(by_feed.values()))
-            out[story] = StoryCoverage(names, tuple(langs.get(story, {})), len(by_feed))
+            by_feed = langs.setdefault(story, {}).setdefault(feed_id, {})
+            if language:  # a sighting is the same article: its language
+                by_feed[language] = None
+        for story, names in feeds.items():
+            outlets: dict[str, dict[str, None]] = {}
+            for feed_id, shown in names.items():
+                outlets.setdefault(shown, {}).update(langs[story][feed_id])
+            out[story] = StoryCoverage(
+                tuple((shown, tuple(ls)) for shown, ls in outlets.items()), len(names)
+            )
     return out
