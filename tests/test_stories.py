@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from monitor.stories.cluster import StoryClusterer
 from monitor.stories.doc import StoryDoc
 from monitor.stories.entities import entities
@@ -191,3 +193,29 @@ def test_a_forgotten_article_leaves_no_trace_and_its_id_can_be_reused() -> None:
     clusterer.assign(doc(2, "Bavarian floods: towns evacuated", other, hours=80))
     assert len(clusterer) == 2
     assert clusterer.assign(doc(3, "Floods in Bavaria", other, hours=81)).story_id == 1
+
+
+ROUNDUP = (
+    "Morning briefing: Witkoff to Moscow, Umerov to Miami, storms in Asia",
+    "Good morning. US envoy Steve Witkoff flies to Moscow today to meet Vladimir Putin in the "
+    "Kremlin. Rustem Umerov heads to Miami, where Jared Kushner and Witkoff's team will host "
+    "Ukraine's delegation. Typhoon Mawar hit the Philippines overnight; Manila closed schools. "
+    "Oil rose 2 percent.",
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit (issue 12, open): a round-up naming everyone becomes the story of a "
+    "later, different event another outlet reports; the evaluation has no round-ups yet",
+)
+def test_a_round_up_is_not_the_story_of_the_events_it_lists() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(StoryDoc(1, "A", "en", *ROUNDUP, None, T0))
+    miami = (
+        "Zelensky sends Umerov to Miami to meet Witkoff and Kushner",
+        "Volodymyr Zelensky said Rustem Umerov and Andriy Hnatov would fly to Miami to work on "
+        "the security guarantees annex with Steve Witkoff and Jared Kushner later this week.",
+    )
+    got = clusterer.assign(StoryDoc(2, "B", "en", *miami, None, T0 + timedelta(hours=4)))
+    assert got.reason == "new"
