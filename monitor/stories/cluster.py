@@ -197,11 +197,12 @@ class StoryClusterer:
         sharing most first."""
         p = self.params
         common = max(50, int(p.common_df * len(self._docs)))
-        rare = sorted((self._df.get(k, 0), k) for k in f.name_of)
+        # The rarest keys the window holds: a key no article has yet finds none, and
+        # must not take a place of the few that do.
+        rare = sorted((df, k) for k in f.name_of if 0 < (df := self._df.get(k, 0)) <= common)
         hits: Counter[int] = Counter()
-        for df, key in rare[: p.rare_keys]:
-            if 0 < df <= common:
-                hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
+        for _, key in rare[: p.rare_keys]:
+            hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
         return [d for d, _ in hits.most_common(p.max_candidates)]
 
     def _index(self, doc: StoryDoc, f: Features, story: int) -> None:
