@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.stories.doc import Assignment, Reason, StoryDoc
-from monitor.stories.features import Features, features, headline_likeness
+from monitor.stories.features import (
+    Features,
+    cross_likeness,
+    features,
+    headline_likeness,
+    heads_keys,
+)
 from monitor.stories.fingerprint import similarity
 from monitor.stories.near import DEFAULT_WINDOW, NEAR_THRESHOLD, NearIndex
 
@@ -50,6 +56,10 @@ class StoryParams:
     max_candidates: int = 64
     rare_keys: int = 12  # candidates come from the query's rarest name keys
     common_df: float = 0.02  # a key in more than this share of the window finds none
+    rare_words: int = 6  # an article is also found by its rarest word stems (when indexed)
+    few_heads: float = 0.6  # fewer shared names suffice when the headlines are this alike
+    cross_heads: bool = True  # headlines also compared by their words' keys
+    few_words: float = 0.25  # and this share of the words is shared
 
 
 _MIN_WINDOW_DOCS = 2_000  # idf as if the window held at least this many (small windows)
@@ -58,13 +68,28 @@ _MIN_WINDOW_DOCS = 2_000  # idf as if the window held at least this many (small 
 class _Entry:
     """What the clusterer keeps of one article of the window (arrays: 50,000 of them)."""
 
-    __slots__ = ("keys", "words", "nums", "title", "published", "story_id", "weight", "wweight")
+    __slots__ = (
+        "keys",
+        "words",
+        "posted",
+        "nums",
+        "title",
+        "heads",
+        "n_heads",
+        "published",
+        "story_id",
+        "weight",
+        "wweight",
+    )
 
     def __init__(self, f: Features, published: datetime, story: int) -> None:
         self.keys = f.keys  # name key hashes: postings and df on eviction
         self.words = array("q", sorted(f.words))
+        self.posted = array("q")  # the rare word stems it is found by
         self.nums = array("q", sorted(f.nums))
         self.title = f.title
+        self.heads = heads_keys(f.heads)  # its headline words' keys
+        self.n_heads = len(f.heads)
         self.published = published
         self.story_id = story
         self.weight = 0.0  # its names' idf weight when added
@@ -89,6 +114,7 @@ class StoryClusterer:
         self._postings: dict[int, list[int]] = {}
         self._df: Counter[int] = Counter()  # name key -> articles of the window
         self._wdf: Counter[int] = Counter()  # word stem -> articles of the window
+        self._wpostings: dict[int, list[int]] = {}  # rare word stem -> articles
         self._expiry: list[tuple[datetime, int]] = []
         self._clock: datetime | None = None
 
@@ -147,6 +173,9 @@ class StoryClusterer:
                 jaccard = similarity(f.sig, other)
                 if jaccard >= p.near_low:
                     return ("near_duplicate", jaccard, cand)
+            if p.cross_heads:
+                cross = cross_likeness(f.heads, frozenset(entry.heads), entry.n_heads)
+                heads = max(heads, cross)
             score = self.score(doc, f, heads, entry)
             if score >= p.min_score and (best is None or score > best[1]):
                 best = ("same_story", score, cand)
@@ -162,13 +191,15 @@ class StoryClusterer:
             i = f.name_of.get(key)
             if i is not None:
                 hits[i] = max(hits.get(i, 0.0), self._idf(key))
-        if len(hits) < p.min_shared:
+        if len(hits) < p.min_shared and heads < p.few_heads:
             return 0.0
-        mine = self._names_weight(f)
-        names = sum(hits.values()) / max(min(mine, entry.weight or mine), 1e-9)
         shared_words = sum(self._widf(w) for w in f.words.intersection(entry.words))
         mine_words = self._words_weight(f.words)
         words = shared_words / max(min(mine_words, entry.wweight or mine_words), 1e-9)
+        if len(hits) < p.min_shared and words < p.few_words:
+            return 0.0
+        mine = self._names_weight(f)
+        names = sum(hits.values()) / max(min(mine, entry.weight or mine), 1e-9)
         score = (
             p.w_names * min(1.0, names)
             + p.w_heads * heads
@@ -203,6 +234,9 @@ class StoryClusterer:
         hits: Counter[int] = Counter()
         for _, key in rare[: p.rare_keys]:
             hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
+        rare = sorted((df, w) for w in f.words if 0 < (df := self._wdf.get(w, 0)) <= common)
+        for _, word in rare[: p.rare_keys]:
+            hits.update(d for d in self._wpostings.get(word, ()) if d in self._docs)
         return [d for d, _ in hits.most_common(p.max_candidates)]
 
     def _index(self, doc: StoryDoc, f: Features, story: int) -> None:
@@ -211,6 +245,10 @@ class StoryClusterer:
         entry.wweight = self._words_weight(f.words)
         self._docs[doc.id] = entry
         heapq.heappush(self._expiry, (doc.published, doc.id))
+        rare = sorted((self._wdf.get(w, 0), w) for w in f.words)[: self.params.rare_words]
+        entry.posted = array("q", sorted(w for _, w in rare))
+        for word in entry.posted:
+            self._wpostings.setdefault(word, []).append(doc.id)
         self._wdf.update(f.words)
         for key in entry.keys:
             self._df[key] += 1
@@ -249,6 +287,11 @@ class StoryClusterer:
             self._wdf[word] -= 1
             if self._wdf[word] <= 0:
                 del self._wdf[word]
+                self._wpostings.pop(word, None)
+        for word in entry.posted:
+            held = self._wpostings.get(word)
+            if held is not None and len(held) > 2 * self._wdf[word] + 8:  # drop the dead ids
+                self._wpostings[word] = [d for d in held if d in self._docs]
         for key in entry.keys:
             self._df[key] -= 1
             if self._df[key] <= 0:

@@ -13,6 +13,7 @@ from monitor.stories.entities import (
     entities,
     folded_title,
     numbers,
+    title_keys,
     word_stems,
 )
 from monitor.stories.fingerprint import MAX_FINGERPRINT_CHARS, signature
@@ -28,6 +29,7 @@ class Features:
     words: frozenset[int]  # word stems
     nums: frozenset[int]  # numbers stated
     title: str  # folded, transliterated headline
+    heads: tuple[frozenset[int], ...]  # each headline word as its cross-language keys
 
     @property
     def keys(self) -> array[int]:
@@ -49,9 +51,25 @@ def features(doc: StoryDoc) -> Features:
         words=frozenset(map(hash, word_stems(doc.title, doc.text))),
         nums=frozenset(map(hash, numbers(doc.title, doc.text))),
         title=folded_title(doc.title),
+        heads=tuple(frozenset(map(hash, keys)) for keys in title_keys(doc.title)),
     )
 
 
 def headline_likeness(a: str, b: str) -> float:
     """How alike two folded headlines are, 0..1 (0 when either is missing)."""
     return fuzz.token_set_ratio(a, b) / 100.0 if a and b else 0.0
+
+
+def heads_keys(heads: tuple[frozenset[int], ...]) -> array[int]:
+    """Every key of a headline's words, sorted (what an indexed article keeps)."""
+    return array("q", sorted(set().union(*heads)))
+
+
+def cross_likeness(heads: tuple[frozenset[int], ...], other: frozenset[int], n_other: int) -> float:
+    """How alike two headlines are across languages, 0..1: the share of the shorter
+    one's words (``n_other`` words for ``other``, the other's keys) that the other
+    headline also has by a key (a concept of the lexicon, a name)."""
+    n = min(len(heads), n_other)
+    if n < 3:  # two words alike are no headline alike
+        return 0.0
+    return min(1.0, sum(1 for keys in heads if not keys.isdisjoint(other)) / n)
