@@ -18,6 +18,7 @@ two stories, and fewer than ``min_shared`` shared names never join one.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from array import array
 from collections import Counter
@@ -56,7 +57,6 @@ class StoryParams:
     max_candidates: int = 64
     rare_keys: int = 12  # candidates come from the query's rarest name keys
     common_df: float = 0.02  # a key in more than this share of the window finds none
-    rare_words: int = 6  # an article is also found by its rarest word stems (when indexed)
     few_heads: float = 0.6  # fewer shared names suffice when the headlines are this alike
     cross_heads: bool = True  # headlines also compared by their words' keys
     few_words: float = 0.25  # and this share of the words is shared
@@ -66,16 +66,14 @@ _MIN_WINDOW_DOCS = 2_000  # idf as if the window held at least this many (small 
 
 
 class _Entry:
-    """What the clusterer keeps of one article of the window (arrays: 50,000 of them)."""
+    """What the clusterer keeps of one article of the window (50,000 of them): its key
+    hashes in one packed array (name keys, word stems, numbers, headline word keys),
+    the headline, the time, the story."""
 
     __slots__ = (
-        "keys",
-        "words",
-        "posted",
-        "nums",
+        "data",
+        "ends",
         "title",
-        "heads",
-        "n_heads",
         "published",
         "story_id",
         "weight",
@@ -83,17 +81,41 @@ class _Entry:
     )
 
     def __init__(self, f: Features, published: datetime, story: int) -> None:
-        self.keys = f.keys  # name key hashes: postings and df on eviction
-        self.words = array("q", sorted(f.words))
-        self.posted = array("q")  # the rare word stems it is found by
-        self.nums = array("q", sorted(f.nums))
+        parts = (sorted(f.name_of), sorted(f.words), sorted(f.nums))
+        self.data = array("I", [x for part in parts for x in part])
+        self.data.extend(heads_keys(f.heads))
+        ends = list(itertools.accumulate(map(len, parts)))
+        self.ends = (*ends, len(f.heads))  # where each part ends; the headline's words
         self.title = f.title
-        self.heads = heads_keys(f.heads)  # its headline words' keys
-        self.n_heads = len(f.heads)
         self.published = published
         self.story_id = story
         self.weight = 0.0  # its names' idf weight when added
         self.wweight = 0.0  # its words' idf weight when added
+
+    @property
+    def keys(self) -> array[int]:
+        """Its name key hashes (postings and df on eviction)."""
+        return self.data[: self.ends[0]]
+
+    @property
+    def words(self) -> array[int]:
+        """Its word stem hashes."""
+        return self.data[self.ends[0] : self.ends[1]]
+
+    @property
+    def nums(self) -> array[int]:
+        """The numbers it states."""
+        return self.data[self.ends[1] : self.ends[2]]
+
+    @property
+    def heads(self) -> array[int]:
+        """Every key of its headline's words."""
+        return self.data[self.ends[2] :]
+
+    @property
+    def n_heads(self) -> int:
+        """How many words its headline has (of those compared)."""
+        return self.ends[3]
 
 
 class StoryClusterer:
@@ -114,7 +136,6 @@ class StoryClusterer:
         self._postings: dict[int, list[int]] = {}
         self._df: Counter[int] = Counter()  # name key -> articles of the window
         self._wdf: Counter[int] = Counter()  # word stem -> articles of the window
-        self._wpostings: dict[int, list[int]] = {}  # rare word stem -> articles
         self._expiry: list[tuple[datetime, int]] = []
         self._clock: datetime | None = None
 
@@ -234,9 +255,6 @@ class StoryClusterer:
         hits: Counter[int] = Counter()
         for _, key in rare[: p.rare_keys]:
             hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
-        rare = sorted((df, w) for w in f.words if 0 < (df := self._wdf.get(w, 0)) <= common)
-        for _, word in rare[: p.rare_keys]:
-            hits.update(d for d in self._wpostings.get(word, ()) if d in self._docs)
         return [d for d, _ in hits.most_common(p.max_candidates)]
 
     def _index(self, doc: StoryDoc, f: Features, story: int) -> None:
@@ -245,10 +263,6 @@ class StoryClusterer:
         entry.wweight = self._words_weight(f.words)
         self._docs[doc.id] = entry
         heapq.heappush(self._expiry, (doc.published, doc.id))
-        rare = sorted((self._wdf.get(w, 0), w) for w in f.words)[: self.params.rare_words]
-        entry.posted = array("q", sorted(w for _, w in rare))
-        for word in entry.posted:
-            self._wpostings.setdefault(word, []).append(doc.id)
         self._wdf.update(f.words)
         for key in entry.keys:
             self._df[key] += 1
@@ -287,11 +301,6 @@ class StoryClusterer:
             self._wdf[word] -= 1
             if self._wdf[word] <= 0:
                 del self._wdf[word]
-                self._wpostings.pop(word, None)
-        for word in entry.posted:
-            held = self._wpostings.get(word)
-            if held is not None and len(held) > 2 * self._wdf[word] + 8:  # drop the dead ids
-                self._wpostings[word] = [d for d in held if d in self._docs]
         for key in entry.keys:
             self._df[key] -= 1
             if self._df[key] <= 0:

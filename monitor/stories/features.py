@@ -31,15 +31,17 @@ class Features:
     title: str  # folded, transliterated headline
     heads: tuple[frozenset[int], ...]  # each headline word as its cross-language keys
 
-    @property
-    def keys(self) -> array[int]:
-        """Every name key hash, sorted (what the postings index)."""
-        return array("q", sorted(self.name_of))
+
+def key_hash(key: str) -> int:
+    """A key's 32-bit hash: the window keeps ~100 keys per article for 50,000 articles.
+    Two keys of one hash count as one: among a million distinct keys about a hundred
+    pairs collide, each a rare word counted as another; a join needs two names."""
+    return hash(key) & 0xFFFFFFFF
 
 
 def features(doc: StoryDoc) -> Features:
     """The features of ``doc`` (every string bounded: a 10 MB text costs its head)."""
-    names = tuple(frozenset(map(hash, ent)) for ent in entities(doc.title, doc.text))
+    names = tuple(frozenset(map(key_hash, ent)) for ent in entities(doc.title, doc.text))
     name_of: dict[int, int] = {}
     for i, keys in enumerate(names):
         for key in keys:
@@ -48,10 +50,10 @@ def features(doc: StoryDoc) -> Features:
         sig=signature(f"{doc.title[:MAX_TITLE_CHARS]}\n{doc.text[:MAX_FINGERPRINT_CHARS]}"),
         names=names,
         name_of=name_of,
-        words=frozenset(map(hash, word_stems(doc.title, doc.text))),
-        nums=frozenset(map(hash, numbers(doc.title, doc.text))),
+        words=frozenset(map(key_hash, word_stems(doc.title, doc.text))),
+        nums=frozenset(map(key_hash, numbers(doc.title, doc.text))),
         title=folded_title(doc.title),
-        heads=tuple(frozenset(map(hash, keys)) for keys in title_keys(doc.title)),
+        heads=tuple(frozenset(map(key_hash, keys)) for keys in title_keys(doc.title)),
     )
 
 
@@ -62,7 +64,7 @@ def headline_likeness(a: str, b: str) -> float:
 
 def heads_keys(heads: tuple[frozenset[int], ...]) -> array[int]:
     """Every key of a headline's words, sorted (what an indexed article keeps)."""
-    return array("q", sorted(set().union(*heads)))
+    return array("I", sorted(set().union(*heads)))
 
 
 def cross_likeness(heads: tuple[frozenset[int], ...], other: frozenset[int], n_other: int) -> float:
