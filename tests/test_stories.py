@@ -229,3 +229,11 @@ def test_headlines_in_two_languages_are_alike_by_their_words_keys() -> None:
     other = features(doc(3, "Drone attack on Sudan market kills 28 people", ""))
     assert cross_likeness(en.heads, frozenset(heads_keys(uk.heads)), len(uk.heads)) >= 0.5
     assert cross_likeness(en.heads, frozenset(heads_keys(other.heads)), len(other.heads)) == 0.0
+
+
+def test_two_bare_headlines_sharing_one_name_stay_apart() -> None:
+    # Fewer than two shared names are enough only for articles with text to compare.
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets the coalition", "Witkoff and the coalition"))
+    got = clusterer.assign(doc(2, "Witkoff and the coalition", "Witkoff and the coalition", 1))
+    assert got.reason == "new"

@@ -60,6 +60,7 @@ class StoryParams:
     few_heads: float = 0.6  # fewer shared names suffice when the headlines are this alike
     cross_heads: bool = True  # headlines also compared by their words' keys
     few_words: float = 0.25  # and this share of the words is shared
+    few_min_words: int = 12  # by articles of this many word stems at the least
 
 
 _MIN_WINDOW_DOCS = 2_000  # idf as if the window held at least this many (small windows)
@@ -217,7 +218,9 @@ class StoryClusterer:
         shared_words = sum(self._widf(w) for w in f.words.intersection(entry.words))
         mine_words = self._words_weight(f.words)
         words = shared_words / max(min(mine_words, entry.wweight or mine_words), 1e-9)
-        if len(hits) < p.min_shared and words < p.few_words:
+        if len(hits) < p.min_shared and (
+            words < p.few_words or min(len(f.words), len(entry.words)) < p.few_min_words
+        ):  # fewer names need more text: two bare headlines alike are too little
             return 0.0
         mine = self._names_weight(f)
         names = sum(hits.values()) / max(min(mine, entry.weight or mine), 1e-9)
