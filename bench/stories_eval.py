@@ -1,6 +1,6 @@
 """Pairwise precision and recall of near-duplicates and story clusters on labelled data.
 
-Usage: python bench/stories_eval.py [--misses]
+Usage: python bench/stories_eval.py [--misses] [--held-out]
 
 Data (labels and locators only, never the texts of others; see docs/stories-eval.md):
 - ``../shared/eval/articles.jsonl``: 16 real articles; its ``parallel:*`` groups are
@@ -392,15 +392,21 @@ def _score(
 
 
 def main() -> int:
-    """Print the figures (and with --misses every wrong pair of the tuned part)."""
+    """Print the tuned part's figures (with --held-out the held-out part's too; with
+    --misses every wrong pair of the tuned part)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="list the wrong pairs (tuned)")
+    parser.add_argument(
+        "--held-out", action="store_true", help="also print the held-out part (not while tuning)"
+    )
     args = parser.parse_args()
     items = load_items()
     assigned = run(items)
     print(f"{len(items)} articles, {len({a.story_id for a in assigned})} stories")
     print(f"{'kind':6} {'part':9} {'TP':>4} {'FP':>4} {'FN':>4} {'P':>6} {'R':>6}  target P/R")
     for s in score(items, assigned):
+        if s.part == "held-out" and not args.held_out:
+            continue
         p, r = TARGETS[s.kind]
         print(
             f"{s.kind:6} {s.part:9} {s.tp:4} {s.fp:4} {s.fn:4} "

@@ -9,7 +9,8 @@ import pytest
 
 from monitor.stories.cluster import StoryClusterer
 from monitor.stories.doc import StoryDoc
-from monitor.stories.entities import entities
+from monitor.stories.entities import entities, word_stems
+from monitor.stories.features import cross_likeness, features, heads_keys
 from monitor.stories.fingerprint import signature, similarity
 from monitor.stories.near import NearIndex
 
@@ -218,4 +219,49 @@ def test_a_round_up_is_not_the_story_of_the_events_it_lists() -> None:
         "the security guarantees annex with Steve Witkoff and Jared Kushner later this week.",
     )
     got = clusterer.assign(StoryDoc(2, "B", "en", *miami, None, T0 + timedelta(hours=4)))
+    assert got.reason == "new"
+
+
+def test_an_article_with_many_names_of_its_own_still_finds_its_story() -> None:
+    # Each new name has keys no article of the window has: they must not take the
+    # places of the rare keys it does share (Kordofan, El-Obeid) when finding candidates.
+    clusterer = StoryClusterer()
+    first = (
+        "A drone strike hit a market in Kordofan near El-Obeid, killing 28 people, "
+        "a rights group said on Monday."
+    )
+    clusterer.assign(doc(1, "Drone strike on Kordofan market near El-Obeid kills 28", first))
+    for i in range(2, 40):  # a window of other stories
+        clusterer.assign(doc(i, f"Story {i}", f"Officials in Town{i} and Region{i} met.", 0.1))
+    second = (
+        "A drone attack on a crowded market in Kordofan near El-Obeid killed 28 people, "
+        "the Sudan Doctors Network reported, as Abbas, Burhan, Dagalo, Hemedti, Idris, "
+        "Jaber, Kamal, Lamin, Musa and Nur met."
+    )
+    got = clusterer.assign(doc(50, "Drone attack on Kordofan market kills 28", second, 9))
+    assert (got.story_id, got.reason) == (1, "same_story")
+
+
+def test_news_words_meet_across_languages() -> None:
+    en = word_stems("Talks in January", "The envoy met at the palace on Thursday: sanctions.")
+    uk = word_stems("Переговори у січні", "Спецпредставник у палаці в четвер 7 січня: санкції.")
+    ru = word_stems("Переговоры в январе", "Спецпредставитель во дворце в четверг: санкции.")
+    shared = {"@talks", "@envoy", "@palace", "@thursday", "@sanctions"}
+    assert shared <= en and shared <= uk and shared <= ru
+    assert "@january" in uk and "@january" in word_stems("", "7 января")
+
+
+def test_headlines_in_two_languages_are_alike_by_their_words_keys() -> None:
+    en = features(doc(1, "Trump's envoy Witkoff leaves Élysée Palace during coalition meeting", ""))
+    uk = features(doc(2, "Спецпредставник Віткофф залишив Єлисейський палац під час засідання", ""))
+    other = features(doc(3, "Drone attack on Sudan market kills 28 people", ""))
+    assert cross_likeness(en.heads, frozenset(heads_keys(uk.heads)), len(uk.heads)) >= 0.5
+    assert cross_likeness(en.heads, frozenset(heads_keys(other.heads)), len(other.heads)) == 0.0
+
+
+def test_two_bare_headlines_sharing_one_name_stay_apart() -> None:
+    # Fewer than two shared names are enough only for articles with text to compare.
+    clusterer = StoryClusterer()
+    clusterer.assign(doc(1, "Witkoff meets the coalition", "Witkoff and the coalition"))
+    got = clusterer.assign(doc(2, "Witkoff and the coalition", "Witkoff and the coalition", 1))
     assert got.reason == "new"

@@ -27,13 +27,15 @@ def test_near_duplicates_meet_their_targets(scores: dict) -> None:
 
 
 def test_same_story_precision_meets_its_target(scores: dict) -> None:
-    """Articles of other events about the same people stay apart: P >= 0.95."""
+    """Articles of other events about the same people stay apart: P >= 0.97 (the
+    target is 0.95; recall work must not buy its gains with precision)."""
     s = scores[("story", "tuned")]
-    assert s.tp >= 40
-    assert s.precision >= 0.95, s.misses
+    assert s.tp >= 100
+    assert s.precision >= 0.97, s.misses
 
 
 def test_same_story_recall_meets_its_target(scores: dict) -> None:
-    """Reports of one event in other outlets and languages join its story: R >= 0.80."""
+    """Reports of one event in other outlets and languages join its story: R >= 0.85
+    (the target is 0.80; 0.87 measured)."""
     s = scores[("story", "tuned")]
-    assert s.recall >= 0.80, s.misses
+    assert s.recall >= 0.85, s.misses

@@ -18,6 +18,7 @@ two stories, and fewer than ``min_shared`` shared names never join one.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from array import array
 from collections import Counter
@@ -26,7 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.stories.doc import Assignment, Reason, StoryDoc
-from monitor.stories.features import Features, features, headline_likeness
+from monitor.stories.features import (
+    Features,
+    cross_likeness,
+    features,
+    headline_likeness,
+    heads_keys,
+)
 from monitor.stories.fingerprint import similarity
 from monitor.stories.near import DEFAULT_WINDOW, NEAR_THRESHOLD, NearIndex
 
@@ -50,25 +57,66 @@ class StoryParams:
     max_candidates: int = 64
     rare_keys: int = 12  # candidates come from the query's rarest name keys
     common_df: float = 0.02  # a key in more than this share of the window finds none
+    few_heads: float = 0.6  # fewer shared names suffice when the headlines are this alike
+    cross_heads: bool = True  # headlines also compared by their words' keys
+    few_words: float = 0.25  # and this share of the words is shared
+    few_min_words: int = 12  # by articles of this many word stems at the least
 
 
 _MIN_WINDOW_DOCS = 2_000  # idf as if the window held at least this many (small windows)
 
 
 class _Entry:
-    """What the clusterer keeps of one article of the window (arrays: 50,000 of them)."""
+    """What the clusterer keeps of one article of the window (50,000 of them): its key
+    hashes in one packed array (name keys, word stems, numbers, headline word keys),
+    the headline, the time, the story."""
 
-    __slots__ = ("keys", "words", "nums", "title", "published", "story_id", "weight", "wweight")
+    __slots__ = (
+        "data",
+        "ends",
+        "title",
+        "published",
+        "story_id",
+        "weight",
+        "wweight",
+    )
 
     def __init__(self, f: Features, published: datetime, story: int) -> None:
-        self.keys = f.keys  # name key hashes: postings and df on eviction
-        self.words = array("q", sorted(f.words))
-        self.nums = array("q", sorted(f.nums))
+        parts = (sorted(f.name_of), sorted(f.words), sorted(f.nums))
+        self.data = array("I", [x for part in parts for x in part])
+        self.data.extend(heads_keys(f.heads))
+        ends = list(itertools.accumulate(map(len, parts)))
+        self.ends = (*ends, len(f.heads))  # where each part ends; the headline's words
         self.title = f.title
         self.published = published
         self.story_id = story
         self.weight = 0.0  # its names' idf weight when added
         self.wweight = 0.0  # its words' idf weight when added
+
+    @property
+    def keys(self) -> array[int]:
+        """Its name key hashes (postings and df on eviction)."""
+        return self.data[: self.ends[0]]
+
+    @property
+    def words(self) -> array[int]:
+        """Its word stem hashes."""
+        return self.data[self.ends[0] : self.ends[1]]
+
+    @property
+    def nums(self) -> array[int]:
+        """The numbers it states."""
+        return self.data[self.ends[1] : self.ends[2]]
+
+    @property
+    def heads(self) -> array[int]:
+        """Every key of its headline's words."""
+        return self.data[self.ends[2] :]
+
+    @property
+    def n_heads(self) -> int:
+        """How many words its headline has (of those compared)."""
+        return self.ends[3]
 
 
 class StoryClusterer:
@@ -147,6 +195,9 @@ class StoryClusterer:
                 jaccard = similarity(f.sig, other)
                 if jaccard >= p.near_low:
                     return ("near_duplicate", jaccard, cand)
+            if p.cross_heads:
+                cross = cross_likeness(f.heads, frozenset(entry.heads), entry.n_heads)
+                heads = max(heads, cross)
             score = self.score(doc, f, heads, entry)
             if score >= p.min_score and (best is None or score > best[1]):
                 best = ("same_story", score, cand)
@@ -162,13 +213,17 @@ class StoryClusterer:
             i = f.name_of.get(key)
             if i is not None:
                 hits[i] = max(hits.get(i, 0.0), self._idf(key))
-        if len(hits) < p.min_shared:
+        if len(hits) < p.min_shared and heads < p.few_heads:
             return 0.0
-        mine = self._names_weight(f)
-        names = sum(hits.values()) / max(min(mine, entry.weight or mine), 1e-9)
         shared_words = sum(self._widf(w) for w in f.words.intersection(entry.words))
         mine_words = self._words_weight(f.words)
         words = shared_words / max(min(mine_words, entry.wweight or mine_words), 1e-9)
+        if len(hits) < p.min_shared and (
+            words < p.few_words or min(len(f.words), len(entry.words)) < p.few_min_words
+        ):  # fewer names need more text: two bare headlines alike are too little
+            return 0.0
+        mine = self._names_weight(f)
+        names = sum(hits.values()) / max(min(mine, entry.weight or mine), 1e-9)
         score = (
             p.w_names * min(1.0, names)
             + p.w_heads * heads
@@ -197,11 +252,12 @@ class StoryClusterer:
         sharing most first."""
         p = self.params
         common = max(50, int(p.common_df * len(self._docs)))
-        rare = sorted((self._df.get(k, 0), k) for k in f.name_of)
+        # The rarest keys the window holds: a key no article has yet finds none, and
+        # must not take a place of the few that do.
+        rare = sorted((df, k) for k in f.name_of if 0 < (df := self._df.get(k, 0)) <= common)
         hits: Counter[int] = Counter()
-        for df, key in rare[: p.rare_keys]:
-            if 0 < df <= common:
-                hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
+        for _, key in rare[: p.rare_keys]:
+            hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
         return [d for d, _ in hits.most_common(p.max_candidates)]
 
     def _index(self, doc: StoryDoc, f: Features, story: int) -> None:

@@ -13,10 +13,12 @@ from anyascii import anyascii
 from monitor.match.keys import name_keys
 from monitor.match.sound import key_skeleton
 from monitor.match.tokens import SENTENCE_BREAK_RE, TOKEN_RE, fold_text, normalize_token
+from monitor.stories.lexicon import concept_key, stem
 
 MAX_ENTITY_CHARS = 6_000  # names of a story are in its head; the tail is boilerplate
 MAX_TITLE_CHARS = 500  # a headline is a line; a 5 MB one is an attack
 MAX_ENTITIES = 40
+MAX_TITLE_WORDS = 24
 _MIN_NAME = 3
 _VOWELS = "aeiou"
 _NUMBER_RE = re.compile(r"(?<![\d.,])\d{2,}(?:[.,]\d+)?(?![\d])")
@@ -92,22 +94,36 @@ def numbers(title: str, text: str) -> frozenset[str]:
     )
 
 
+def title_keys(title: str) -> list[frozenset[str]]:
+    """The keys of a headline's words of 4+ letters, one set per word, for comparing
+    headlines across languages: a lexicon word's concept (``envoy`` = ``спецпредставник``)
+    or else its cross-script name keys (``Witkoff`` = ``Віткофф``, ``palace`` = ``палац``)."""
+    out = []
+    for word in TOKEN_RE.findall(fold_text(title[:MAX_TITLE_CHARS])):
+        if len(word) < _MIN_WORD:
+            continue
+        key = _stem(word)
+        out.append(frozenset({key}) if key.startswith("@") else token_keys(word))
+    return out[:MAX_TITLE_WORDS]
+
+
 def folded_title(title: str) -> str:
     """A headline transliterated and lower-cased, for comparing headlines across scripts."""
     return anyascii(" ".join(TOKEN_RE.findall(title[:MAX_TITLE_CHARS]))).lower()
 
 
-_STEM = 6
 _MIN_WORD = 4
 
 
 @functools.lru_cache(maxsize=131_072)
 def _stem(word: str) -> str:
-    return anyascii(word)[:_STEM]
+    return concept_key(stem(word))
 
 
 def word_stems(title: str, text: str) -> frozenset[str]:
     """The transliterated 6-letter stems of an article's words of 4+ letters: what it is
-    about beyond names (``переговори`` and ``переговоры`` meet on ``perego``)."""
+    about beyond names (``переговори`` and ``переговоры`` meet on ``perego``); a word of
+    the news lexicon is its concept's key instead (``talks`` = ``переговоры`` =
+    ``@talks``, :mod:`monitor.stories.lexicon`)."""
     head = fold_text(f"{title[:MAX_TITLE_CHARS]}\n{text[:MAX_ENTITY_CHARS]}")
     return frozenset(_stem(w) for w in TOKEN_RE.findall(head) if len(w) >= _MIN_WORD)

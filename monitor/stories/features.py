@@ -13,6 +13,7 @@ from monitor.stories.entities import (
     entities,
     folded_title,
     numbers,
+    title_keys,
     word_stems,
 )
 from monitor.stories.fingerprint import MAX_FINGERPRINT_CHARS, signature
@@ -28,16 +29,19 @@ class Features:
     words: frozenset[int]  # word stems
     nums: frozenset[int]  # numbers stated
     title: str  # folded, transliterated headline
+    heads: tuple[frozenset[int], ...]  # each headline word as its cross-language keys
 
-    @property
-    def keys(self) -> array[int]:
-        """Every name key hash, sorted (what the postings index)."""
-        return array("q", sorted(self.name_of))
+
+def key_hash(key: str) -> int:
+    """A key's 32-bit hash: the window keeps ~100 keys per article for 50,000 articles.
+    Two keys of one hash count as one: among a million distinct keys about a hundred
+    pairs collide, each a rare word counted as another; a join needs two names."""
+    return hash(key) & 0xFFFFFFFF
 
 
 def features(doc: StoryDoc) -> Features:
     """The features of ``doc`` (every string bounded: a 10 MB text costs its head)."""
-    names = tuple(frozenset(map(hash, ent)) for ent in entities(doc.title, doc.text))
+    names = tuple(frozenset(map(key_hash, ent)) for ent in entities(doc.title, doc.text))
     name_of: dict[int, int] = {}
     for i, keys in enumerate(names):
         for key in keys:
@@ -46,12 +50,28 @@ def features(doc: StoryDoc) -> Features:
         sig=signature(f"{doc.title[:MAX_TITLE_CHARS]}\n{doc.text[:MAX_FINGERPRINT_CHARS]}"),
         names=names,
         name_of=name_of,
-        words=frozenset(map(hash, word_stems(doc.title, doc.text))),
-        nums=frozenset(map(hash, numbers(doc.title, doc.text))),
+        words=frozenset(map(key_hash, word_stems(doc.title, doc.text))),
+        nums=frozenset(map(key_hash, numbers(doc.title, doc.text))),
         title=folded_title(doc.title),
+        heads=tuple(frozenset(map(key_hash, keys)) for keys in title_keys(doc.title)),
     )
 
 
 def headline_likeness(a: str, b: str) -> float:
     """How alike two folded headlines are, 0..1 (0 when either is missing)."""
     return fuzz.token_set_ratio(a, b) / 100.0 if a and b else 0.0
+
+
+def heads_keys(heads: tuple[frozenset[int], ...]) -> array[int]:
+    """Every key of a headline's words, sorted (what an indexed article keeps)."""
+    return array("I", sorted(set().union(*heads)))
+
+
+def cross_likeness(heads: tuple[frozenset[int], ...], other: frozenset[int], n_other: int) -> float:
+    """How alike two headlines are across languages, 0..1: the share of the shorter
+    one's words (``n_other`` words for ``other``, the other's keys) that the other
+    headline also has by a key (a concept of the lexicon, a name)."""
+    n = min(len(heads), n_other)
+    if n < 3:  # two words alike are no headline alike
+        return 0.0
+    return min(1.0, sum(1 for keys in heads if not keys.isdisjoint(other)) / n)
