@@ -374,3 +374,27 @@ def test_a_first_poll_of_old_articles_says_why_nothing_alerted(tmp_path, hook, c
         "  5 of them older than their feed's backlog (the [monitor] or [[feeds]] 'backlog', "
         "default 24h) on its first poll: stored, not alerted"
     ) in lines
+
+
+def test_alerts_status_held_lists_what_the_summary_calls_held(tmp_path, hook, capsys) -> None:
+    """The summary's "held for later" points at `alerts --status held`, which lists those
+    (a daily digest's alerts here) and nothing sent."""
+    hook.failing = False
+    config = write_config(tmp_path, hook, max_attempts=1)
+    with config.open("a", encoding="utf-8") as f:
+        f.write(
+            '\n[[rules]]\nname = "daily"\nquery = "Witkoff"\nchannels = ["hook"]\n'
+            'delivery = "digest"\ndigest = "daily 08:00"\n'
+        )
+    code, _, err = monitor(capsys, config, "run", "--once")
+    assert code == 0, err
+    assert (
+        "2 held for later (a digest slot, quiet hours or min_sources: 'monitor alerts --status held')"
+        in err
+    )
+
+    code, out, _ = monitor(capsys, config, "alerts", "--status", "held")
+
+    rows = [line for line in out.splitlines()[1:-1]]
+    assert code == 0 and len(rows) == 2, out
+    assert all(" daily " in row and " held " in row for row in rows), out

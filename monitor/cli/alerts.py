@@ -25,7 +25,11 @@ TEST_LINK = "https://github.com/press-monitor/press-monitor"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``alerts``, ``alerts retry`` and ``notify test``."""
     p = sub.add_parser("alerts", help="recent alerts and their delivery state")
-    p.add_argument("--status", choices=ALERT_STATUSES, help="only alerts in this state")
+    p.add_argument(
+        "--status",
+        choices=(*ALERT_STATUSES, "held"),
+        help="only alerts in this state (held: pending, first try later)",
+    )
     p.add_argument(
         "--limit", type=count, default=20, metavar="N", help="how many, 1 or more (default: 20)"
     )
@@ -87,7 +91,7 @@ def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
     secrets = _secrets(config)
     now = datetime.now(UTC)
     with session_scope(ctx.session_factory()) as s:
-        lines = views.recent_alerts(s, args.status, args.limit)
+        lines = views.recent_alerts(s, args.status, args.limit, now)
         counts = views.alert_status_counts(s)
         stories = alert_stories(s, [a.id for a in lines])
     totals = " · ".join(f"{status} {n}" for status, n in counts.items())

@@ -151,7 +151,7 @@ def run_once_summary(report: CycleReport, delivery: DeliveryReport, timezone: st
             lines.append(f"  feed failed: {mask_url(o.url)}: {o.error_kind}: {o.error}")
     held = (
         f", {delivery.held} held for later (a digest slot, quiet hours or min_sources: "
-        "'monitor alerts --status pending')"
+        "'monitor alerts --status held')"
         if delivery.held
         else ""
     )

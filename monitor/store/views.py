@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -152,11 +152,22 @@ def alert_status_counts(session: Session) -> dict[AlertStatus, int]:
 
 
 def recent_alerts(
-    session: Session, status: AlertStatus | None = None, limit: int = 20
+    session: Session,
+    status: AlertStatus | Literal["held"] | None = None,
+    limit: int = 20,
+    now: datetime | None = None,
 ) -> list[AlertLine]:
-    """The newest alerts (optionally of one status), newest first."""
+    """The newest alerts (optionally of one status), newest first. ``held``: the pending
+    ones never tried whose first attempt comes after ``now`` (quiet hours, a digest slot,
+    min_sources), as ``monitor alerts`` shows them."""
     stmt = select(AlertRow, ArticleRow.title).join(ArticleRow, ArticleRow.id == AlertRow.article_id)
-    if status:
+    if status == "held":
+        stmt = stmt.where(
+            AlertRow.status == "pending",
+            AlertRow.attempts == 0,
+            AlertRow.next_attempt_at > (now or datetime.now(UTC)),
+        )
+    elif status:
         stmt = stmt.where(AlertRow.status == status)
     stmt = stmt.order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(limit)
     return [
