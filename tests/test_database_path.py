@@ -143,6 +143,33 @@ def test_a_database_left_in_the_working_directory_is_refused_not_replaced(
     assert ALERT not in capsys.readouterr().out  # the moved database knows it was sent
 
 
+def test_another_configs_database_in_the_working_directory_is_let_be(
+    tmp_path: Path,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A working directory holding another config's ``data/monitor.db`` (none of this
+    config's feeds) does not stop this one: it gets its own database, with a note."""
+    work = cd(tmp_path, monkeypatch, "work")
+    old = work / "data" / "monitor.db"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace('# database = "sqlite:///data/monitor.db"', f'database = "sqlite:///{old}"'),
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    capsys.readouterr()
+    other = tmp_path / "other" / "config.toml"
+    other.parent.mkdir()
+    (other.parent / "desk.xml").write_bytes((ROOT / "seeds" / "seed_feed.xml").read_bytes())
+    other.write_text('[[feeds]]\nurl = "desk.xml"\n', encoding="utf-8")
+
+    assert main(["--config", str(other), "check-config"]) == 0
+    err = capsys.readouterr().err
+    assert f"{old} in the working directory holds none of this config's feeds" in err, err
+
+
 def test_both_databases_exist_the_one_beside_the_config_is_used_with_a_warning(
     tmp_path: Path,
     config: Path,

@@ -18,6 +18,7 @@ import difflib
 import logging
 import re
 import shlex
+import sqlite3
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -121,6 +122,8 @@ class Validator:
         self.lines = source.splitlines()
         self.env = environ
         self.notes: list[str] = []  # warnings found while reading values (build adds them)
+        # press-monitor 0.1's database in the working directory, none beside the config
+        self.old_database: tuple[Path, Path, Path] | None = None
 
     # -- errors and the generic loop ------------------------------------------------
     def error(self, key: str, message: str) -> ConfigError:
@@ -209,6 +212,7 @@ class Validator:
         feeds = self.feeds(data.get("feeds", []), monitor)
         feeds += self.included_feeds(data.get("monitor", {}).get("include"), monitor, feeds)
         rules = self.rules(data.get("rules", []), channels)
+        self.refuse_old_database({f.url for f in feeds})
         if monitor.operator_channel and monitor.operator_channel not in channels:
             raise self.error(
                 "monitor.operator_channel",
@@ -313,6 +317,32 @@ class Validator:
         """The config file's folder, absolute: relative paths in the config start here."""
         return self.path.parent.resolve()
 
+    def refuse_old_database(self, feed_urls: set[str]) -> None:
+        """A database of press-monitor 0.1 in the working directory, and none beside the
+        config: refused when it is this config's (it holds one of its feeds, or cannot be
+        read to tell), not silently replaced by a new, empty one; another config's is let
+        be, with a note."""
+        if self.old_database is None:
+            return
+        written, old, path = self.old_database
+        stored = _stored_feed_urls(old)
+        if stored is not None and not stored & feed_urls:
+            self.notes.append(
+                f"{self.path}: {old} in the working directory holds none of this config's "
+                f"feeds (another config's database): not used; this config's is {path}"
+            )
+            return
+        raise self.error(
+            "monitor.database",
+            f"{written} is relative to the config's folder: {path} does not "
+            f"exist, but {old} does (press-monitor 0.1 put it in the working "
+            "directory); if it is this config's database, move it there "
+            f"(mv {shlex.quote(str(old))}* {shlex.quote(str(path.parent))}/), "
+            "or give an absolute path: "
+            f'database = "sqlite:///{old}" keeps using it, '
+            f'database = "sqlite:///{path}" starts a new one',
+        )
+
     def beside_config(self, url: str) -> str:
         """A SQLite URL whose path is relative (the default ``data/monitor.db`` too) made
         absolute against the config file's folder, as local feed paths are, so every
@@ -345,16 +375,8 @@ class Validator:
             old = path
         if old != path and _is_file(old):
             if not _is_file(path):
-                raise self.error(
-                    "monitor.database",
-                    f"{written} is relative to the config's folder: {path} does not "
-                    f"exist, but {old} does (press-monitor 0.1 put it in the working "
-                    "directory); if it is this config's database, move it there "
-                    f"(mv {shlex.quote(str(old))}* {shlex.quote(str(path.parent))}/), "
-                    "or give an absolute path: "
-                    f'database = "sqlite:///{old}" keeps using it, '
-                    f'database = "sqlite:///{path}" starts a new one',
-                )
+                self.old_database = (written, old, path)  # whose? decided once feeds are read
+                return _with_database(sa_url, path)
             if not same_file(old, path):
                 self.notes.append(
                     f"{self.path}: using the database {path} (beside the config); "
@@ -592,6 +614,19 @@ def _exists(path: str) -> bool:
         return Path(path).exists()
     except (OSError, ValueError):
         return False
+
+
+def _stored_feed_urls(path: Path) -> set[str] | None:
+    """The feed URLs a press-monitor SQLite file holds (read-only), None when it cannot be
+    read as one."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
+        try:
+            return {row[0] for row in conn.execute("SELECT url FROM feeds")}
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError, ValueError):
+        return None
 
 
 def _is_file(path: Path) -> bool:
