@@ -230,3 +230,25 @@ def test_the_storys_other_outlets_are_named_in_alerts_and_digests():
     lines = digest.body.splitlines()
     assert sum("also reported by 2 outlets (uk, ru, en)" in line for line in lines) == 1
     assert render_alert(alert(), channel("c", "console://"), "UTC").body.count("also") == 0
+
+
+def test_a_reply_for_hundreds_of_copies_fits_telegram():
+    """A feed carrying 500 copies of an alerted story at once: one reply that lists ten
+    outlets, counts the rest, and stays under Telegram's limit (hostile long names too)."""
+    from monitor.notify.format import TELEGRAM_LIMIT, render_reply
+
+    copies = [
+        alert(
+            id=i,
+            source="Outlet " + "x" * 600,
+            title="Copy " * 100,
+            reply_to=1,
+            kind="story",
+            reply_to_message="2:17",
+        )
+        for i in range(2, 502)
+    ]
+    msg = render_reply(copies, channel("t", "tgram://1:A/2"), "UTC")
+    assert telegram_length(msg.body) <= TELEGRAM_LIMIT
+    assert msg.body.count("• ") <= 10 and msg.body.endswith("more")
+    assert msg.reply_to == "2:17"

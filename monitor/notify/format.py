@@ -377,33 +377,39 @@ def _halve(
     return _halve(groups[:half], channel, tz, heading) + _halve(groups[half:], channel, tz, heading)
 
 
+REPLY_ITEMS = 10  # outlets listed in one reply; the rest are counted
+
+
 def render_reply(alerts: Sequence[Alert], channel: ChannelConfig, tz: str) -> Message:
     """The later outlets of a story, as an answer to its first alert: one line each
-    (outlet, time, headline, link). ``reply_to`` names the message answered
-    ("" when it is gone: the message then stands alone, naming the rule)."""
+    (outlet, time, headline, link), at most :data:`REPLY_ITEMS` and never over Telegram's
+    limit (a feed carrying hundreds of copies at once is "… and 480 more"). ``reply_to``
+    names the message answered ("" when it is gone: the message then stands alone,
+    naming the rule)."""
     target = alerts[0].reply_to_message or None
     lead = "Also reported by" if target else f"[{', '.join(rules_of(alerts))}] also reported by"
-    items = []
-    for a in alerts:
-        title = one_line(a.title or "(no title)", 200)
+    telegram = channel.kind == "telegram"
+    lines = [f"<b>{html.escape(lead)}:</b>" if telegram else f"{lead}:"]
+    shown = 0
+    for a in alerts[:REPLY_ITEMS]:
+        source, title = one_line(a.source, 80), one_line(a.title or "(no title)", 200)
         when = format_time(a.published or a.created_at, tz)
-        items.append((a.source, when, title, a.link))
-    if channel.kind == "telegram":
-        lines = [f"<b>{html.escape(lead)}:</b>"]
-        for source, when, title, link in items:
-            head = (
-                f'<a href="{html.escape(link)}">{html.escape(title)}</a>'
-                if link
-                else html.escape(title)
-            )
-            lines.append(f"• {html.escape(source)} · {when}: {head}")
-        body = "\n".join(lines)
-        return Message(title=lead, body=body, body_format="html", reply_to=target)
-    lines = [f"{lead}:"] + [
-        f"- {source} · {when}: {title}" + (f"\n  {link}" if link else "")
-        for source, when, title, link in items
-    ]
-    return Message(title=lead, body="\n".join(lines), body_format="text", reply_to=target)
+        if telegram:
+            head = html.escape(title)
+            head = f'<a href="{html.escape(a.link)}">{head}</a>' if a.link else head
+            line = f"• {html.escape(source)} · {when}: {head}"
+            if telegram_length("\n".join([*lines, line])) > TELEGRAM_LIMIT - 100:
+                break
+        else:
+            line = f"- {source} · {when}: {title}" + (f"\n  {a.link}" if a.link else "")
+        lines.append(line)
+        shown += 1
+    if shown < len(alerts):
+        lines.append(f"… and {len(alerts) - shown} more")
+    body = "\n".join(lines)
+    return Message(
+        title=lead, body=body, body_format="html" if telegram else "text", reply_to=target
+    )
 
 
 def render_notice(title: str, body: str, channel: ChannelConfig) -> Message:
