@@ -83,6 +83,18 @@ class Item:
     groups: set[str] = field(default_factory=set)
 
 
+def load_judgements(data: Path = DATA) -> dict[frozenset[str], bool | None]:
+    """Pairs of unlabelled articles a person read and judged (``join_judgements.tsv``):
+    True for one event, False for two, None for unsure (left out of the figures)."""
+    out: dict[frozenset[str], bool | None] = {}
+    for line in (data / "join_judgements.tsv").read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        verdict, a, b = line.split("\t")[:3]
+        out[frozenset((a, b))] = None if verdict == "unsure" else verdict == "same"
+    return out
+
+
 def load_items(shared: Path = SHARED, data: Path = DATA) -> list[Item]:
     """Every article of the evaluation, in publication order, ids 1..n in that order."""
     raw: list[tuple[str, dict[str, object]]] = []
@@ -391,6 +403,71 @@ def _score(
     return Score(kind, part, tp, fp, fn, tuple(misses))
 
 
+@dataclass(frozen=True)
+class Judged:
+    """The judged pairs of one part: how many of each verdict ended in one story, and
+    the joins between unlabelled articles nobody has judged yet (to read next)."""
+
+    part: str
+    same_together: int  # one event, one story
+    same_apart: int
+    different_together: int  # two events in one story: a wrong join
+    different_apart: int
+    unjudged: tuple[str, ...]
+
+    @property
+    def precision(self) -> float:
+        """The share of the judged pairs in one story that are one event."""
+        together = self.same_together + self.different_together
+        return self.same_together / together if together else 1.0
+
+
+def judged(
+    items: list[Item], assigned: list[Assignment], judgements: dict[frozenset[str], bool | None]
+) -> list[Judged]:
+    """The judged pairs' outcome, tuned and held-out parts (a pair's part by the hash of
+    its two locators). The judgements were made on joins an earlier clusterer made, so
+    they measure precision (how many joins are right), not recall."""
+    by_key = {i.key: i for i in items}
+    story = {a.doc_id: a.story_id for a in assigned}
+    by_id = {i.doc.id: i for i in items}
+    out = []
+    for part in ("tuned", "held-out"):
+        counts = {(v, t): 0 for v in (True, False) for t in (True, False)}
+        for pair, verdict in judgements.items():
+            a, b = sorted(pair)
+            if (
+                verdict is None
+                or a not in by_key
+                or b not in by_key
+                or is_held_out([a, b]) != (part == "held-out")
+            ):
+                continue
+            together = story[by_key[a].doc.id] == story[by_key[b].doc.id]
+            counts[(verdict, together)] += 1
+        unjudged = []
+        for x in assigned:
+            if x.reason != "same_story" or x.via is None:
+                continue
+            a, b = by_id[x.doc_id], by_id[x.via]
+            pair = frozenset((a.key, b.key))
+            if pair in judgements or is_held_out(sorted(pair)) != (part == "held-out"):
+                continue
+            if _label(a, b, ("near:", "story:"))[0] is None:
+                unjudged.append(f"?  {a.key}\t{b.key}\t# {a.doc.title[:60]} | {b.doc.title[:60]}")
+        out.append(
+            Judged(
+                part,
+                counts[(True, True)],
+                counts[(True, False)],
+                counts[(False, True)],
+                counts[(False, False)],
+                tuple(unjudged),
+            )
+        )
+    return out
+
+
 def main() -> int:
     """Print the tuned part's figures (with --held-out the held-out part's too; with
     --misses every wrong pair of the tuned part)."""
@@ -414,6 +491,20 @@ def main() -> int:
         )
         if args.misses and s.part == "tuned":
             for m in s.misses:
+                print("   ", m)
+    print("joins judged by reading (unlabelled real articles; precision of joins only):")
+    print(
+        f"{'part':9} {'same: together/apart':>21} {'different: together/apart':>26} {'P':>6}  unjudged"
+    )
+    for j in judged(items, assigned, load_judgements()):
+        if j.part == "held-out" and not args.held_out:
+            continue
+        print(
+            f"{j.part:9} {j.same_together:>12}/{j.same_apart:<8} "
+            f"{j.different_together:>17}/{j.different_apart:<8} {j.precision:6.3f}  {len(j.unjudged)}"
+        )
+        if args.misses and j.part == "tuned":
+            for m in j.unjudged:
                 print("   ", m)
     return 0
 

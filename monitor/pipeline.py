@@ -76,7 +76,6 @@ from monitor.store.feeds import (
 )
 from monitor.store.outbox import enqueue_operator_notice
 from monitor.store.stories import (
-    feed_of,
     set_story,
     story_exists,
     story_time,
@@ -635,17 +634,6 @@ def _place_in_story(
     assigned.append(article.id)
     if found.story_id == article.id or not story_exists(session, found.story_id):
         return article  # its own story (or one the database no longer has: pruned)
-    if (
-        found.reason == "same_story"
-        and found.via is not None
-        and feed_of(session, found.via) == feed_id
-    ):
-        # one outlet's two reports of "the same event" are two articles it chose to write
-        # (a follow-up, a different angle) — and a feed naming the same people in every
-        # entry must not fold all its entries into one story: only copies join here
-        clusterer.forget(article.id)
-        clusterer.restore(doc, article.id)
-        return article
     set_story(session, article.id, found.story_id, found.reason, found.score)
     event(
         log,

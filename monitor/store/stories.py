@@ -58,11 +58,6 @@ def story_exists(session: Session, story_id: int) -> bool:
     return session.get(ArticleRow, story_id) is not None
 
 
-def feed_of(session: Session, article_id: int) -> int | None:
-    """The feed an article was stored from."""
-    return session.scalar(select(ArticleRow.feed_id).where(ArticleRow.id == article_id))
-
-
 def window_articles(
     session: Session, now: datetime, window: timedelta, batch: int = 2000
 ) -> Iterator[WindowArticle]:

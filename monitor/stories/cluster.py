@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -46,30 +47,34 @@ class StoryParams:
     near_threshold: float = NEAR_THRESHOLD
     near_title: float = 0.9  # headlines this alike make a lower text similarity a copy
     near_low: float = 0.3  # the text similarity that suffices with such headlines
-    min_score: float = 0.42  # a candidate's score must reach this to join its story
-    min_shared: int = 2  # distinct names shared at the least
-    w_names: float = 0.3  # the score's weights: shared names, headlines, words, numbers
-    w_heads: float = 0.3
-    w_words: float = 0.3
-    w_nums: float = 0.1
+    min_score: float = 0.355  # a candidate's score must reach this to join its story
+    w_words: float = 1.0  # the score's weights: the leads' words, the headlines
+    cross_extra: float = 0.3  # what a pair in two languages needs beyond min_score
+    w_heads: float = 0.5
     close_h: float = 36.0  # beyond this gap the score is discounted
-    far_discount: float = 0.75
+    far_discount: float = 1.0
     max_candidates: int = 64
     rare_keys: int = 12  # candidates come from the query's rarest name keys
+    rare_words: int = 6  # and from its lead's rarest word stems
     common_df: float = 0.02  # a key in more than this share of the window finds none
-    few_heads: float = 0.6  # fewer shared names suffice when the headlines are this alike
+    min_shared: int = 2  # fewer distinct names shared by the leads need both of these:
+    few_heads: float = 0.6  # headlines this alike
+    min_words: int = 8  # and leads of this many word stems
     cross_heads: bool = True  # headlines also compared by their words' keys
-    few_words: float = 0.25  # and this share of the words is shared
-    few_min_words: int = 12  # by articles of this many word stems at the least
 
 
 _MIN_WINDOW_DOCS = 2_000  # idf as if the window held at least this many (small windows)
 
 
+def _interned(language: str | None) -> str | None:
+    """One string object per language for 50,000 entries (a feed's tag is hostile: cut)."""
+    return sys.intern(language[:16]) if language else None
+
+
 class _Entry:
     """What the clusterer keeps of one article of the window (50,000 of them): its key
-    hashes in one packed array (name keys, word stems, numbers, headline word keys),
-    the headline, the time, the story."""
+    hashes in one packed array (name keys, lead word stems, numbers, lead name keys,
+    headline word keys), the headline, the time, the story."""
 
     __slots__ = (
         "data",
@@ -77,12 +82,18 @@ class _Entry:
         "title",
         "published",
         "story_id",
-        "weight",
-        "wweight",
+        "outlet",
+        "language",
+        "wnorm",
+        "nnorm",
+        "xnorm",
     )
 
-    def __init__(self, f: Features, published: datetime, story: int) -> None:
-        parts = (sorted(f.name_of), sorted(f.words), sorted(f.nums))
+    def __init__(
+        self, f: Features, published: datetime, story: int, outlet: int, language: str | None
+    ) -> None:
+        lead_keys = set().union(*f.lead_names) if f.lead_names else set()
+        parts = (sorted(f.name_of), sorted(f.words), sorted(f.nums), sorted(lead_keys))
         self.data = array("I", [x for part in parts for x in part])
         self.data.extend(heads_keys(f.heads))
         ends = list(itertools.accumulate(map(len, parts)))
@@ -90,8 +101,11 @@ class _Entry:
         self.title = f.title
         self.published = published
         self.story_id = story
-        self.weight = 0.0  # its names' idf weight when added
-        self.wweight = 0.0  # its words' idf weight when added
+        self.outlet = outlet  # a hash of the outlet's name
+        self.language = language
+        self.wnorm = 0.0  # its lead words' squared idf weight when added
+        self.nnorm = 0.0  # its lead names' squared idf weight when added
+        self.xnorm = 0.0  # and its lead's lexicon concepts'
 
     @property
     def keys(self) -> array[int]:
@@ -100,7 +114,7 @@ class _Entry:
 
     @property
     def words(self) -> array[int]:
-        """Its word stem hashes."""
+        """Its headline's and lead's word stem hashes."""
         return self.data[self.ends[0] : self.ends[1]]
 
     @property
@@ -109,14 +123,19 @@ class _Entry:
         return self.data[self.ends[1] : self.ends[2]]
 
     @property
+    def lead_keys(self) -> array[int]:
+        """The key hashes of its headline's and lead's names."""
+        return self.data[self.ends[2] : self.ends[3]]
+
+    @property
     def heads(self) -> array[int]:
         """Every key of its headline's words."""
-        return self.data[self.ends[2] :]
+        return self.data[self.ends[3] :]
 
     @property
     def n_heads(self) -> int:
         """How many words its headline has (of those compared)."""
-        return self.ends[3]
+        return self.ends[4]
 
 
 class StoryClusterer:
@@ -134,7 +153,8 @@ class StoryClusterer:
         self._docs: dict[int, _Entry] = {}
         self._links: dict[str, int] = {}
         self._link_of: dict[int, str] = {}
-        self._postings: dict[int, list[int]] = {}
+        self._postings: dict[int, list[int]] = {}  # name key -> articles
+        self._wpostings: dict[int, list[int]] = {}  # lead word stem -> articles
         self._df: Counter[int] = Counter()  # name key -> articles of the window
         self._wdf: Counter[int] = Counter()  # word stem -> articles of the window
         self._expiry: list[tuple[datetime, int]] = []
@@ -187,6 +207,7 @@ class StoryClusterer:
         candidate reaching the threshold; None when there is neither."""
         p = self.params
         best: tuple[Reason, float, int] | None = None
+        outlet = hash(doc.outlet)
         for cand in self._candidates(f):
             entry = self._docs[cand]
             heads = headline_likeness(f.title, entry.title)
@@ -195,6 +216,12 @@ class StoryClusterer:
                 jaccard = similarity(f.sig, other)
                 if jaccard >= p.near_low:
                     return ("near_duplicate", jaccard, cand)
+            if entry.outlet == outlet:
+                # One outlet's two reports of an event are two articles it chose to
+                # write (a follow-up, another angle, the next part of a series), and a
+                # feed naming the same people in every entry must not fold them into one
+                # story: within an outlet only copies join.
+                continue
             if p.cross_heads:
                 cross = cross_likeness(f.heads, frozenset(entry.heads), entry.n_heads)
                 heads = max(heads, cross)
@@ -204,32 +231,36 @@ class StoryClusterer:
         return best
 
     def score(self, doc: StoryDoc, f: Features, heads: float, entry: _Entry) -> float:
-        """How surely ``doc`` reports the event of ``entry``'s article, 0..1; 0 when they
-        share fewer than ``min_shared`` names. Names and words count as the shared share
-        of the smaller side's idf weight."""
+        """How surely ``doc`` reports the event of ``entry``'s article, 0..1.
+
+        Mostly the cosine of their headlines' and leads' word stems, each weighted by the
+        square of its rarity in the window: two reports of one event share its rare
+        words (a dart frog, guiding principles), two articles of one topic its common
+        ones, and a lead says what happened where a whole text names everyone. Across
+        languages few words meet, so there the cosine is of what can (names by their
+        cross-script keys, the lexicon's concepts) and must reach further. Then how
+        alike the headlines are. 0 when the leads share fewer than ``min_shared`` names
+        and the headlines are not alike over leads long enough to compare."""
         p = self.params
-        hits: dict[int, float] = {}
-        for key in entry.keys:
-            i = f.name_of.get(key)
-            if i is not None:
-                hits[i] = max(hits.get(i, 0.0), self._idf(key))
-        if len(hits) < p.min_shared and heads < p.few_heads:
+        theirs = frozenset(entry.lead_keys)
+        common = [keys for keys in f.lead_names if not keys.isdisjoint(theirs)]
+        if len(common) < p.min_shared and (
+            heads < p.few_heads or min(len(f.words), len(entry.words)) < p.min_words
+        ):  # a footer shared under two summaries, two bare headlines naming one person
             return 0.0
-        shared_words = sum(self._widf(w) for w in f.words.intersection(entry.words))
-        mine_words = self._words_weight(f.words)
-        words = shared_words / max(min(mine_words, entry.wweight or mine_words), 1e-9)
-        if len(hits) < p.min_shared and (
-            words < p.few_words or min(len(f.words), len(entry.words)) < p.few_min_words
-        ):  # fewer names need more text: two bare headlines alike are too little
-            return 0.0
-        mine = self._names_weight(f)
-        names = sum(hits.values()) / max(min(mine, entry.weight or mine), 1e-9)
-        score = (
-            p.w_names * min(1.0, names)
-            + p.w_heads * heads
-            + p.w_words * min(1.0, words)
-            + p.w_nums * min(1.0, len(f.nums.intersection(entry.nums)) / 2)
-        )
+        if doc.language != entry.language and None not in (doc.language, entry.language):
+            shared = sum(self._widf(w) ** 2 for w in f.concepts.intersection(entry.words))
+            shared += sum(max(map(self._idf, keys)) ** 2 for keys in common)
+            mine = self._words_norm(f.concepts) + self._names_norm(f.lead_names)
+            other = entry.xnorm + entry.nnorm
+            extra = p.cross_extra  # names and concepts alone: the same people meet often
+        else:
+            shared = sum(self._widf(w) ** 2 for w in f.words.intersection(entry.words))
+            mine, other, extra = self._words_norm(f.words), entry.wnorm, 0.0
+        words = shared / math.sqrt(max(mine * (other or mine), 1e-9)) - extra
+        # A missing headline is no evidence either way: the score is then the text's.
+        w_heads = p.w_heads if f.title and entry.title else 0.0
+        score = (p.w_words * min(1.0, words) + w_heads * heads) / (p.w_words + w_heads)
         gap_h = abs((doc.published - entry.published).total_seconds()) / 3600
         return score * (p.far_discount if gap_h > p.close_h else 1.0)
 
@@ -241,15 +272,15 @@ class StoryClusterer:
         n = max(len(self._docs), _MIN_WINDOW_DOCS)
         return math.log((n + 1) / (self._wdf.get(key, 0) + 0.5))
 
-    def _names_weight(self, f: Features) -> float:
-        return sum(max(map(self._idf, keys)) for keys in f.names if keys)
+    def _names_norm(self, names: Iterable[frozenset[int]]) -> float:
+        return sum(max(map(self._idf, keys)) ** 2 for keys in names if keys)
 
-    def _words_weight(self, words: Iterable[int]) -> float:
-        return sum(map(self._widf, words))
+    def _words_norm(self, words: Iterable[int]) -> float:
+        return sum(self._widf(w) ** 2 for w in words)
 
     def _candidates(self, f: Features) -> list[int]:
-        """Articles of the window sharing one of the query's rarest name keys, those
-        sharing most first."""
+        """Articles of the window sharing one of the query's rarest name keys or lead
+        word stems, those sharing most first."""
         p = self.params
         common = max(50, int(p.common_df * len(self._docs)))
         # The rarest keys the window holds: a key no article has yet finds none, and
@@ -258,15 +289,22 @@ class StoryClusterer:
         hits: Counter[int] = Counter()
         for _, key in rare[: p.rare_keys]:
             hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
+        if p.rare_words:
+            rare = sorted((df, w) for w in f.words if 0 < (df := self._wdf.get(w, 0)) <= common)
+            for _, word in rare[: p.rare_words]:
+                hits.update(d for d in self._wpostings.get(word, ()) if d in self._docs)
         return [d for d, _ in hits.most_common(p.max_candidates)]
 
     def _index(self, doc: StoryDoc, f: Features, story: int) -> None:
-        entry = _Entry(f, doc.published, story)
-        entry.weight = self._names_weight(f)
-        entry.wweight = self._words_weight(f.words)
+        entry = _Entry(f, doc.published, story, hash(doc.outlet), _interned(doc.language))
+        entry.wnorm = self._words_norm(f.words)
+        entry.nnorm = self._names_norm(f.lead_names)
+        entry.xnorm = self._words_norm(f.concepts)
         self._docs[doc.id] = entry
         heapq.heappush(self._expiry, (doc.published, doc.id))
         self._wdf.update(f.words)
+        for word in entry.words:
+            self._wpostings.setdefault(word, []).append(doc.id)
         for key in entry.keys:
             self._df[key] += 1
             self._postings.setdefault(key, []).append(doc.id)
@@ -303,7 +341,9 @@ class StoryClusterer:
         for word in entry.words:
             self._wdf[word] -= 1
             if self._wdf[word] <= 0:
-                del self._wdf[word]
+                del self._wdf[word], self._wpostings[word]
+            elif len(self._wpostings[word]) > 2 * self._wdf[word] + 8:  # drop the dead ids
+                self._wpostings[word] = [d for d in self._wpostings[word] if d in self._docs]
         for key in entry.keys:
             self._df[key] -= 1
             if self._df[key] <= 0:

@@ -26,7 +26,9 @@ class Features:
     sig: array[int] | None  # MinHash of its text; None for too little text
     names: tuple[frozenset[int], ...]  # each name as the hashes of its cross-script keys
     name_of: dict[int, int]  # key hash -> index in ``names``
-    words: frozenset[int]  # word stems
+    words: frozenset[int]  # word stems of the headline and the lead
+    lead_names: tuple[frozenset[int], ...]  # the names of the headline and the lead
+    concepts: frozenset[int]  # those of ``words`` that are lexicon concepts (any language)
     nums: frozenset[int]  # numbers stated
     title: str  # folded, transliterated headline
     heads: tuple[frozenset[int], ...]  # each headline word as its cross-language keys
@@ -42,6 +44,8 @@ def key_hash(key: str) -> int:
 def features(doc: StoryDoc) -> Features:
     """The features of ``doc`` (every string bounded: a 10 MB text costs its head)."""
     names = tuple(frozenset(map(key_hash, ent)) for ent in entities(doc.title, doc.text))
+    first = lead(doc.title, doc.text)
+    stems = word_stems(doc.title, first)
     name_of: dict[int, int] = {}
     for i, keys in enumerate(names):
         for key in keys:
@@ -50,11 +54,33 @@ def features(doc: StoryDoc) -> Features:
         sig=signature(f"{doc.title[:MAX_TITLE_CHARS]}\n{doc.text[:MAX_FINGERPRINT_CHARS]}"),
         names=names,
         name_of=name_of,
-        words=frozenset(map(key_hash, word_stems(doc.title, doc.text))),
+        words=frozenset(map(key_hash, stems)),
+        concepts=frozenset(key_hash(w) for w in stems if w.startswith("@")),
+        lead_names=tuple(frozenset(map(key_hash, ent)) for ent in entities(doc.title, first)),
         nums=frozenset(map(key_hash, numbers(doc.title, doc.text))),
         title=folded_title(doc.title),
         heads=tuple(frozenset(map(key_hash, keys)) for keys in title_keys(doc.title)),
     )
+
+
+LEAD_CHARS = 200  # what an article's first sentence or two says is its event
+
+
+def lead(title: str, text: str) -> str:
+    """The opening of ``text`` (after the headline, when the text repeats it), cut
+    between words: where a news report says what happened, and what a feed's summary
+    keeps. Comparing leads compares events; comparing whole texts compares topics (a
+    long article names everyone a short one does)."""
+    body = text[: LEAD_CHARS * 4].lstrip()
+    head = title[:MAX_TITLE_CHARS].strip()
+    if head and body.startswith(head):
+        body = body[len(head) :].lstrip(" .:-\u2014\n")
+    if len(body) <= LEAD_CHARS:
+        return body
+    cut = body[:LEAD_CHARS]
+    if body[LEAD_CHARS].isalnum() and " " in cut:
+        cut = cut.rsplit(None, 1)[0]
+    return cut
 
 
 def headline_likeness(a: str, b: str) -> float:
