@@ -13,6 +13,7 @@ from monitor.stories.entities import entities, word_stems
 from monitor.stories.features import cross_likeness, features, heads_keys
 from monitor.stories.fingerprint import signature, similarity
 from monitor.stories.near import NearIndex
+from monitor.stories.roundup import is_roundup
 
 T0 = datetime(2026, 2, 17, 8, 0, tzinfo=UTC)
 EN = (
@@ -205,11 +206,6 @@ ROUNDUP = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit (issue 12, open): a round-up naming everyone becomes the story of a "
-    "later, different event another outlet reports; the evaluation has no round-ups yet",
-)
 def test_a_round_up_is_not_the_story_of_the_events_it_lists() -> None:
     clusterer = StoryClusterer()
     clusterer.assign(StoryDoc(1, "A", "en", *ROUNDUP, None, T0))
@@ -220,6 +216,44 @@ def test_a_round_up_is_not_the_story_of_the_events_it_lists() -> None:
     )
     got = clusterer.assign(StoryDoc(2, "B", "en", *miami, None, T0 + timedelta(hours=4)))
     assert got.reason == "new"
+
+
+def test_two_events_a_round_up_lists_stay_two_stories_and_its_copy_joins_it() -> None:
+    # The round-up came first: the Moscow meeting and the Miami talks each start a story
+    # (both joining through the round-up would make them one story and one alert).
+    clusterer = StoryClusterer()
+    clusterer.assign(StoryDoc(1, "A", "en", *ROUNDUP, None, T0))
+    moscow = StoryDoc(
+        2, "B", "en", "Witkoff meets Putin in Moscow", EN, None, T0 + timedelta(hours=5)
+    )
+    assert clusterer.assign(moscow).reason == "new"
+    copy = StoryDoc(
+        3, "C", "en", ROUNDUP[0], f"{ROUNDUP[1]}\n\n{FOOTER}", None, T0 + timedelta(hours=1)
+    )
+    got = clusterer.assign(copy)
+    assert (got.story_id, got.reason) == (1, "near_duplicate")
+
+
+@pytest.mark.parametrize(
+    ("title", "roundup"),
+    [
+        ("Russia-Ukraine war: List of key events, day 1,455", True),
+        ("Russia-Ukraine war latest: what we know on day 214 of the invasion", True),
+        (
+            "Заява Умєрова про мобілізацію та Орбан проти України в ЄС та НАТО. СУСПІЛЬНЕ | ДАЙДЖЕСТ",
+            True,
+        ),
+        ("Хроника коронавируса в Украине и мире – LIVE", True),
+        ("2026 Winter Olympics opening ceremony — as it happened", True),
+        ("Morning briefing: Witkoff to Moscow, Umerov to Miami, storms in Asia", True),
+        ("‘Journey of hell’: Migrants in Libya endure torture, rape, forced labour", False),
+        ("Watch Fed Chair Jerome Powell testify live before House budget panel", False),
+        ("Witkoff meets Putin in Moscow: talks on the peace plan", False),
+        ("Головне за день", True),
+    ],
+)
+def test_round_ups_are_told_by_their_headlines(title: str, roundup: bool) -> None:
+    assert is_roundup(title) is roundup
 
 
 def test_an_article_with_many_names_of_its_own_still_finds_its_story() -> None:

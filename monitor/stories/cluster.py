@@ -83,6 +83,7 @@ class _Entry:
         "published",
         "story_id",
         "outlet",
+        "roundup",
         "language",
         "wnorm",
         "nnorm",
@@ -103,6 +104,7 @@ class _Entry:
         self.story_id = story
         self.outlet = outlet  # a hash of the outlet's name
         self.language = language
+        self.roundup = f.roundup
         self.wnorm = 0.0  # its lead words' squared idf weight when added
         self.nnorm = 0.0  # its lead names' squared idf weight when added
         self.xnorm = 0.0  # and its lead's lexicon concepts'
@@ -216,6 +218,10 @@ class StoryClusterer:
                 jaccard = similarity(f.sig, other)
                 if jaccard >= p.near_low:
                     return ("near_duplicate", jaccard, cand)
+            if entry.roundup:
+                # A round-up shares the words of every event it lists: through it each
+                # later report of any of them would join one story (one alert for all).
+                continue
             if entry.outlet == outlet:
                 # One outlet's two reports of an event are two articles it chose to
                 # write (a follow-up, another angle, the next part of a series), and a

@@ -17,6 +17,7 @@ from monitor.stories.entities import (
     word_stems,
 )
 from monitor.stories.fingerprint import MAX_FINGERPRINT_CHARS, signature
+from monitor.stories.roundup import is_roundup
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class Features:
     words: frozenset[int]  # word stems of the headline and the lead
     lead_names: tuple[frozenset[int], ...]  # the names of the headline and the lead
     concepts: frozenset[int]  # those of ``words`` that are lexicon concepts (any language)
+    roundup: bool  # a round-up of several events (:mod:`monitor.stories.roundup`)
     nums: frozenset[int]  # numbers stated
     title: str  # folded, transliterated headline
     heads: tuple[frozenset[int], ...]  # each headline word as its cross-language keys
@@ -56,6 +58,7 @@ def features(doc: StoryDoc) -> Features:
         name_of=name_of,
         words=frozenset(map(key_hash, stems)),
         concepts=frozenset(key_hash(w) for w in stems if w.startswith("@")),
+        roundup=is_roundup(doc.title),
         lead_names=tuple(frozenset(map(key_hash, ent)) for ent in entities(doc.title, first)),
         nums=frozenset(map(key_hash, numbers(doc.title, doc.text))),
         title=folded_title(doc.title),

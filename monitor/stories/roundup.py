@@ -1,0 +1,66 @@
+"""Round-ups: one article reporting several events (a morning briefing, a live blog, a
+war's "key events, day 1,455", a «дайджест»). No I/O.
+
+Such an article shares the names and rare words of every event it lists, so each later
+report of any of them would find it the best match, and through it every one of those
+events would become one story (one alert for all of them). A round-up is therefore
+never the article a later one joins a story through; it may itself join the story it
+is most like, and copies of it (same link, near-duplicate text) are still its copies.
+
+Told by its headline, in uk, ru and en: the labels outlets give them, or a list of three
+or more items after a colon (``Morning briefing: Witkoff to Moscow, Umerov to Miami,
+storms in Asia``). A headline is bounded by the caller (:data:`MAX_TITLE_CHARS`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor.match.tokens import fold_text
+from monitor.stories.entities import MAX_TITLE_CHARS
+
+# Labels, matched on the folded headline (lower case, apostrophes and dashes folded),
+# at word bounds. Each was seen in the feeds of ../shared/corpus or is a standard label
+# of the same kind; a bare "live" is not one (a live stream of one event is one event).
+_LABELS = (
+    r"briefing",
+    r"round-?up",
+    r"digest",
+    r"key events",
+    r"what we know",
+    r"live updates",
+    r"live blog",
+    r"as it happened",
+    r"[-\u2013|:] live!?$",
+    r"^live:",
+    r"news in brief",
+    r"headlines",
+    r"дайджест",
+    r"головне",
+    r"главное за",
+    r"главное к",
+    r"хроніка",
+    r"хроника",
+    r"новини дня",
+    r"новости дня",
+    r"підсумки дня",
+    r"итоги дня",
+    r"онлайн-трансляц",
+    r"live$",
+)
+_LABEL_RE = re.compile(r"(?<!\w)(?:" + "|".join(_LABELS) + r")(?!\w)")
+_ITEMS_RE = re.compile(r"[,;]")
+_NAME_RE = re.compile(r"(?<!\w)[^\W\d_][\w'\u2019-]*")
+
+
+def is_roundup(title: str) -> bool:
+    """True when the headline names the article a round-up of several events."""
+    title = title[:MAX_TITLE_CHARS]
+    if _LABEL_RE.search(fold_text(title).strip()):
+        return True
+    # "label: a, b, c": three items or more, two of them naming someone or somewhere
+    # (a list of nouns, "torture, rape, forced labour", is one event's description)
+    _, colon, tail = title.partition(":")
+    items = [i.strip() for i in _ITEMS_RE.split(tail)] if colon else []
+    named = sum(any(w[0].isupper() for w in _NAME_RE.findall(i)) for i in items if " " in i)
+    return len(items) >= 3 and named >= 2
