@@ -130,7 +130,8 @@ def _eval_articles(path: Path) -> list[tuple[str, dict[str, object]]]:
             (
                 f"eval:{a['url']}",
                 {
-                    "outlet": urlsplit(a["url"]).hostname,
+                    # the daemon's outlet is a feed: a site's uk and ru editions are two
+                    "outlet": f"{urlsplit(a['url']).hostname} {a['language']}",
                     "language": a["language"],
                     "title": a["title"],
                     "text": a["text"],

@@ -296,9 +296,12 @@ class StoryClusterer:
         for _, key in rare[: p.rare_keys]:
             hits.update(d for d in self._postings.get(key, ()) if d in self._docs)
         if p.rare_words:
+            # a lead shares one rare word with many articles by chance, two seldom
             rare = sorted((df, w) for w in f.words if 0 < (df := self._wdf.get(w, 0)) <= common)
+            by_words: Counter[int] = Counter()
             for _, word in rare[: p.rare_words]:
-                hits.update(d for d in self._wpostings.get(word, ()) if d in self._docs)
+                by_words.update(d for d in self._wpostings.get(word, ()) if d in self._docs)
+            hits.update(d for d, n in by_words.items() if n >= 2)
         return [d for d, _ in hits.most_common(p.max_candidates)]
 
     def _index(self, doc: StoryDoc, f: Features, story: int) -> None:

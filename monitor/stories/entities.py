@@ -47,27 +47,50 @@ def entities(title: str, text: str) -> list[frozenset[str]]:
     anywhere in a Title-Cased English headline) only when the article also writes it
     capitalised inside a sentence, unless the article has no such words at all.
     """
-    inner: list[str] = []
-    initial: list[str] = []
+    return [keys for keys, _ in located_entities(title, text)]
+
+
+def located_entities(title: str, text: str) -> list[tuple[frozenset[str], int]]:
+    """:func:`entities` with where each is first mentioned: -1 in the headline, else its
+    offset in ``text``."""
+    inner: list[tuple[str, int]] = []
+    initial: list[tuple[str, int]] = []
     title = title[:MAX_TITLE_CHARS]
-    _capitalised(title, inner, initial, title_case=_is_title_case(title))
-    _capitalised(text[:MAX_ENTITY_CHARS], inner, initial, title_case=False)
+    _capitalised(title, inner, initial, title_case=_is_title_case(title), base=None)
+    _capitalised(text[:MAX_ENTITY_CHARS], inner, initial, title_case=False, base=0)
     inner_keys: set[str] = set()
-    found: dict[str, frozenset[str]] = {}
-    for token in inner:
+    found: dict[str, tuple[frozenset[str], int]] = {}
+    for token, at in inner:
         keys = token_keys(token)
         inner_keys |= keys
-        found.setdefault(min(keys, key=len, default=""), keys)
-    for token in initial:
+        _first(found, keys, at)
+    for token, at in initial:
         keys = token_keys(token)
         if not inner or keys & inner_keys:
-            found.setdefault(min(keys, key=len, default=""), keys)
+            _first(found, keys, at)
     found.pop("", None)
     return list(found.values())[:MAX_ENTITIES]
 
 
-def _capitalised(text: str, inner: list[str], initial: list[str], *, title_case: bool) -> None:
-    """Append the capitalised words of ``text`` to ``inner`` or ``initial``."""
+def _first(found: dict[str, tuple[frozenset[str], int]], keys: frozenset[str], at: int) -> None:
+    name = min(keys, key=len, default="")
+    known = found.get(name)
+    if known is None:
+        found[name] = (keys, at)
+    elif at < known[1]:
+        found[name] = (known[0], at)
+
+
+def _capitalised(
+    text: str,
+    inner: list[tuple[str, int]],
+    initial: list[tuple[str, int]],
+    *,
+    title_case: bool,
+    base: int | None,
+) -> None:
+    """Append the capitalised words of ``text`` (with their offsets, or -1 for a
+    headline's: ``base`` None) to ``inner`` or ``initial``."""
     last = 0
     for m in TOKEN_RE.finditer(text):
         word = m.group()
@@ -75,7 +98,7 @@ def _capitalised(text: str, inner: list[str], initial: list[str], *, title_case:
         last = m.end()
         if len(word) < _MIN_NAME or not word[0].isupper():
             continue
-        (initial if starts else inner).append(word)
+        (initial if starts else inner).append((word, -1 if base is None else m.start()))
 
 
 def _is_title_case(title: str) -> bool:

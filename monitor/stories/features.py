@@ -10,8 +10,8 @@ from rapidfuzz import fuzz
 from monitor.stories.doc import StoryDoc
 from monitor.stories.entities import (
     MAX_TITLE_CHARS,
-    entities,
     folded_title,
+    located_entities,
     numbers,
     title_keys,
     word_stems,
@@ -45,8 +45,10 @@ def key_hash(key: str) -> int:
 
 def features(doc: StoryDoc) -> Features:
     """The features of ``doc`` (every string bounded: a 10 MB text costs its head)."""
-    names = tuple(frozenset(map(key_hash, ent)) for ent in entities(doc.title, doc.text))
-    first = lead(doc.title, doc.text)
+    located = located_entities(doc.title, doc.text)
+    names = tuple(frozenset(map(key_hash, keys)) for keys, _ in located)
+    start, end = lead_span(doc.title, doc.text)
+    first = doc.text[start:end]
     stems = word_stems(doc.title, first)
     name_of: dict[int, int] = {}
     for i, keys in enumerate(names):
@@ -59,7 +61,7 @@ def features(doc: StoryDoc) -> Features:
         words=frozenset(map(key_hash, stems)),
         concepts=frozenset(key_hash(w) for w in stems if w.startswith("@")),
         roundup=is_roundup(doc.title),
-        lead_names=tuple(frozenset(map(key_hash, ent)) for ent in entities(doc.title, first)),
+        lead_names=tuple(n for n, (_, at) in zip(names, located, strict=True) if at < end),
         nums=frozenset(map(key_hash, numbers(doc.title, doc.text))),
         title=folded_title(doc.title),
         heads=tuple(frozenset(map(key_hash, keys)) for keys in title_keys(doc.title)),
@@ -74,16 +76,24 @@ def lead(title: str, text: str) -> str:
     between words: where a news report says what happened, and what a feed's summary
     keeps. Comparing leads compares events; comparing whole texts compares topics (a
     long article names everyone a short one does)."""
-    body = text[: LEAD_CHARS * 4].lstrip()
+    start, end = lead_span(title, text)
+    return text[start:end]
+
+
+def lead_span(title: str, text: str) -> tuple[int, int]:
+    """Where :func:`lead` is in ``text``: its start and end offsets."""
+    raw = text[: LEAD_CHARS * 4]
+    start = len(raw) - len(raw.lstrip())
     head = title[:MAX_TITLE_CHARS].strip()
-    if head and body.startswith(head):
-        body = body[len(head) :].lstrip(" .:-\u2014\n")
-    if len(body) <= LEAD_CHARS:
-        return body
-    cut = body[:LEAD_CHARS]
-    if body[LEAD_CHARS].isalnum() and " " in cut:
-        cut = cut.rsplit(None, 1)[0]
-    return cut
+    if head and raw.startswith(head, start):
+        start += len(head)
+        while start < len(raw) and raw[start] in " .:-\u2014\n\t\r":
+            start += 1
+    end = min(len(raw), start + LEAD_CHARS)
+    if end < len(raw) and raw[end].isalnum():
+        space = raw.rfind(" ", start, end)
+        end = space if space > start else end
+    return start, end
 
 
 def headline_likeness(a: str, b: str) -> float:
