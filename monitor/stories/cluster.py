@@ -63,6 +63,7 @@ class StoryParams:
     cross_heads: bool = True  # headlines also compared by their words' keys
 
 
+_MAX_OUTLET = 2_048  # an outlet is a feed's URL: the window keeps one string of each
 _MIN_WINDOW_DOCS = 2_000  # idf as if the window held at least this many (small windows)
 
 
@@ -91,7 +92,7 @@ class _Entry:
     )
 
     def __init__(
-        self, f: Features, published: datetime, story: int, outlet: int, language: str | None
+        self, f: Features, published: datetime, story: int, outlet: str, language: str | None
     ) -> None:
         lead_keys = set().union(*f.lead_names) if f.lead_names else set()
         parts = (sorted(f.name_of), sorted(f.words), sorted(f.nums), sorted(lead_keys))
@@ -102,7 +103,7 @@ class _Entry:
         self.title = f.title
         self.published = published
         self.story_id = story
-        self.outlet = outlet  # a hash of the outlet's name
+        self.outlet = outlet  # its outlet's name (one string per outlet: interned)
         self.language = language
         self.roundup = f.roundup
         self.wnorm = 0.0  # its lead words' squared idf weight when added
@@ -209,7 +210,7 @@ class StoryClusterer:
         candidate reaching the threshold; None when there is neither."""
         p = self.params
         best: tuple[Reason, float, int] | None = None
-        outlet = hash(doc.outlet)
+        outlet = doc.outlet[:_MAX_OUTLET]
         for cand in self._candidates(f):
             entry = self._docs[cand]
             heads = headline_likeness(f.title, entry.title)
@@ -305,7 +306,9 @@ class StoryClusterer:
         return [d for d, _ in hits.most_common(p.max_candidates)]
 
     def _index(self, doc: StoryDoc, f: Features, story: int) -> None:
-        entry = _Entry(f, doc.published, story, hash(doc.outlet), _interned(doc.language))
+        entry = _Entry(
+            f, doc.published, story, sys.intern(doc.outlet[:_MAX_OUTLET]), _interned(doc.language)
+        )
         entry.wnorm = self._words_norm(f.words)
         entry.nnorm = self._names_norm(f.lead_names)
         entry.xnorm = self._words_norm(f.concepts)
