@@ -25,7 +25,7 @@ _NUMBER_RE = re.compile(r"(?<![\d.,])\d{2,}(?:[.,]\d+)?(?![\d])")
 _YEAR_RE = re.compile(r"(19|20)\d\d")
 
 
-@functools.lru_cache(maxsize=131_072)
+@functools.lru_cache(maxsize=32_768)
 def token_keys(token: str) -> frozenset[str]:
     """Script-independent keys of one capitalised token: its name keys (whole and case
     stems), the keys without trailing vowels (``Zelensky`` -> ``zelensk``, as
@@ -138,7 +138,7 @@ def folded_title(title: str) -> str:
 _MIN_WORD = 4
 
 
-@functools.lru_cache(maxsize=131_072)
+@functools.lru_cache(maxsize=32_768)
 def _stem(word: str) -> str:
     return concept_key(stem(word))
 
