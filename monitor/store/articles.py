@@ -85,9 +85,7 @@ def insert_new_articles(
             "language": a.language,
             "published_at": a.published,
             "first_seen_at": now,
-            "alertable": int(
-                not (first_poll and a.published is not None and a.published < cutoff)
-            ),
+            "alertable": int(not (first_poll and a.published is not None and a.published < cutoff)),
             "entry_hash": a.entry_hash or None,
         }
         for a in fresh
