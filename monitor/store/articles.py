@@ -225,11 +225,25 @@ def record_matches(
     lists the story's outlets itself)."""
     written = 0
     kind = "update" if article.edited else "match"
+    story = article.story_id
+    # A new article alone in its story has no other article there to have matched
+    # first: the story lookup per match is for edited and joined articles only.
+    alone = not article.edited and story in (None, article.id)
+    rows: list[tuple[MatchRow, RuleConfig, bool]] = []
+    names = [m.rule for m in matches]
+    before = {
+        row.rule: row
+        for row in (
+            session.scalars(
+                select(MatchRow).where(MatchRow.article_id == article.id, MatchRow.rule.in_(names))
+            )
+            if names
+            else ()
+        )
+    }  # one query for every rule of the article, not one per match
     for match in matches:
         rule = rules[match.rule]
-        known = session.scalar(
-            select(MatchRow).where(MatchRow.rule == rule.name, MatchRow.article_id == article.id)
-        )
+        known = before.get(rule.name)
         if known is not None:
             # matched before: an edit alerts again only for a new headline the rule asks
             # to hear of; otherwise the new headline is recorded (title_history), no more
@@ -237,6 +251,11 @@ def record_matches(
                 known.evidence = [evidence_to_json(e) for e in match.evidence]
                 written += _realert(session, known.id, rule, article.id, now)
             continue
+        repeat = (
+            not alone
+            and story is not None
+            and stories.matched_in_story(session, story, rule.name, article.id)
+        )
         row = MatchRow(
             rule=rule.name,
             article_id=article.id,
@@ -244,9 +263,12 @@ def record_matches(
             evidence=[evidence_to_json(e) for e in match.evidence],
         )
         session.add(row)
-        session.flush()
-        story = article.story_id
-        if story is not None and stories.matched_in_story(session, story, rule.name, article.id):
+        rows.append((row, rule, repeat))
+    if rows:
+        session.flush()  # the match ids, once for all of them
+    for row, rule, repeat in rows:
+        if repeat:
+            assert story is not None
             stories.wake_held(session, story, now)  # one more outlet: min_sources may be met
             for channel in rule.channels:
                 first = stories.first_alert(session, story, rule.name, channel)

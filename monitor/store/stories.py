@@ -92,15 +92,14 @@ def window_articles(
 def matched_in_story(session: Session, story_id: int, rule: str, article_id: int) -> bool:
     """Whether ``rule`` already matched another article of the story (it alerted then, or
     it is held for min_sources: either way this article must not alert again)."""
+    # The story's articles first (by its index: a few rows), then each one's match of
+    # the rule (the unique index): joined the other way round, SQLite walked every match
+    # of the rule ever stored (bench/cycle.py's query plans).
+    members = select(ArticleRow.id).where(
+        ArticleRow.story_id == story_id, ArticleRow.id != article_id
+    )
     found = session.scalar(
-        select(MatchRow.id)
-        .join(ArticleRow, ArticleRow.id == MatchRow.article_id)
-        .where(
-            ArticleRow.story_id == story_id,
-            MatchRow.rule == rule,
-            MatchRow.article_id != article_id,
-        )
-        .limit(1)
+        select(MatchRow.id).where(MatchRow.rule == rule, MatchRow.article_id.in_(members)).limit(1)
     )
     return found is not None
 
