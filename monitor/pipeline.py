@@ -53,7 +53,7 @@ from monitor.fetch.article import fetch_article_async
 from monitor.fetch.client import FeedClient
 from monitor.fetch.state import FetchResult, FetchState
 from monitor.log import event
-from monitor.match import bound_document
+from monitor.match import bound_document, detect_language
 from monitor.normalize.change import title_changed
 from monitor.normalize.entries import normalize_entries
 from monitor.normalize.urls import canonical_url
@@ -437,7 +437,7 @@ async def poll_feed(
         result.body, result.content_type, result.final_url or feed.url
     )
     stage.name = "normalising entries"
-    articles = normalize_entries(parsed, feed, now)
+    articles = [_with_language(a) for a in normalize_entries(parsed, feed, now)]
     if feed.full_text:
         stage.name = "fetching full text"
         articles = await _with_full_text(cycle, feed, state, articles)
@@ -476,6 +476,18 @@ async def _with_full_text(
         return article
 
     return list(await asyncio.gather(*(one(a) for a in articles)))
+
+
+def _with_language(article: Article) -> Article:
+    """The article with a language: its feed's configured one, else the matcher's guess
+    from its letters (uk/ru/en: the guess the matcher makes for a rule's `languages`
+    anyway), so that stories say "also reported by 3 outlets (uk, ru, en)" without a
+    `language` on every feed. A feed's own <language> is not believed: outlets declare
+    "en-us" on Ukrainian feeds."""
+    if article.language:
+        return article
+    guess = detect_language(f"{article.title}\n{article.text}")
+    return replace(article, language=guess) if guess else article
 
 
 def _with_canonical(article: Article, named: str | None) -> Article:

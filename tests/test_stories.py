@@ -250,10 +250,53 @@ def test_two_events_a_round_up_lists_stay_two_stories_and_its_copy_joins_it() ->
         ("Watch Fed Chair Jerome Powell testify live before House budget panel", False),
         ("Witkoff meets Putin in Moscow: talks on the peace plan", False),
         ("Головне за день", True),
+        ("Iran shuts the Strait of Hormuz. And, Russia and Ukraine swap 300 prisoners", True),
+        ("Five things to know on Thursday", True),
+        ("Thursday's news: Iran, Ukraine, Greenland", True),
+        ("Evening Update: Hormuz closed, a prisoner swap and a Greenland vote", True),
+        ("U.S. and Iran wrap up second round of nuclear talks", False),
     ],
 )
 def test_round_ups_are_told_by_their_headlines(title: str, roundup: bool) -> None:
     assert is_roundup(title) is roundup
+
+
+def test_the_same_people_meeting_again_two_days_later_is_another_story() -> None:
+    first = (
+        "Witkoff meets Umerov in Miami to discuss peace framework",
+        "US envoy Steve Witkoff met Ukraine's security council secretary Rustem Umerov in "
+        "Miami on Sunday to discuss the framework of a peace agreement, officials said.",
+    )
+    again = (
+        "Witkoff and Umerov meet again in Miami, discuss security guarantees",
+        "US envoy Steve Witkoff and Rustem Umerov met again in Miami on Tuesday to discuss "
+        "security guarantees for Ukraine under a peace agreement, officials said.",
+    )
+    clusterer = StoryClusterer()
+    clusterer.assign(StoryDoc(1, "A", "en", *first, None, T0))
+    same_day = clusterer.assign(StoryDoc(2, "B", "en", *again, None, T0 + timedelta(hours=3)))
+    assert same_day.reason == "same_story"  # alike enough to be one event the same day
+    clusterer = StoryClusterer()
+    clusterer.assign(StoryDoc(1, "A", "en", *first, None, T0))
+    later = clusterer.assign(StoryDoc(2, "B", "en", *again, None, T0 + timedelta(hours=48)))
+    assert later.reason == "new"
+
+
+def test_one_outlets_long_footer_under_two_of_its_own_entries_is_no_copy() -> None:
+    promo = (
+        "Смотрите новые выпуски каждую пятницу на нашем канале. Подписывайтесь, ставьте лайки "
+        "и пишите комментарии: лучшие попадут в эфир. Все сезоны шоу доступны бесплатно в "
+        "приложении для телефонов и телевизоров, а также на сайте без рекламы и регистрации."
+    )
+    clusterer = StoryClusterer()
+    one = StoryDoc(
+        1, "rutube", "ru", "Однажды в России: больничный апокалипсис", f"Врачи.\n{promo}", None, T0
+    )
+    two = StoryDoc(2, "rutube", "ru", "Однажды в России: мэр в отпуске", f"Мэр.\n{promo}", None, T0)
+    clusterer.assign(one)
+    assert clusterer.assign(two).reason == "new"
+    copy = StoryDoc(3, "rutube", "ru", one.title, one.text, None, T0 + timedelta(hours=1))
+    assert clusterer.assign(copy).reason == "near_duplicate"  # its own re-upload still is
 
 
 def test_an_article_with_many_names_of_its_own_still_finds_its_story() -> None:

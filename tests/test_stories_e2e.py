@@ -170,6 +170,13 @@ def test_ten_articles_of_six_stories_are_six_alerts(tmp_path, http_server, hook,
         assert len(stories) == 6
         reasons = sorted(a.story_reason for a in articles if a.story_id != a.id)
         assert reasons == ["near_duplicate", "near_duplicate", "same_story"]
+        # no feed names its language: each article's is guessed from its letters, so
+        # stories can name the languages of their outlets
+        assert {a.language for a in articles} == {"uk", "ru", "en"}
+        # a story's first article says so (monitor stories showed "-  -" for it)
+        assert {(a.story_reason, a.story_score) for a in articles if a.story_id == a.id} == {
+            ("new", 100)
+        }
         # every article's match is recorded; only the first of each story alerted
         assert s.query(MatchRow).count() == 9
         assert s.query(AlertRow).count() == 6

@@ -87,6 +87,8 @@ def insert_new_articles(
             "first_seen_at": now,
             "alertable": int(not (first_poll and a.published is not None and a.published < cutoff)),
             "entry_hash": a.entry_hash or None,
+            "story_reason": "new",  # a story of its own until placed in one
+            "story_score": 100,
         }
         for a in fresh
     ]

@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rapidfuzz import fuzz
+
 from monitor.stories.doc import Assignment, Reason, StoryDoc
 from monitor.stories.features import (
     Features,
@@ -51,8 +53,8 @@ class StoryParams:
     w_words: float = 1.0  # the score's weights: the leads' words, the headlines
     cross_extra: float = 0.3  # what a pair in two languages needs beyond min_score
     w_heads: float = 0.5
-    close_h: float = 36.0  # beyond this gap the score is discounted
-    far_discount: float = 1.0
+    close_h: float = 24.0  # beyond this gap the score fades, to far_discount at twice it
+    far_discount: float = 0.5
     max_candidates: int = 64
     rare_keys: int = 12  # candidates come from the query's rarest name keys
     rare_words: int = 6  # and from its lead's rarest word stems
@@ -61,6 +63,7 @@ class StoryParams:
     few_heads: float = 0.6  # headlines this alike
     min_words: int = 8  # and leads of this many word stems
     cross_heads: bool = True  # headlines also compared by their words' keys
+    own_copy_heads: float = 0.8  # one outlet's copy of its own article: headlines this alike
 
 
 _MAX_OUTLET = 2_048  # an outlet is a feed's URL: the window keeps one string of each
@@ -191,7 +194,8 @@ class StoryClusterer:
         if via is not None:
             return self._join(doc, "same_link", 1.0, via)
         for hit in self.near.query(f.sig) if f.sig is not None else ():
-            if hit.doc_id in self._docs:
+            entry = self._docs.get(hit.doc_id)
+            if entry is not None and not self._own_footer(doc, f, entry):
                 return self._join(doc, "near_duplicate", hit.score, hit.doc_id)
         for link in doc.links:
             target = self._links.get(link)
@@ -201,6 +205,15 @@ class StoryClusterer:
         if best is not None:
             return self._join(doc, *best)
         return Assignment(doc.id, doc.id, "new", 1.0, None)
+
+    def _own_footer(self, doc: StoryDoc, f: Features, entry: _Entry) -> bool:
+        """Whether a near-duplicate text is only one outlet's long footer under two short
+        entries of its own (two videos of a channel sharing its promotion): one outlet's
+        copy of its own article keeps a headline alike."""
+        if entry.outlet != doc.outlet[:_MAX_OUTLET]:
+            return False
+        # not token_set_ratio: "Однажды в России: …" would make any two episodes alike
+        return fuzz.ratio(f.title, entry.title) / 100 < self.params.own_copy_heads
 
     def _join(self, doc: StoryDoc, reason: Reason, score: float, via: int) -> Assignment:
         return Assignment(doc.id, self._docs[via].story_id, reason, score, via)
@@ -268,8 +281,11 @@ class StoryClusterer:
         # A missing headline is no evidence either way: the score is then the text's.
         w_heads = p.w_heads if f.title and entry.title else 0.0
         score = (p.w_words * min(1.0, words) + w_heads * heads) / (p.w_words + w_heads)
+        # Reports of one event come within a day or so; the same people meeting again
+        # two days later read alike: the score fades from close_h to twice that.
         gap_h = abs((doc.published - entry.published).total_seconds()) / 3600
-        return score * (p.far_discount if gap_h > p.close_h else 1.0)
+        fade = min(1.0, max(0.0, (gap_h - p.close_h) / p.close_h))
+        return score * (1.0 - (1.0 - p.far_discount) * fade)
 
     def _idf(self, key: int) -> float:
         n = max(len(self._docs), _MIN_WINDOW_DOCS)

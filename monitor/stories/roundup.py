@@ -47,20 +47,37 @@ _LABELS = (
     r"итоги дня",
     r"онлайн-трансляц",
     r"live$",
+    # newsletter and desk formats: "Five things to know on Thursday", "Today's top
+    # stories", "The world in 90 seconds", "Evening Update: …", "Ukraine updates: …"
+    r"things to know",
+    r"top stories",
+    r"in \d+ seconds",
+    r"in \d+ minutes",
+    r"news quiz",
+    r"what in the world",
+    r"(?:morning|evening|midday|weekend|daily|week(?:ly)?) (?:update|edition|report|wrap|digest)",
+    r"^\w+ updates?:",
+    r"новини за",
+    r"новости за",
 )
 _LABEL_RE = re.compile(r"(?<!\w)(?:" + "|".join(_LABELS) + r")(?!\w)")
 _ITEMS_RE = re.compile(r"[,;]")
+# "Iran shuts the Strait of Hormuz. And, Russia and Ukraine swap 300 prisoners": two
+# stories in one headline (a radio or newsletter brief)
+_AND_RE = re.compile(r"[.;!?]\s+(?:And|Also|Plus|Meanwhile|А також|А ещё|Также)\b[,:]?")
 _NAME_RE = re.compile(r"(?<!\w)[^\W\d_][\w'\u2019-]*")
 
 
 def is_roundup(title: str) -> bool:
     """True when the headline names the article a round-up of several events."""
     title = title[:MAX_TITLE_CHARS]
-    if _LABEL_RE.search(fold_text(title).strip()):
+    if _LABEL_RE.search(fold_text(title).strip()) or _AND_RE.search(title):
         return True
     # "label: a, b, c": three items or more, two of them naming someone or somewhere
-    # (a list of nouns, "torture, rape, forced labour", is one event's description)
+    # (a list of nouns, "torture, rape, forced labour", is one event's description);
+    # an item of one word counts when it is a name ("Thursday's news: Iran, Ukraine,
+    # Greenland")
     _, colon, tail = title.partition(":")
     items = [i.strip() for i in _ITEMS_RE.split(tail)] if colon else []
-    named = sum(any(w[0].isupper() for w in _NAME_RE.findall(i)) for i in items if " " in i)
+    named = sum(any(w[0].isupper() for w in _NAME_RE.findall(i)) for i in items)
     return len(items) >= 3 and named >= 2
