@@ -91,7 +91,7 @@ def render(report: MigrationReport) -> list[str]:
     lines = [
         ("dry run (nothing written): " if report.dry_run else "")
         + f"{report.source} -> {report.target}",
-        f"{'table':<18} {'sqlite':>9} {'postgresql':>11} {copied:>10}",
+        f"{'table':<18} {'sqlite':>9} {'postgresql':>11} {copied:>11}",
     ]
     lines += [_table_line(t, report.dry_run) for t in report.tables]
     lines.append(_verdict(report))
@@ -111,7 +111,7 @@ def _table_line(t: TableResult, dry_run: bool) -> str:
         if n
     ]
     note = f"  ({'; '.join(changed)})" if changed else ""
-    return f"{t.table:<18} {t.source_rows:>9,} {t.target_rows:>11,} {copied:>10}{verdict}{note}"
+    return f"{t.table:<18} {t.source_rows:>9,} {t.target_rows:>11,} {copied:>11}{verdict}{note}"
 
 
 def _verdict(report: MigrationReport) -> str:

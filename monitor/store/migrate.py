@@ -31,7 +31,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Connection, Engine, MetaData, Table, event, func, inspect, select
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -47,6 +58,7 @@ if TYPE_CHECKING:
 MARKER_KEY = "migrate.from_sqlite"
 BATCH_ROWS = 1000
 BATCH_CHARS = 16 * 1024 * 1024  # a batch of huge articles is cut sooner: memory stays bounded
+TARGET_LOCK = 727275  # pg_advisory_lock key (db.upgrade uses 727274)
 TABLES: tuple[Table, ...] = tuple(Base.metadata.sorted_tables)  # parents before children
 
 
@@ -104,7 +116,7 @@ def migrate_to(source_url: str, target_url: str, *, dry_run: bool = False) -> Mi
         event.listen(source, "connect", _lenient_text(decoded))
         try:
             db.check_schema(source)
-            with source.connect() as src:
+            with _sole_migration(target), source.connect() as src:
                 src.exec_driver_sql("BEGIN IMMEDIATE")  # one snapshot; no writer meanwhile
                 tables = _run(src, target, str(path), dry_run, decoded)
                 src.rollback()
@@ -148,11 +160,29 @@ def _no_daemon(source_url: str) -> Iterator[None]:
             raise
         holder = str(exc).split("(", 1)[1].split(")", 1)[0]
         raise MigrationRefusedError(
-            f"{db.where(source_url)}: a daemon ({holder}) is using this database: stop it "
-            "first (systemctl stop press-monitor); what it wrote during the copy would be lost"
+            f"{db.where(source_url)}: {holder} holds this database (a running daemon, or "
+            "another migrate-to): stop it first (systemctl stop press-monitor); what a daemon "
+            "wrote during the copy would be lost"
         ) from None
     with stack:
         yield
+
+
+@contextmanager
+def _sole_migration(target: Engine) -> Iterator[None]:
+    """Hold a session advisory lock on the target: a second migrate-to into the same
+    database at the same time is refused, not interleaved."""
+    with target.connect() as conn:
+        if not conn.scalar(text(f"SELECT pg_try_advisory_lock({TARGET_LOCK})")):
+            raise MigrationRefusedError(
+                f"{target.url.render_as_string(hide_password=True)}: another "
+                "'monitor db migrate-to' is writing to this database: let it finish"
+            )
+        try:
+            yield
+        finally:
+            conn.execute(text(f"SELECT pg_advisory_unlock({TARGET_LOCK})"))
+            conn.commit()
 
 
 def _lenient_text(decoded: Changes) -> Any:
