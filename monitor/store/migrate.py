@@ -35,7 +35,6 @@ from sqlalchemy import (
     JSON,
     Connection,
     Engine,
-    MetaData,
     Table,
     event,
     func,
@@ -311,18 +310,18 @@ def _copy_table(
 ) -> TableResult:
     """Copy every row of ``table`` and record it in the marker, in one transaction."""
     before, fitter, digest = decoded.utf8, RowFitter(table), Fingerprint()
-    into = _TARGET_TABLES[table.name]
     rows = 0
+    faults = (SQLAlchemyError, target.dialect.loaded_dbapi.Error)
     try:
         with target.begin() as conn:
             for batch in _batches(src, table, fitter):
                 for row in batch:
                     digest.add(row)
-                conn.execute(into.insert(), batch)
+                _copy_rows(conn, table, batch)
                 rows += len(batch)
             marker["tables"][table.name] = {"rows": rows, "sha256": digest.hexdigest()}
             _write_marker(conn, marker)
-    except SQLAlchemyError as exc:
+    except faults as exc:
         orig = getattr(exc, "orig", None) or exc
         line = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
         raise DatabaseError(
@@ -350,21 +349,28 @@ def _batches(src: Connection, table: Table, fitter: RowFitter) -> Iterator[list[
         yield batch
 
 
-def _target_tables() -> dict[str, Table]:
-    """The schema's tables for writing: a JSON column's None is SQL NULL (as SQLite
-    held it), not the JSON ``null`` SQLAlchemy writes by default."""
-    metadata = MetaData()
-    out = {}
-    for table in TABLES:
-        copy = table.to_metadata(metadata)
-        for column in copy.columns:
-            if isinstance(column.type, JSON):
-                column.type = JSON(none_as_null=True)
-        out[table.name] = copy
-    return out
+def _copy_rows(conn: Connection, table: Table, batch: list[dict[str, Any]]) -> None:
+    """Write fitted rows with PostgreSQL's ``COPY`` (the whole copy of 210,200 rows took
+    16.6 s against 24.5 s with batched INSERTs: bench/migrate_speed.py), each value as the schema's types
+    would bind it: times as naive UTC (:class:`~monitor.store.schema.UTCDateTime`), JSON
+    as its text, None as NULL (also in a JSON column: SQL NULL, as SQLite held it)."""
+    columns = list(table.columns)
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    as_json = {c.key for c in columns if isinstance(c.type, JSON)}
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in batch:
+            copy.write_row([_copy_value(row[c.key], c.key in as_json) for c in columns])
 
 
-_TARGET_TABLES = _target_tables()
+def _copy_value(value: Any, is_json: bool) -> Any:
+    if value is None:
+        return None
+    if is_json:
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 def _reset_sequences(conn: Connection) -> None:
@@ -379,7 +385,7 @@ def _reset_sequences(conn: Connection) -> None:
 
 
 def _write_marker(conn: Connection, marker: dict[str, Any]) -> None:
-    state = _TARGET_TABLES["state"]
+    state = Base.metadata.tables["state"]
     values = {"value": json.dumps(marker), "updated_at": datetime.now(UTC)}
     if conn.scalar(select(func.count()).select_from(state).where(state.c.key == MARKER_KEY)):
         conn.execute(state.update().where(state.c.key == MARKER_KEY).values(**values))
