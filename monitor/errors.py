@@ -121,3 +121,8 @@ class DatabaseError(MonitorError):
 class DatabaseBusyError(DatabaseError):
     """A write waited the whole busy timeout for a lock another connection held: the
     database itself is fine, and the same write may succeed once the lock is let go."""
+
+
+class MigrationRefusedError(MonitorError):
+    """``monitor db migrate-to`` will not copy: the target holds other data, the source
+    changed since an earlier run, a daemon uses the source. Nothing was changed (exit 2)."""

@@ -1,4 +1,4 @@
-"""Database commands: ``monitor db upgrade|backup|prune|optimize``.
+"""Database commands: ``monitor db upgrade|backup|prune|optimize|migrate-to``.
 
 They run the same code as the daemon's start-up migration and its scheduled
 housekeeping (STYLE.md #14).
@@ -11,13 +11,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor.cli import migrate
 from monitor.cli.context import Context
 from monitor.cli.output import EXPECTED_ERRORS, human_size, print_error
 from monitor.store import db, housekeeping
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``db upgrade``, ``db backup``, ``db prune`` and ``db optimize``."""
+    """Add ``db upgrade``, ``db backup``, ``db prune``, ``db optimize`` and ``db migrate-to``."""
     p = sub.add_parser("db", help="database maintenance")
     db_subparsers = p.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
     p = db_subparsers.add_parser("upgrade", help="apply database migrations")
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_db_prune)
     p = db_subparsers.add_parser("optimize", help="PRAGMA optimize; VACUUM when much space is free")
     p.set_defaults(handler=cmd_db_optimize)
+    migrate.register(db_subparsers)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, ctx: Context) -> int:

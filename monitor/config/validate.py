@@ -294,7 +294,7 @@ class Validator:
     def database(self, url: Any) -> str:
         """A SQLAlchemy URL whose driver is installed: a config error, not a crash at start."""
         key = "monitor.database"
-        self.convert(spec.non_empty_string, url, key)
+        url = self.expand_env(self.convert(spec.non_empty_string, url, key), key)
         try:
             sa_url = make_url(url)
             sa_url.get_dialect().import_dbapi()
