@@ -44,6 +44,9 @@ def port_problem(url: str) -> str | None:
     return problem
 
 
+MAX_FEED_URL_CHARS = 2048  # feeds.url is String(2048)
+
+
 def feed_url_problem(url: str) -> str | None:
     """Why the http(s) feed URL ``url`` cannot be fetched, or None: no host, a port out
     of range, a space (outside the path, query and fragment, where the fetcher sends it
@@ -52,6 +55,11 @@ def feed_url_problem(url: str) -> str | None:
     from monitor.fetch.client import checked_url, encode_spaces
 
     url = encode_spaces(url)
+    if len(url) > MAX_FEED_URL_CHARS:
+        return (
+            f"the URL is {len(url)} characters long: the database keeps a feed's URL in "
+            f"{MAX_FEED_URL_CHARS} (PostgreSQL refuses longer; shorten it)"
+        )
     if _SPACE_OR_CONTROL.search(url):
         return "a space or a control character in the URL: percent-encode it (%20)"
     try:
