@@ -115,12 +115,51 @@ class Measured:
     stderr: str
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_table(since: int = 0) -> dict[int, tuple[int, int, float]]:
+    """pid -> (parent pid, RSS bytes, user+sys seconds) of every process numbered
+    ``since`` or more (Linux /proc: a process's descendants are numbered after it, unless
+    the pid counter wraps, which a benchmark's minutes do not see)."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) < since:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()  # after "pid (comm) "
+        # fields[0] is the state (stat field 3): ppid 4, utime 14, stime 15, rss 24
+        table[int(entry.name)] = (
+            int(fields[1]),
+            int(fields[21]) * _PAGE,
+            (int(fields[11]) + int(fields[12])) / _TICK,
+        )
+    return table
+
+
+def _tree(table: dict[int, tuple[int, int, float]], root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            out.append(pid)
+            todo.extend(children.get(pid, ()))
+    return out
+
+
 def measure(
     cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, sample_s: float = 0.02
 ) -> Measured:
-    """Run ``cmd`` to its end: wall time, CPU of its tree, peak of its tree's summed RSS."""
-    import psutil
-
+    """Run ``cmd`` to its end: wall time, CPU of its tree, peak of its tree's summed RSS
+    (sampled from /proc every ``sample_s``)."""
     out_path, err_path = cwd / ".stdout", cwd / ".stderr"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.perf_counter()
@@ -131,25 +170,12 @@ def measure(
 
     def sample() -> None:
         nonlocal peak
-        try:
-            root = psutil.Process(proc.pid)
-        except psutil.NoSuchProcess:
-            return
         while not done.is_set():
-            total = 0
-            try:
-                tree = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                tree = []
-            for p in tree:
-                try:
-                    with p.oneshot():
-                        total += p.memory_info().rss
-                        t = p.cpu_times()
-                        cpu_seen[p.pid] = t.user + t.system
-                except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-                    pass
-            peak = max(peak, total)
+            table = _proc_table(since=proc.pid)
+            tree = _tree(table, proc.pid)
+            peak = max(peak, sum(table[pid][1] for pid in tree))
+            for pid in tree:
+                cpu_seen[pid] = table[pid][2]
             done.wait(sample_s)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -160,6 +186,8 @@ def measure(
     sampler.join()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    # wait4 counts the root and the descendants it (or they) reaped; the sampled sum
+    # also sees descendants killed and never waited for (up to their last sample).
     cpu = max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
     return Measured(
         wall_s=wall,
@@ -277,8 +305,7 @@ def check_store(db: Path, *, articles: int, planted: set[str]) -> list[str]:
         problems.append(f"articles {stored} != expected {articles}")
     if sorted(matched) != sorted(planted):
         problems.append(
-            f"matches {len(matched)} != planted {len(planted)}"
-            + _diff(set(matched), planted)
+            f"matches {len(matched)} != planted {len(planted)}" + _diff(set(matched), planted)
         )
     if sorted(alerts) != sorted(planted):
         problems.append(
@@ -289,7 +316,9 @@ def check_store(db: Path, *, articles: int, planted: set[str]) -> list[str]:
 
 def _diff(got: set[str], want: set[str]) -> str:
     extra, missing = sorted(got - want)[:3], sorted(want - got)[:3]
-    return (f" (unexpected {extra})" if extra else "") + (f" (missing {missing})" if missing else "")
+    return (f" (unexpected {extra})" if extra else "") + (
+        f" (missing {missing})" if missing else ""
+    )
 
 
 def planted_rules(n_feeds: int, n_rules: int) -> set[str]:
@@ -372,7 +401,9 @@ class Bench:
         d = self._dir(f"naive-{n}-{rep}")
         urls = d / "urls.txt"
         urls.write_text(
-            "\n".join(cycle_feeds.feed_url(i, self.server.hosts, self.server.port) for i in range(n))
+            "\n".join(
+                cycle_feeds.feed_url(i, self.server.hosts, self.server.port) for i in range(n)
+            )
         )
         run = Run("naive", n, rep, load=os.getloadavg()[0])
         m = measure(
@@ -566,7 +597,8 @@ def _profiled_cycle(d: Path) -> None:
     prof = cProfile.Profile()
     started = time.perf_counter()
     code = prof.runcall(
-        monitor_main, ["--config", str(d / "config.toml"), "--log-level", "warning", "run", "--once"]
+        monitor_main,
+        ["--config", str(d / "config.toml"), "--log-level", "warning", "run", "--once"],
     )
     took = time.perf_counter() - started
     report = [
@@ -601,7 +633,11 @@ def _profiled_cycle(d: Path) -> None:
         for key, (statement, params) in statements.items():
             function = key.split(":", 1)[0]
             plans.append(f"## {function}\n\n    {' '.join(statement.split())}\n")
-            if not statement.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE", "INSERT")):
+            if (
+                not statement.lstrip()
+                .upper()
+                .startswith(("SELECT", "WITH", "UPDATE", "DELETE", "INSERT"))
+            ):
                 continue
             try:
                 rows = con.execute(f"EXPLAIN QUERY PLAN {statement}", params or ()).fetchall()
@@ -610,7 +646,11 @@ def _profiled_cycle(d: Path) -> None:
                 continue
             for row in rows:
                 detail = row[-1]
-                flag = "   <-- full scan" if detail.startswith("SCAN") and "INDEX" not in detail else ""
+                flag = (
+                    "   <-- full scan"
+                    if detail.startswith("SCAN") and "INDEX" not in detail
+                    else ""
+                )
                 plans.append(f"    {detail}{flag}")
             plans.append("")
     (d / "query-plans.txt").write_text("\n".join(plans) + "\n")
@@ -672,7 +712,7 @@ def verdicts(rows: list[dict[str, Any]], latencies: list[float]) -> list[str]:
         by = {r["contender"]: r for r in rows if r["n"] == n}
         lines = [f"N = {n}:"]
 
-        def rate(name: str) -> float | None:
+        def rate(name: str, by: dict[str, dict[str, Any]] = by) -> float | None:
             return by[name]["entries_per_s"] if name in by else None
 
         cold = rate("monitor-cold")
@@ -688,7 +728,11 @@ def verdicts(rows: list[dict[str, Any]], latencies: list[float]) -> list[str]:
                 base = rate(ref)
                 if base:
                     ratio = cold / base
-                    goal = f" (target >= {target:g}x: {'PASS' if ratio >= target else 'FAIL'})" if target else ""
+                    goal = (
+                        f" (target >= {target:g}x: {'PASS' if ratio >= target else 'FAIL'})"
+                        if target
+                        else ""
+                    )
                     lines.append(f"- cold / {ref}: {ratio:.2f}x{goal}")
         for ms in [0.0, *[m for m in latencies if m]]:
             name = f"monitor-warm-{ms:g}ms"
@@ -757,7 +801,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         "cycle: the daemon's logged `cycle.finished` duration (its start-up, rule compilation and "
-        "delivery are in \"process s\"); for the others the timed loop after imports. feeds/s and "
+        'delivery are in "process s"); for the others the timed loop after imports. feeds/s and '
         "entries/s are on the cycle time (entries: new entries; a warm cycle has none). "
         "Warm rows: every feed answered 304.",
         "",
@@ -824,7 +868,9 @@ def chart(result: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("cycle s")
         ax.set_title("scaling")
         ax.legend(fontsize=7)
-    fig.suptitle(f"bench/cycle.py, {result['when']}, load {result['load_before'][0]:.1f}", fontsize=9)
+    fig.suptitle(
+        f"bench/cycle.py, {result['when']}, load {result['load_before'][0]:.1f}", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -871,9 +917,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cycle-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    command = "python bench/cycle.py" + ("" if argv is None else "") + " " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
+    command = " ".join(["python bench/cycle.py", *(sys.argv[1:] if argv is None else argv)])
     load_before = list(os.getloadavg())
     cycle_feeds.rule_names(args.rules)
     most = max([*args.feeds, 0 if args.no_startup else args.startup_feeds])
