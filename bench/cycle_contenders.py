@@ -83,9 +83,21 @@ def ceiling(args: argparse.Namespace) -> None:
     common = ["--feeds", str(args.feeds), "--rules", str(args.rules), "--epoch", str(args.epoch)]
     workers = [
         subprocess.Popen(
-            [sys.executable, me, "ceiling-worker", *common, "--options", args.options,
-             "--parts", str(args.procs), "--part", str(k)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                me,
+                "ceiling-worker",
+                *common,
+                "--options",
+                args.options,
+                "--parts",
+                str(args.procs),
+                "--part",
+                str(k),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for k in range(args.procs)
     ]

@@ -35,17 +35,63 @@ _PEOPLE = {
 }
 _PLACES = {
     "en": ["Kyiv", "Kharkiv", "Odesa", "Brussels", "Geneva", "Warsaw", "Paris", "Lviv", "Dnipro"],
-    "uk": ["Києві", "Харкові", "Одесі", "Брюсселі", "Женеві", "Варшаві", "Парижі", "Львові", "Дніпрі"],
-    "ru": ["Киеве", "Харькове", "Одессе", "Брюсселе", "Женеве", "Варшаве", "Париже", "Львове", "Днепре"],
+    "uk": [
+        "Києві",
+        "Харкові",
+        "Одесі",
+        "Брюсселі",
+        "Женеві",
+        "Варшаві",
+        "Парижі",
+        "Львові",
+        "Дніпрі",
+    ],
+    "ru": [
+        "Киеве",
+        "Харькове",
+        "Одессе",
+        "Брюсселе",
+        "Женеве",
+        "Варшаве",
+        "Париже",
+        "Львове",
+        "Днепре",
+    ],
 }
 _TOPICS = {
-    "en": ["energy security", "air defence", "grain exports", "the reconstruction fund", "sanctions",
-           "the budget", "prisoner exchanges", "the ceasefire talks", "drone production"],
-    "uk": ["енергетичної безпеки", "протиповітряної оборони", "експорту зерна", "фонду відбудови",
-           "санкцій", "бюджету", "обміну полоненими", "переговорів про перемир'я", "виробництва дронів"],
-    "ru": ["энергетической безопасности", "противовоздушной обороны", "экспорта зерна",
-           "фонда восстановления", "санкций", "бюджета", "обмена пленными",
-           "переговоров о перемирии", "производства дронов"],
+    "en": [
+        "energy security",
+        "air defence",
+        "grain exports",
+        "the reconstruction fund",
+        "sanctions",
+        "the budget",
+        "prisoner exchanges",
+        "the ceasefire talks",
+        "drone production",
+    ],
+    "uk": [
+        "енергетичної безпеки",
+        "протиповітряної оборони",
+        "експорту зерна",
+        "фонду відбудови",
+        "санкцій",
+        "бюджету",
+        "обміну полоненими",
+        "переговорів про перемир'я",
+        "виробництва дронів",
+    ],
+    "ru": [
+        "энергетической безопасности",
+        "противовоздушной обороны",
+        "экспорта зерна",
+        "фонда восстановления",
+        "санкций",
+        "бюджета",
+        "обмена пленными",
+        "переговоров о перемирии",
+        "производства дронов",
+    ],
 }
 _SENTENCES = {
     "en": [
@@ -92,12 +138,24 @@ _SENTENCES = {
     ],
 }
 _HEADLINES = {
-    "en": ["{p} and {q} discuss {t} in {c}", "{c}: {n} projects on {t} approved",
-           "Talks on {t} resume, {p} says", "{p} visits {c} ahead of vote on {t}"],
-    "uk": ["{p} і {q} обговорили питання {t} у {c}", "У {c} схвалили {n} проєктів щодо {t}",
-           "Переговори щодо {t} відновлюються, заявив {p}", "{p} відвідав {c} перед голосуванням"],
-    "ru": ["{p} и {q} обсудили вопросы {t} в {c}", "В {c} одобрили {n} проектов относительно {t}",
-           "Переговоры относительно {t} возобновляются, заявил {p}", "{p} посетил {c} перед голосованием"],
+    "en": [
+        "{p} and {q} discuss {t} in {c}",
+        "{c}: {n} projects on {t} approved",
+        "Talks on {t} resume, {p} says",
+        "{p} visits {c} ahead of vote on {t}",
+    ],
+    "uk": [
+        "{p} і {q} обговорили питання {t} у {c}",
+        "У {c} схвалили {n} проєктів щодо {t}",
+        "Переговори щодо {t} відновлюються, заявив {p}",
+        "{p} відвідав {c} перед голосуванням",
+    ],
+    "ru": [
+        "{p} и {q} обсудили вопросы {t} в {c}",
+        "В {c} одобрили {n} проектов относительно {t}",
+        "Переговоры относительно {t} возобновляются, заявил {p}",
+        "{p} посетил {c} перед голосованием",
+    ],
 }
 # Planted matches: the words each rule also needs (all three forms occur in the texts anyway).
 _UKRAINE = {"en": "Ukraine", "uk": "Україна", "ru": "Украина"}
@@ -125,8 +183,27 @@ def feed_url(i: int, hosts: int, port: int) -> str:
 
 
 def _name(rng: random.Random) -> str:
-    onset = "b br d dr g k kr l m n p pr s st t tr v z".split()
-    vowel = "a e i o u".split()
+    onset = [
+        "b",
+        "br",
+        "d",
+        "dr",
+        "g",
+        "k",
+        "kr",
+        "l",
+        "m",
+        "n",
+        "p",
+        "pr",
+        "s",
+        "st",
+        "t",
+        "tr",
+        "v",
+        "z",
+    ]
+    vowel = ["a", "e", "i", "o", "u"]
     coda = ["k", "n", "r", "s", "t", "v", "l", "m"]
     word = "".join(rng.choice(onset) + rng.choice(vowel) for _ in range(3)) + rng.choice(coda)
     return word.capitalize()
@@ -204,13 +281,9 @@ def entry_fields(i: int, j: int, epoch: float, n_rules: int, n_feeds: int) -> di
     rule = planted(n_feeds, n_rules).get((i, j))
     if rule is not None:
         a, b = rule_names(n_rules)[rule]
-        paragraphs.insert(
-            1, escape(f"{a} {b} met officials of {_UKRAINE[lang]} on Friday.")
-        )
-    paragraphs[0] = paragraphs[0].replace(" ", ' <b>', 1).replace(".", ".</b>", 1)
-    paragraphs.append(
-        f'<a href="https://news.example/{lang}/{i}/{j}">Read more</a> &amp; share'
-    )
+        paragraphs.insert(1, escape(f"{a} {b} met officials of {_UKRAINE[lang]} on Friday."))
+    paragraphs[0] = paragraphs[0].replace(" ", " <b>", 1).replace(".", ".</b>", 1)
+    paragraphs.append(f'<a href="https://news.example/{lang}/{i}/{j}">Read more</a> &amp; share')
     description = "".join(f"<p>{p}</p>" for p in paragraphs)
     when = datetime.fromtimestamp(epoch, UTC) - timedelta(minutes=j * 3 + (i % 60))
     host = f"outlet{i % 97}.example"
