@@ -387,6 +387,10 @@ class Bench:
             run.cycle_s = float(data.get("seconds", 0.0))
             run.feeds, run.entries = int(data.get("feeds", 0)), int(data.get("entries", 0))
         self.runs.append(run)
+        return run
+
+    def _print(self, run: Run) -> None:
+        """One line per run, once its checks are done."""
         tag = "ok" if not run.problems else "; ".join(run.problems)
         print(
             f"  N={run.n_feeds} rep {run.rep} {run.contender:<22} cycle {run.cycle_s:7.2f} s"
@@ -394,7 +398,6 @@ class Bench:
             f"  load {run.load:4.1f}  {tag}",
             flush=True,
         )
-        return run
 
     def _expect_entries(self, run: Run, n: int) -> None:
         want = n * cycle_feeds.ENTRIES
@@ -415,6 +418,7 @@ class Bench:
         )  # fmt: skip
         self._record(run, m, _contender_json(m))
         self._expect_entries(run, n)
+        self._print(run)
 
     def naive(self, n: int, rep: int) -> None:
         d = self._dir(f"naive-{n}-{rep}")
@@ -431,6 +435,7 @@ class Bench:
         )  # fmt: skip
         self._record(run, m, _contender_json(m))
         self._expect_entries(run, n)
+        self._print(run)
 
     def rss2email(self, n: int, rep: int) -> None:
         d = self._dir(f"rss2email-{n}-{rep}")
@@ -444,6 +449,7 @@ class Bench:
         )  # fmt: skip
         self._record(run, m, _contender_json(m))
         self._expect_entries(run, n)
+        self._print(run)
 
     def monitor(self, n: int, rep: int) -> None:
         """Cold, warm at 0 ms, and warm at every other --latency, on one fresh database."""
@@ -482,6 +488,7 @@ class Bench:
             run.problems += check_store(d / "monitor.db", articles=articles, planted=planted)
             if phase == "cold" and finished.get("new") != articles:
                 run.problems.append(f"cycle new {finished.get('new')} != {articles}")
+            self._print(run)
         self.server.latency(0)
 
 
