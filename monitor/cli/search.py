@@ -1,0 +1,517 @@
+"""``monitor search QUERY``: the stored articles a query matches, newest first; and the
+scan it shares with ``monitor test-rule --since`` (a backtest, :mod:`monitor.cli.backtest`).
+
+``monitor search QUERY [--since 30d] [--feed NAME] [--lang uk] [--limit N] [--json|--csv]``
+compiles QUERY as ``test-rule --query`` does (its @groups from the config when there is
+one) and runs the daemon's matcher over the stored articles first seen in the window:
+the same cross-script and inflection-aware matching, so ``Witkoff AND @coalition``
+finds «Віткофф … коаліції рішучих». Read-only: the monitor's database is only read; a
+key index in its own file beside it (:mod:`monitor.store.history`) is brought up to
+date first, so only the articles that can match are read whole
+(:mod:`monitor.match.prefilter`: it skips, it never decides). Articles pruned by
+``retention`` are gone; the output says how far back the history reaches.
+
+Exit status: 0 = something matched, 1 = nothing matched, 2 = a query that does not
+compile, an unknown --feed, a bad --since or --lang.
+
+The ``--json`` shape (stable; new keys may be added; times ISO 8601 in UTC with offset)::
+
+    {"query": "...", "since": TIME, "history": {"oldest": TIME|null, "newest": TIME|null,
+     "articles": 1234}, "scanned": 1200, "limited": false,
+     "results": [{"article_id": 12, "first_seen": TIME, "published": TIME|null,
+                  "outlet": "Outlet A", "feed_url": "...", "language": "uk"|null,
+                  "title": "...", "link": "https://..."|null, "story_id": 12,
+                  "alertable": true, "rules": ["query"],
+                  "evidence": [{"rule": "query", "term": "Witkoff", "surface": "Віткофф",
+                                "field": "title", "score": 100, "how": "across scripts"}]}]}
+
+``--csv`` has one row per article under the header :data:`CSV_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from monitor.cli.alerts import count
+from monitor.cli.context import Context
+from monitor.cli.output import csv_text, fit, marked_line, terminal_width
+from monitor.config import Config, spec
+from monitor.config.units import parse_duration
+from monitor.errors import DatabaseError, QueryError
+from monitor.match import Matcher, compile_rules
+from monitor.match.explain import how_found
+from monitor.match.prefilter import VERSION, KeyMaker, query_keys
+from monitor.notify.format import format_time
+from monitor.records import Document, Match, RuleConfig
+from monitor.secrets import mask_text
+from monitor.store import history
+from monitor.store.db import session_scope
+from monitor.store.history import HistoryArticle, Reach
+from monitor.text import scrub_line
+
+EXIT_MATCHED, EXIT_NO_MATCH, EXIT_USAGE = 0, 1, 2
+QUERY_RULE = "query"
+CSV_COLUMNS = (
+    "first_seen",
+    "published",
+    "outlet",
+    "language",
+    "title",
+    "link",
+    "story_id",
+    "article_id",
+    "alertable",
+    "rules",
+    "surfaces",
+    "evidence",
+)
+PROGRESS_AFTER_S = 1.0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``search``."""
+    p = sub.add_parser(
+        "search",
+        help="stored articles a query matches, newest first",
+        description="Run a query over the stored articles with the daemon's matcher.",
+        epilog="exit status: 0 = matches, 1 = none, 2 = bad query, --feed, --since or --lang",
+    )
+    p.add_argument("query", metavar="QUERY", help="a query as in [[rules]] (docs/rules.md)")
+    window_options(p, default="30d")
+    p.add_argument(
+        "--limit", type=count, default=50, metavar="N", help="how many, newest first (default 50)"
+    )
+    formats = p.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="print JSON (links whole)")
+    formats.add_argument("--csv", action="store_true", help="print CSV (links whole)")
+    p.set_defaults(handler=cmd_search)
+
+
+def window_options(p: argparse._ActionsContainer, *, default: str | None) -> None:
+    """``--since``, ``--feed``, ``--lang``: the window of stored articles to scan."""
+    shown = f" (default: {default})" if default else ""
+    p.add_argument(
+        "--since",
+        metavar="DURATION",
+        type=duration,
+        default=None if default is None else duration(default),
+        help=f"articles first seen this long ago or later: 90m, 24h, 7d{shown}",
+    )
+    p.add_argument(
+        "--feed", metavar="NAME", action="append", help="only this feed (name or URL; repeatable)"
+    )
+    p.add_argument("--lang", metavar="L", type=language_code, help="only articles in language L")
+
+
+def language_code(text: str) -> str:
+    """An ``argparse`` type: a language code a feed's ``language`` may be (the config's
+    vocabulary), else an error listing them."""
+    try:
+        return spec.language(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def duration(value: str) -> float:
+    """An ``argparse`` type: a duration (``7d``) in seconds, more than zero."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 7d, not {value!r}")
+    return seconds
+
+
+# -- the scan ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A stored article and the rules that match it (with evidence)."""
+
+    article: HistoryArticle
+    matches: tuple[Match, ...]
+
+
+@dataclass(slots=True)
+class Scan:
+    """What a scan looked at: the window, how far history reaches, what was read."""
+
+    since: datetime
+    reach: Reach
+    window: int = 0  # articles in the window
+    indexed: int = 0  # of them (re)indexed by this run
+    candidates: int = 0  # read whole and matched
+    prefilter: str = "index"  # "index", or why every article was matched
+    first_result_s: float | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+
+def load_config_if_any(ctx: Context) -> Config | None:
+    """The config when one is given or found (a query needs none; its @groups do)."""
+    if getattr(ctx.args, "config", None) or Path(ctx.config_path).exists():
+        return ctx.config()
+    return None
+
+
+def compile_query(query: str, config: Config | None) -> Matcher:
+    """``query`` as the rule ``query``; raises :class:`QueryError`."""
+    terms = config.terms if config is not None else {}
+    return compile_rules([RuleConfig(name=QUERY_RULE, query=query)], terms)
+
+
+def feed_urls(config: Config | None, names: Sequence[str] | None) -> list[str]:
+    """The URLs of the feeds ``--feed`` names (a configured name or URL); raises
+    ``ValueError`` naming the known ones."""
+    if not names:
+        return []
+    feeds = config.feeds if config is not None else ()
+    urls = []
+    for name in names:
+        found = [f.url for f in feeds if name in (f.name, f.url)]
+        if not found:
+            known = ", ".join(repr(f.name or f.url) for f in feeds) or "none (no config)"
+            raise ValueError(f"unknown feed {name!r}; feeds: {fit(known, 300)}")
+        urls += found
+    return urls
+
+
+def scan(
+    ctx: Context,
+    matcher: Matcher,
+    since_s: float,
+    *,
+    feeds: Sequence[str] = (),
+    language: str | None = None,
+    stats: Callable[[Scan], None] = lambda s: None,
+) -> Iterator[Found]:
+    """The articles of the window that ``matcher`` matches, newest first.
+
+    ``stats`` gets the :class:`Scan` before the first article is matched (the window,
+    the history's reach) and is kept up to date as the scan goes on."""
+    database = database_url(ctx)
+    since = datetime.now(UTC) - timedelta(seconds=since_s)
+    factory = ctx.session_factory()
+    with session_scope(factory) as s:
+        info = Scan(since=since, reach=history.history_reach(s))
+        entries = history.window_entries(s, since, feed_urls=feeds, language=language)
+    info.window = len(entries)
+    ids = [e.id for e in entries]
+    keys = query_keys(matcher)
+    if keys is None:
+        info.prefilter = "off: the query has too many keys"
+    else:
+        try:
+            ids = _prefiltered(database, factory, entries, keys.exact, keys.prefixes, info)
+        except DatabaseError as exc:  # a read-only folder: slower, never wrong
+            info.prefilter = f"off: {exc}"
+    info.candidates = len(ids)
+    stats(info)
+    with Progress("matching", len(ids)) as bar:
+        for chunk_start in range(0, len(ids), history.CHUNK):
+            chunk = ids[chunk_start : chunk_start + history.CHUNK]
+            with session_scope(factory) as s:
+                articles = history.load_articles(s, chunk)
+            for i in chunk:
+                article = articles.get(i)
+                if article is None:  # pruned since the window was read
+                    continue
+                doc = Document(title=article.title, text=article.text, language=article.language)
+                matches = matcher.match(doc)
+                if matches:
+                    if info.first_result_s is None:
+                        info.first_result_s = time.perf_counter() - info.started
+                    yield Found(article, tuple(matches))
+            bar.advance(len(chunk))
+
+
+def _prefiltered(
+    database: str,
+    factory: Any,
+    entries: list[history.Entry],
+    exact: frozenset[str],
+    prefixes: frozenset[str],
+    info: Scan,
+) -> list[int]:
+    """The ids of ``entries`` (in their order) the key index says can match, after
+    indexing the ones it has not seen."""
+    with history.KeyIndex(history.index_path(database), f"keys-{VERSION}") as index:
+        missing = index.missing(entries)
+        if missing:
+            by_id = {e.id: e for e in entries}
+            maker = KeyMaker()
+            with Progress("indexing", len(missing)) as bar, session_scope(factory) as s:
+                info.indexed = index.add(
+                    by_id,
+                    history.load_texts(s, missing),
+                    maker.document_keys,
+                    progress=bar.update,
+                )
+        found = index.candidates(exact, prefixes)
+    return [e.id for e in entries if e.id in found]
+
+
+def database_url(ctx: Context) -> str:
+    """The config's database URL (the index is named after it)."""
+    return ctx.config().monitor.database
+
+
+class Progress:
+    """A progress bar on stderr (``rich``), shown only on a terminal and only once the
+    work has taken :data:`PROGRESS_AFTER_S`; nothing otherwise, so pipes and logs stay
+    clean."""
+
+    def __init__(self, what: str, total: int) -> None:
+        self.what, self.total, self.done = what, total, 0
+        self.started = time.monotonic()
+        self.on = sys.stderr.isatty() and total > 0 and "PYTEST_CURRENT_TEST" not in os.environ
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def advance(self, n: int) -> None:
+        """``n`` more done."""
+        self.update(self.done + n)
+
+    def update(self, done: int) -> None:
+        """``done`` of the total done."""
+        self.done = done
+        if not self.on:
+            return
+        if self._bar is None:
+            if time.monotonic() - self.started < PROGRESS_AFTER_S:
+                return
+            from rich.console import Console  # imported only when a bar is shown
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(console=Console(file=sys.stderr), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(f"{self.what} stored articles", total=self.total)
+        self._bar.update(self._task, completed=done)
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
+    """``monitor search QUERY``: see the module docstring."""
+    config = load_config_if_any(ctx)
+    try:
+        matcher = compile_query(args.query, config)
+        feeds = feed_urls(config, args.feed)
+    except (QueryError, ValueError) as exc:
+        print(f"error: {mask_text(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    if config is None:
+        ctx.config()  # the database is the config's: this says which config is missing
+    tz = config.monitor.timezone if config is not None else "UTC"
+    info: list[Scan] = []
+    found = scan(ctx, matcher, args.since, feeds=feeds, language=args.lang, stats=info.append)
+    results: list[Found] = []
+    if args.json or args.csv:
+        for item in found:
+            results.append(item)
+            if len(results) >= args.limit:
+                break
+        writer = write_json if args.json else write_csv
+        writer(sys.stdout, args.query, info[0], results, len(results) >= args.limit)
+        return EXIT_MATCHED if results else EXIT_NO_MATCH
+    width, mark = terminal_width(), use_marks()
+    started = False
+    for item in found:
+        if not started:
+            print(fit(reach_line(info[0], tz), width))
+            started = True
+        results.append(item)
+        for line in article_lines(item, tz, width, mark=mark):
+            print(line)
+        if len(results) >= args.limit:
+            break
+    if not started:
+        print(fit(reach_line(info[0], tz), width))
+    print(fit(summary_line(info[0], len(results), args.limit), width))
+    return EXIT_MATCHED if results else EXIT_NO_MATCH
+
+
+def use_marks() -> bool:
+    """Highlight matched words: on a terminal, unless ``NO_COLOR`` is set."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def reach_line(info: Scan, tz: str) -> str:
+    """``3,120 articles first seen since …; history reaches back to … (retention …)``."""
+    oldest = format_time(info.reach.oldest, tz) if info.reach.oldest else "nothing stored yet"
+    cut = (
+        " (older ones were pruned or never stored)"
+        if info.reach.oldest and info.reach.oldest > info.since
+        else ""
+    )
+    return (
+        f"{info.window:,} articles first seen since {format_time(info.since, tz)}; "
+        f"the stored history reaches back to {oldest}{cut}"
+    )
+
+
+def summary_line(info: Scan, shown: int, limit: int) -> str:
+    """What was found, and what the scan read (the prefilter's work)."""
+    more = f" (the {limit} newest; --limit N for more)" if shown >= limit else ""
+    read = f"{info.candidates:,} of {info.window:,} read whole"
+    if info.prefilter != "index":
+        read += f", prefilter {info.prefilter}"
+    return f"{shown} matching article{'' if shown == 1 else 's'}{more}; {read}"
+
+
+def article_lines(item: Found, tz: str, width: int, *, mark: bool) -> Iterator[str]:
+    """An article as the listing shows it: time, outlet, language, story; the title
+    with its matched words marked; the link; the text's evidence, marked."""
+    a = item.article
+    head = (
+        f"{format_time(a.first_seen_at, tz)}  {clean(a.outlet)}  {clean(a.language or '-')}  "
+        f"story #{a.story_id}" + ("" if a.alertable else "  (backlog: not alerted)")
+    )
+    yield fit(head, width)
+    spans = [(e.start, e.end) for m in item.matches for e in m.evidence if e.field == "title"]
+    yield "  " + marked_line(a.title or "(no title)", spans, width - 2, mark=mark)
+    if a.link:
+        yield "  " + fit(clean(a.link), width - 2)
+    yield from evidence_lines(item, width, mark=mark)
+
+
+def evidence_lines(item: Found, width: int, *, mark: bool) -> Iterator[str]:
+    """One line per distinct surface found: ``'Witkoff' <- 'Віткофф' in title (across
+    scripts)`` and, for the text, a snippet with the surface marked."""
+    seen: set[tuple[str, str, str]] = set()
+    for m in item.matches:
+        for e in m.evidence:
+            if (e.term, e.surface, e.field) in seen:
+                continue
+            seen.add((e.term, e.surface, e.field))
+            rule = f"{clean(m.rule)}: " if m.rule != QUERY_RULE else ""
+            how = how_found(e.term, e.surface, e.score)
+            yield fit(
+                f"    {rule}{clean(e.term)!r} <- {clean(e.surface)!r} in {e.field} ({how})",
+                width,
+            )
+            if e.field == "text" and e.start >= 0:
+                text = item.article.text
+                left, right = max(0, e.start - 50), min(len(text), e.end + 50)
+                snippet = (
+                    ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")
+                )
+                offset = e.start - left + (1 if left else 0)
+                span = [(offset, offset + e.end - e.start)]
+                yield "      " + marked_line(snippet, span, width - 6, mark=mark)
+
+
+def clean(text: str) -> str:
+    """A stored string as one printable line, secrets masked."""
+    return scrub_line(mask_text(text))
+
+
+def iso(at: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset, or None."""
+    return at.astimezone(UTC).isoformat() if at else None
+
+
+def result_json(item: Found) -> dict[str, Any]:
+    """One article of ``--json``."""
+    a = item.article
+    return {
+        "article_id": a.id,
+        "first_seen": iso(a.first_seen_at),
+        "published": iso(a.published_at),
+        "outlet": clean(a.outlet),
+        "feed_url": mask_text(a.feed_url),
+        "language": a.language,
+        "title": scrub_line(a.title),
+        "link": mask_text(a.link) if a.link else None,
+        "story_id": a.story_id,
+        "alertable": a.alertable,
+        "rules": [m.rule for m in item.matches],
+        "evidence": [
+            {
+                "rule": m.rule,
+                "term": e.term,
+                "surface": scrub_line(e.surface),
+                "field": e.field,
+                "score": e.score,
+                "how": how_found(e.term, e.surface, e.score),
+            }
+            for m in item.matches
+            for e in m.evidence
+        ],
+    }
+
+
+def history_json(info: Scan) -> dict[str, Any]:
+    """The window and the history's reach, as ``--json`` has them."""
+    return {
+        "since": iso(info.since),
+        "history": {
+            "oldest": iso(info.reach.oldest),
+            "newest": iso(info.reach.newest),
+            "articles": info.reach.articles,
+        },
+        "scanned": info.window,
+    }
+
+
+def write_json(out: TextIO, query: str, info: Scan, results: list[Found], limited: bool) -> None:
+    """The ``--json`` document of ``search``."""
+    doc = {
+        "query": query,
+        **history_json(info),
+        "limited": limited,
+        "results": [result_json(r) for r in results],
+    }
+    out.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+
+
+def write_csv(out: TextIO, query: str, info: Scan, results: list[Found], limited: bool) -> None:
+    """``--csv``: the header :data:`CSV_COLUMNS`, one row per article."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in results:
+        writer.writerow(csv_row(item))
+
+
+def csv_row(item: Found) -> list[str]:
+    """One article as a CSV row (:data:`CSV_COLUMNS`)."""
+    a = item.article
+    evidence = [e for m in item.matches for e in m.evidence]
+    return [
+        iso(a.first_seen_at) or "",
+        iso(a.published_at) or "",
+        csv_text(mask_text(a.outlet)),
+        a.language or "",
+        csv_text(a.title),
+        mask_text(a.link) if a.link else "",
+        str(a.story_id),
+        str(a.id),
+        "true" if a.alertable else "false",
+        " ".join(m.rule for m in item.matches),
+        csv_text(" | ".join(dict.fromkeys(e.surface for e in evidence))),
+        csv_text(
+            " | ".join(
+                f"{e.term} <- {e.surface} in {e.field} ({how_found(e.term, e.surface, e.score)})"
+                for e in evidence
+            )
+        ),
+    ]

@@ -1,0 +1,333 @@
+"""The stored history for ``monitor search`` and ``monitor test-rule --since``: the
+articles of a window, read-only, and a key index kept beside the database.
+
+:func:`history_reach` says how far back the history goes (retention prunes the oldest);
+:func:`window_entries` lists a window's articles (id, when first seen, content hash),
+newest first, through ``ix_articles_first_seen_at``; :func:`load_articles` reads
+them whole by primary key, in chunks.
+
+:class:`KeyIndex` is a SQLite FTS5 index of each article's match keys (what
+:mod:`monitor.match.prefilter` computes; this module only stores the strings it is
+given). It is a cache, not part of the database: its own file (``<database>-history``
+beside a SQLite database, else under ``$XDG_CACHE_HOME/press-monitor``), filled on
+use for the articles of the window it has not seen or that changed since (new id,
+other first-seen time or content hash), so searching never writes to the monitor's
+database and never waits for the daemon's write lock. Deleting the file only costs
+the next search its rebuild. ``contentless`` FTS5 (SQLite 3.40 has no deletes from
+it), so an article indexed again gets a new document and its old one is left behind;
+past :data:`STALE_FRACTION` of such leftovers the file is rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.errors import DatabaseError
+from monitor.store.db import create_private_file, sqlite_path
+from monitor.store.feeds import source_name
+from monitor.store.schema import ArticleRow, FeedRow
+
+CHUNK = 500  # ids per IN list, keys per MATCH
+STALE_FRACTION = 0.5  # left-behind documents (of all) that make the index rebuild itself
+T = TypeVar("T")
+SCHEME = "fts5-ascii-1"  # the file's layout; with the key scheme's version it must match
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How far back the stored history goes: the oldest and newest article's first
+    sighting, and how many articles are stored (None times for an empty database)."""
+
+    oldest: datetime | None
+    newest: datetime | None
+    articles: int
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One article of a window as the index knows it (``stamp``: when first seen)."""
+
+    id: int
+    stamp: str
+    entry_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryArticle:
+    """A stored article as search and backtest show it."""
+
+    id: int
+    first_seen_at: datetime
+    published_at: datetime | None
+    outlet: str
+    feed_url: str
+    language: str | None
+    title: str
+    text: str
+    link: str | None
+    story_id: int
+    alertable: bool
+
+
+def history_reach(session: Session) -> Reach:
+    """The oldest and newest first sighting and the article count (one index scan)."""
+    oldest, newest, n = session.execute(
+        select(func.min(ArticleRow.first_seen_at), func.max(ArticleRow.first_seen_at), func.count())
+    ).one()
+    return Reach(_utc(oldest), _utc(newest), int(n or 0))
+
+
+def window_entries(
+    session: Session,
+    since: datetime,
+    *,
+    feed_urls: Sequence[str] = (),
+    language: str | None = None,
+) -> list[Entry]:
+    """The articles first seen at ``since`` or later, newest first; only of the feeds
+    ``feed_urls`` when given, only in ``language`` (``uk`` also takes ``uk-UA``)."""
+    stmt = select(ArticleRow.id, ArticleRow.first_seen_at, ArticleRow.entry_hash).where(
+        ArticleRow.first_seen_at >= since
+    )
+    if feed_urls:
+        ids = select(FeedRow.id).where(FeedRow.url.in_(list(feed_urls)))
+        stmt = stmt.where(ArticleRow.feed_id.in_(ids))
+    if language:
+        lang = language.lower()
+        stmt = stmt.where(
+            func.lower(ArticleRow.language).in_([lang])
+            | func.lower(ArticleRow.language).like(f"{lang}-%")
+            | func.lower(ArticleRow.language).like(f"{lang}\\_%", escape="\\")
+        )
+    stmt = stmt.order_by(ArticleRow.first_seen_at.desc(), ArticleRow.id.desc())
+    return [Entry(i, _stamp(at), h) for i, at, h in session.execute(stmt)]
+
+
+def load_articles(session: Session, ids: Sequence[int]) -> dict[int, HistoryArticle]:
+    """The articles of ``ids`` (those still stored), by id, read in chunks."""
+    out: dict[int, HistoryArticle] = {}
+    for chunk in _chunks(ids):
+        stmt = (
+            select(ArticleRow, FeedRow.name, FeedRow.title, FeedRow.url)
+            .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+            .where(ArticleRow.id.in_(chunk))
+        )
+        for row, name, title, url in session.execute(stmt):
+            out[row.id] = HistoryArticle(
+                id=row.id,
+                first_seen_at=row.first_seen_at,
+                published_at=row.published_at,
+                outlet=source_name(name, title, url),
+                feed_url=url,
+                language=row.language,
+                title=row.title or "",
+                text=row.text or "",
+                link=row.link,
+                story_id=row.story_id or row.id,
+                alertable=bool(row.alertable),
+            )
+    return out
+
+
+def load_texts(session: Session, ids: Sequence[int]) -> Iterator[tuple[int, str, str]]:
+    """``(id, title, text)`` of the articles of ``ids``, in chunks (for indexing)."""
+    for chunk in _chunks(ids):
+        stmt = select(ArticleRow.id, ArticleRow.title, ArticleRow.text).where(
+            ArticleRow.id.in_(chunk)
+        )
+        for i, title, text in session.execute(stmt):
+            yield i, title or "", text or ""
+
+
+def index_path(database_url: str) -> Path:
+    """Where the key index of a database lives: beside a SQLite file, else in the
+    user's cache folder under a name made from the URL (never the URL itself)."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        return path.with_name(path.name + "-history")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return cache / "press-monitor" / f"history-{digest}.sqlite"
+
+
+class KeyIndex:
+    """The key index file (see the module docstring). Use as a context manager."""
+
+    def __init__(self, path: Path, scheme: str) -> None:
+        self.path = path
+        self.scheme = f"{SCHEME}/{scheme}"
+        self._conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> KeyIndex:
+        try:
+            create_private_file(self.path)
+            self._conn = self._open()
+            if self._meta("scheme") != self.scheme or self._stale():
+                self._conn.close()
+                self.path.unlink()
+                create_private_file(self.path)
+                self._conn = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseError(f"{self.path}: cannot use the search index: {exc}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("KeyIndex used outside its with block")
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=OFF")  # a cache: a crash costs a rebuild at most
+        conn.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+            CREATE TABLE IF NOT EXISTS docs (
+                article_id INTEGER PRIMARY KEY, doc INTEGER NOT NULL,
+                stamp TEXT NOT NULL, entry_hash TEXT);
+            CREATE VIRTUAL TABLE IF NOT EXISTS article_keys
+                USING fts5(k, content='', detail='none', tokenize='ascii');
+            """
+        )
+        if self._meta_of(conn, "scheme") is None:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('scheme', ?)", (self.scheme,))
+        return conn
+
+    @staticmethod
+    def _meta_of(conn: sqlite3.Connection, key: str) -> str | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _meta(self, key: str) -> str | None:
+        return self._meta_of(self.conn, key)
+
+    def _stale(self) -> bool:
+        """Whether left-behind documents are over :data:`STALE_FRACTION` of all."""
+        total = int(self._meta("documents") or 0)
+        live = self.conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+        return total > 10_000 and (total - live) > STALE_FRACTION * total
+
+    def missing(self, entries: Iterable[Entry]) -> list[int]:
+        """The ids of ``entries`` not indexed, or indexed as another version."""
+        known = {
+            a: (s, h)
+            for a, s, h in self.conn.execute("SELECT article_id, stamp, entry_hash FROM docs")
+        }
+        return [e.id for e in entries if known.get(e.id) != (e.stamp, e.entry_hash)]
+
+    def add(
+        self,
+        entries: dict[int, Entry],
+        texts: Iterable[tuple[int, str, str]],
+        keys_of: Callable[[str, str], Iterable[str]],
+        progress: Callable[[int], None] = lambda n: None,
+    ) -> int:
+        """Index ``texts`` (id, title, text) of ``entries`` with ``keys_of``; commits
+        every :data:`CHUNK` articles, so an interrupted run keeps what it did."""
+        conn = self.conn
+        doc = int(self._meta("documents") or 0)
+        done = 0
+        batch: list[tuple[int, str, str]] = []
+
+        def flush() -> None:
+            nonlocal doc
+            with _transaction(conn):
+                for article_id, title, text in batch:
+                    doc += 1
+                    entry = entries[article_id]
+                    conn.execute(
+                        "INSERT INTO article_keys(rowid, k) VALUES (?, ?)",
+                        (doc, " ".join(keys_of(title, text))),
+                    )
+                    conn.execute(
+                        "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)",
+                        (article_id, doc, entry.stamp, entry.entry_hash),
+                    )
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('documents', ?)", (str(doc),))
+            batch.clear()
+
+        for item in texts:
+            batch.append(item)
+            if len(batch) >= CHUNK:
+                done += len(batch)
+                flush()
+                progress(done)
+        if batch:
+            done += len(batch)
+            flush()
+            progress(done)
+        return done
+
+    def candidates(self, exact: Iterable[str], prefixes: Iterable[str]) -> set[int]:
+        """The article ids whose keys hold one of ``exact`` or start with one of
+        ``prefixes`` (FTS5 look-ups, :data:`CHUNK` keys per query)."""
+        terms = [_quoted(k) for k in sorted(exact)] + [_quoted(p) + " *" for p in sorted(prefixes)]
+        out: set[int] = set()
+        for chunk in _chunks(terms):
+            rows = self.conn.execute(
+                "SELECT d.article_id FROM article_keys JOIN docs d ON d.doc = article_keys.rowid "
+                "WHERE article_keys MATCH ?",
+                (" OR ".join(chunk),),
+            )
+            out.update(r[0] for r in rows)
+        return out
+
+    def plans(self) -> dict[str, list[str]]:
+        """``EXPLAIN QUERY PLAN`` of the index's queries (for the benchmark)."""
+        queries = {
+            "index candidates": (
+                "SELECT d.article_id FROM article_keys JOIN docs d ON d.doc = article_keys.rowid "
+                "WHERE article_keys MATCH ?",
+                ('"pvitkof"',),
+            ),
+            "index known versions": ("SELECT article_id, stamp, entry_hash FROM docs", ()),
+        }
+        return {
+            name: [str(r[-1]) for r in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+            for name, (sql, params) in queries.items()
+        }
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _quoted(key: str) -> str:
+    return '"' + key.replace('"', '""') + '"'
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _stamp(at: datetime) -> str:
+    return at.isoformat()
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    return None if at is None else at if at.tzinfo else at.replace(tzinfo=UTC)
