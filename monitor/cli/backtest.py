@@ -43,7 +43,7 @@ from monitor.cli.search import (
     clean,
     feed_urls,
     history_json,
-    reach_line,
+    reach_lines,
     result_json,
     scan,
     use_marks,
@@ -134,7 +134,8 @@ def print_report(
     width, mark = terminal_width(), use_marks()
     which = ", ".join(clean(r) for r in rules) or "none"
     print(fit(f"backtest of {which}: nothing is sent, nothing is stored", width))
-    print(fit(reach_line(info, tz), width))
+    for line in reach_lines(info, tz):
+        print(fit(line, width))
     print()
     for item in found[:limit]:
         for line in article_lines(item, tz, width, mark=mark):

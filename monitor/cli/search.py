@@ -155,6 +155,8 @@ class Scan:
     candidates: int = 0  # read whole and matched
     prefilter: str = "index"  # "index", or why every article was matched
     first_result_s: float | None = None
+    retention_s: float | None = None  # the config's: None keeps every article
+    keep_matched: bool = True
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -200,11 +202,16 @@ def scan(
 
     ``stats`` gets the :class:`Scan` before the first article is matched (the window,
     the history's reach) and is kept up to date as the scan goes on."""
-    database = database_url(ctx)
+    settings = ctx.config().monitor
     since = datetime.now(UTC) - timedelta(seconds=since_s)
     factory = ctx.session_factory()
     with session_scope(factory) as s:
-        info = Scan(since=since, reach=history.history_reach(s))
+        info = Scan(
+            since=since,
+            reach=history.history_reach(s),
+            retention_s=settings.retention_s,
+            keep_matched=settings.keep_matched,
+        )
         entries = history.window_entries(s, since, feed_urls=feeds, language=language)
     info.window = len(entries)
     ids = [e.id for e in entries]
@@ -213,7 +220,7 @@ def scan(
         info.prefilter = "off: the query has too many keys"
     else:
         try:
-            ids = _prefiltered(database, factory, entries, keys.exact, keys.prefixes, info)
+            ids = _prefiltered(settings.database, factory, entries, keys.exact, keys.prefixes, info)
         except DatabaseError as exc:  # a read-only folder: slower, never wrong
             info.prefilter = f"off: {exc}"
     info.candidates = len(ids)
@@ -260,11 +267,6 @@ def _prefiltered(
                 )
         found = index.candidates(exact, prefixes)
     return [e.id for e in entries if e.id in found]
-
-
-def database_url(ctx: Context) -> str:
-    """The config's database URL (the index is named after it)."""
-    return ctx.config().monitor.database
 
 
 class Progress:
@@ -337,7 +339,8 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     started = False
     for item in found:
         if not started:
-            print(fit(reach_line(info[0], tz), width))
+            for line in reach_lines(info[0], tz):
+                print(fit(line, width))
             started = True
         results.append(item)
         for line in article_lines(item, tz, width, mark=mark):
@@ -345,7 +348,8 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
         if len(results) >= args.limit:
             break
     if not started:
-        print(fit(reach_line(info[0], tz), width))
+        for line in reach_lines(info[0], tz):
+            print(fit(line, width))
     print(fit(summary_line(info[0], len(results), args.limit), width))
     return EXIT_MATCHED if results else EXIT_NO_MATCH
 
@@ -355,18 +359,19 @@ def use_marks() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def reach_line(info: Scan, tz: str) -> str:
-    """``3,120 articles first seen since …; history reaches back to … (retention …)``."""
-    oldest = format_time(info.reach.oldest, tz) if info.reach.oldest else "nothing stored yet"
-    cut = (
-        " (older ones were pruned or never stored)"
-        if info.reach.oldest and info.reach.oldest > info.since
-        else ""
-    )
-    return (
-        f"{info.window:,} articles first seen since {format_time(info.since, tz)}; "
-        f"the stored history reaches back to {oldest}{cut}"
-    )
+def reach_lines(info: Scan, tz: str) -> list[str]:
+    """The window, and how far back the stored history reaches (retention prunes it)."""
+    oldest = format_time(info.reach.oldest, tz) if info.reach.oldest else None
+    reach = f"stored history reaches back to {oldest}" if oldest else "nothing is stored yet"
+    if info.retention_s is not None:  # older ones are pruned (matched ones kept, if so set)
+        reach += f" (retention {_days(info.retention_s)})"
+    else:
+        reach += " (no retention)"
+    return [f"{info.window:,} articles first seen since {format_time(info.since, tz)}", reach]
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:g}d" if seconds >= 86400 else f"{seconds / 3600:g}h"
 
 
 def summary_line(info: Scan, shown: int, limit: int) -> str:
@@ -468,6 +473,8 @@ def history_json(info: Scan) -> dict[str, Any]:
             "oldest": iso(info.reach.oldest),
             "newest": iso(info.reach.newest),
             "articles": info.reach.articles,
+            "retention_s": info.retention_s,
+            "keep_matched": info.keep_matched,
         },
         "scanned": info.window,
     }
