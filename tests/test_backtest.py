@@ -12,7 +12,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.match import compile_rules
-from monitor.match.prefilter import KeyMaker, query_keys
+from monitor.match.prefilter import KeyMaker, query_expression
 from monitor.records import Document, RuleConfig
 from monitor.store import db
 from monitor.store.history import Entry, KeyIndex
@@ -182,13 +182,13 @@ def test_the_key_index_finds_every_article_the_matcher_matches(tmp_path, query) 
     articles the matcher matches: the prefilter skips, it never decides."""
     matcher = compile_rules([RuleConfig(name="q", query=query)], TERMS)
     docs = _corpus()
-    keys = query_keys(matcher)
-    assert keys is not None
+    expression = query_expression(matcher)
+    assert isinstance(expression, str)
     maker = KeyMaker()
     entries = {i: Entry(i, "t", None) for i in range(1, len(docs) + 1)}
     with KeyIndex(tmp_path / "index", "test") as index:
         index.add(entries, ((i, *docs[i - 1]) for i in entries), maker.document_keys)
-        offered = index.candidates(keys.exact, keys.prefixes)
+        offered = index.candidates(expression)
     matched = {
         i for i in entries if matcher.match(Document(title=docs[i - 1][0], text=docs[i - 1][1]))
     }

@@ -105,3 +105,10 @@ def test_the_index_file_is_beside_the_database_and_a_second_search_reads_less(
     assert json.loads(first)["results"] == json.loads(again)["results"]
     _, out, _ = search(capsys, config, "Witkoff")
     assert "4 of 8 read whole" in out.splitlines()[-1]
+
+
+def test_the_index_reads_only_articles_that_have_every_word_of_a_term(config, capsys) -> None:
+    """'Witkoff AND @coalition': the two Paris articles are read whole, not every
+    article that says 'the' (a word of "coalition of the willing") or names Witkoff."""
+    _, out, _ = search(capsys, config, "Witkoff AND @coalition")
+    assert out.splitlines()[-1].endswith("2 of 8 read whole")

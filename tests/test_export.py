@@ -20,7 +20,7 @@ from monitor.store import db
 from monitor.store.schema import ArticleRow
 from tests.history_support import filled_database
 
-HOSTILE = "=HYPERLINK(\"x\")\x1b[31m Putin \u202eevil\u202c\x00 " + "long " * 20_000
+HOSTILE = '=HYPERLINK("x")\x1b[31m Putin \u202eevil\u202c\x00 ' + "long " * 20_000
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,9 @@ def test_search_csv_parses_and_carries_every_link(config, capsys) -> None:
 
 
 def test_backtest_json_parses_and_carries_the_links(config, capsys) -> None:
-    doc = json.loads(out_of(capsys, config, "test-rule", "--rule", "putin", "--since", "7d", "--json"))
+    doc = json.loads(
+        out_of(capsys, config, "test-rule", "--rule", "putin", "--since", "7d", "--json")
+    )
     assert [a["link"] for a in doc["articles"]] == ["https://en.example/moscow"]
     assert doc["rules"] == ["putin"] and _iso(doc["since"])
 
@@ -87,7 +89,11 @@ def test_backtest_json_parses_and_carries_the_links(config, capsys) -> None:
 def test_hostile_text_never_reaches_the_terminal(config, capsys, monkeypatch, columns) -> None:
     """No escape, bidi or NUL character and no line wider than COLUMNS, in every table."""
     monkeypatch.setenv("COLUMNS", columns)
-    for argv in (["alerts"], ["search", "Putin"], ["test-rule", "--query", "Putin", "--since", "7d"]):
+    for argv in (
+        ["alerts"],
+        ["search", "Putin"],
+        ["test-rule", "--query", "Putin", "--since", "7d"],
+    ):
         out = out_of(capsys, config, *argv)
         assert "putin" in out.lower()
         assert not any(c in out for c in "\x1b\u202e\u202c\x00"), argv

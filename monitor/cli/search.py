@@ -50,7 +50,7 @@ from monitor.config.units import parse_duration
 from monitor.errors import DatabaseError, QueryError
 from monitor.match import Matcher, compile_rules
 from monitor.match.explain import how_found
-from monitor.match.prefilter import VERSION, KeyMaker, query_keys
+from monitor.match.prefilter import VERSION, KeyMaker, query_expression
 from monitor.notify.format import format_time
 from monitor.records import Document, Match, RuleConfig
 from monitor.secrets import mask_text
@@ -215,14 +215,16 @@ def scan(
         entries = history.window_entries(s, since, feed_urls=feeds, language=language)
     info.window = len(entries)
     ids = [e.id for e in entries]
-    keys = query_keys(matcher)
-    if keys is None:
-        info.prefilter = "off: the query has too many keys"
-    else:
+    expression = query_expression(matcher)
+    if expression is None:
+        ids = []  # no article can match (a query whose words have no spelling at all)
+    elif isinstance(expression, str):
         try:
-            ids = _prefiltered(settings.database, factory, entries, keys.exact, keys.prefixes, info)
+            ids = _prefiltered(settings.database, factory, entries, expression, info)
         except DatabaseError as exc:  # a read-only folder: slower, never wrong
             info.prefilter = f"off: {exc}"
+    else:
+        info.prefilter = "off: the query would not narrow the articles"
     info.candidates = len(ids)
     stats(info)
     with Progress("matching", len(ids)) as bar:
@@ -247,8 +249,7 @@ def _prefiltered(
     database: str,
     factory: Any,
     entries: list[history.Entry],
-    exact: frozenset[str],
-    prefixes: frozenset[str],
+    expression: str,
     info: Scan,
 ) -> list[int]:
     """The ids of ``entries`` (in their order) the key index says can match, after
@@ -265,7 +266,7 @@ def _prefiltered(
                     maker.document_keys,
                     progress=bar.update,
                 )
-        found = index.candidates(exact, prefixes)
+        found = index.candidates(expression)
     return [e.id for e in entries if e.id in found]
 
 
