@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -59,6 +60,18 @@ TARGETS = {
         "President Volodymyr Zelensky spoke with Witkoff about security guarantees.",
     ],
 }
+_TARGET_WORDS = re.compile(
+    r"witkoff|віткофф|уиткофф|виткофф|zelensk|зеленськ|зеленск|coalition|коаліц|коалиц|санкці",
+    re.IGNORECASE,
+)
+NEUTRAL = {  # when ../shared is absent
+    "uk": ["У Києві завтра очікується сніг і мороз до мінус десяти градусів.",
+           "Верховна Рада ухвалила закон про бюджет на наступний рік."],
+    "ru": ["Сборная сыграла вничью в товарищеском матче в Белграде.",
+           "Центробанк сохранил ключевую ставку без изменений."],
+    "en": ["Stocks rose in early trading as investors weighed the central bank's decision.",
+           "The city council approved a new budget for public transport on Monday."],
+}  # fmt: skip
 QUERIES = ["Witkoff AND @coalition", "Zelensky", "санкці*"]
 CONFIG = """
 [monitor]
@@ -82,7 +95,10 @@ def sentences() -> dict[str, list[str]]:
     """uk/ru/en sentences (bench/match_speed.py's pool: ../shared, else built in)."""
     import match_speed
 
-    return match_speed._sentences_by_language()
+    pool = match_speed._sentences_by_language()
+    # The eval articles are about these very names: left in, 1 article in 7 would match.
+    kept = {lang: [x for x in sents if not _TARGET_WORDS.search(x)] for lang, sents in pool.items()}
+    return {lang: kept[lang] or NEUTRAL[lang] for lang in kept}
 
 
 def generate(path: Path, n: int, rng: random.Random) -> None:

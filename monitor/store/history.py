@@ -41,7 +41,7 @@ from monitor.store.schema import ArticleRow, FeedRow
 CHUNK = 500  # ids per IN list, keys per MATCH
 STALE_FRACTION = 0.5  # left-behind documents (of all) that make the index rebuild itself
 T = TypeVar("T")
-SCHEME = "fts5-ascii-1"  # the file's layout; with the key scheme's version it must match
+SCHEME = "fts5-ascii-2"  # the file's layout; with the key scheme's version it must match
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +202,7 @@ class KeyIndex:
             CREATE TABLE IF NOT EXISTS docs (
                 article_id INTEGER PRIMARY KEY, doc INTEGER NOT NULL,
                 stamp TEXT NOT NULL, entry_hash TEXT);
+            CREATE UNIQUE INDEX IF NOT EXISTS docs_doc ON docs (doc);
             CREATE VIRTUAL TABLE IF NOT EXISTS article_keys
                 USING fts5(k, content='', detail='none', tokenize='ascii');
             """
