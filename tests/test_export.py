@@ -106,3 +106,15 @@ def test_alerts_wide_has_the_whole_title_and_link(config, capsys) -> None:
     assert header.split()[:3] == ["ID", "TIME", "RULE"] and header.rstrip().endswith("LINK")
     assert "NEXT TRY" in header and "LAST ERROR" in header and "CHANNEL" in header
     assert row.endswith("https://en.example/moscow") and "long long" in row and "\x1b" not in row
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_the_feeds_table_fits_the_terminal_and_wide_has_it_whole(
+    config, capsys, monkeypatch, columns
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    out = out_of(capsys, config, "feeds")
+    assert out.split()[:2] == ["NAME", "STATUS"] and "Ukrainska" in out and "ok" in out
+    assert max(map(len, out.splitlines())) <= int(columns)
+    wide = out_of(capsys, config, "feeds", "--wide")
+    assert str(config.parent / "uk.xml") in wide and "NEXT CHECK" in wide

@@ -478,6 +478,15 @@ def history_json(info: Scan) -> dict[str, Any]:
             "keep_matched": info.keep_matched,
         },
         "scanned": info.window,
+        "timing": {
+            "scan_s": round(time.perf_counter() - info.started, 3),
+            "first_result_s": None
+            if info.first_result_s is None
+            else round(info.first_result_s, 3),
+            "read_whole": info.candidates,
+            "indexed": info.indexed,
+            "prefilter": info.prefilter,
+        },
     }
 
 
