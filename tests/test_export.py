@@ -118,3 +118,27 @@ def test_the_feeds_table_fits_the_terminal_and_wide_has_it_whole(
     assert max(map(len, out.splitlines())) <= int(columns)
     wide = out_of(capsys, config, "feeds", "--wide")
     assert str(config.parent / "uk.xml") in wide and "NEXT CHECK" in wide
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "width", "shown", "marked"),
+    [
+        ("Віткофф у Парижі", (0, 7), 80, "Віткофф у Парижі", "Віткофф"),
+        ("\x1b[2J\u202eBad\u202c Witkoff here", (10, 17), 80, "[2JBad Witkoff here", "Witkoff"),
+        ("a\n\n b  Witkoff", (7, 14), 80, "a b Witkoff", "Witkoff"),
+        ("long " * 30 + "Witkoff", (150, 157), 20, "long long long long…", None),
+        ("Witkoff " + "x" * 100, (0, 7), 12, "Witkoff xxx…", "Witkoff"),
+    ],
+)
+def test_marked_line_keeps_the_marks_on_the_words_after_scrubbing_and_cutting(
+    text, span, width, shown, marked
+) -> None:
+    from monitor.cli.output import MARK_OFF, MARK_ON, marked_line
+
+    line = marked_line(text, [span], width, mark=True)
+    assert line.replace(MARK_ON, "").replace(MARK_OFF, "") == shown
+    assert marked_line(text, [span], width, mark=False) == shown
+    if marked is None:
+        assert MARK_ON not in line
+    else:
+        assert f"{MARK_ON}{marked}{MARK_OFF}" in line

@@ -124,6 +124,8 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return "give --text, --file or --url (one text), or --since (a backtest)"
     if args.since is not None and sources:
         return f"--since backtests the stored articles: it takes no --{sources[0]}"
+    if args.since is not None and (args.title or args.language):
+        return "--title and --language describe one text: a backtest reads them from the store"
     if args.since is None and backtest:
         return f"--{backtest[0]} needs --since (a backtest)"
     if args.json and args.csv:
