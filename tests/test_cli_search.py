@@ -112,3 +112,25 @@ def test_the_index_reads_only_articles_that_have_every_word_of_a_term(config, ca
     article that says 'the' (a word of "coalition of the willing") or names Witkoff."""
     _, out, _ = search(capsys, config, "Witkoff AND @coalition")
     assert out.splitlines()[-1].endswith("2 of 8 read whole")
+
+
+def test_an_edited_article_is_found_by_its_new_words(tmp_path, capsys) -> None:
+    """An edit changes the article's content hash: the next search indexes it again."""
+    from monitor.store import db
+    from monitor.store.schema import ArticleRow
+
+    config = filled_database(tmp_path)
+    code, _, _ = search(capsys, config, "Kushner")
+    assert code == 1
+    engine = db.make_engine(f"sqlite:///{tmp_path}/monitor.db")
+    with db.make_session_factory(engine).begin() as s:
+        row = s.query(ArticleRow).filter(ArticleRow.link == "https://en.example/markets").one()
+        row.text += " Jared Kushner joined the call."
+        row.entry_hash = "edited"
+
+    code, out, _ = search(capsys, config, "Kushner", "--json")
+
+    assert code == 0 and [r["link"] for r in json.loads(out)["results"]] == [
+        "https://en.example/markets"
+    ]
+    assert json.loads(out)["timing"]["indexed"] == 1

@@ -17,7 +17,11 @@ compile, an unknown --feed, a bad --since or --lang.
 The ``--json`` shape (stable; new keys may be added; times ISO 8601 in UTC with offset)::
 
     {"query": "...", "since": TIME, "history": {"oldest": TIME|null, "newest": TIME|null,
-     "articles": 1234}, "scanned": 1200, "limited": false,
+     "articles": 1234, "retention_s": 2592000.0 | null, "keep_matched": true},
+     "scanned": 1200,
+     "timing": {"scan_s": 0.41, "first_result_s": 0.05 | null, "read_whole": 6,
+                "indexed": 0, "prefilter": "index" | "off: <why>"},
+     "limited": false,
      "results": [{"article_id": 12, "first_seen": TIME, "published": TIME|null,
                   "outlet": "Outlet A", "feed_url": "...", "language": "uk"|null,
                   "title": "...", "link": "https://..."|null, "story_id": 12,
