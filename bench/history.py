@@ -213,10 +213,15 @@ def plans(database: Path, index: Path) -> dict[str, list[str]]:
     since = datetime.now(UTC) - timedelta(days=3650)
     with factory() as s:
         history.history_reach(s)
-        history.window_entries(s, since)
-        history.window_entries(s, since, feed_urls=["https://uk.example/rss"], language="uk")
+        history.window_entries(s, history.Window(since))
+        history.window_entries(s, history.Window(since, ("https://uk.example/rss",), "uk"))
         history.load_articles(s, [1, 2, 3])
-    names = ["history reach", "window", "window of one feed and language", "articles by id"]
+    names = [
+        "history reach",
+        "window (other databases)",
+        "window of one feed and language (other databases)",
+        "articles by id",
+    ]
     out: dict[str, list[str]] = {}
     conn = sqlite3.connect(database)
     for name, sql in zip(names, captured, strict=False):
@@ -226,7 +231,8 @@ def plans(database: Path, index: Path) -> dict[str, list[str]]:
     del sqlite
     if index.exists():
         with KeyIndex(index, _scheme()) as idx:
-            out.update(idx.plans())
+            idx.attach(database)
+            out.update(idx.plans(history.Window(since)))
     return out
 
 

@@ -187,7 +187,7 @@ def test_the_key_index_finds_every_article_the_matcher_matches(tmp_path, query) 
     maker = KeyMaker()
     entries = {i: Entry(i, "t", None) for i in range(1, len(docs) + 1)}
     with KeyIndex(tmp_path / "index", "test") as index:
-        index.add(entries, ((i, *docs[i - 1]) for i in entries), maker.document_keys)
+        index.add(((i, *docs[i - 1], "t", None) for i in entries), maker.document_keys)
         offered = index.candidates(expression)
     matched = {
         i for i in entries if matcher.match(Document(title=docs[i - 1][0], text=docs[i - 1][1]))

@@ -134,3 +134,16 @@ def test_an_edited_article_is_found_by_its_new_words(tmp_path, capsys) -> None:
         "https://en.example/markets"
     ]
     assert json.loads(out)["timing"]["indexed"] == 1
+
+
+def test_the_path_for_other_databases_finds_the_same(config, capsys, monkeypatch) -> None:
+    """PostgreSQL cannot be attached to the index: its window is read through the
+    session (the index is joined in Python). Same results."""
+    import monitor.cli.search as search_module
+
+    _, attached, _ = search(capsys, config, "Witkoff OR Putin", "--json")
+    monkeypatch.setattr(search_module, "sqlite_path", lambda url: None)
+    _, session, _ = search(capsys, config, "Witkoff OR Putin", "--json")
+
+    assert json.loads(session)["results"] == json.loads(attached)["results"]
+    assert json.loads(session)["timing"]["read_whole"] == 4

@@ -59,7 +59,7 @@ from monitor.notify.format import format_time
 from monitor.records import Document, Match, RuleConfig
 from monitor.secrets import mask_text
 from monitor.store import history
-from monitor.store.db import session_scope
+from monitor.store.db import SessionFactory, session_scope, sqlite_path
 from monitor.store.history import HistoryArticle, Reach
 from monitor.text import scrub_line
 
@@ -207,30 +207,39 @@ def scan(
     ``stats`` gets the :class:`Scan` before the first article is matched (the window,
     the history's reach) and is kept up to date as the scan goes on."""
     settings = ctx.config().monitor
-    since = datetime.now(UTC) - timedelta(seconds=since_s)
+    window = history.Window(datetime.now(UTC) - timedelta(seconds=since_s), tuple(feeds), language)
     factory = ctx.session_factory()
     with session_scope(factory) as s:
         info = Scan(
-            since=since,
+            since=window.since,
             reach=history.history_reach(s),
             retention_s=settings.retention_s,
             keep_matched=settings.keep_matched,
         )
-        entries = history.window_entries(s, since, feed_urls=feeds, language=language)
-    info.window = len(entries)
-    ids = [e.id for e in entries]
+    ids: list[int] | None = None
     expression = query_expression(matcher)
-    if expression is None:
-        ids = []  # no article can match (a query whose words have no spelling at all)
-    elif isinstance(expression, str):
+    if isinstance(expression, str):
         try:
-            ids = _prefiltered(settings.database, factory, entries, expression, info)
+            ids = _prefiltered(settings.database, factory, window, expression, info)
         except DatabaseError as exc:  # a read-only folder: slower, never wrong
             info.prefilter = f"off: {exc}"
     else:
         info.prefilter = "off: the query would not narrow the articles"
+    if ids is None:
+        with session_scope(factory) as s:
+            ids = [e.id for e in history.window_entries(s, window)]
+        info.window = len(ids)
+        if expression is None:  # no word of the query has a spelling: nothing can match
+            ids = []
     info.candidates = len(ids)
     stats(info)
+    yield from _matched(factory, matcher, ids, info)
+
+
+def _matched(
+    factory: SessionFactory, matcher: Matcher, ids: list[int], info: Scan
+) -> Iterator[Found]:
+    """Read the articles ``ids`` in chunks, in order, and match them."""
     with Progress("matching", len(ids)) as bar:
         for chunk_start in range(0, len(ids), history.CHUNK):
             chunk = ids[chunk_start : chunk_start + history.CHUNK]
@@ -251,25 +260,32 @@ def scan(
 
 def _prefiltered(
     database: str,
-    factory: Any,
-    entries: list[history.Entry],
+    factory: SessionFactory,
+    window: history.Window,
     expression: str,
     info: Scan,
 ) -> list[int]:
-    """The ids of ``entries`` (in their order) the key index says can match, after
-    indexing the ones it has not seen."""
+    """The ids of the window's articles (newest first) the key index says can match,
+    after indexing those it has not seen. A SQLite database is attached to the index
+    read-only and joined there; another is read through its session."""
+    maker = KeyMaker()
+    path = sqlite_path(database)
     with history.KeyIndex(history.index_path(database), f"keys-{VERSION}") as index:
+        if path is not None:
+            index.attach(path)
+            info.window = index.attached_window(window)
+            missing = index.attached_missing(window)
+            with Progress("indexing", len(missing)) as bar:
+                rows = index.attached_rows(missing)
+                info.indexed = index.add(rows, maker.document_keys, progress=bar.update)
+            return index.attached_candidates(expression, window)
+        with session_scope(factory) as s:
+            entries = history.window_entries(s, window)
+        info.window = len(entries)
         missing = index.missing(entries)
-        if missing:
-            by_id = {e.id: e for e in entries}
-            maker = KeyMaker()
-            with Progress("indexing", len(missing)) as bar, session_scope(factory) as s:
-                info.indexed = index.add(
-                    by_id,
-                    history.load_texts(s, missing),
-                    maker.document_keys,
-                    progress=bar.update,
-                )
+        with Progress("indexing", len(missing)) as bar, session_scope(factory) as s:
+            rows = history.load_rows(s, missing)
+            info.indexed = index.add(rows, maker.document_keys, progress=bar.update)
         found = index.candidates(expression)
     return [e.id for e in entries if e.id in found]
 

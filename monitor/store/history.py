@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
@@ -63,6 +64,42 @@ class Entry:
     entry_hash: str | None
 
 
+Row = tuple[int, str, str, str, str | None]  # id, title, text, first-seen stamp, hash
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The articles to scan: first seen at ``since`` or later, of ``feed_urls`` (all
+    when empty), in ``language`` (``uk`` also takes ``uk-UA``; None: any)."""
+
+    since: datetime
+    feed_urls: tuple[str, ...] = ()
+    language: str | None = None
+
+    def sql(self, *more: str) -> tuple[str, list[Any]]:
+        """``WHERE ...`` over ``m.articles a`` (the attached database) and its params."""
+        parts = ["a.first_seen_at >= ?"]
+        params: list[Any] = [_stored_time(self.since)]
+        if self.feed_urls:
+            marks = ",".join("?" * len(self.feed_urls))
+            parts.append(f"a.feed_id IN (SELECT id FROM m.feeds WHERE url IN ({marks}))")
+            params += self.feed_urls
+        if self.language:
+            lang = self.language.lower()
+            parts.append(
+                "(lower(a.language) = ? OR lower(a.language) LIKE ? "
+                "OR lower(a.language) LIKE ? ESCAPE '\\')"
+            )
+            params += [lang, f"{lang}-%", f"{lang}\\_%"]
+        parts += more
+        return "WHERE " + " AND ".join(parts), params
+
+
+def _stored_time(at: datetime) -> str:
+    """``at`` as SQLAlchemy stores a UTC datetime in SQLite (text that sorts)."""
+    return at.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryArticle:
     """A stored article as search and backtest show it."""
@@ -88,27 +125,21 @@ def history_reach(session: Session) -> Reach:
     return Reach(_utc(oldest), _utc(newest), int(n or 0))
 
 
-def window_entries(
-    session: Session,
-    since: datetime,
-    *,
-    feed_urls: Sequence[str] = (),
-    language: str | None = None,
-) -> list[Entry]:
-    """The articles first seen at ``since`` or later, newest first; only of the feeds
-    ``feed_urls`` when given, only in ``language`` (``uk`` also takes ``uk-UA``).
+def window_entries(session: Session, window: Window) -> list[Entry]:
+    """The articles of ``window``, newest first (any database; SQLite attaches instead,
+    :meth:`KeyIndex.attach`).
 
-    A million rows come back in about a second: the time is read as stored (its text
-    on SQLite), not converted to a datetime per row; it only tells versions apart."""
+    The time is read as stored (its text on SQLite), not converted to a datetime per
+    row: it only tells versions apart."""
     raw_time = type_coerce(ArticleRow.first_seen_at, String)
     stmt = select(ArticleRow.id, raw_time, ArticleRow.entry_hash).where(
-        ArticleRow.first_seen_at >= since
+        ArticleRow.first_seen_at >= window.since
     )
-    if feed_urls:
-        ids = select(FeedRow.id).where(FeedRow.url.in_(list(feed_urls)))
+    if window.feed_urls:
+        ids = select(FeedRow.id).where(FeedRow.url.in_(list(window.feed_urls)))
         stmt = stmt.where(ArticleRow.feed_id.in_(ids))
-    if language:
-        lang = language.lower()
+    if window.language:
+        lang = window.language.lower()
         column = func.lower(ArticleRow.language)
         stmt = stmt.where(
             (column == lang) | column.like(f"{lang}-%") | column.like(f"{lang}\\_%", escape="\\")
@@ -143,14 +174,15 @@ def load_articles(session: Session, ids: Sequence[int]) -> dict[int, HistoryArti
     return out
 
 
-def load_texts(session: Session, ids: Sequence[int]) -> Iterator[tuple[int, str, str]]:
-    """``(id, title, text)`` of the articles of ``ids``, in chunks (for indexing)."""
+def load_rows(session: Session, ids: Sequence[int]) -> Iterator[Row]:
+    """``(id, title, text, stamp, hash)`` of the articles of ``ids`` (for indexing)."""
+    raw_time = type_coerce(ArticleRow.first_seen_at, String)
     for chunk in _chunks(ids):
-        stmt = select(ArticleRow.id, ArticleRow.title, ArticleRow.text).where(
-            ArticleRow.id.in_(chunk)
-        )
-        for i, title, text in session.execute(stmt):
-            yield i, title or "", text or ""
+        stmt = select(
+            ArticleRow.id, ArticleRow.title, ArticleRow.text, raw_time, ArticleRow.entry_hash
+        ).where(ArticleRow.id.in_(chunk))
+        for i, title, text, at, entry_hash in session.execute(stmt):
+            yield i, title or "", text or "", str(at), entry_hash
 
 
 def index_path(database_url: str) -> Path:
@@ -196,7 +228,7 @@ class KeyIndex:
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, uri=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")  # a cache: a crash costs a rebuild at most
         conn.executescript(
@@ -238,26 +270,23 @@ class KeyIndex:
 
     def add(
         self,
-        entries: dict[int, Entry],
-        texts: Iterable[tuple[int, str, str]],
+        rows: Iterable[Row],
         keys_of: Callable[[str, str], Iterable[str]],
         progress: Callable[[int], None] = lambda n: None,
     ) -> int:
-        """Index ``texts`` (id, title, text) of ``entries`` with ``keys_of``; commits
-        every :data:`CHUNK` articles, so an interrupted run keeps what it did."""
+        """Index ``rows`` (id, title, text, first-seen stamp, content hash) with
+        ``keys_of``; commits every :data:`CHUNK` articles, so an interrupted run keeps
+        what it did."""
         conn = self.conn
         doc = int(self._meta("documents") or 0)
         done = 0
-        batch: list[tuple[int, str, str]] = []
+        batch: list[Row] = []
 
         def flush() -> None:
             nonlocal doc
             first = doc + 1
-            keys = [(first + n, " ".join(keys_of(t, x))) for n, (_, t, x) in enumerate(batch)]
-            docs = [
-                (a, first + n, entries[a].stamp, entries[a].entry_hash)
-                for n, (a, _, _) in enumerate(batch)
-            ]
+            keys = [(first + n, " ".join(keys_of(r[1], r[2]))) for n, r in enumerate(batch)]
+            docs = [(r[0], first + n, r[3], r[4]) for n, r in enumerate(batch)]
             doc += len(batch)
             with _transaction(conn):
                 conn.executemany("INSERT INTO article_keys(rowid, k) VALUES (?, ?)", keys)
@@ -265,7 +294,7 @@ class KeyIndex:
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('documents', ?)", (str(doc),))
             batch.clear()
 
-        for item in texts:
+        for item in rows:
             batch.append(item)
             if len(batch) >= CHUNK:
                 done += len(batch)
@@ -286,25 +315,97 @@ class KeyIndex:
         )
         return {r[0] for r in rows}
 
-    def plans(self) -> dict[str, list[str]]:
-        """``EXPLAIN QUERY PLAN`` of the index's queries (for the benchmark)."""
+    # -- a SQLite database, attached read-only: the window is joined in SQL ------------
+
+    def attach(self, database: Path) -> None:
+        try:
+            self._attach(database)
+        except sqlite3.Error as exc:
+            raise DatabaseError(
+                f"{database}: cannot read it beside the search index: {exc}"
+            ) from None
+
+    def _attach(self, database: Path) -> None:
+        """Attach the monitor's SQLite database read-only as ``m`` (URI ``mode=ro``):
+        the window, the stale articles and the candidates are then found by joins in
+        SQLite, without a Python object per article of the window."""
+        uri = "file:" + quote(str(database.resolve())) + "?mode=ro"
+        self.conn.execute("ATTACH DATABASE ? AS m", (uri,))
+        self.conn.execute("SELECT 1 FROM m.articles LIMIT 1").fetchall()  # it is the monitor's
+
+    def attached_window(self, where: Window) -> int:
+        """How many articles the window holds."""
+        sql, params = where.sql()
+        return int(
+            self.conn.execute(f"SELECT count(*) FROM m.articles a {sql}", params).fetchone()[0]
+        )
+
+    def attached_missing(self, where: Window) -> list[int]:
+        """The window's articles not indexed, or indexed as another version."""
+        sql, params = where.sql(
+            "(d.article_id IS NULL OR d.stamp IS NOT a.first_seen_at "
+            "OR d.entry_hash IS NOT a.entry_hash)"
+        )
+        rows = self.conn.execute(
+            f"SELECT a.id FROM m.articles a LEFT JOIN docs d ON d.article_id = a.id {sql}", params
+        )
+        return [r[0] for r in rows]
+
+    def attached_rows(self, ids: Sequence[int]) -> Iterator[Row]:
+        """``(id, title, text, stamp, hash)`` of the attached articles ``ids``."""
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            yield from self.conn.execute(  # read whole: add() writes between chunks
+                "SELECT id, coalesce(title, ''), coalesce(text, ''), first_seen_at, entry_hash "
+                f"FROM m.articles WHERE id IN ({marks})",
+                list(chunk),
+            ).fetchall()
+
+    def attached_candidates(self, expression: str, where: Window) -> list[int]:
+        """The window's articles whose keys satisfy ``expression``, newest first."""
+        sql, params = where.sql("article_keys MATCH ?")
+        rows = self.conn.execute(
+            "SELECT a.id FROM article_keys JOIN docs d ON d.doc = article_keys.rowid "
+            f"JOIN m.articles a ON a.id = d.article_id {sql} "
+            "ORDER BY a.first_seen_at DESC, a.id DESC",
+            [*params, expression],
+        )
+        return [r[0] for r in rows]
+
+    def plans(self, window: Window) -> dict[str, list[str]]:
+        """``EXPLAIN QUERY PLAN`` of the index's queries, the monitor's database attached
+        (for the benchmark)."""
+        where, params = window.sql()
+        stale, stale_params = window.sql("d.article_id IS NULL")
+        match, match_params = window.sql("article_keys MATCH ?")
         queries = {
-            "index candidates": (
-                "SELECT d.article_id FROM article_keys JOIN docs d ON d.doc = article_keys.rowid "
-                "WHERE article_keys MATCH ?",
-                ('"pvitkof"',),
+            "window count (attached)": (f"SELECT count(*) FROM m.articles a {where}", params),
+            "stale articles (attached)": (
+                f"SELECT a.id FROM m.articles a LEFT JOIN docs d ON d.article_id = a.id {stale}",
+                stale_params,
             ),
-            "index known versions": ("SELECT article_id, stamp, entry_hash FROM docs", ()),
+            "candidates, newest first (attached)": (
+                "SELECT a.id FROM article_keys JOIN docs d ON d.doc = article_keys.rowid "
+                f"JOIN m.articles a ON a.id = d.article_id {match} "
+                "ORDER BY a.first_seen_at DESC, a.id DESC",
+                [*match_params, '"pvitkof"'],
+            ),
+            "candidates (other databases)": (
+                "SELECT d.article_id FROM article_keys JOIN docs d "
+                "ON d.doc = article_keys.rowid WHERE article_keys MATCH ?",
+                ['"pvitkof"'],
+            ),
         }
         return {
-            name: [str(r[-1]) for r in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
-            for name, (sql, params) in queries.items()
+            name: [str(r[-1]) for r in self.conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
+            for name, (sql, args) in queries.items()
         }
 
 
 @contextlib.contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
+    # Deferred: IMMEDIATE would lock every attached database, the monitor's too.
+    conn.execute("BEGIN")
     try:
         yield
     except BaseException:
