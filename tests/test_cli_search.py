@@ -3,6 +3,7 @@ uk/ru/en feed files, searched through the CLI with the daemon's matcher."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -147,3 +148,38 @@ def test_the_path_for_other_databases_finds_the_same(config, capsys, monkeypatch
 
     assert json.loads(session)["results"] == json.loads(attached)["results"]
     assert json.loads(session)["timing"]["read_whole"] == 4
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("elapsed", "shown"), [(0.2, False), (2.0, True)])
+def test_the_progress_bar_shows_on_a_terminal_only_past_one_second(
+    monkeypatch, elapsed, shown
+) -> None:
+    import sys
+
+    import monitor.cli.search as search_module
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    clock = iter([100.0, 100.0 + elapsed, 100.0 + elapsed, 100.0 + elapsed])
+    monkeypatch.setattr(search_module.time, "monotonic", lambda: next(clock, 200.0))
+    with search_module.Progress("indexing", 1000) as bar:
+        bar.update(500)
+    assert ("indexing stored articles" in terminal.getvalue()) is shown
+
+
+def test_no_progress_bar_in_a_pipe(monkeypatch) -> None:
+    import sys
+
+    import monitor.cli.search as search_module
+
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    monkeypatch.setattr(search_module.time, "monotonic", lambda: 1e9)
+    with search_module.Progress("indexing", 1000) as bar:
+        bar.update(500)
+    assert pipe.getvalue() == ""

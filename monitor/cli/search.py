@@ -298,7 +298,7 @@ class Progress:
     def __init__(self, what: str, total: int) -> None:
         self.what, self.total, self.done = what, total, 0
         self.started = time.monotonic()
-        self.on = sys.stderr.isatty() and total > 0 and "PYTEST_CURRENT_TEST" not in os.environ
+        self.on = sys.stderr.isatty() and total > 0
         self._bar: Any = None
         self._task: Any = None
 
