@@ -144,8 +144,10 @@ def fitted_table(views: list[FeedView], tz: str, configured: Collection[str], wi
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     widths[0] = min(widths[0], 20)
     rest = max(16, width - sum(widths) - 2 * len(widths) - 2)
-    url_w = max(8, min(max(len(r[6]) for r in rows), rest * 11 // 20))
-    error_w = max(8, rest - url_w)
+    need_url = max(len("URL"), *(len(r[6]) for r in rows))
+    need_error = max(len("LAST ERROR"), *(len(r[7]) for r in rows))
+    error_w = min(need_error, max(rest - need_url, rest * 9 // 20))  # the URL comes first
+    url_w = max(8, rest - error_w)
     lines = []
     for cells in [(*head, "URL", "LAST ERROR"), *rows]:
         fixed = "  ".join(

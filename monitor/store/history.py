@@ -64,6 +64,9 @@ class Entry:
     entry_hash: str | None
 
 
+_STALE = (
+    "(d.article_id IS NULL OR d.stamp IS NOT a.first_seen_at OR d.entry_hash IS NOT a.entry_hash)"
+)
 Row = tuple[int, str, str, str, str | None]  # id, title, text, first-seen stamp, hash
 
 
@@ -342,10 +345,7 @@ class KeyIndex:
 
     def attached_missing(self, where: Window) -> list[int]:
         """The window's articles not indexed, or indexed as another version."""
-        sql, params = where.sql(
-            "(d.article_id IS NULL OR d.stamp IS NOT a.first_seen_at "
-            "OR d.entry_hash IS NOT a.entry_hash)"
-        )
+        sql, params = where.sql(_STALE)
         rows = self.conn.execute(
             f"SELECT a.id FROM m.articles a LEFT JOIN docs d ON d.article_id = a.id {sql}", params
         )
@@ -376,7 +376,7 @@ class KeyIndex:
         """``EXPLAIN QUERY PLAN`` of the index's queries, the monitor's database attached
         (for the benchmark)."""
         where, params = window.sql()
-        stale, stale_params = window.sql("d.article_id IS NULL")
+        stale, stale_params = window.sql(_STALE)
         match, match_params = window.sql("article_keys MATCH ?")
         queries = {
             "window count (attached)": (f"SELECT count(*) FROM m.articles a {where}", params),
