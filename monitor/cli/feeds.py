@@ -146,7 +146,8 @@ def fitted_table(views: list[FeedView], tz: str, configured: Collection[str], wi
     rest = max(16, width - sum(widths) - 2 * len(widths) - 2)
     need_url = max(len("URL"), *(len(r[6]) for r in rows))
     need_error = max(len("LAST ERROR"), *(len(r[7]) for r in rows))
-    error_w = min(need_error, max(rest - need_url, rest * 9 // 20))  # the URL comes first
+    # An error says what to do about a feed: it gets room first, the URL what is left.
+    error_w = min(need_error, max(rest - need_url, rest * 3 // 5))
     url_w = max(8, rest - error_w)
     lines = []
     for cells in [(*head, "URL", "LAST ERROR"), *rows]:
