@@ -140,7 +140,7 @@ def test_an_edited_article_is_found_by_its_new_words(tmp_path, capsys) -> None:
 def test_the_path_for_other_databases_finds_the_same(config, capsys, monkeypatch) -> None:
     """PostgreSQL cannot be attached to the index: its window is read through the
     session (the index is joined in Python). Same results."""
-    import monitor.cli.search as search_module
+    import monitor.cli.scan as search_module
 
     _, attached, _ = search(capsys, config, "Witkoff OR Putin", "--json")
     monkeypatch.setattr(search_module, "sqlite_path", lambda url: None)
@@ -161,7 +161,7 @@ def test_the_progress_bar_shows_on_a_terminal_only_past_one_second(
 ) -> None:
     import sys
 
-    import monitor.cli.search as search_module
+    import monitor.cli.scan as search_module
 
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
@@ -175,7 +175,7 @@ def test_the_progress_bar_shows_on_a_terminal_only_past_one_second(
 def test_no_progress_bar_in_a_pipe(monkeypatch) -> None:
     import sys
 
-    import monitor.cli.search as search_module
+    import monitor.cli.scan as search_module
 
     pipe = io.StringIO()
     monkeypatch.setattr(sys, "stderr", pipe)

@@ -33,19 +33,16 @@ from zoneinfo import ZoneInfo
 
 from monitor.cli.context import Context
 from monitor.cli.output import fit, terminal_width
+from monitor.cli.scan import Found, Scan, feed_urls, scan
 from monitor.cli.search import (
     EXIT_MATCHED,
     EXIT_NO_MATCH,
     EXIT_USAGE,
-    Found,
-    Scan,
     article_lines,
     clean,
-    feed_urls,
     history_json,
     reach_lines,
     result_json,
-    scan,
     use_marks,
     write_csv,
 )

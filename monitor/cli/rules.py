@@ -26,7 +26,8 @@ from pathlib import Path
 
 from monitor.cli.alerts import count
 from monitor.cli.context import Context
-from monitor.cli.search import compile_query, load_config_if_any, window_options
+from monitor.cli.scan import compile_query, load_config_if_any
+from monitor.cli.search import window_options
 from monitor.config import Config, spec
 from monitor.config.spec import LANGUAGES
 from monitor.errors import FetchError, QueryError
