@@ -123,6 +123,27 @@ def test_pruned_articles_are_gone_from_backtest_and_search(tmp_path, capsys) -> 
     assert "(retention 30d)" in out
 
 
+def test_the_index_forgets_pruned_articles(tmp_path, capsys) -> None:
+    """Retention deletes articles: the next search drops their documents from the key
+    index (its file would otherwise grow with every article ever stored)."""
+    import sqlite3
+
+    config = filled_database(tmp_path)
+    assert main(["--config", str(config), "search", "Witkoff"]) == 0
+    index = tmp_path / "monitor.db-history"
+    with sqlite3.connect(index) as con:
+        assert con.execute("SELECT count(*) FROM docs").fetchone()[0] == 8
+    engine = db.make_engine(f"sqlite:///{tmp_path}/monitor.db")
+    with db.make_session_factory(engine).begin() as s:
+        s.query(ArticleRow).filter(ArticleRow.link == "https://en.example/markets").delete()
+    capsys.readouterr()
+
+    assert main(["--config", str(config), "search", "Witkoff"]) == 0
+
+    with sqlite3.connect(index) as con:
+        assert con.execute("SELECT count(*) FROM docs").fetchone()[0] == 7
+
+
 # -- the prefilter never loses a match ------------------------------------------------------
 
 TRICKY = [

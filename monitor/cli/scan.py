@@ -163,6 +163,7 @@ def _prefiltered(
     with history.KeyIndex(history.index_path(database), f"keys-{VERSION}") as index:
         if path is not None:
             index.attach(path)
+            index.forget_pruned()
             info.window = index.attached_window(window)
             missing = index.attached_missing(window)
             with Progress("indexing", len(missing)) as bar:

@@ -14,8 +14,9 @@ use for the articles of the window it has not seen or that changed since (new id
 other first-seen time or content hash), so searching never writes to the monitor's
 database and never waits for the daemon's write lock. Deleting the file only costs
 the next search its rebuild. ``contentless`` FTS5 (SQLite 3.40 has no deletes from
-it), so an article indexed again gets a new document and its old one is left behind;
-past :data:`STALE_FRACTION` of such leftovers the file is rebuilt.
+it), so an article indexed again gets a new document and its old one is left behind,
+as are the documents of pruned articles (:meth:`KeyIndex.forget_pruned`); past
+:data:`STALE_FRACTION` of such leftovers the file is rebuilt.
 """
 
 from __future__ import annotations
@@ -335,6 +336,22 @@ class KeyIndex:
         uri = "file:" + quote(str(database.resolve())) + "?mode=ro"
         self.conn.execute("ATTACH DATABASE ? AS m", (uri,))
         self.conn.execute("SELECT 1 FROM m.articles LIMIT 1").fetchall()  # it is the monitor's
+
+    def forget_pruned(self) -> int:
+        """Drop the documents of articles the attached database no longer holds
+        (retention pruned them), so that their FTS rows count as left behind and the
+        file is rebuilt past :data:`STALE_FRACTION`; return how many. Only when the
+        index knows more articles than are stored (two counts, no join otherwise)."""
+        conn = self.conn
+        known = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+        stored = conn.execute("SELECT count(*) FROM m.articles").fetchone()[0]
+        if known <= stored:
+            return 0
+        with _transaction(conn):
+            gone = conn.execute(
+                "DELETE FROM docs WHERE article_id NOT IN (SELECT id FROM m.articles)"
+            ).rowcount
+        return int(gone)
 
     def attached_window(self, where: Window) -> int:
         """How many articles the window holds."""
