@@ -60,11 +60,13 @@ def test_alerts_lists_newest_first_with_masked_errors(ctx, factory, capsys):
         last_error=f"could not post to tgram://{BOT_TOKEN}/4242: 401",
     )
 
-    assert run(ctx, "alerts") == 0
+    assert run(ctx, "alerts", "--wide") == 0
 
     out = capsys.readouterr().out
     assert out.index("Second story") < out.index("First story")
     assert BOT_TOKEN not in out and "***" in out
+    assert run(ctx, "alerts", "--json") == 0
+    assert BOT_TOKEN not in capsys.readouterr().out
     assert "dead" in out and "pending 1 · sending 0 · sent 0 · dead 1" in out
     assert run(ctx, "alerts", "--status", "dead") == 0
     only_dead = capsys.readouterr().out
@@ -149,7 +151,7 @@ def test_alerts_show_when_a_waiting_alert_is_tried_next_and_mark_it_held(ctx, fa
     set_row(factory, due, next_attempt_at=now - timedelta(minutes=1), attempts=0)
     set_row(factory, retrying, next_attempt_at=later, attempts=2, last_error="timeout")
 
-    assert run(ctx, "alerts") == 0
+    assert run(ctx, "alerts", "--wide") == 0
 
     out = capsys.readouterr().out.splitlines()
     assert "NEXT TRY" in out[0]

@@ -127,7 +127,7 @@ def test_feeds_json_reports_status_errors_counts_and_rates(ctx, capsys):
 
 
 def test_feeds_table_lists_every_column(ctx, capsys):
-    assert run(ctx, "feeds") == 0
+    assert run(ctx, "feeds", "--wide") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == [
         "NAME",
@@ -216,7 +216,7 @@ def test_feeds_table_shows_times_in_the_config_timezone_with_its_name(ctx, capsy
     """Like ``alerts`` and ``status``: local time plus the zone label, never bare UTC."""
     kyiv = replace(ctx._config, monitor=replace(ctx._config.monitor, timezone="Europe/Kyiv"))
     ctx._config = kyiv
-    assert run(ctx, "feeds") == 0
+    assert run(ctx, "feeds", "--wide") == 0
     healthy = next(line for line in capsys.readouterr().out.splitlines() if "Healthy" in line)
     with db.make_session_factory(ctx.engine)() as s:
         row = s.query(FeedRow).filter_by(url="https://ok.example/rss").one()

@@ -154,12 +154,14 @@ def test_language_option_is_honoured(capsys: pytest.CaptureFixture[str]) -> None
     assert "language: uk (rule wants: ru) SKIPPED" in capsys.readouterr().out
 
 
-def test_source_is_required() -> None:
-    """One of --text, --file, --url is required."""
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="command"))
-    with pytest.raises(SystemExit):
-        parser.parse_args(["test-rule", "--json"])
+def test_source_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    """One of --text, --file, --url is required, or --since for a backtest (exit 2)."""
+    from monitor.cli import main
+
+    assert main(["test-rule", "--query", "Witkoff", "--json"]) == 2
+    assert "give --text, --file or --url (one text), or --since" in capsys.readouterr().err
+    assert main(["test-rule", "--query", "x", "--text", "x", "--since", "7d"]) == 2
+    assert "--since backtests the stored articles" in capsys.readouterr().err
 
 
 def test_url_source_fetches_the_article(http_server, capsys: pytest.CaptureFixture[str]) -> None:

@@ -351,7 +351,7 @@ def test_stories_never_creates_a_database(tmp_path, capsys):
 
 
 def test_alerts_show_the_story_and_its_outlets(desk, witkoff, capsys):
-    code = main(["--config", str(desk.config), "alerts"])
+    code = main(["--config", str(desk.config), "alerts", "--wide"])
     out = capsys.readouterr().out
 
     assert code == 0
@@ -373,7 +373,7 @@ def test_a_second_feed_carrying_the_same_link_is_one_more_outlet(desk, capsys):
         match(s, row, "witkoff", alert=True)
 
     _, out, _ = stories(desk, capsys)
-    main(["--config", str(desk.config), "alerts"])
+    main(["--config", str(desk.config), "alerts", "--wide"])
 
     assert "1 article · 2 outlets" in heads(out)[0] and "outlets: Wire, Echo" in out
     assert f"#{row.id} 2 outlets" in capsys.readouterr().out

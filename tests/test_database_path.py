@@ -77,7 +77,7 @@ def test_every_command_from_any_directory_uses_the_database_beside_the_config(
     assert f"database:  {database}, " in out, out
     assert main(["--config", str(config), "alerts"]) == 0
     assert "sent 1 · dead 0" in capsys.readouterr().out  # the seed alert, sent once
-    assert main(["--config", str(config), "feeds"]) == 0
+    assert main(["--config", str(config), "feeds", "--wide"]) == 0  # names whole
     assert "(seed)  " in capsys.readouterr().out  # its name, polled ok
     assert main(["--config", str(config), "db", "upgrade"]) == 0
     assert str(database) in capsys.readouterr().out

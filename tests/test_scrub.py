@@ -246,7 +246,10 @@ def test_run_once_stores_hostile_feeds_clean_and_monitor_feeds_shows_no_escape(
         feeds_rows = dict(con.execute("SELECT url, error_kind FROM feeds"))
     assert len(titles) == 5 and not any(HOSTILE.search(t) for t in titles)
     assert feeds_rows == {rss: None, jsf: None, js: "http_status", meta: "private_address"}
-    table = monitor("feeds")
+    fitted = monitor("feeds")  # the default: cut to 80 columns
+    assert fitted.returncode == 0, fitted.stderr
+    assert ESC not in fitted.stdout and not HOSTILE.search(fitted.stdout)
+    table = monitor("feeds", "--wide")  # every column whole
     assert table.returncode == 0, table.stderr
     assert ESC not in table.stdout and not HOSTILE.search(table.stdout)
     assert "Evil[2J]0;pwned News" in table.stdout and "JSON feed [2J" in table.stdout

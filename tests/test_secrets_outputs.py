@@ -239,7 +239,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         cli(s, "check-config", config, "check-config")
         run_daemon(s, config, http_port, tmp)
         cli(s, "run --once", config, "run", "--once")
-        cli(s, "feeds", config, "feeds")
+        cli(s, "feeds", config, "feeds", "--wide")  # whole URLs: the masking is visible
         cli(s, "feeds --json", config, "feeds", "--json")
         cli(s, "status", config, "status")
         cli(s, "status --json", config, "status", "--json")

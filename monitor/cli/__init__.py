@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import alerts, core, db, feeds, ops, rules, stories, terms
+from monitor.cli import alerts, core, db, feeds, ops, rules, search, stories, terms
 from monitor.cli.context import Context
 from monitor.cli.output import error_prefix
 from monitor.errors import ConfigError, MonitorError
@@ -27,7 +27,7 @@ from monitor.secrets import mask_text
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`)
 
 # The modules that add subcommands, in the order `monitor --help` lists them.
-COMMAND_MODULES = (core, db, rules, terms, feeds, alerts, stories, ops)
+COMMAND_MODULES = (core, db, rules, search, terms, feeds, alerts, stories, ops)
 
 
 def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:

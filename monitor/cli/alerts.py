@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal, TextIO
 
 from monitor.cli import ops
 from monitor.cli.context import Context
+from monitor.cli.output import char_width, csv_text, fit, terminal_width
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.notify.format import format_time, one_line, render_alert
@@ -18,6 +22,7 @@ from monitor.secrets import mask_text, url_secrets
 from monitor.store import db, outbox, state, views
 from monitor.store.db import session_scope
 from monitor.store.story_views import StoryTag, alert_stories
+from monitor.text import scrub_line
 
 TEST_LINK = "https://github.com/press-monitor/press-monitor"
 
@@ -33,6 +38,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--limit", type=count, default=20, metavar="N", help="how many, 1 or more (default: 20)"
     )
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--wide", action="store_true", help="every column, nothing cut")
+    shape.add_argument("--json", action="store_true", help="print JSON (every field)")
+    shape.add_argument("--csv", action="store_true", help="print CSV (every field)")
     p.set_defaults(handler=cmd_alerts)
     asub = p.add_subparsers(dest="alerts_command", metavar="ALERTS_COMMAND")
     r = asub.add_parser("retry", help="deliver again: one alert by id, or every dead one")
@@ -81,11 +90,15 @@ def next_try(line: views.AlertLine, tz: str) -> str:
 
 
 def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
-    """``monitor alerts [--status S] [--limit N]``: newest first, secrets masked.
+    """``monitor alerts [--status S] [--limit N] [--wide | --json | --csv]``: newest
+    first, secrets masked.
 
-    NEXT TRY is when a pending alert will next be tried; ``held`` marks one that has
-    not been tried yet because its first attempt is scheduled later. STORY is the story
-    of the alert's article (``#12 3 outlets``: see ``monitor stories``)."""
+    The table fits the terminal (``COLUMNS``, else its width, else 80 columns): ID, TIME,
+    RULE, STATUS, STORY (the story id), TITLE and LINK, the last two cut to what is left.
+    ``--wide`` has every column whole: CHANNEL, ATT, NEXT TRY (when a pending alert will
+    next be tried; ``held`` marks one not tried yet because its first attempt is scheduled
+    later), LAST ERROR and STORY with its outlets (``#12 3 outlets``: see ``monitor
+    stories``). ``--json`` and ``--csv`` carry every field, times in ISO 8601 (UTC)."""
     config = ctx.config()
     tz = config.monitor.timezone
     secrets = _secrets(config)
@@ -94,26 +107,179 @@ def cmd_alerts(args: argparse.Namespace, ctx: Context) -> int:
         lines = views.recent_alerts(s, args.status, args.limit, now)
         counts = views.alert_status_counts(s)
         stories = alert_stories(s, [a.id for a in lines])
+    if args.json or args.csv:
+        rows = [alert_record(a, stories.get(a.id), now, secrets) for a in lines]
+        if args.json:
+            print(json.dumps({"alerts": rows, "counts": counts}, ensure_ascii=False, indent=2))
+        else:
+            write_alerts_csv(sys.stdout, rows)
+        return 0
     totals = " · ".join(f"{status} {n}" for status, n in counts.items())
     if not lines:  # a bare header would read as a broken listing
         print(f"no {args.status + ' ' if args.status else ''}alerts ({totals})")
         return 0
+    table = wide_table if args.wide else narrow_table
+    for line in table(lines, stories, tz, now, secrets):
+        print(line)
+    print(totals)
+    return 0
+
+
+def wide_table(
+    lines: list[views.AlertLine],
+    stories: dict[int, StoryTag],
+    tz: str,
+    now: datetime,
+    secrets: tuple[str, ...],
+) -> Iterator[str]:
+    """``--wide``: every column, the title whole and the link whole (the table of 0.1
+    with LINK added at the end)."""
     story = {a.id: story_cell(stories.get(a.id)) for a in lines}
     story_w = max(len("STORY"), *map(len, story.values()))
-    print(
+    title_w = max(len("TITLE"), *(len(_clean(a.title)) for a in lines))
+    yield (
         f"{'ID':>6}  {'TIME':<20} {'RULE':<16} {'CHANNEL':<12} {'STATUS':<8} {'ATT':>3}  "
-        f"{'NEXT TRY':<20} {'LAST ERROR':<40} {'STORY':<{story_w}} TITLE"
+        f"{'NEXT TRY':<20} {'LAST ERROR':<40} {'STORY':<{story_w}} {'TITLE':<{title_w}} LINK"
     )
     for a in lines:
         error = one_line(mask_text(a.last_error or "-", secrets), 40)
         when = format_time(a.created_at, tz) or ""
-        print(
-            f"{a.id:>6}  {when[:20]:<20} {one_line(a.rule, 16):<16} "
-            f"{one_line(a.channel, 12):<12} {shown_status(a, now):<8} {a.attempts:>3}  "
-            f"{next_try(a, tz):<20} {error:<40} {story[a.id]:<{story_w}} {one_line(a.title, 60)}"
+        yield (
+            f"{a.id:>6}  {when[:20]:<20} {one_line(_clean(a.rule), 16):<16} "
+            f"{one_line(_clean(a.channel), 12):<12} {shown_status(a, now):<8} {a.attempts:>3}  "
+            f"{next_try(a, tz):<20} {_clean(error):<40} {story[a.id]:<{story_w}} "
+            f"{_clean(a.title):<{title_w}} {_clean(a.link or '-')}"
+        ).rstrip()
+
+
+def narrow_table(
+    lines: list[views.AlertLine],
+    stories: dict[int, StoryTag],
+    tz: str,
+    now: datetime,
+    secrets: tuple[str, ...],
+) -> Iterator[str]:
+    """The default: ID, TIME (``MM-DD HH:MM`` in the config's zone, named in the header),
+    RULE, STATUS, STORY, TITLE, LINK in the terminal's width; title and link share what
+    the others leave (3 : 2), each cut with an ellipsis (``--wide``/``--json`` whole)."""
+    width = terminal_width()
+    zone = (format_time(now, tz) or "").rsplit(" ", 1)[-1]
+    cells = [
+        (
+            str(a.id),
+            _short_time(a.created_at, tz),
+            _clean(a.rule),
+            shown_status(a, now),
+            f"#{stories[a.id].story_id}" if a.id in stories else "-",
+            _clean(a.title),
+            _clean(a.link or "-"),
         )
-    print(totals)
-    return 0
+        for a in lines
+    ]
+    heads = ("ID", f"TIME {zone}".strip(), "RULE", "STATUS", "STORY")
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    widths[2] = min(widths[2], 14)
+    rest = max(20, width - sum(widths) - 2 * (len(widths) + 1))
+    title_w = max(8, rest * 3 // 5)
+    link_w = max(8, rest - title_w)
+    fixed = "  ".join(
+        f"{h:<{w}}" if i else f"{h:>{w}}"
+        for i, (h, w) in enumerate(zip(heads, widths, strict=True))
+    )
+    yield fit(f"{fixed}  {'TITLE':<{title_w}}  LINK", width)
+    for c in cells:
+        parts = [
+            f"{fit(v, w):<{w}}" if i else f"{v:>{w}}"
+            for i, (v, w) in enumerate(zip(c[:5], widths, strict=True))
+        ]
+        line = f"{'  '.join(parts)}  {_pad(fit(c[5], title_w), title_w)}  {fit(c[6], link_w)}"
+        yield fit(line.rstrip(), width)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (wide characters count twice)."""
+    return text + " " * max(0, width - sum(map(char_width, text)))
+
+
+def _short_time(at: datetime, tz: str) -> str:
+    """``12-03 14:05`` in ``tz`` (the zone is named in the header)."""
+    shown = format_time(at, tz) or ""
+    return shown[5:16]
+
+
+def _clean(text: str) -> str:
+    """A stored string as one printable line (controls, bidi, newlines gone)."""
+    return scrub_line(text)
+
+
+ALERT_COLUMNS = (
+    "id",
+    "created_at",
+    "rule",
+    "channel",
+    "status",
+    "outbox_status",
+    "attempts",
+    "next_attempt_at",
+    "sent_at",
+    "last_error",
+    "article_id",
+    "story_id",
+    "story_outlets",
+    "title",
+    "link",
+)
+"""The keys of ``alerts --json`` rows and the header of ``--csv`` (stable; new ones may
+be added at the end)."""
+
+
+def alert_record(
+    a: views.AlertLine, tag: StoryTag | None, now: datetime, secrets: tuple[str, ...]
+) -> dict[str, Any]:
+    """One alert for ``--json``/``--csv``: :data:`ALERT_COLUMNS`. ``status`` is what the
+    table shows (``held`` included), ``outbox_status`` the stored one. No I/O."""
+    return {
+        "id": a.id,
+        "created_at": _iso(a.created_at),
+        "rule": a.rule,
+        "channel": a.channel,
+        "status": shown_status(a, now),
+        "outbox_status": a.status,
+        "attempts": a.attempts,
+        "next_attempt_at": _iso(a.next_attempt_at) if a.status == "pending" else None,
+        "sent_at": _iso(a.sent_at),
+        "last_error": mask_text(scrub_line(a.last_error), secrets) if a.last_error else None,
+        "article_id": a.article_id,
+        "story_id": tag.story_id if tag else None,
+        "story_outlets": tag.outlets if tag else None,
+        "title": scrub_line(a.title),
+        "link": mask_text(a.link) if a.link else None,
+    }
+
+
+def write_alerts_csv(out: TextIO, rows: list[dict[str, Any]]) -> None:
+    """``--csv``: :data:`ALERT_COLUMNS` as the header, one row per alert (the csv module
+    quotes; stored text is scrubbed to one line and never starts a formula)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ALERT_COLUMNS)
+    text = {"rule", "channel", "title", "last_error"}
+    for row in rows:
+        writer.writerow(
+            [
+                ""
+                if row[k] is None
+                else csv_text(str(row[k]))
+                if k in text
+                else str(row[k]).lower()
+                if isinstance(row[k], bool)
+                else str(row[k])
+                for k in ALERT_COLUMNS
+            ]
+        )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.astimezone(UTC).isoformat() if at else None
 
 
 def story_cell(tag: StoryTag | None) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
+from monitor.cli.output import fit, terminal_width
 from monitor.config import load_config
 from monitor.config.edit import (
     ENV_REF,
@@ -49,11 +50,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("feeds", help="feed status table; discover feeds; import OPML")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--all", action="store_true", help="include feeds removed from the config")
+    p.add_argument("--wide", action="store_true", help="every column whole (not cut to the width)")
     p.set_defaults(handler=cmd_feeds)
     fsub = p.add_subparsers(dest="feeds_command", metavar="FEEDS_COMMAND")
     lst = fsub.add_parser("list", help="the status table (same as plain 'feeds')")
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lst.add_argument("--all", action="store_true", help="include feeds removed from the config")
+    lst.add_argument("--wide", action="store_true", help="every column whole")
     lst.set_defaults(handler=cmd_feeds)
     disc = fsub.add_parser(
         "discover", help="print [[feeds]] tables for the feeds a web page announces"
@@ -124,6 +127,39 @@ def render_table(views: list[FeedView], tz: str = "UTC", configured: Collection[
     )
 
 
+def fitted_table(views: list[FeedView], tz: str, configured: Collection[str], width: int) -> str:
+    """The default table, in ``width`` columns: NAME, STATUS, LAST OK (``MM-DD HH:MM`` in
+    ``tz``, the zone named in the header), FAILS, ARTICLES, NEW/DAY, then URL and LAST
+    ERROR sharing what is left (cut with an ellipsis; ``--wide`` has them whole)."""
+    zone = (format_time(datetime.now(UTC), tz) or "").rsplit(" ", 1)[-1]
+    head = ("NAME", "STATUS", f"LAST OK {zone}".strip(), "FAILS", "ARTICLES", "NEW/DAY")
+    rows = []
+    for v in views:
+        error = scrub_line(mask_text(f"{v.error_kind}: {v.error}")) if v.error_kind else "-"
+        last = (format_time(v.last_success, tz) or "-")[5:16] if v.last_success else "-"
+        rows.append((
+            scrub_line(mask_text(v.name or "")) or "-", v.status, last, str(v.failures),
+            str(v.articles), f"{v.new_per_day:g}", view_url(v, configured), error,
+        ))  # fmt: skip
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    widths[0] = min(widths[0], 20)
+    rest = max(16, width - sum(widths) - 2 * len(widths) - 2)
+    need_url = max(len("URL"), *(len(r[6]) for r in rows))
+    need_error = max(len("LAST ERROR"), *(len(r[7]) for r in rows))
+    # An error says what to do about a feed: it gets room first, the URL what is left.
+    error_w = min(need_error, max(rest - need_url, rest * 3 // 5))
+    url_w = max(8, rest - error_w)
+    lines = []
+    for cells in [(*head, "URL", "LAST ERROR"), *rows]:
+        fixed = "  ".join(
+            fit(c, w).ljust(w) if i < 3 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells[:6], widths, strict=True))
+        )
+        line = f"{fixed}  {fit(cells[6], url_w).ljust(url_w)}  {fit(cells[7], error_w)}"
+        lines.append(fit(line.rstrip(), width))
+    return "\n".join(lines)
+
+
 def _json_view(v: FeedView, configured: Collection[str]) -> dict[str, Any]:
     data = asdict(v)
     data["url"] = view_url(v, configured)
@@ -135,7 +171,8 @@ def _json_view(v: FeedView, configured: Collection[str]) -> dict[str, Any]:
 
 
 def cmd_feeds(args: argparse.Namespace, ctx: Context) -> int:
-    """``monitor feeds [--json] [--all]``."""
+    """``monitor feeds [--json] [--all] [--wide]``: the table fits the terminal
+    (:func:`fitted_table`); ``--wide`` is the 0.1 table, every column whole."""
     config = ctx.config()
     views = feed_views(
         ctx.session_factory(),
@@ -149,8 +186,10 @@ def cmd_feeds(args: argparse.Namespace, ctx: Context) -> int:
         print(json.dumps([_json_view(v, configured) for v in views], ensure_ascii=False, indent=2))
     elif not views:
         print("no feeds configured: add [[feeds]] to the config or run 'monitor feeds import-opml'")
-    else:
+    elif args.wide:
         print(render_table(views, config.monitor.timezone, configured))
+    else:
+        print(fitted_table(views, config.monitor.timezone, configured, terminal_width()))
     return 0
 
 

@@ -3,12 +3,15 @@ cut to the terminal's width."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import unicodedata
+from collections.abc import Iterable
 
 from monitor.errors import ConfigError, DatabaseError, MonitorError
 from monitor.secrets import mask_text
+from monitor.text import scrub, scrub_line
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (MonitorError,)
 """What a command reports as one error line (exit 1). A fault of the database is a
@@ -76,3 +79,48 @@ def fit(text: str, width: int) -> str:
             return text[:i].rstrip() + "…"
         used += w
     raise AssertionError("unreachable: the text is wider than width")
+
+
+MARK_ON, MARK_OFF = "\x1b[1;4m", "\x1b[22;24m"  # bold + underline, and both off (SGR)
+_SPACE_RUN = re.compile(r"\s+")
+
+
+def marked_line(text: str, spans: Iterable[tuple[int, int]], width: int, *, mark: bool) -> str:
+    """``text`` (a stored, hostile string) as one line of at most ``width`` columns, the
+    characters of ``spans`` (offsets into ``text``) set in bold underline when ``mark``.
+
+    Each piece is scrubbed on its own (:func:`monitor.text.scrub`: controls, bidi and
+    escape sequences never reach the terminal; whitespace runs become one space), so
+    the offsets stay true; the marks are added after the cut and take no column. No I/O."""
+    pieces: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in sorted(spans):
+        start, end = max(start, pos), min(end, len(text))
+        if start >= end:
+            continue
+        pieces += [(text[pos:start], False), (text[start:end], True)]
+        pos = end
+    pieces.append((text[pos:], False))
+    clean = [(_SPACE_RUN.sub(" ", scrub(p)), on) for p, on in pieces]
+    if clean:
+        clean[0] = (clean[0][0].lstrip(), clean[0][1])
+        clean[-1] = (clean[-1][0].rstrip(), clean[-1][1])
+    line = fit("".join(p for p, _ in clean), width)
+    if not mark:
+        return line
+    out, used = [], 0
+    for piece, on in clean:
+        part = line[used : used + len(piece)]
+        used += len(part)
+        out.append(f"{MARK_ON}{part}{MARK_OFF}" if on and part else part)
+    return "".join(out) + line[used:]  # the ellipsis, when cut
+
+
+_FORMULA_START = tuple("=+-@\t\r")
+
+
+def csv_text(text: str) -> str:
+    """A stored string as a CSV cell: one line, scrubbed, and never read as a formula
+    by a spreadsheet (a leading ``= + - @`` gets a ``'`` before it, as OWASP advises)."""
+    line = scrub_line(text)
+    return "'" + line if line.startswith(_FORMULA_START) else line

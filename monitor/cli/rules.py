@@ -9,6 +9,9 @@ form found, where (title/text), its score and a snippet; with ``--rule`` and no 
 says why (the language check, each term found or not). Exit 0 when some rule
 matched, 1 when none did, 2 for an unknown ``--rule``, an unreadable ``--file`` or a
 ``--url`` that cannot be fetched (one line: ``cannot fetch URL: <kind>: <message>``).
+
+With ``--since DURATION`` instead of a text it is a backtest over the stored articles
+(``[--feed NAME] [--lang L] [--limit N] [--json | --csv]``, :mod:`monitor.cli.backtest`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor.cli.alerts import count
 from monitor.cli.context import Context
+from monitor.cli.scan import compile_query, load_config_if_any
+from monitor.cli.search import window_options
 from monitor.config import Config, spec
 from monitor.config.spec import LANGUAGES
 from monitor.errors import FetchError, QueryError
@@ -52,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Run the configured rules over one text and show the evidence.",
         epilog=EXIT_CODES,
     )
-    source = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group()
     source.add_argument("--text", help="the article text")
     source.add_argument("--file", metavar="PATH", help="read the article text from a file")
     source.add_argument("--url", help="fetch the page and extract its main text")
@@ -71,6 +77,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"one of {', '.join(sorted(LANGUAGES))}; default: detected from the text",
     )
     p.add_argument("--json", action="store_true", help="print the matches as JSON")
+    history = p.add_argument_group(
+        "backtest", "instead of one text: the stored articles of a window (docs/history.md)"
+    )
+    window_options(history, default=None)
+    history.add_argument(
+        "--limit", type=count, default=50, metavar="N", help="articles listed (default 50)"
+    )
+    history.add_argument("--csv", action="store_true", help="print the articles as CSV")
     p.set_defaults(handler=cmd_test_rule)
 
 
@@ -84,7 +98,14 @@ def language_code(text: str) -> str:
 
 
 def cmd_test_rule(args: argparse.Namespace, ctx: Context) -> int:
-    """Match one document against the configured rules; print the evidence."""
+    """Match one document against the configured rules; print the evidence. With
+    ``--since``: a backtest over the stored articles (:mod:`monitor.cli.backtest`)."""
+    problem = _usage_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.since is not None:
+        return _backtest(args, ctx)
     if args.query is not None:
         return _test_query(args, ctx)
     config = ctx.config()
@@ -94,6 +115,43 @@ def cmd_test_rule(args: argparse.Namespace, ctx: Context) -> int:
         print(f"error: unknown rule {args.rule!r}; rules: {known}", file=sys.stderr)
         return EXIT_USAGE
     return _report(args, matcher, config.fetch, args.rule)
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the combination of options, or None."""
+    sources = [o for o in ("text", "file", "url") if getattr(args, o) is not None]
+    backtest = [o for o in ("feed", "lang") if getattr(args, o)] + (["csv"] if args.csv else [])
+    if args.since is None and not sources:
+        return "give --text, --file or --url (one text), or --since (a backtest)"
+    if args.since is not None and sources:
+        return f"--since backtests the stored articles: it takes no --{sources[0]}"
+    if args.since is not None and (args.title or args.language):
+        return "--title and --language describe one text: a backtest reads them from the store"
+    if args.since is None and backtest:
+        return f"--{backtest[0]} needs --since (a backtest)"
+    if args.json and args.csv:
+        return "--json and --csv exclude each other"
+    return None
+
+
+def _backtest(args: argparse.Namespace, ctx: Context) -> int:
+    """``--since``: the query (or configured rule, or every rule) over the stored window."""
+    from monitor.cli.backtest import run_backtest  # imported only for a backtest
+
+    if args.query is not None:
+        config = load_config_if_any(ctx)
+        try:
+            matcher = compile_query(args.query, config)
+        except QueryError as exc:
+            print(f"error: --query: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return run_backtest(args, ctx, matcher, config, QUERY_RULE)
+    config = ctx.config()
+    if args.rule and args.rule not in config.matcher.rule_names:
+        known = ", ".join(config.matcher.rule_names) or "none"
+        print(f"error: unknown rule {args.rule!r}; rules: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_backtest(args, ctx, config.matcher, config, args.rule)
 
 
 def _test_query(args: argparse.Namespace, ctx: Context) -> int:

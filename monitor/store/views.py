@@ -139,6 +139,8 @@ class AlertLine:
     title: str
     sent_at: datetime | None
     next_attempt_at: datetime | None
+    article_id: int = 0
+    link: str | None = None
 
 
 def alert_status_counts(session: Session) -> dict[AlertStatus, int]:
@@ -160,7 +162,9 @@ def recent_alerts(
     """The newest alerts (optionally of one status), newest first. ``held``: the pending
     ones never tried whose first attempt comes after ``now`` (quiet hours, a digest slot,
     min_sources), as ``monitor alerts`` shows them."""
-    stmt = select(AlertRow, ArticleRow.title).join(ArticleRow, ArticleRow.id == AlertRow.article_id)
+    stmt = select(AlertRow, ArticleRow.title, ArticleRow.link).join(
+        ArticleRow, ArticleRow.id == AlertRow.article_id
+    )
     if status == "held":
         stmt = stmt.where(
             AlertRow.status == "pending",
@@ -182,8 +186,10 @@ def recent_alerts(
             title=title,
             sent_at=r.sent_at,
             next_attempt_at=r.next_attempt_at,
+            article_id=r.article_id,
+            link=link,
         )
-        for r, title in session.execute(stmt)
+        for r, title, link in session.execute(stmt)
     ]
 
 
