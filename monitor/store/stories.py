@@ -55,7 +55,8 @@ def set_story(session: Session, article_id: int, story_id: int, reason: str, sco
 def story_exists(session: Session, story_id: int) -> bool:
     """Whether the story's first article is stored (retention may have pruned it, or the
     clusterer remembers an article of a database since restored)."""
-    return session.get(ArticleRow, story_id) is not None
+    # the id only: session.get loaded the whole row, text and all, once per placed article
+    return session.scalar(select(ArticleRow.id).where(ArticleRow.id == story_id)) is not None
 
 
 def window_articles(

@@ -94,11 +94,14 @@ def _capitalised(
     last = 0
     for m in TOKEN_RE.finditer(text):
         word = m.group()
-        starts = title_case or last == 0 or bool(SENTENCE_BREAK_RE.search(text, last, m.start()))
-        last = m.end()
+        previous, last = last, m.end()
         if len(word) < _MIN_NAME or not word[0].isupper():
-            continue
-        (initial if starts else inner).append((word, -1 if base is None else m.start()))
+            continue  # (most words: the sentence-break search below only for names)
+        start = m.start()
+        starts = (
+            title_case or previous == 0 or bool(SENTENCE_BREAK_RE.search(text, previous, start))
+        )
+        (initial if starts else inner).append((word, -1 if base is None else start))
 
 
 def _is_title_case(title: str) -> bool:

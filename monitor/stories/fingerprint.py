@@ -11,6 +11,7 @@ of equal bins estimates the Jaccard similarity of the shingle sets). No I/O.
 from __future__ import annotations
 
 import hashlib
+import operator
 from array import array
 from collections.abc import Sequence
 
@@ -73,7 +74,10 @@ def _densified(sig: list[int]) -> list[int]:
 
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
     """Estimated Jaccard similarity of the shingle sets behind two signatures."""
-    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / BINS
+    if len(a) != len(b):
+        raise ValueError("signatures of different lengths")
+    same: int = sum(map(operator.eq, a, b))  # a C loop: 176,000 calls in a cold cycle
+    return same / BINS
 
 
 def band_keys(sig: Sequence[int]) -> list[int]:
