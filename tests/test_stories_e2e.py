@@ -5,6 +5,7 @@ json:// channel on a real HTTP server: 6 messages, not 10."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -436,3 +437,19 @@ def test_stories_limit_takes_one_or_more(tmp_path, http_server, capsys) -> None:
         main(["--config", str(config), "stories", "--limit", "0"])
     assert exit_.value.code == 2
     assert "expected a whole number of 1 or more, not '0'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["stories", "alerts"])
+def test_a_limit_past_any_integer_the_database_takes_lists_everything(
+    tmp_path, http_server, hook, capsys, command
+) -> None:
+    """`--limit 9223372036854775808` (2**63) crashed `alerts` and `stories` with an
+    OverflowError traceback binding it into SQL (review): it means "all"."""
+    config = write_config(tmp_path, http_server)
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    capsys.readouterr()
+    huge = str(2**63)
+    assert main(["--config", str(config), command, "--limit", huge, "--json"]) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "OverflowError" not in out.err
+    assert json.loads(out.out)

@@ -56,13 +56,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t.set_defaults(handler=cmd_notify_test)
 
 
+MAX_LIMIT = 1_000_000_000
+
+
 def count(text: str) -> int:
     """An ``argparse`` type: a whole number of 1 or more (``--limit 0`` used to print one
     row silently; there is no "0 = all" anywhere in the CLI)."""
-    value = int(text) if text.strip().isdecimal() else 0
+    digits = text.strip()
+    value = int(digits[:20]) if digits.isdecimal() else 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
-    return value
+    # more than anything stored means all of it (a 2**63 limit crashed the SQL bind)
+    return min(value, MAX_LIMIT)
 
 
 def _secrets(config: Config) -> tuple[str, ...]:
