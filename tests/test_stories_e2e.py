@@ -453,3 +453,28 @@ def test_a_limit_past_any_integer_the_database_takes_lists_everything(
     out = capsys.readouterr()
     assert "Traceback" not in out.err and "OverflowError" not in out.err
     assert json.loads(out.out)
+
+
+def test_commands_that_never_deliver_read_a_config_whose_channel_secret_is_unset(
+    tmp_path, http_server, hook, capsys, monkeypatch
+) -> None:
+    """A colleague searching the history has no Telegram token (review): `stories`,
+    `alerts`, `search` and the backtest run with a channel's ${VAR} unset; `run` and
+    `check-config` still stop on it, naming the variable."""
+    config = write_config(tmp_path, http_server)
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("/hook", "/hook?token=${HOOK_TOKEN}"), encoding="utf-8")
+    monkeypatch.delenv("HOOK_TOKEN", raising=False)
+    capsys.readouterr()
+    for command in (
+        ["stories"],
+        ["alerts"],
+        ["search", "Witkoff"],
+        ["test-rule", "--since", "7d", "--query", "Witkoff"],
+    ):
+        assert main(["--config", str(config), *command]) == 0, (command, capsys.readouterr().err)
+    capsys.readouterr()
+    for command in (["check-config"], ["run", "--once"]):
+        assert main(["--config", str(config), *command]) == 2, command
+        assert "${HOOK_TOKEN} is not set" in capsys.readouterr().err

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 
+_DELIVERING = frozenset({"run", "check-config", "notify", None})
+
+
 class Context:
     """Loads the config and opens the (migrated) database on first use."""
 
@@ -27,9 +30,12 @@ class Context:
         return str(resolve_config_path(getattr(self.args, "config", None), self.environ))
 
     def config(self) -> Config:
-        """The validated config (raises ConfigError: exit 2)."""
+        """The validated config (raises ConfigError: exit 2). The commands that never
+        deliver read it without the channels' secrets (a ``${VAR}`` of a channel URL
+        may be unset): only ``run``, ``check-config`` and ``notify`` need them."""
         if self._config is None:
-            self._config = load_config(self.config_path, self.environ)
+            lenient = getattr(self.args, "command", None) not in _DELIVERING
+            self._config = load_config(self.config_path, self.environ, unset_channel_env=lenient)
         return self._config
 
     def engine(self) -> Engine:

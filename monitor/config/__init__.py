@@ -50,11 +50,15 @@ def resolve_config_path(cli_path: str | None, environ: Mapping[str, str] | None 
 def load_config(
     path: str | os.PathLike[str],
     environ: Mapping[str, str] | None = None,
+    *,
+    unset_channel_env: bool = False,
 ) -> Config:
     """Read, validate and compile the config at ``path``; raise :class:`ConfigError`.
 
     ``environ`` supplies ``${VAR}`` values (default: the process environment, then files
-    in ``$CREDENTIALS_DIRECTORY`` — systemd ``LoadCredential=``).
+    in ``$CREDENTIALS_DIRECTORY`` — systemd ``LoadCredential=``). With
+    ``unset_channel_env`` a ``${VAR}`` of a channel URL that is not set is no error (a
+    stand-in takes its place): for the commands that never deliver.
     """
     path = Path(path)
     try:
@@ -75,7 +79,9 @@ def load_config(
             path=str(path),
             line=int(m.group(1)) if m else None,
         ) from exc
-    validator = Validator(path, source, secret_environ(environ))
+    validator = Validator(
+        path, source, secret_environ(environ), unset_channel_env=unset_channel_env
+    )
     s = validator.build(data)
     return Config(
         path=str(path),

@@ -117,10 +117,21 @@ def _without_url_pieces(text: str, url: str) -> str:
 class Validator:
     """Turns the TOML document into frozen records, naming file, key and line on error."""
 
-    def __init__(self, path: Path, source: str, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        source: str,
+        environ: Mapping[str, str],
+        *,
+        unset_channel_env: bool = False,
+    ) -> None:
         self.path = path
         self.lines = source.splitlines()
         self.env = environ
+        # a command that never delivers (search, alerts, stories…) reads a config whose
+        # channel secrets are not set here: a colleague searching needs no Telegram token
+        self.unset_channel_env = unset_channel_env
+        self.unset: list[str] = []
         self.notes: list[str] = []  # warnings found while reading values (build adds them)
         # press-monitor 0.1's database in the working directory, none beside the config
         self.old_database: tuple[Path, Path, Path] | None = None
@@ -179,7 +190,7 @@ class Validator:
                 raise self.error(key, k.message)
         return out
 
-    def expand_env(self, value: str, key: str) -> str:
+    def expand_env(self, value: str, key: str, *, optional: bool = False) -> str:
         """The URL ``value`` with every ``${VAR}`` replaced, percent-encoded for the URL part
         it stands in (:func:`~monitor.config.refs.fill_refs`: ``user:${PASS}@``, a path
         segment, a query value; as written before ``://`` and in the host). Each value put
@@ -188,6 +199,9 @@ class Validator:
         under (``?session=${TOKEN}``)."""
 
         def lookup(name: str) -> str:
+            if name not in self.env and optional and self.unset_channel_env:
+                self.unset.append(name)
+                return f"unset-{name.lower()}"  # a stand-in: this process never delivers
             if name not in self.env:
                 raise self.error(
                     key,
@@ -407,7 +421,7 @@ class Validator:
                 'must be an apprise URL such as "tgram://TOKEN/CHAT_ID" '
                 'or a table with url = "..."',
             )
-        url = self.expand_env(value, key)
+        url = self.expand_env(value, key, optional=True)
         kind = channel_kind(url)
         problem = _apprise_problem(url, kind)
         if problem:
