@@ -9,8 +9,9 @@ crash never loses an alert.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Insert, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +22,8 @@ from monitor.store import stories
 from monitor.store.feeds import FeedState
 from monitor.store.schema import AlertRow, ArticleRow, Base, MatchRow, SightingRow
 
+_T = TypeVar("_T")
+
 
 def unseen_articles(session: Session, feed_id: int, articles: Iterable[Article]) -> list[Article]:
     """Articles whose guid this feed has not stored yet (before costly full-text fetches)."""
@@ -28,9 +31,7 @@ def unseen_articles(session: Session, feed_id: int, articles: Iterable[Article])
     if not articles:
         return []
     known: set[str] = set()
-    guids = [a.guid for a in articles]
-    for start in range(0, len(guids), 500):
-        chunk = guids[start : start + 500]
+    for chunk in _chunks([a.guid for a in articles]):
         known.update(
             session.scalars(
                 select(ArticleRow.guid).where(
@@ -135,6 +136,12 @@ def insert_new_articles(
     ]
 
 
+def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
+    """``values`` in runs of ``size``: the bound parameters of one ``IN (…)``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def _insert_ignoring(session: Session, table: type[Base]) -> Insert:
     """``INSERT … ON CONFLICT DO NOTHING`` in the session's dialect (SQLite, PostgreSQL)."""
     dialect = session.get_bind().dialect.name
@@ -145,9 +152,7 @@ def _insert_ignoring(session: Session, table: type[Base]) -> Insert:
 def _ids_by_link(session: Session, links: Collection[str]) -> dict[str, int]:
     """The stored articles' ids by canonical link, for those of ``links`` stored."""
     found: dict[str, int] = {}
-    wanted = sorted(links)
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    for chunk in _chunks(sorted(links)):
         rows = session.execute(
             select(ArticleRow.canonical_link, ArticleRow.id).where(
                 ArticleRow.canonical_link.in_(chunk)
@@ -164,8 +169,7 @@ def _add_sightings(
     if not article_ids:
         return []
     seen: set[int] = set()
-    for start in range(0, len(article_ids), 500):
-        chunk = article_ids[start : start + 500]
+    for chunk in _chunks(article_ids):
         seen.update(
             session.scalars(
                 select(SightingRow.article_id).where(
