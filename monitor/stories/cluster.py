@@ -51,8 +51,8 @@ class StoryParams:
     near_low: float = 0.3  # the text similarity that suffices with such headlines
     min_score: float = 0.355  # a candidate's score must reach this to join its story
     w_words: float = 1.0  # the score's weights: the leads' words, the headlines
-    cross_extra: float = 0.3  # what a pair in two languages needs beyond min_score
     w_heads: float = 0.5
+    cross_extra: float = 0.3  # what a pair in two languages needs beyond min_score
     close_h: float = 24.0  # beyond this gap the score fades, to far_discount at twice it
     far_discount: float = 0.5
     max_candidates: int = 64
