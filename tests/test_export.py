@@ -142,3 +142,50 @@ def test_marked_line_keeps_the_marks_on_the_words_after_scrubbing_and_cutting(
         assert MARK_ON not in line
     else:
         assert f"{MARK_ON}{marked}{MARK_OFF}" in line
+
+
+MANY = [
+    ("en", 1 + n, f"https://en.example/w{n}", f"Witkoff item {n}", f"Witkoff said {n} things.")
+    for n in range(55)
+]
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return filled_database(tmp_path_factory.mktemp("many"), entries=MANY)
+
+
+def test_json_and_csv_export_every_match_without_limit(many, capsys) -> None:
+    """The listing stops at 50 and says --json and --csv give them all: they do (a file
+    export is wanted whole); --limit N still limits them."""
+    listing = out_of(capsys, many, "test-rule", "--query", "Witkoff", "--since", "7d")
+    assert "… 5 more (--limit N, or --json or --csv for them all)" in listing
+    doc = json.loads(
+        out_of(capsys, many, "test-rule", "--query", "Witkoff", "--since", "7d", "--json")
+    )
+    assert doc["matched"] == 55 and len(doc["articles"]) == 55 and doc["limited"] is False
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                out_of(capsys, many, "test-rule", "--query", "Witkoff", "--since", "7d", "--csv")
+            )
+        )
+    )
+    assert len(rows) == 55
+    doc = json.loads(out_of(capsys, many, "search", "Witkoff", "--json"))
+    assert len(doc["results"]) == 55 and doc["limited"] is False
+    assert (
+        len(list(csv.reader(io.StringIO(out_of(capsys, many, "search", "Witkoff", "--csv"))))) == 56
+    )
+    doc = json.loads(out_of(capsys, many, "search", "Witkoff", "--json", "--limit", "10"))
+    assert len(doc["results"]) == 10 and doc["limited"] is True
+    assert "the 50 newest" in out_of(capsys, many, "search", "Witkoff").splitlines()[-1]
+
+
+def test_read_whole_counts_the_articles_read_not_those_offered(many, capsys) -> None:
+    """--limit 3 stops the scan after 3 of the 55 offered: '3 of 55 read whole'."""
+    last = out_of(capsys, many, "search", "Witkoff", "--limit", "3").splitlines()[-1]
+    assert last.endswith("; 3 of 55 read whole"), last
+    doc = json.loads(out_of(capsys, many, "search", "Witkoff", "--json", "--limit", "3"))
+    # one more read than listed: it tells that there are more ("limited": true)
+    assert doc["timing"]["read_whole"] == 4 and doc["timing"]["candidates"] == 55

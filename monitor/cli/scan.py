@@ -46,7 +46,8 @@ class Scan:
     reach: Reach
     window: int = 0  # articles in the window
     indexed: int = 0  # of them (re)indexed by this run
-    candidates: int = 0  # read whole and matched
+    candidates: int = 0  # offered by the index (every article of the window without it)
+    read: int = 0  # of them read whole and matched so far (a --limit stops the scan early)
     prefilter: str = "index"  # "index", or why every article was matched
     first_result_s: float | None = None
     retention_s: float | None = None  # the config's: None keeps every article
@@ -139,6 +140,7 @@ def _matched(
                 article = articles.get(i)
                 if article is None:  # pruned since the window was read
                     continue
+                info.read += 1
                 doc = Document(title=article.title, text=article.text, language=article.language)
                 matches = matcher.match(doc)
                 if matches:
