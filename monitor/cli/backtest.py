@@ -63,7 +63,7 @@ def run_backtest(
 ) -> int:
     """Backtest ``rule`` (None: every rule of ``matcher``) over ``--since``."""
     try:
-        feeds = feed_urls(config, args.feed)
+        feeds = feed_urls(config, args.feed, ctx)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,6 +7,7 @@ it takes more than a second.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,12 +19,14 @@ from typing import Any
 from monitor.cli.context import Context
 from monitor.cli.output import fit
 from monitor.config import Config
-from monitor.errors import DatabaseError
+from monitor.errors import DatabaseError, MonitorError
 from monitor.match import Matcher, compile_rules
 from monitor.match.prefilter import VERSION, KeyMaker, query_expression
 from monitor.records import Document, Match, RuleConfig
+from monitor.secrets import mask_text
 from monitor.store import history
 from monitor.store.db import SessionFactory, session_scope, sqlite_path
+from monitor.store.feeds import source_name
 from monitor.store.history import HistoryArticle, Reach
 
 QUERY_RULE = "query"  # the rule name a query is matched and reported under
@@ -68,20 +71,57 @@ def compile_query(query: str, config: Config | None) -> Matcher:
     return compile_rules([RuleConfig(name=QUERY_RULE, query=query)], terms)
 
 
-def feed_urls(config: Config | None, names: Sequence[str] | None) -> list[str]:
-    """The URLs of the feeds ``--feed`` names (a configured name or URL); raises
-    ``ValueError`` naming the known ones."""
+def feed_urls(
+    config: Config | None, names: Sequence[str] | None, ctx: Context | None = None
+) -> list[str]:
+    """The URLs of the feeds ``--feed`` names; raises ``ValueError`` naming the known
+    ones. A feed is named by its URL as the config has it (a local path relative to the
+    config's folder or the working directory, or resolved), its ``name``, or the outlet
+    name the listings print (the name, else the feed's own title as stored); names
+    compare case-insensitively."""
     if not names:
         return []
     feeds = config.feeds if config is not None else ()
+    titles = _feed_titles(ctx) if ctx is not None and feeds else {}
+    base = Path(ctx.config_path).resolve().parent if ctx is not None else Path.cwd()
     urls = []
     for name in names:
-        found = [f.url for f in feeds if name in (f.name, f.url)]
+        paths = {name}
+        if not name.startswith(("http://", "https://")):
+            with contextlib.suppress(OSError, ValueError):
+                paths |= {str((base / name).resolve()), str(Path(name).resolve())}
+        folded = name.casefold()
+        found = [
+            f.url
+            for f in feeds
+            if f.url in paths
+            or folded
+            in {
+                (f.name or "").casefold(),
+                source_name(f.name, titles.get(f.url), f.url).casefold(),
+            }
+        ]
         if not found:
-            known = ", ".join(repr(f.name or f.url) for f in feeds) or "none (no config)"
-            raise ValueError(f"unknown feed {name!r}; feeds: {fit(known, 300)}")
+            known = (
+                ", ".join(
+                    f"{source_name(f.name, titles.get(f.url), f.url)!r} ({mask_text(f.url)})"
+                    for f in feeds
+                )
+                or "none (no config)"
+            )
+            raise ValueError(f"unknown feed {name!r}; feeds: {fit(known, 600)}")
         urls += found
     return urls
+
+
+def _feed_titles(ctx: Context) -> dict[str, str | None]:
+    """The feeds' own titles as stored (what the listings show for a feed without a
+    ``name``); none when the database cannot be read (the scan then says why)."""
+    try:
+        with session_scope(ctx.session_factory()) as s:
+            return history.feed_titles(s)
+    except MonitorError:
+        return {}
 
 
 def scan(

@@ -124,11 +124,17 @@ def window_options(p: argparse._ActionsContainer, *, default: str | None) -> Non
 
 def language_code(text: str) -> str:
     """An ``argparse`` type: a language code a feed's ``language`` may be (the config's
-    vocabulary), else an error listing them."""
+    vocabulary), else an error listing them. A region subtag is dropped (``uk-UA``,
+    ``uk_UA`` -> ``uk``): the window takes every region of the language anyway."""
+    primary = text.strip().replace("_", "-").split("-", 1)[0].lower()
     try:
-        return spec.language(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+        return spec.language(primary)
+    except ValueError:
+        try:
+            spec.language(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+        return text
 
 
 def duration(value: str) -> float:
@@ -150,7 +156,7 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     config = load_config_if_any(ctx)
     try:
         matcher = compile_query(args.query, config)
-        feeds = feed_urls(config, args.feed)
+        feeds = feed_urls(config, args.feed, ctx)
     except (QueryError, ValueError) as exc:
         print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

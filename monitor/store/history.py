@@ -129,6 +129,11 @@ def history_reach(session: Session) -> Reach:
     return Reach(_utc(oldest), _utc(newest), int(n or 0))
 
 
+def feed_titles(session: Session) -> dict[str, str | None]:
+    """Each stored feed's URL and its own title (``None`` until it gave one)."""
+    return {url: title for url, title in session.execute(select(FeedRow.url, FeedRow.title))}
+
+
 def window_entries(session: Session, window: Window) -> list[Entry]:
     """The articles of ``window``, newest first (any database; SQLite attaches instead,
     :meth:`KeyIndex.attach`).
