@@ -222,3 +222,23 @@ def test_feed_takes_the_outlet_name_a_nameless_feed_is_listed_under(tmp_path, ca
     code, out, err = search(capsys, config, "Witkoff", "--feed", "F", "--json")
     assert code == 0, err
     assert {r["feed_url"] for r in json.loads(out)["results"]} == {str(tmp_path / "en.xml")}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_corrupted_index_is_rebuilt_once_with_a_warning(tmp_path, capsys, damage) -> None:
+    """A cut or overwritten index file is deleted and built again (a warning says so);
+    the next search uses the index, no 'prefilter off' forever."""
+    config = filled_database(tmp_path)
+    search(capsys, config, "Witkoff")
+    index = tmp_path / "monitor.db-history"
+    if damage == "truncate":
+        with index.open("r+b") as f:
+            f.truncate(4096)
+    else:
+        index.write_bytes(bytes(range(256)) * 64)
+    code, out, err = search(capsys, config, "Witkoff", "--json")
+    assert code == 0 and "cannot be read" in err and "building it again" in err
+    doc = json.loads(out)
+    assert doc["timing"]["prefilter"] == "index" and len(doc["results"]) == 4
+    code, out, err = search(capsys, config, "Witkoff")
+    assert code == 0 and err == "" and "prefilter off" not in out

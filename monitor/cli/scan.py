@@ -151,7 +151,16 @@ def scan(
     expression = query_expression(matcher)
     if isinstance(expression, str):
         try:
-            ids = _prefiltered(settings.database, factory, window, expression, info)
+            try:
+                ids = _prefiltered(settings.database, factory, window, expression, info)
+            except history.IndexCorrupt as exc:  # a cache: rebuilt once, never kept broken
+                print(
+                    f"warning: the search index cannot be read ({exc}); "
+                    "deleted it, building it again",
+                    file=sys.stderr,
+                )
+                history.KeyIndex(history.index_path(settings.database), "").discard()
+                ids = _prefiltered(settings.database, factory, window, expression, info)
         except DatabaseError as exc:  # a read-only folder: slower, never wrong
             info.prefilter = f"off: {exc}"
     else:
