@@ -215,3 +215,34 @@ def test_the_key_index_finds_every_article_the_matcher_matches(tmp_path, query) 
     }
     assert matched <= offered, [docs[i - 1][0][:40] for i in matched - offered]
     assert matched, "a query of this table that matches nothing proves nothing"
+
+
+def test_every_rule_backtest_counts_each_story_once(tmp_path, capsys) -> None:
+    """Two rules matching the same story ('putin' and 'witkoff' both match Moscow): the
+    summary counts stories, not the sum of each rule's."""
+    config = filled_database(
+        tmp_path, extra='\n[[rules]]\nname = "witkoff"\nquery = "Witkoff"\nchannels = ["console"]\n'
+    )
+    capsys.readouterr()  # what run --once printed
+    code, out = monitor(capsys, config, "test-rule", "--since", "7d", "--json")
+    doc = json.loads(out)
+    stories = {a["story_id"] for a in doc["articles"]}
+    code, out = monitor(capsys, config, "test-rule", "--since", "7d")
+    assert code == 0
+    summary = next(line for line in out.splitlines() if "matching article" in line)
+    assert summary.startswith(f"{doc['matched']} matching articles in {len(stories)} stories")
+
+
+def test_the_summary_line_is_never_cut(config, capsys, monkeypatch) -> None:
+    """At 40 columns the notice 'prefilter off: <why>' is printed whole."""
+    import monitor.cli.scan as scan_module
+    from monitor.match.prefilter import ALWAYS
+
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setattr(scan_module, "query_expression", lambda matcher: ALWAYS)
+    _, out = monitor(capsys, config, "test-rule", "--query", "Witkoff", "--since", "7d")
+    assert "read whole, prefilter off: the query would not narrow the articles" in out
+    code = main(["--config", str(config), "search", "Witkoff"])
+    assert code == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.endswith("prefilter off: the query would not narrow the articles"), last

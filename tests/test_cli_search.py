@@ -183,3 +183,62 @@ def test_no_progress_bar_in_a_pipe(monkeypatch) -> None:
     with search_module.Progress("indexing", 1000) as bar:
         bar.update(500)
     assert pipe.getvalue() == ""
+
+
+def test_a_region_subtag_is_accepted_as_docs_say(config, capsys) -> None:
+    """``--lang uk-UA`` (and ``uk_UA``) is ``uk``; an unknown language is still refused."""
+    code, out, _ = search(capsys, config, "Witkoff", "--lang", "uk-UA", "--json")
+    assert code == 0 and [r["outlet"] for r in json.loads(out)["results"]] == ["Ukrainska"]
+    code, out, _ = search(capsys, config, "Witkoff", "--lang", "UK_ua", "--json")
+    assert code == 0 and [r["outlet"] for r in json.loads(out)["results"]] == ["Ukrainska"]
+    with pytest.raises(SystemExit):
+        search(capsys, config, "Witkoff", "--lang", "xx-YY")
+    assert "unknown language" in capsys.readouterr().err
+
+
+def test_feed_takes_the_url_as_written_resolved_the_name_and_the_outlet(
+    config, capsys, monkeypatch
+) -> None:
+    """``uk.xml`` as the config writes it (from the config's folder or the working
+    directory), its resolved path, the name in any case; the error lists the choices."""
+    resolved = str((config.parent / "uk.xml").resolve())
+    for given in ("uk.xml", resolved, "ukrainska", "UKRAINSKA"):
+        code, out, err = search(capsys, config, "Witkoff", "--feed", given, "--json")
+        assert code == 0, (given, err)
+        assert {r["outlet"] for r in json.loads(out)["results"]} == {"Ukrainska"}, given
+    monkeypatch.chdir(config.parent)
+    code, out, _ = search(capsys, config, "Witkoff", "--feed", "./uk.xml", "--json")
+    assert code == 0 and {r["outlet"] for r in json.loads(out)["results"]} == {"Ukrainska"}
+    code, _, err = search(capsys, config, "Witkoff", "--feed", "nope.xml")
+    assert code == 2 and f"'Ukrainska' ({resolved})" in err
+
+
+def test_feed_takes_the_outlet_name_a_nameless_feed_is_listed_under(tmp_path, capsys) -> None:
+    """A feed without ``name`` is listed by its own title ('f' in these files)."""
+    config = filled_database(tmp_path)
+    text = config.read_text(encoding="utf-8").replace('name = "English Wire"\n', "")
+    config.write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    code, out, err = search(capsys, config, "Witkoff", "--feed", "F", "--json")
+    assert code == 0, err
+    assert {r["feed_url"] for r in json.loads(out)["results"]} == {str(tmp_path / "en.xml")}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_corrupted_index_is_rebuilt_once_with_a_warning(tmp_path, capsys, damage) -> None:
+    """A cut or overwritten index file is deleted and built again (a warning says so);
+    the next search uses the index, no 'prefilter off' forever."""
+    config = filled_database(tmp_path)
+    search(capsys, config, "Witkoff")
+    index = tmp_path / "monitor.db-history"
+    if damage == "truncate":
+        with index.open("r+b") as f:
+            f.truncate(4096)
+    else:
+        index.write_bytes(bytes(range(256)) * 64)
+    code, out, err = search(capsys, config, "Witkoff", "--json")
+    assert code == 0 and "cannot be read" in err and "building it again" in err
+    doc = json.loads(out)
+    assert doc["timing"]["prefilter"] == "index" and len(doc["results"]) == 4
+    code, out, err = search(capsys, config, "Witkoff")
+    assert code == 0 and err == "" and "prefilter off" not in out

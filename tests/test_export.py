@@ -142,3 +142,91 @@ def test_marked_line_keeps_the_marks_on_the_words_after_scrubbing_and_cutting(
         assert MARK_ON not in line
     else:
         assert f"{MARK_ON}{marked}{MARK_OFF}" in line
+
+
+MANY = [
+    ("en", 1 + n, f"https://en.example/w{n}", f"Witkoff item {n}", f"Witkoff said {n} things.")
+    for n in range(55)
+]
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return filled_database(tmp_path_factory.mktemp("many"), entries=MANY)
+
+
+def test_json_and_csv_export_every_match_without_limit(many, capsys) -> None:
+    """The listing stops at 50 and says --json and --csv give them all: they do (a file
+    export is wanted whole); --limit N still limits them."""
+    listing = out_of(capsys, many, "test-rule", "--query", "Witkoff", "--since", "7d")
+    assert "… 5 more (--limit N, or --json or --csv for them all)" in listing
+    doc = json.loads(
+        out_of(capsys, many, "test-rule", "--query", "Witkoff", "--since", "7d", "--json")
+    )
+    assert doc["matched"] == 55 and len(doc["articles"]) == 55 and doc["limited"] is False
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                out_of(capsys, many, "test-rule", "--query", "Witkoff", "--since", "7d", "--csv")
+            )
+        )
+    )
+    assert len(rows) == 55
+    doc = json.loads(out_of(capsys, many, "search", "Witkoff", "--json"))
+    assert len(doc["results"]) == 55 and doc["limited"] is False
+    assert (
+        len(list(csv.reader(io.StringIO(out_of(capsys, many, "search", "Witkoff", "--csv"))))) == 56
+    )
+    doc = json.loads(out_of(capsys, many, "search", "Witkoff", "--json", "--limit", "10"))
+    assert len(doc["results"]) == 10 and doc["limited"] is True
+    assert "the 50 newest" in out_of(capsys, many, "search", "Witkoff").splitlines()[-1]
+
+
+def test_read_whole_counts_the_articles_read_not_those_offered(many, capsys) -> None:
+    """--limit 3 stops the scan after 3 of the 55 offered: '3 of 55 read whole'."""
+    last = out_of(capsys, many, "search", "Witkoff", "--limit", "3").splitlines()[-1]
+    assert last.endswith("; 3 of 55 read whole"), last
+    doc = json.loads(out_of(capsys, many, "search", "Witkoff", "--json", "--limit", "3"))
+    # one more read than listed: it tells that there are more ("limited": true)
+    assert doc["timing"]["read_whole"] == 4 and doc["timing"]["candidates"] == 55
+
+
+def test_alerts_wide_cuts_no_column(tmp_path, capsys) -> None:
+    """A rule name of 30 characters and a long last error are whole in --wide."""
+    rule = "witkoff-coalition-of-the-willing"
+    path = filled_database(
+        tmp_path,
+        extra=f'\n[[rules]]\nname = "{rule}"\nquery = "Witkoff"\nchannels = ["console"]\n',
+    )
+    error = "could not post: " + "the server answered 503 Service Unavailable " * 3
+    engine = db.make_engine(f"sqlite:///{path.parent}/monitor.db")
+    from monitor.store.schema import AlertRow
+
+    with db.make_session_factory(engine).begin() as s:
+        for row in s.query(AlertRow):
+            row.last_error = error
+    capsys.readouterr()
+    out = out_of(capsys, path, "alerts", "--wide")
+    assert "…" not in out
+    rows = [line for line in out.splitlines() if rule in line]
+    assert rows and all(error.rstrip() in line for line in rows)
+    header = out.splitlines()[0]
+    for line in rows:  # every column starts where its heading does
+        assert line.index(rule) == header.index("RULE")
+        assert line.index(error.rstrip()) == header.index("LAST ERROR")
+
+
+@pytest.mark.parametrize("columns", ["80", "60", "100"])
+def test_the_feeds_header_is_cut_where_its_rows_are(config, capsys, monkeypatch, columns) -> None:
+    """Header and rows are cut at the same column: the header is as long as the rows
+    (it lost 'LAST ERROR' while the rows kept their '-'), and URL starts where they do."""
+    monkeypatch.setenv("COLUMNS", columns)
+    lines = out_of(capsys, config, "feeds").splitlines()
+    header, rows = lines[0], [line for line in lines[1:] if " ok " in line]
+    assert len(rows) == 3
+    for row in rows:
+        assert len(row) <= int(columns)
+        if "LAST ERROR" in header:
+            assert row[header.index("LAST ERROR")] == "-", (header, row)
+        else:  # cut: at the same column as the rows
+            assert header.endswith("…") and len(header) == len(row), (header, row)

@@ -15,7 +15,7 @@ from monitor.cli.context import Context
 from monitor.cli.output import char_width, csv_text, fit, terminal_width
 from monitor.config import Config
 from monitor.errors import DeliveryError
-from monitor.notify.format import format_time, one_line, render_alert
+from monitor.notify.format import format_time, render_alert
 from monitor.notify.send import send_message
 from monitor.records import ALERT_STATUSES, Alert, AlertStatus, Evidence
 from monitor.secrets import mask_text, url_secrets
@@ -137,24 +137,39 @@ def wide_table(
     now: datetime,
     secrets: tuple[str, ...],
 ) -> Iterator[str]:
-    """``--wide``: every column, the title whole and the link whole (the table of 0.1
-    with LINK added at the end)."""
-    story = {a.id: story_cell(stories.get(a.id)) for a in lines}
-    story_w = max(len("STORY"), *map(len, story.values()))
-    title_w = max(len("TITLE"), *(len(_clean(a.title)) for a in lines))
-    yield (
-        f"{'ID':>6}  {'TIME':<20} {'RULE':<16} {'CHANNEL':<12} {'STATUS':<8} {'ATT':>3}  "
-        f"{'NEXT TRY':<20} {'LAST ERROR':<40} {'STORY':<{story_w}} {'TITLE':<{title_w}} LINK"
-    )
-    for a in lines:
-        error = one_line(mask_text(a.last_error or "-", secrets), 40)
-        when = format_time(a.created_at, tz) or ""
-        yield (
-            f"{a.id:>6}  {when[:20]:<20} {one_line(_clean(a.rule), 16):<16} "
-            f"{one_line(_clean(a.channel), 12):<12} {shown_status(a, now):<8} {a.attempts:>3}  "
-            f"{next_try(a, tz):<20} {_clean(error):<40} {story[a.id]:<{story_w}} "
-            f"{_clean(a.title):<{title_w}} {_clean(a.link or '-')}"
+    """``--wide``: every column whole, nothing cut (the table of 0.1 with LINK added at
+    the end); each column as wide as its widest cell."""
+    cells = [
+        (
+            str(a.id),
+            format_time(a.created_at, tz) or "",
+            _clean(a.rule),
+            _clean(a.channel),
+            shown_status(a, now),
+            str(a.attempts),
+            next_try(a, tz),
+            _clean(mask_text(a.last_error or "-", secrets)),
+            story_cell(stories.get(a.id)),
+            _clean(a.title),
+            _clean(a.link or "-"),
+        )
+        for a in lines
+    ]
+    heads = (
+        "ID", "TIME", "RULE", "CHANNEL", "STATUS", "ATT", "NEXT TRY", "LAST ERROR", "STORY",
+        "TITLE", "LINK",
+    )  # fmt: skip
+    widths = [max(_width(h), *(_width(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    right = {0, 5}  # ID and ATT
+    for row in [heads, *cells]:
+        yield "  ".join(
+            " " * (w - _width(v)) + v if i in right else _pad(v, w)
+            for i, (v, w) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
+
+
+def _width(text: str) -> int:
+    return sum(map(char_width, text))
 
 
 def narrow_table(

@@ -38,8 +38,10 @@ from monitor.cli.search import (
     EXIT_MATCHED,
     EXIT_NO_MATCH,
     EXIT_USAGE,
+    LISTED,
     article_lines,
     clean,
+    effective_limit,
     history_json,
     reach_lines,
     result_json,
@@ -61,7 +63,7 @@ def run_backtest(
 ) -> int:
     """Backtest ``rule`` (None: every rule of ``matcher``) over ``--since``."""
     try:
-        feeds = feed_urls(config, args.feed)
+        feeds = feed_urls(config, args.feed, ctx)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -74,6 +76,8 @@ def run_backtest(
     found = [f for f in found if f.matches]
     days = per_day(found, tz)
     rules = [rule] if rule else list(matcher.rule_names)
+    limit = effective_limit(args)
+    listed = found if limit is None else found[:limit]
     if args.json:
         doc = {
             "rules": rules,
@@ -84,14 +88,14 @@ def run_backtest(
             "per_day": [
                 {"date": d, "rule": r, "matches": n, "alerts": a} for (d, r), (n, a) in days.items()
             ],
-            "articles": [result_json(f) for f in found[: args.limit]],
-            "limited": len(found) > args.limit,
+            "articles": [result_json(f) for f in listed],
+            "limited": len(listed) < len(found),
         }
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     elif args.csv:
-        write_csv(sys.stdout, args.query or "", info[0], found[: args.limit], False)
+        write_csv(sys.stdout, args.query or "", info[0], listed, len(listed) < len(found))
     else:
-        print_report(info[0], found, days, rules, tz, args.limit)
+        print_report(info[0], found, days, rules, tz, LISTED if limit is None else limit)
     return EXIT_MATCHED if found else EXIT_NO_MATCH
 
 
@@ -119,6 +123,21 @@ def _day(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).date().isoformat()
 
 
+def backtest_summary(info: Scan, found: list[Found]) -> str:
+    """``N matching articles in S stories; R of W read whole``: S counts each story once,
+    however many rules matched it (the per-rule counts are in the table below). Never cut
+    to the width: it may carry the prefilter's notice."""
+    stories = {f.article.story_id for f in found}
+    line = (
+        f"{len(found)} matching article{'' if len(found) == 1 else 's'} in "
+        f"{len(stories)} stor{'y' if len(stories) == 1 else 'ies'}; "
+        f"{info.read:,} of {info.window:,} read whole"
+    )
+    if info.prefilter != "index":
+        line += f", prefilter {info.prefilter}"
+    return line
+
+
 def print_report(
     info: Scan,
     found: list[Found],
@@ -138,16 +157,8 @@ def print_report(
         for line in article_lines(item, tz, width, mark=mark):
             print(line)
     if len(found) > limit:
-        print(fit(f"… {len(found) - limit} more (--limit N, or --json for them all)", width))
-    stories = {(m.rule, f.article.story_id) for f in found for m in f.matches}
-    print(
-        fit(
-            f"{len(found)} matching article{'' if len(found) == 1 else 's'} in "
-            f"{len(stories)} stor{'y' if len(stories) == 1 else 'ies'}; "
-            f"{info.candidates:,} of {info.window:,} read whole",
-            width,
-        )
-    )
+        print(f"… {len(found) - limit} more (--limit N, or --json or --csv for them all)")
+    print(backtest_summary(info, found))
     if not days:
         return
     print()

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.cli.context import Context
-from monitor.cli.output import fit, terminal_width
+from monitor.cli.output import char_width, fit, terminal_width
 from monitor.config import load_config
 from monitor.config.edit import (
     ENV_REF,
@@ -155,8 +155,15 @@ def fitted_table(views: list[FeedView], tz: str, configured: Collection[str], wi
             fit(c, w).ljust(w) if i < 3 else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells[:6], widths, strict=True))
         )
-        line = f"{fixed}  {fit(cells[6], url_w).ljust(url_w)}  {fit(cells[7], error_w)}"
-        lines.append(fit(line.rstrip(), width))
+        # Every line padded to the same columns before the final cut: the header and the
+        # rows are cut at the same place, so a heading never goes missing over its column.
+        line = (
+            f"{fixed}  {fit(cells[6], url_w).ljust(url_w)}  {fit(cells[7], error_w).ljust(error_w)}"
+        )
+        cut = fit(line, width)
+        if cut != line:  # the ellipsis at the last column of every line, not after its text
+            cut = cut[:-1] + " " * (width - 1 - sum(map(char_width, cut[:-1]))) + "…"
+        lines.append(cut.rstrip())
     return "\n".join(lines)
 
 

@@ -82,7 +82,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     window_options(history, default=None)
     history.add_argument(
-        "--limit", type=count, default=50, metavar="N", help="articles listed (default 50)"
+        "--limit",
+        type=count,
+        default=None,
+        metavar="N",
+        help="articles listed (default 50; --json and --csv: all)",
     )
     history.add_argument("--csv", action="store_true", help="print the articles as CSV")
     p.set_defaults(handler=cmd_test_rule)

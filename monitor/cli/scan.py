@@ -7,6 +7,7 @@ it takes more than a second.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,12 +19,14 @@ from typing import Any
 from monitor.cli.context import Context
 from monitor.cli.output import fit
 from monitor.config import Config
-from monitor.errors import DatabaseError
+from monitor.errors import DatabaseError, MonitorError
 from monitor.match import Matcher, compile_rules
 from monitor.match.prefilter import VERSION, KeyMaker, query_expression
 from monitor.records import Document, Match, RuleConfig
+from monitor.secrets import mask_text
 from monitor.store import history
 from monitor.store.db import SessionFactory, session_scope, sqlite_path
+from monitor.store.feeds import source_name
 from monitor.store.history import HistoryArticle, Reach
 
 QUERY_RULE = "query"  # the rule name a query is matched and reported under
@@ -46,7 +49,8 @@ class Scan:
     reach: Reach
     window: int = 0  # articles in the window
     indexed: int = 0  # of them (re)indexed by this run
-    candidates: int = 0  # read whole and matched
+    candidates: int = 0  # offered by the index (every article of the window without it)
+    read: int = 0  # of them read whole and matched so far (a --limit stops the scan early)
     prefilter: str = "index"  # "index", or why every article was matched
     first_result_s: float | None = None
     retention_s: float | None = None  # the config's: None keeps every article
@@ -67,20 +71,57 @@ def compile_query(query: str, config: Config | None) -> Matcher:
     return compile_rules([RuleConfig(name=QUERY_RULE, query=query)], terms)
 
 
-def feed_urls(config: Config | None, names: Sequence[str] | None) -> list[str]:
-    """The URLs of the feeds ``--feed`` names (a configured name or URL); raises
-    ``ValueError`` naming the known ones."""
+def feed_urls(
+    config: Config | None, names: Sequence[str] | None, ctx: Context | None = None
+) -> list[str]:
+    """The URLs of the feeds ``--feed`` names; raises ``ValueError`` naming the known
+    ones. A feed is named by its URL as the config has it (a local path relative to the
+    config's folder or the working directory, or resolved), its ``name``, or the outlet
+    name the listings print (the name, else the feed's own title as stored); names
+    compare case-insensitively."""
     if not names:
         return []
     feeds = config.feeds if config is not None else ()
+    titles = _feed_titles(ctx) if ctx is not None and feeds else {}
+    base = Path(ctx.config_path).resolve().parent if ctx is not None else Path.cwd()
     urls = []
     for name in names:
-        found = [f.url for f in feeds if name in (f.name, f.url)]
+        paths = {name}
+        if not name.startswith(("http://", "https://")):
+            with contextlib.suppress(OSError, ValueError):
+                paths |= {str((base / name).resolve()), str(Path(name).resolve())}
+        folded = name.casefold()
+        found = [
+            f.url
+            for f in feeds
+            if f.url in paths
+            or folded
+            in {
+                (f.name or "").casefold(),
+                source_name(f.name, titles.get(f.url), f.url).casefold(),
+            }
+        ]
         if not found:
-            known = ", ".join(repr(f.name or f.url) for f in feeds) or "none (no config)"
-            raise ValueError(f"unknown feed {name!r}; feeds: {fit(known, 300)}")
+            known = (
+                ", ".join(
+                    f"{source_name(f.name, titles.get(f.url), f.url)!r} ({mask_text(f.url)})"
+                    for f in feeds
+                )
+                or "none (no config)"
+            )
+            raise ValueError(f"unknown feed {name!r}; feeds: {fit(known, 600)}")
         urls += found
     return urls
+
+
+def _feed_titles(ctx: Context) -> dict[str, str | None]:
+    """The feeds' own titles as stored (what the listings show for a feed without a
+    ``name``); none when the database cannot be read (the scan then says why)."""
+    try:
+        with session_scope(ctx.session_factory()) as s:
+            return history.feed_titles(s)
+    except MonitorError:
+        return {}
 
 
 def scan(
@@ -110,7 +151,16 @@ def scan(
     expression = query_expression(matcher)
     if isinstance(expression, str):
         try:
-            ids = _prefiltered(settings.database, factory, window, expression, info)
+            try:
+                ids = _prefiltered(settings.database, factory, window, expression, info)
+            except history.IndexCorrupt as exc:  # a cache: rebuilt once, never kept broken
+                print(
+                    f"warning: the search index cannot be read ({exc}); "
+                    "deleted it, building it again",
+                    file=sys.stderr,
+                )
+                history.KeyIndex(history.index_path(settings.database), "").discard()
+                ids = _prefiltered(settings.database, factory, window, expression, info)
         except DatabaseError as exc:  # a read-only folder: slower, never wrong
             info.prefilter = f"off: {exc}"
     else:
@@ -139,6 +189,7 @@ def _matched(
                 article = articles.get(i)
                 if article is None:  # pruned since the window was read
                     continue
+                info.read += 1
                 doc = Document(title=article.title, text=article.text, language=article.language)
                 matches = matcher.match(doc)
                 if matches:

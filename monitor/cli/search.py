@@ -21,7 +21,7 @@ The ``--json`` shape (stable; new keys may be added; times ISO 8601 in UTC with 
      "articles": 1234, "retention_s": 2592000.0 | null, "keep_matched": true},
      "scanned": 1200,
      "timing": {"scan_s": 0.41, "first_result_s": 0.05 | null, "read_whole": 6,
-                "indexed": 0, "prefilter": "index" | "off: <why>"},
+                "indexed": 0, "prefilter": "index" | "off: <why>", "candidates": 9},
      "limited": false,
      "results": [{"article_id": 12, "first_seen": TIME, "published": TIME|null,
                   "outlet": "Outlet A", "feed_url": "...", "language": "uk"|null,
@@ -66,6 +66,7 @@ from monitor.secrets import mask_text
 from monitor.text import scrub_line
 
 EXIT_MATCHED, EXIT_NO_MATCH, EXIT_USAGE = 0, 1, 2
+LISTED = 50  # articles the listing shows without --limit; --json and --csv export all
 CSV_COLUMNS = (
     "first_seen",
     "published",
@@ -93,7 +94,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("query", metavar="QUERY", help="a query as in [[rules]] (docs/rules.md)")
     window_options(p, default="30d")
     p.add_argument(
-        "--limit", type=count, default=50, metavar="N", help="how many, newest first (default 50)"
+        "--limit",
+        type=count,
+        default=None,
+        metavar="N",
+        help=f"how many, newest first (default {LISTED}; --json and --csv: all)",
     )
     formats = p.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="print JSON (links whole)")
@@ -119,11 +124,17 @@ def window_options(p: argparse._ActionsContainer, *, default: str | None) -> Non
 
 def language_code(text: str) -> str:
     """An ``argparse`` type: a language code a feed's ``language`` may be (the config's
-    vocabulary), else an error listing them."""
+    vocabulary), else an error listing them. A region subtag is dropped (``uk-UA``,
+    ``uk_UA`` -> ``uk``): the window takes every region of the language anyway."""
+    primary = text.strip().replace("_", "-").split("-", 1)[0].lower()
     try:
-        return spec.language(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+        return spec.language(primary)
+    except ValueError:
+        try:
+            spec.language(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+        return text
 
 
 def duration(value: str) -> float:
@@ -145,7 +156,7 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     config = load_config_if_any(ctx)
     try:
         matcher = compile_query(args.query, config)
-        feeds = feed_urls(config, args.feed)
+        feeds = feed_urls(config, args.feed, ctx)
     except (QueryError, ValueError) as exc:
         print(f"error: {mask_text(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
@@ -155,14 +166,18 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     info: list[Scan] = []
     found = scan(ctx, matcher, args.since, feeds=feeds, language=args.lang, stats=info.append)
     results: list[Found] = []
+    limit = effective_limit(args)
     if args.json or args.csv:
+        limited = False
         for item in found:
-            results.append(item)
-            if len(results) >= args.limit:
+            if limit is not None and len(results) >= limit:
+                limited = True  # one more than asked for: there are more
                 break
+            results.append(item)
         writer = write_json if args.json else write_csv
-        writer(sys.stdout, args.query, info[0], results, len(results) >= args.limit)
+        writer(sys.stdout, args.query, info[0], results, limited)
         return EXIT_MATCHED if results else EXIT_NO_MATCH
+    assert limit is not None
     width, mark = terminal_width(), use_marks()
     started = False
     for item in found:
@@ -173,13 +188,21 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
         results.append(item)
         for line in article_lines(item, tz, width, mark=mark):
             print(line)
-        if len(results) >= args.limit:
+        if len(results) >= limit:
             break
     if not started:
         for line in reach_lines(info[0], tz):
             print(fit(line, width))
-    print(fit(summary_line(info[0], len(results), args.limit), width))
+    print(summary_line(info[0], len(results), limit))
     return EXIT_MATCHED if results else EXIT_NO_MATCH
+
+
+def effective_limit(args: argparse.Namespace) -> int | None:
+    """``--limit`` as given; without it :data:`LISTED` for the listing and every match
+    for ``--json`` and ``--csv`` (a file export is wanted whole). None: no limit."""
+    if args.limit is not None:
+        return int(args.limit)
+    return None if args.json or args.csv else LISTED
 
 
 def use_marks() -> bool:
@@ -204,8 +227,12 @@ def _days(seconds: float) -> str:
 
 def summary_line(info: Scan, shown: int, limit: int) -> str:
     """What was found, and what the scan read (the prefilter's work)."""
-    more = f" (the {limit} newest; --limit N for more)" if shown >= limit else ""
-    read = f"{info.candidates:,} of {info.window:,} read whole"
+    more = (
+        f" (the {limit} newest; --limit N for more, --json or --csv for all)"
+        if shown >= limit
+        else ""
+    )
+    read = f"{info.read:,} of {info.window:,} read whole"
     if info.prefilter != "index":
         read += f", prefilter {info.prefilter}"
     return f"{shown} matching article{'' if shown == 1 else 's'}{more}; {read}"
@@ -310,7 +337,8 @@ def history_json(info: Scan) -> dict[str, Any]:
             "first_result_s": None
             if info.first_result_s is None
             else round(info.first_result_s, 3),
-            "read_whole": info.candidates,
+            "read_whole": info.read,
+            "candidates": info.candidates,
             "indexed": info.indexed,
             "prefilter": info.prefilter,
         },

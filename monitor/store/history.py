@@ -129,6 +129,11 @@ def history_reach(session: Session) -> Reach:
     return Reach(_utc(oldest), _utc(newest), int(n or 0))
 
 
+def feed_titles(session: Session) -> dict[str, str | None]:
+    """Each stored feed's URL and its own title (``None`` until it gave one)."""
+    return {url: title for url, title in session.execute(select(FeedRow.url, FeedRow.title))}
+
+
 def window_entries(session: Session, window: Window) -> list[Entry]:
     """The articles of ``window``, newest first (any database; SQLite attaches instead,
     :meth:`KeyIndex.attach`).
@@ -200,6 +205,19 @@ def index_path(database_url: str) -> Path:
     return cache / "press-monitor" / f"history-{digest}.sqlite"
 
 
+_SIDE = ("-wal", "-shm", "-journal")
+
+
+class IndexCorrupt(DatabaseError):
+    """The key index's file is damaged or not a database: delete it and build it again
+    (:meth:`KeyIndex.discard`)."""
+
+
+def _corrupt(exc: BaseException) -> bool:
+    code = int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    return isinstance(exc, sqlite3.DatabaseError) and code in (11, 26)  # CORRUPT, NOTADB
+
+
 class KeyIndex:
     """The key index file (see the module docstring). Use as a context manager."""
 
@@ -218,12 +236,27 @@ class KeyIndex:
                 create_private_file(self.path)
                 self._conn = self._open()
         except (OSError, sqlite3.Error) as exc:
+            if self._conn is not None:
+                self._conn.close()
+            if _corrupt(exc):
+                raise IndexCorrupt(f"{self.path}: {exc}") from None
             raise DatabaseError(f"{self.path}: cannot use the search index: {exc}") from None
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if self._conn is not None:
             self._conn.close()
+        if exc is not None and _corrupt(exc):  # the index's file (or the attached one)
+            raise IndexCorrupt(f"{self.path}: {exc}") from None
+        if isinstance(exc, sqlite3.Error):
+            raise DatabaseError(f"{self.path}: cannot use the search index: {exc}") from None
+
+    def discard(self) -> None:
+        """Delete the file (and its ``-wal``, ``-shm``): a cache that cannot be read is
+        rebuilt, not kept."""
+        for path in (self.path, *(self.path.with_name(self.path.name + s) for s in _SIDE)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     @property
     def conn(self) -> sqlite3.Connection:
