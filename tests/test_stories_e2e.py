@@ -5,6 +5,7 @@ json:// channel on a real HTTP server: 6 messages, not 10."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -478,3 +479,68 @@ def test_commands_that_never_deliver_read_a_config_whose_channel_secret_is_unset
     for command in (["check-config"], ["run", "--once"]):
         assert main(["--config", str(config), *command]) == 2, command
         assert "${HOOK_TOKEN} is not set" in capsys.readouterr().err
+
+
+def test_reading_commands_work_on_a_database_this_process_cannot_write(
+    tmp_path, http_server, hook, capsys, monkeypatch
+) -> None:
+    """An analyst reading the service's database directory (not writable for them):
+    `search` and `alerts` failed with 'database error: … mounted read-only' (review).
+    The suite runs as root, where chmod stops nothing: os.access is made to say the file
+    and its folder are not writable, and the file is opened read-only (mode=ro) — a write
+    through that engine fails."""
+    import os as _os
+
+    from monitor.store import db as store_db
+
+    config = write_config(tmp_path, http_server)
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    database = tmp_path / "data" / "monitor.db"
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # its WAL folded into the file
+    real_access = _os.access
+    monkeypatch.setattr(
+        store_db.os, "access", lambda p, mode: False if mode == _os.W_OK else real_access(p, mode)
+    )
+    before = database.read_bytes()
+    capsys.readouterr()
+    assert main(["--config", str(config), "search", "Witkoff", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["results"], found
+    assert main(["--config", str(config), "alerts"]) == 0
+    assert database.read_bytes() == before
+    engine = store_db.make_engine(
+        f"sqlite:///{database}", create=False, read_only_if_unwritable=True
+    )
+    with pytest.raises(Exception, match="readonly|read-only"), engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM alerts")
+
+
+def test_an_unwritable_database_no_daemon_has_open_is_read_immutable(tmp_path, monkeypatch) -> None:
+    """No -shm beside it (no process has it open): opened with immutable=1, which needs
+    no -shm file in a folder this process cannot write."""
+    import os as _os
+    import sqlite3
+
+    from sqlalchemy import text
+
+    from monitor.store import db as store_db
+
+    database = tmp_path / "m.db"
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("INSERT INTO t VALUES (7)")
+        conn.commit()
+    real_access = _os.access
+    monkeypatch.setattr(
+        store_db.os, "access", lambda p, mode: False if mode == _os.W_OK else real_access(p, mode)
+    )
+    engine = store_db.make_engine(
+        f"sqlite:///{database}", create=False, read_only_if_unwritable=True
+    )
+    assert "immutable=1" in str(engine.url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t")).scalar() == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.db"]

@@ -43,7 +43,9 @@ class Context:
         it (``monitor run`` and ``monitor db upgrade`` do): a missing file or a stale
         schema is a one-line error."""
         if self._engine is None:
-            engine = db.make_engine(self.config().monitor.database, create=False)
+            engine = db.make_engine(
+                self.config().monitor.database, create=False, read_only_if_unwritable=True
+            )
             db.check_schema(engine)
             self._engine = engine
         return self._engine

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -73,15 +74,38 @@ def where(url: str) -> str:
     return str(path) if path is not None else display_url(url)
 
 
-def make_engine(url: str, *, create: bool = True, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    create: bool = True,
+    busy_timeout_s: float = BUSY_TIMEOUT_S,
+    read_only_if_unwritable: bool = False,
+) -> Engine:
     """Create an engine for ``url``; for SQLite, set pragmas and (with ``create``) make
     the file, private (:func:`create_private_file`). Without ``create`` a missing SQLite
     file is a :class:`DatabaseError`: commands that only read never create a database
     by mistake. Faults of any query on the engine raise :class:`DatabaseError`; a SQLite
-    write that waited ``busy_timeout_s`` for a lock, :class:`DatabaseBusyError`."""
+    write that waited ``busy_timeout_s`` for a lock, :class:`DatabaseBusyError`.
+
+    With ``read_only_if_unwritable`` (the CLI's reading commands), a SQLite file this
+    process cannot write (an analyst reading the service's /var/lib/press-monitor) is
+    opened read-only (``mode=ro``; ``immutable`` when no daemon has it open: no ``-shm``
+    file), without the WAL pragma: reads work, a write fails with the driver's
+    "readonly database" error."""
     sa_url = make_url(url)
-    kwargs: dict[str, Any] = {"future": True}
     path = sqlite_path(url)
+    read_only = (
+        read_only_if_unwritable
+        and path is not None
+        and path.exists()
+        and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    )
+    if read_only:
+        assert path is not None
+        shm = Path(f"{path}-shm")
+        flags = "mode=ro" + ("" if shm.exists() else "&immutable=1")
+        sa_url = make_url(f"sqlite:///file:{quote(str(path.resolve()))}?{flags}&uri=true")
+    kwargs: dict[str, Any] = {"future": True}
     if path is not None and not path.exists():
         if not create:
             raise DatabaseError(
@@ -95,7 +119,9 @@ def make_engine(url: str, *, create: bool = True, busy_timeout_s: float = BUSY_T
         kwargs["pool_pre_ping"] = True
     engine = create_engine(sa_url, **kwargs)
     if sa_url.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_s))
+        event.listen(
+            engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_s, read_only)
+        )
     faults.install(engine, where(url), busy_timeout_s)
     return engine
 
@@ -234,10 +260,14 @@ def _in_use(path: Path, content: bytes) -> str:
 
 
 def _sqlite_pragmas(
-    busy_timeout_s: float, dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry
+    busy_timeout_s: float,
+    read_only: bool,
+    dbapi_conn: DBAPIConnection,
+    _record: ConnectionPoolEntry,
 ) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    if not read_only:  # (setting the journal mode is a write)
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
