@@ -43,8 +43,11 @@ class Context:
         it (``monitor run`` and ``monitor db upgrade`` do): a missing file or a stale
         schema is a one-line error."""
         if self._engine is None:
+            maintains = getattr(self.args, "db_command", None) in ("optimize", "prune")
             engine = db.make_engine(
-                self.config().monitor.database, create=False, read_only_if_unwritable=True
+                self.config().monitor.database,
+                create=False,
+                read_only_if_unwritable=not maintains,  # those must say they cannot write
             )
             db.check_schema(engine)
             self._engine = engine
