@@ -47,6 +47,7 @@ from monitor.parse.feed import parse_feed  # noqa: E402
 from monitor.records import FeedConfig  # noqa: E402
 from monitor.stories.cluster import StoryClusterer, StoryParams  # noqa: E402
 from monitor.stories.doc import Assignment, StoryDoc  # noqa: E402
+from monitor.stories.roundup import is_roundup  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 DATA = ROOT / "bench" / "stories"
@@ -481,6 +482,11 @@ def main() -> int:
     items = load_items()
     assigned = run(items)
     print(f"{len(items)} articles, {len({a.story_id for a in assigned})} stories")
+    roundups = [i.doc.title for i in items if is_roundup(i.doc.title)]
+    print(f"round-ups (never joined through): {len(roundups)}")
+    if args.misses:
+        for title in roundups:
+            print("   ", title[:100])
     print(f"{'kind':6} {'part':9} {'TP':>4} {'FP':>4} {'FN':>4} {'P':>6} {'R':>6}  target P/R")
     for s in score(items, assigned):
         if s.part == "held-out" and not args.held_out:

@@ -486,7 +486,7 @@ def _with_language(article: Article) -> Article:
     "en-us" on Ukrainian feeds."""
     if article.language:
         return article
-    guess = detect_language(f"{article.title}\n{article.text}")
+    guess = detect_language(f"{article.title[:500]}\n{article.text[:4000]}")  # what it reads
     return replace(article, language=guess) if guess else article
 
 
