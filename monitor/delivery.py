@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import Config
@@ -38,7 +38,7 @@ from monitor.notify.send import send_message
 from monitor.notify.timing import backoff_s
 from monitor.records import Alert, ChannelConfig
 from monitor.secrets import mask_text, url_secrets
-from monitor.store import outbox
+from monitor.store import outbox, workers
 from monitor.store.db import SessionFactory, session_scope
 from monitor.store.state import get_state, set_state
 
@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PAGE = 500  # due alerts looked at per cycle
 PACE_BUDGET_S = 10.0  # longest a cycle keeps sending (and at most tick_s / 2)
+DELIVERY_LEASE = "delivery"
+# How long the delivery lease outlasts a cycle's sending budget: the message in flight
+# when the budget ran out (channels time out within 30 s) and the bookkeeping after.
+DELIVERY_SLACK_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ class DeliveryReport:
     messages: int = 0
     notices_sent: int = 0
     undelivered: tuple[Undelivered, ...] = ()
+    busy_with: str | None = None  # another worker was delivering: this one sent nothing
 
 
 class _Tally:
@@ -104,8 +109,17 @@ def deliver_due(
     monotonic: Callable[[], float] = time.monotonic,
     pace_budget_s: float | None = None,
     lease_s: float = outbox.SENDING_LEASE_S,
+    worker: str | None = None,
+    wait_s: float = 0.0,
 ) -> DeliveryReport:
     """Deliver due alerts and operator notices; never raises for a failing channel.
+
+    With ``worker`` (the daemon, ``run --once``), one worker of those sharing the
+    database delivers at a time: the cycle holds the ``delivery`` lease
+    (:func:`monitor.store.workers.take_lease`), so the channels' rate limits, digests and
+    grouping are one worker's plan. When another worker holds it, this one waits up to
+    ``wait_s`` for it, else sends nothing (``busy_with`` names the other); the rows'
+    own claims make a double send impossible even without the lease.
 
     Sends for at most ``pace_budget_s`` (rate-limit waits included; default: half of
     ``[monitor].tick_s``, at most 10 s), so a slow channel cannot hold up shutdown or
@@ -119,7 +133,44 @@ def deliver_due(
     cycle = DeliveryCycle(
         session_factory, config, now, sleep=sleep, monotonic=monotonic, lease_s=lease_s
     )
-    return cycle.run(budget_s)
+    if worker is None:
+        return cycle.run(budget_s)
+    holder = _take_delivery(session_factory, worker, sleep, monotonic, wait_s, budget_s)
+    if holder is not None:
+        event(log, "delivery.skipped", logging.DEBUG, delivering=holder)
+        return DeliveryReport(busy_with=holder)
+    try:
+        return cycle.run(budget_s)
+    finally:
+        with session_scope(session_factory) as s:
+            workers.release_lease(s, DELIVERY_LEASE, worker, _utcnow())
+
+
+def _take_delivery(
+    factory: SessionFactory,
+    worker: str,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+    wait_s: float,
+    budget_s: float,
+) -> str | None:
+    """Take the ``delivery`` lease, waiting up to ``wait_s`` for it; None once taken,
+    else who holds it. The lease outlasts the cycle's sending budget by the slowest
+    message's timeout, and a killed deliverer's lapses: another worker goes on."""
+    deadline = monotonic() + wait_s
+    while True:
+        now = _utcnow()
+        with session_scope(factory, write=True) as s:
+            if workers.take_lease(s, DELIVERY_LEASE, worker, now, budget_s + DELIVERY_SLACK_S):
+                return None
+            holder = workers.lease_holder(s, DELIVERY_LEASE, now) or "another worker"
+        if monotonic() >= deadline:
+            return holder
+        sleep(0.2)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _bucket_key(channel: str) -> str:

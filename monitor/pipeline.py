@@ -40,7 +40,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -62,12 +62,13 @@ from monitor.parse.pool import ParsePool
 from monitor.records import Article, Document, FeedConfig, ParsedFeed, RuleConfig, StoredArticle
 from monitor.schedule import is_feed_broken, next_check
 from monitor.secrets import mask_text
+from monitor.store import workers
 from monitor.store.articles import insert_new_articles, record_matches, unseen_articles
 from monitor.store.db import SessionFactory, session_scope
 from monitor.store.edits import apply_edit, edited_articles, session_title
 from monitor.store.feeds import (
     FeedState,
-    feed_states,
+    feed_states_of,
     record_failure,
     record_not_modified,
     record_success,
@@ -94,6 +95,8 @@ T = TypeVar("T")
 MAX_INTERNAL_MESSAGE = 300  # characters of an unexpected exception kept on the feed
 MAX_CANONICAL_CHARS = 2048  # articles.canonical_link
 SLOW_MATCH_MS = 1000  # one article's matching over this is logged (bench/match_adversarial.py)
+CATCH_UP_MARGIN = 5000  # article ids below the highest seen that a catch-up looks at again
+MIN_CLAIM = 32  # feeds a cycle claims at a time, at least (4 x [fetch] concurrency)
 
 
 def utcnow() -> datetime:
@@ -166,6 +169,12 @@ class Runtime:
     on_feed: Callable[[FeedOutcome], None] | None = None  # metrics hook
     on_match: Callable[[str], None] | None = None  # metrics hook: rule name
     stories: StoryWindow = field(default_factory=lambda: StoryWindow())
+    worker: workers.WorkerIdentity = field(default_factory=lambda: workers.identity("once"))
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claim on a feed holds unrenewed (``[monitor] worker_lease``)."""
+        return self.config.monitor.worker_lease_s
 
 
 class StoryWindow:
@@ -177,6 +186,7 @@ class StoryWindow:
     def __init__(self) -> None:
         self.clusterer: StoryClusterer | None = None
         self.window_s = 0.0
+        self.high_water = 0  # the highest article id the window has seen
 
     def get(self, session: Session, window_s: float, now: datetime) -> StoryClusterer:
         """The clusterer, restored from the database when there is none yet."""
@@ -186,6 +196,7 @@ class StoryWindow:
             clusterer = StoryClusterer(StoryParams(window=window))
             skipped = 0
             for a in window_articles(session, now, window):
+                self.high_water = max(self.high_water, a.id)
                 doc = StoryDoc(
                     a.id, a.outlet, a.language, a.title, a.text, a.canonical_link, a.published
                 )
@@ -206,6 +217,33 @@ class StoryWindow:
             )
         return self.clusterer
 
+    def catch_up(self, session: Session, now: datetime) -> None:
+        """Take in what other workers stored since the window last looked: an article
+        another worker stored is a story this worker's next article may join. Reads the
+        ids above the highest one this window has seen, less a margin (ids are handed
+        out before commit: a slower transaction commits a lower id later); the ones it
+        knows are skipped. Used only while other workers are alive."""
+        clusterer = self.clusterer
+        if clusterer is None:
+            return
+        window = timedelta(seconds=self.window_s)
+        taken = 0
+        after = self.high_water - CATCH_UP_MARGIN
+        for a in window_articles(session, now, window, after=after):
+            self.high_water = max(self.high_water, a.id)
+            if a.id in clusterer:
+                continue
+            doc = StoryDoc(
+                a.id, a.outlet, a.language, a.title, a.text, a.canonical_link, a.published
+            )
+            try:
+                clusterer.restore(doc, a.story_id)
+            except Exception:  # noqa: BLE001 - one stored article must not stop them all
+                continue
+            taken += 1
+        if taken:
+            event(log, "stories.caught_up", logging.DEBUG, articles=taken)
+
     def forget(self, ids: list[int]) -> None:
         """The articles of a transaction that failed: their ids may be given again."""
         if self.clusterer is not None:
@@ -218,26 +256,37 @@ async def poll_cycle(
 ) -> CycleReport:
     """Poll every due feed (every active feed with ``all_feeds``) once, concurrently.
 
+    Feeds are claimed a batch at a time (:func:`monitor.store.workers.claim_feeds`):
+    other workers on the database take the rest, and a feed another worker is polling
+    is left to it. With ``all_feeds`` (``run --once``) every feed not checked since this
+    cycle began is taken, so each is polled once however the cycles of several
+    ``run --once`` overlap.
+
     ``now`` (default: the current time) is the cycle's one clock: every feed's fetch,
-    articles, matches, scheduling and notices are stamped with it; only durations are
-    measured on :func:`time.monotonic`."""
+    articles, matches, scheduling and notices are stamped with it; only durations and
+    leases are measured on the real clock."""
     now = now or utcnow()
     started = time.monotonic()
+    claims = _Claims(rt, now, all_feeds)
     # The write lock first: a locked database fails the cycle here, before any fetch.
     with session_scope(rt.session_factory, write=True) as session:
         sync_feeds(session, rt.config.feeds, now)
-        states = feed_states(session, due_at=None if all_feeds else now)
-    feeds = {f.url: f for f in rt.config.feeds}
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as store:
-        async with FeedClient(rt.config.fetch) as client:
-            cycle = _Cycle(rt, client, store, now, _Abort())
-            outcomes = await _poll_all(
-                [_poll_one(cycle, feeds[s.url], s) for s in states if s.url in feeds]
-            )
-    due = [s.next_check_at for s in states if s.next_check_at is not None]
+        workers.heartbeat(session, rt.worker, utcnow())
+        shared = workers.others_alive(session, rt.worker, utcnow(), rt.lease_s) > 0
+        first = claims.take(session, first=True)
+    outcomes: list[FeedOutcome] = []
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as store:
+            async with FeedClient(rt.config.fetch) as client:
+                cycle = _Cycle(rt, client, store, now, _Abort(), shared)
+                outcomes = await _poll_all(cycle, claims, first)
+    finally:
+        _end_cycle(rt, claims, outcomes, started)
+    due = [s.next_check_at for s in claims.states if s.next_check_at is not None]
     lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
+    order = {s.url: i for i, s in enumerate(claims.states)}
     report = CycleReport(
-        outcomes=tuple(outcomes),
+        outcomes=tuple(sorted(outcomes, key=lambda o: order.get(o.url, 0))),
         started=now,
         duration_ms=int((time.monotonic() - started) * 1000),
         lag_s=lag_s,
@@ -251,19 +300,97 @@ async def poll_cycle(
         alerts=report.alerts,
         failed=report.failed,
         duration_ms=report.duration_ms,
+        shared=shared,  # other workers were alive: they polled the feeds this one did not
     )
     return report
 
 
-async def _poll_all(polls: list[Coroutine[object, object, FeedOutcome]]) -> list[FeedOutcome]:
-    """Run every feed's poll concurrently. The first exception out of one (a
-    :class:`DatabaseError`: the others are caught per feed) ends the cycle: the other
-    polls are cancelled and awaited (their fetches abandoned, their database work not
-    started), then it propagates. ``gather`` alone let them run on, each waiting the
-    busy timeout in turn while the store thread was shut down."""
-    tasks = [asyncio.ensure_future(poll) for poll in polls]
+class _Claims:
+    """The feeds one cycle takes, a batch at a time: how many, which, and whether the
+    database has more for it."""
+
+    def __init__(self, rt: Runtime, now: datetime, all_feeds: bool) -> None:
+        self.rt, self.now, self.all_feeds = rt, now, all_feeds
+        self.batch = max(MIN_CLAIM, 4 * rt.config.fetch.concurrency)
+        self.states: list[FeedState] = []
+        self.exhausted = False
+
+    def take(self, session: Session, *, first: bool = False) -> list[FeedState]:
+        """Claim the next batch (in the caller's transaction); the states of those this
+        config lists. The first claim of a cycle also takes back this worker's own
+        leases (a cycle that ended on a database failure left them)."""
+        if self.exhausted:
+            return []
+        ids = workers.claim_feeds(
+            session,
+            self.rt.worker.id,
+            utcnow(),
+            self.rt.lease_s,
+            self.batch,
+            due_at=None if self.all_feeds else self.now,
+            checked_before=self.now if self.all_feeds else None,
+            own=first,
+        )
+        self.exhausted = len(ids) < self.batch
+        listed = {f.url for f in self.rt.config.feeds}
+        states = feed_states_of(session, ids)
+        foreign = [s.id for s in states if s.url not in listed]  # another worker's config
+        workers.release_feeds(session, self.rt.worker.id, foreign)
+        fresh = [s for s in states if s.url in listed]
+        self.states.extend(fresh)
+        return fresh
+
+    def take_more(self) -> list[FeedState]:
+        with session_scope(self.rt.session_factory, write=True) as session:
+            return self.take(session)
+
+
+def _end_cycle(rt: Runtime, claims: _Claims, outcomes: list[FeedOutcome], started: float) -> None:
+    """Give back what the cycle still holds (feeds whose poll was cancelled or could not
+    be recorded) and write this worker's last cycle. Best effort: when the database is
+    what failed, the leases lapse by themselves."""
     try:
-        return list(await asyncio.gather(*tasks))
+        with session_scope(rt.session_factory) as session:
+            workers.release_feeds(session, rt.worker.id)
+            workers.record_cycle(
+                session,
+                rt.worker,
+                utcnow(),
+                feeds=len(outcomes),
+                new=sum(o.new for o in outcomes),
+                ms=int((time.monotonic() - started) * 1000),
+            )
+    except Exception as exc:  # noqa: BLE001 - the cycle's own error (if any) is what matters
+        event(log, "cycle.release_failed", logging.WARNING, error=repr(exc)[:MAX_INTERNAL_MESSAGE])
+
+
+async def _poll_all(cycle: _Cycle, claims: _Claims, first: list[FeedState]) -> list[FeedOutcome]:
+    """Poll the claimed feeds concurrently, claiming the next batch when fewer than half
+    a batch are still in flight, and renewing the leases held while the polls run.
+
+    The first exception out of one poll (a :class:`DatabaseError`: the others are caught
+    per feed) ends the cycle: the other polls are cancelled and awaited (their fetches
+    abandoned, their database work not started), then it propagates. ``gather`` alone
+    let them run on, each waiting the busy timeout in turn while the store thread was
+    shut down."""
+    rt = cycle.rt
+    feeds = {f.url: f for f in rt.config.feeds}
+    tasks: set[asyncio.Future[FeedOutcome]] = set()
+    outcomes: list[FeedOutcome] = []
+    renewer = asyncio.ensure_future(_keep_leases(rt))
+
+    def spawn(states: list[FeedState]) -> None:
+        tasks.update(asyncio.ensure_future(_poll_one(cycle, feeds[s.url], s)) for s in states)
+
+    try:
+        spawn(first)
+        while tasks:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                tasks.discard(task)
+                outcomes.append(task.result())  # a DatabaseError ends the cycle
+            if not claims.exhausted and len(tasks) < claims.batch // 2:
+                spawn(await cycle.db(claims.take_more))
     except BaseException as exc:
         unfinished = [task for task in tasks if not task.done()]
         for task in unfinished:
@@ -274,11 +401,36 @@ async def _poll_all(polls: list[Coroutine[object, object, FeedOutcome]]) -> list
                 log,
                 "cycle.aborted",
                 logging.WARNING,
-                feeds=len(tasks),
+                feeds=len(outcomes) + len(tasks),
                 given_up=len(unfinished),
                 error=str(exc)[:MAX_INTERNAL_MESSAGE],
             )
         raise
+    finally:
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
+    return outcomes
+
+
+async def _keep_leases(rt: Runtime) -> None:
+    """While the cycle runs, renew its leases every third of a lease, on a thread of its
+    own: behind the store thread's queue (a batch of feeds being stored and matched) a
+    renewal came too late and another worker took feeds this one was still polling."""
+    every = rt.lease_s / 3
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(_renew, rt)
+        except Exception as exc:  # noqa: BLE001 - the cycle's own database work will say it
+            event(
+                log, "worker.renew_failed", logging.WARNING, error=repr(exc)[:MAX_INTERNAL_MESSAGE]
+            )
+
+
+def _renew(rt: Runtime) -> None:
+    """Extend this worker's leases: its polls are still running."""
+    with session_scope(rt.session_factory) as session:
+        workers.renew(session, rt.worker, utcnow(), rt.lease_s)
 
 
 class _Abort:
@@ -301,6 +453,7 @@ class _Cycle:
     store: ThreadPoolExecutor
     now: datetime
     abort: _Abort
+    shared: bool = False  # other workers are alive: the story window takes in their articles
 
     async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` (database work, matching) on the store thread, off the event loop;
@@ -442,7 +595,9 @@ async def poll_feed(
         stage.name = "fetching full text"
         articles = await _with_full_text(cycle, feed, state, articles)
     stage.name = "storing and matching"
-    return await cycle.db(_store_and_match, rt, feed, state, result, parsed, articles, started, now)
+    return await cycle.db(
+        _store_and_match, rt, feed, state, result, parsed, articles, started, now, cycle.shared
+    )
 
 
 async def _with_full_text(
@@ -518,20 +673,24 @@ def _store_and_match(
     articles: list[Article],
     started: float,
     now: datetime,
+    shared: bool = False,
 ) -> FeedOutcome:
     """In ONE transaction: store the new articles, match each against every rule
-    (recording matches and outbox rows), and record the feed's success."""
+    (recording matches and outbox rows), and record the feed's success. ``shared``:
+    other workers store articles too; the story window first takes in theirs."""
     rules = {r.name: r for r in rt.config.rules}
     assigned: list[int] = []
     try:
         with session_scope(rt.session_factory) as session:
             # the window as stored before this feed's articles (a restore reads it)
             clusterer = rt.stories.get(session, rt.config.monitor.story_window_s, now)
+            if shared:
+                rt.stories.catch_up(session, now)
             edited = _apply_edits(session, feed, state, articles, now)
             new = insert_new_articles(session, state, articles, now=now, backlog_s=feed.backlog_s)
             new = [_place_in_story(clusterer, session, feed, state.id, a, assigned) for a in new]
             alerts = sum(_match_article(rt, session, a, rules, now) for a in [*edited, *new])
-            fresh = _store_success(session, feed, state, result, parsed, now)
+            fresh = _store_success(session, feed, state, result, parsed, now, rt.worker.id)
             _notify_recovered(rt, session, state, now)
     except BaseException:
         rt.stories.forget(assigned)  # nothing of this transaction was stored
@@ -567,8 +726,10 @@ def _store_success(
     result: FetchResult,
     parsed: ParsedFeed,
     now: datetime,
+    owner: str | None = None,
 ) -> FeedState:
-    """Store the fetch's validators and schedule the next check (server hints honoured)."""
+    """Store the fetch's validators and schedule the next check (server hints honoured);
+    give the feed's lease back."""
     hints = [h for h in (result.max_age_s, parsed.ttl_s) if h]
     return record_success(
         session,
@@ -581,6 +742,7 @@ def _store_success(
         next_check=next_check(now, feed.interval_s, failures=0, hints_s=hints),
         now=now,
         forced=result.forced,
+        owner=owner,
     )
 
 
@@ -730,6 +892,7 @@ def _record_not_modified(
             now=now,
             forced=result.forced,
             next_check=next_check(now, feed.interval_s, failures=0, hints_s=hints),
+            owner=rt.worker.id,
         )
         _notify_recovered(rt, session, state, now)
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -783,6 +946,7 @@ def _store_failure(
             exc,
             now=now,
             next_check=next_check(now, feed.interval_s, failures=state.failures + 1, hints_s=hints),
+            owner=rt.worker.id,
         )
         _notify_broken(rt, session, fresh, exc, now)
     return fresh

@@ -67,6 +67,9 @@ class MonitorSettings:
     max_attempts: int = 8  # delivery attempts before an alert is dead
     state_dir: str = "data"
     story_window_s: float = 72 * 3600.0  # how far back a new article looks for its story
+    # How long a worker's claim on a feed (and its heartbeat) holds unrenewed: a killed
+    # worker's feeds are polled by another after at most this (monitor.store.workers).
+    worker_lease_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,12 +31,50 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A SQLAlchemy URL of a fresh PostgreSQL database, or skip."""
+@dataclass
+class PgServer:
+    """A running throwaway server: its URL, and a restart (the fault tests)."""
+
+    url: str
+    data: Path
+    base: Path
+    prefix: list[str]
+
+    def restart(self, mode: str = "fast") -> None:
+        """``pg_ctl restart``: every connection is cut, the server is back when it returns."""
+        pg_ctl = _pg_bin("pg_ctl") or "pg_ctl"
+        subprocess.run(
+            # -l again: without it the new server writes to (and holds) our pipe
+            [
+                *self.prefix,
+                pg_ctl,
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.base / "log"),
+                "-m",
+                mode,
+                "-w",
+                "restart",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def stop(self) -> None:
+        pg_ctl = _pg_bin("pg_ctl") or "pg_ctl"
+        subprocess.run(
+            [*self.prefix, pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def start_server() -> PgServer:
+    """Start a fresh server with a database ``monitor`` on a free loopback port, or skip."""
     if os.environ.get("MONITOR_TEST_PG_URL"):
-        yield os.environ["MONITOR_TEST_PG_URL"]
-        return
+        pytest.skip("MONITOR_TEST_PG_URL is set: this test needs a server of its own")
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
@@ -75,6 +114,7 @@ def postgres_url() -> Iterator[str]:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(f"could not start PostgreSQL: {exc}")
+    server = PgServer(f"postgresql+psycopg://postgres@127.0.0.1:{port}/monitor", data, base, prefix)
     try:
         run(
             _pg_bin("createdb") or "createdb",
@@ -86,9 +126,30 @@ def postgres_url() -> Iterator[str]:
             "postgres",
             "monitor",
         )
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/monitor"
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL of a fresh PostgreSQL database, or skip."""
+    if os.environ.get("MONITOR_TEST_PG_URL"):
+        yield os.environ["MONITOR_TEST_PG_URL"]
+        return
+    server = start_server()
+    try:
+        yield server.url
     finally:
-        subprocess.run(
-            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        server.stop()
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PgServer]:
+    """A server of the test's own (it may be restarted), or skip."""
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()

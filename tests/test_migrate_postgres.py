@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from monitor.cli import main
 from monitor.cli.ops import EXIT_RETRY
 from monitor.store import db
-from monitor.store.migrate import MARKER_KEY
-from monitor.store.schema import AlertRow, ArticleRow, Base, FeedRow
+from monitor.store.migrate import MARKER_KEY, TABLES
+from monitor.store.schema import AlertRow, ArticleRow, FeedRow
 from tests.pg import postgres_url  # noqa: F401  (fixture)
 from tests.support import LocalServer, Request, Response
 from tests.test_stories_e2e import ENTRIES, rss
@@ -222,7 +222,7 @@ def counts(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
                 if t.name == "state"
                 else select(func.count()).select_from(t)
             )
-            for t in Base.metadata.sorted_tables
+            for t in TABLES  # the history; workers and leases are runtime state
         }
 
 
@@ -238,6 +238,11 @@ def test_postgres_goes_on_where_sqlite_left_off(moved: Moved, scenario: Scenario
     pg = moved.engine()
     before = counts(sqlite_engine)
     assert counts(pg) == before
+    with sqlite_engine.connect() as conn:  # the run --once left its worker row behind
+        assert conn.scalar(text("SELECT count(*) FROM workers")) >= 1
+    with pg.connect() as conn:  # which is this database's past, not PostgreSQL's
+        assert conn.scalar(text("SELECT count(*) FROM workers")) == 0
+        assert conn.scalar(text("SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL")) == 0
     with pg.connect() as conn:
         assert conn.scalar(select(ArticleRow.title).where(ArticleRow.id == 2)) == "Null\ufffdtitle"
         story_sizes = (
@@ -350,7 +355,7 @@ def test_a_target_holding_other_data_is_refused_and_left_alone(moved: Moved, cap
 
     assert code == 2, out
     assert "refused" in out and "holds data of its own (feeds 1 rows)" in out
-    assert counts(engine) == {**{t.name: 0 for t in Base.metadata.sorted_tables}, "feeds": 1}
+    assert counts(engine) == {**{t.name: 0 for t in TABLES}, "feeds": 1}
     engine.dispose()
 
 

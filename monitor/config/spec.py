@@ -235,6 +235,13 @@ MONITOR = (
         between(3600, 30 * 86400),
         "must be between 1h and 30d",
     ),
+    Key(
+        "worker_lease",
+        "worker_lease_s",
+        duration,
+        between(5, 3600),
+        "must be between 5s and 1h",
+    ),
 )
 MONITOR_OWN = ("database", "state_dir", "include")
 

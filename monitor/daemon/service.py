@@ -39,7 +39,7 @@ from monitor.log import event
 from monitor.parse.pool import ParsePool
 from monitor.pipeline import CycleReport, FeedOutcome, Runtime, poll_cycle, utcnow
 from monitor.secrets import mask_text
-from monitor.store import db, state, views
+from monitor.store import db, state, views, workers
 from monitor.store.db import session_scope
 from monitor.store.feeds import sync_feeds
 
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_S = 6 * 3600
+WORKERS_KEPT_DAYS = 7  # a worker not heard from for this long leaves `monitor status`
+RUN_ONCE_DELIVERY_WAIT_S = 60.0  # run --once waits this long for another worker's delivery
 # How long the daemon's writes wait for another process's lock. Its own transactions
 # last milliseconds, and a cycle that gives up is tried again on the next tick, so
 # waiting longer buys nothing; it is one of the parts of the bound on a cycle
@@ -102,15 +104,33 @@ class Daemon:
         a killed process's and is sent again now rather than after the lease."""
         from monitor.delivery import deliver_due
 
-        report = asyncio.run(poll_cycle(self.runtime, all_feeds=True))
-        # Unguarded, unlike the job: a database fault ends `run --once` with exit 1.
-        config = self.runtime.config
-        if sole:
-            delivery = deliver_due(self.session_factory, config, utcnow(), lease_s=0.0)
-        else:
-            delivery = deliver_due(self.session_factory, config, utcnow())
-        self.last_delivery = delivery
-        return report
+        try:
+            report = asyncio.run(poll_cycle(self.runtime, all_feeds=True))
+            # Unguarded, unlike the job: a database fault ends `run --once` with exit 1.
+            config, me = self.runtime.config, self.runtime.worker.id
+            # Another worker delivering now is waited for: what this run queued goes out
+            # before it says what was delivered.
+            wait_s = RUN_ONCE_DELIVERY_WAIT_S
+            if sole:
+                delivery = deliver_due(
+                    self.session_factory, config, utcnow(), lease_s=0.0, worker=me, wait_s=wait_s
+                )
+            else:
+                delivery = deliver_due(
+                    self.session_factory, config, utcnow(), worker=me, wait_s=wait_s
+                )
+            self.last_delivery = delivery
+            return report
+        finally:
+            self._worker_stopped()
+
+    def _worker_stopped(self) -> None:
+        """Tell the other workers this one is gone (its leases lapse now, not later)."""
+        try:
+            with session_scope(self.session_factory) as session:
+                workers.stopped(session, self.runtime.worker, utcnow())
+        except Exception as exc:  # noqa: BLE001 - the database may be what failed
+            event(log, "worker.stop_not_recorded", logging.WARNING, error=repr(exc)[:300])
 
     # -- jobs -----------------------------------------------------------------------
     def poll(self) -> None:
@@ -245,7 +265,9 @@ class Daemon:
         if self.stop_event.is_set():
             return
         with _job_guard("delivery.failed"):
-            deliver_due(self.session_factory, self.runtime.config, utcnow())
+            deliver_due(
+                self.session_factory, self.runtime.config, utcnow(), worker=self.runtime.worker.id
+            )
 
     def housekeeping(self) -> None:
         """The ``housekeeping`` job: retention, then PRAGMA optimize / VACUUM when worth it."""
@@ -254,6 +276,17 @@ class Daemon:
         if not self.stop_event.is_set():
             settings = self.config.monitor
             with _job_guard("housekeeping.failed"):
+                # One worker of those sharing the database does it per period: the lease
+                # is kept (not given back), so the others find it taken until then.
+                with session_scope(self.session_factory, write=True) as s:
+                    mine = workers.take_lease(
+                        s, "housekeeping", self.runtime.worker.id, utcnow(),
+                        HOUSEKEEPING_EVERY_S * 0.9,
+                    )  # fmt: skip
+                    workers.forget_workers(s, utcnow() - timedelta(days=WORKERS_KEPT_DAYS))
+                if not mine:
+                    event(log, "housekeeping.skipped", logging.DEBUG, reason="another worker")
+                    return
                 run_housekeeping(
                     self.session_factory, self.engine, utcnow(),
                     retention_s=settings.retention_s, keep_matched=settings.keep_matched,
@@ -314,6 +347,7 @@ class Daemon:
     def serve(self) -> int:
         """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit code."""
         self._install_signals()
+        self.runtime.worker = workers.identity("daemon")
         health = self._start_health()
         scheduler = self._start_scheduler()
         pinger = WatchdogPinger(self.notifier, self.gate)
@@ -399,6 +433,7 @@ class Daemon:
         scheduler.shutdown(wait=False)
         _wait_for(lambda: self._cycle_task is None, 2.0)
         self.parse_pool.close()
+        self._worker_stopped()
         self.engine.dispose()
         event(log, "daemon.stopped", duration_ms=int((time.monotonic() - started) * 1000))
 

@@ -13,14 +13,13 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import Insert, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.records import Article, Evidence, Match, RuleConfig, StoredArticle
 from monitor.store import stories
 from monitor.store.feeds import FeedState
-from monitor.store.schema import AlertRow, ArticleRow, Base, MatchRow, SightingRow
+from monitor.store.schema import AlertRow, ArticleRow, MatchRow, SightingRow, insert_ignoring
 
 _T = TypeVar("_T")
 
@@ -95,7 +94,7 @@ def insert_new_articles(
     ]
     ids: dict[str, int] = {}
     if rows:
-        stmt = _insert_ignoring(session, ArticleRow).returning(ArticleRow.id, ArticleRow.guid)
+        stmt = insert_ignoring(session, ArticleRow).returning(ArticleRow.id, ArticleRow.guid)
         ids = {guid: id_ for id_, guid in session.execute(stmt, rows)}
         session.execute(
             update(ArticleRow)
@@ -109,7 +108,7 @@ def insert_new_articles(
         sighted += [again[a.canonical_link] for a in lost if a.canonical_link in again]
     if ids:  # a new article's first sighting
         session.execute(
-            _insert_ignoring(session, SightingRow),
+            insert_ignoring(session, SightingRow),
             [{"article_id": i, "feed_id": feed.id, "seen_at": now} for i in ids.values()],
         )
     for article_id in _add_sightings(session, sighted, feed.id, now):
@@ -140,13 +139,6 @@ def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
     """``values`` in runs of ``size``: the bound parameters of one ``IN (…)``."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def _insert_ignoring(session: Session, table: type[Base]) -> Insert:
-    """``INSERT … ON CONFLICT DO NOTHING`` in the session's dialect (SQLite, PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing()
 
 
 def _ids_by_link(session: Session, links: Collection[str]) -> dict[str, int]:
@@ -180,7 +172,7 @@ def _add_sightings(
     new = list(dict.fromkeys(a for a in article_ids if a not in seen))
     if new:
         session.execute(
-            _insert_ignoring(session, SightingRow),
+            insert_ignoring(session, SightingRow),
             [{"article_id": a, "feed_id": feed_id, "seen_at": now} for a in new],
         )
     return new

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from monitor.errors import FetchError
 from monitor.records import FeedConfig
 from monitor.secrets import mask_text
-from monitor.store.schema import FeedRow
+from monitor.store.schema import FeedRow, insert_ignoring
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +84,29 @@ def _state(row: FeedRow) -> FeedState:
 
 def sync_feeds(session: Session, feeds: Sequence[FeedConfig], now: datetime) -> None:
     """Make the feeds table match the config: add new feeds (due now), reactivate and
-    rename listed ones, deactivate removed ones (their articles stay)."""
+    rename listed ones, deactivate removed ones (their articles stay). New feeds are
+    inserted with ``ON CONFLICT DO NOTHING``: workers starting together on one
+    PostgreSQL database each add the same feeds, and none of them fails for it."""
     rows = {r.url: r for r in session.scalars(select(FeedRow))}
     listed = {f.url for f in feeds}
+    added = [
+        {
+            "url": feed.url,
+            "name": feed.name,
+            "active": 1,
+            "failures": 0,
+            "polls": 0,
+            "next_check_at": now,
+            "created_at": now,
+        }
+        for feed in {f.url: f for f in feeds}.values()
+        if feed.url not in rows
+    ]
+    for start in range(0, len(added), 500):
+        session.execute(insert_ignoring(session, FeedRow), added[start : start + 500])
     for feed in feeds:
         row = rows.get(feed.url)
-        if row is None:
-            session.add(
-                FeedRow(
-                    url=feed.url,
-                    name=feed.name,
-                    active=1,
-                    failures=0,
-                    polls=0,
-                    next_check_at=now,
-                    created_at=now,
-                )
-            )
-        else:
+        if row is not None:
             row.name = feed.name
             if not row.active:
                 row.active, row.next_check_at = 1, now
@@ -119,12 +124,35 @@ def feed_states(session: Session, *, due_at: datetime | None = None) -> list[Fee
     return [_state(r) for r in session.scalars(q)]
 
 
+def feed_states_of(session: Session, ids: Sequence[int]) -> list[FeedState]:
+    """The states of the feeds ``ids`` (claimed: :func:`monitor.store.workers.claim_feeds`),
+    most overdue first."""
+    if not ids:
+        return []
+    q = select(FeedRow).where(FeedRow.id.in_(list(ids))).order_by(FeedRow.next_check_at, FeedRow.id)
+    return [_state(r) for r in session.scalars(q)]
+
+
+def _release(row: FeedRow, owner: str | None) -> None:
+    """The poll is recorded: its lease goes back, unless another worker holds the feed
+    now (this one's lapsed and was taken: the other's claim is left alone)."""
+    if owner is None or row.lease_owner in (None, owner):
+        row.lease_owner = row.lease_until = None
+
+
 def record_not_modified(
-    session: Session, feed_id: int, *, next_check: datetime, now: datetime, forced: bool = False
+    session: Session,
+    feed_id: int,
+    *,
+    next_check: datetime,
+    now: datetime,
+    forced: bool = False,
+    owner: str | None = None,
 ) -> FeedState:
     """The feed answered 304 (or the same bytes): a success that costs no parse."""
     row = session.get_one(FeedRow, feed_id)
     _mark_success(row, now, next_check)
+    _release(row, owner)
     if forced:
         row.last_forced_at = now
     return _state(row)
@@ -142,9 +170,11 @@ def record_success(
     next_check: datetime,
     now: datetime,
     forced: bool = False,
+    owner: str | None = None,
 ) -> FeedState:
     """A fetch and parse succeeded: store validators and reset the failure count."""
     row = session.get_one(FeedRow, feed_id)
+    _release(row, owner)
     row.title = (title or row.title or "")[:512] or None
     row.etag, row.last_modified, row.body_hash = etag, last_modified, body_hash
     row.warning = mask_text(warning) if warning else warning
@@ -164,10 +194,17 @@ def _mark_success(row: FeedRow, now: datetime, next_check: datetime) -> None:
 
 
 def record_failure(
-    session: Session, feed_id: int, error: FetchError, *, next_check: datetime, now: datetime
+    session: Session,
+    feed_id: int,
+    error: FetchError,
+    *,
+    next_check: datetime,
+    now: datetime,
+    owner: str | None = None,
 ) -> FeedState:
     """A fetch or parse failed: record the classified error and back off."""
     row = session.get_one(FeedRow, feed_id)
+    _release(row, owner)
     row.last_checked_at = now
     row.next_check_at = next_check
     row.failures = (row.failures or 0) + 1

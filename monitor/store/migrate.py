@@ -58,7 +58,13 @@ MARKER_KEY = "migrate.from_sqlite"
 BATCH_ROWS = 1000
 BATCH_CHARS = 16 * 1024 * 1024  # a batch of huge articles is cut sooner: memory stays bounded
 TARGET_LOCK = 727275  # pg_advisory_lock key (db.upgrade uses 727274)
-TABLES: tuple[Table, ...] = tuple(Base.metadata.sorted_tables)  # parents before children
+# Runtime state of the workers sharing a database (monitor.store.workers): not history,
+# and meaningless on another database. Not copied; the feeds' leases are left behind too.
+RUNTIME_TABLES = ("workers", "leases")
+TABLES: tuple[Table, ...] = tuple(
+    t for t in Base.metadata.sorted_tables if t.name not in RUNTIME_TABLES
+)  # parents before children
+RUNTIME_COLUMNS = {"feeds": ("lease_owner", "lease_until")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,8 +344,11 @@ def _batches(src: Connection, table: Table, fitter: RowFitter) -> Iterator[list[
     query = select(table).order_by(*table.primary_key.columns)
     batch: list[dict[str, Any]] = []
     size = 0
+    runtime = RUNTIME_COLUMNS.get(table.name, ())
     for row in src.execution_options(yield_per=BATCH_ROWS).execute(query).mappings():
         fitted = fitter.fit(row)
+        for column in runtime:
+            fitted[column] = None
         batch.append(fitted)
         size += sum(len(v) for v in fitted.values() if isinstance(v, str))
         if len(batch) >= BATCH_ROWS or size >= BATCH_CHARS:

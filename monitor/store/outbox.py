@@ -307,21 +307,41 @@ def enqueue_operator_notice(
 
 def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Notice]:
     """Claim due pending notices (sending; ``next_attempt_at`` holds the claim time,
-    as ``claimed_at`` does for alerts, so :func:`requeue_stale` can tell stale ones)."""
+    as ``claimed_at`` does for alerts, so :func:`requeue_stale` can tell stale ones).
+    Each is claimed by a conditional UPDATE, as alerts are: of two workers claiming at
+    once, one gets it."""
     rows = session.scalars(
         select(OperatorNoticeRow)
         .where(OperatorNoticeRow.status == "pending", OperatorNoticeRow.next_attempt_at <= now)
         .order_by(OperatorNoticeRow.id)
         .limit(limit)
     ).all()
-    for row in rows:
-        row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now
-    return [
-        Notice(
-            id=r.id, key=r.key, channel=r.channel, title=r.title, body=r.body, attempts=r.attempts
+    claimed: list[Notice] = []
+    for r in rows:
+        done = _rowcount(
+            session.execute(
+                update(OperatorNoticeRow)
+                .where(OperatorNoticeRow.id == r.id, OperatorNoticeRow.status == "pending")
+                .values(
+                    status="sending",
+                    attempts=OperatorNoticeRow.attempts + 1,
+                    next_attempt_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
         )
-        for r in rows
-    ]
+        if done:
+            claimed.append(
+                Notice(
+                    id=r.id,
+                    key=r.key,
+                    channel=r.channel,
+                    title=r.title,
+                    body=r.body,
+                    attempts=r.attempts + 1,
+                )
+            )
+    return claimed
 
 
 def finish_notice(

@@ -17,13 +17,15 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Insert,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -58,6 +60,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def insert_ignoring(session: Session, table: type[Base]) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the session's dialect (SQLite, PostgreSQL):
+    of two writers inserting one key, the second inserts nothing and fails nothing."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
+
+
 class FeedRow(Base):
     """A feed and its scheduling state (survives restarts, carries backoff)."""
 
@@ -83,6 +93,10 @@ class FeedRow(Base):
     broken_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     polls: Mapped[int] = mapped_column(Integer, default=0)  # successful polls
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Work sharing (monitor.store.workers): the worker polling the feed right now and
+    # until when its claim holds (renewed while it works; a dead worker's lapses).
+    lease_owner: Mapped[str | None] = mapped_column(String(160))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ArticleRow(Base):
@@ -213,3 +227,34 @@ class StateRow(Base):
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkerRow(Base):
+    """A ``monitor run`` process sharing the database (runtime state, not history:
+    ``db migrate-to`` leaves it behind). ``seen_at`` is its heartbeat."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)  # host:pid:token
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))  # daemon | once
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_cycle_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_cycle_feeds: Mapped[int | None] = mapped_column(Integer)
+    last_cycle_new: Mapped[int | None] = mapped_column(Integer)
+    last_cycle_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class LeaseRow(Base):
+    """A job only one worker may do at a time (``delivery``, ``housekeeping``): who
+    holds it and until when (runtime state, like :class:`WorkerRow`)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(160))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)

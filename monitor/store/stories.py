@@ -60,12 +60,13 @@ def story_exists(session: Session, story_id: int) -> bool:
 
 
 def window_articles(
-    session: Session, now: datetime, window: timedelta, batch: int = 2000
+    session: Session, now: datetime, window: timedelta, batch: int = 2000, *, after: int = 0
 ) -> Iterator[WindowArticle]:
-    """The articles first seen in the ``window`` before ``now``, oldest first (read in
-    batches: a 72 h window of a large install holds tens of thousands)."""
+    """The articles first seen in the ``window`` before ``now`` (with ``after``: only
+    those of a higher id), oldest first (read in batches: a 72 h window of a large
+    install holds tens of thousands)."""
     since = now - window
-    last = 0
+    last = max(0, after)
     while True:
         rows = session.execute(
             select(ArticleRow, FeedRow.url)

@@ -169,6 +169,9 @@ class StoryClusterer:
     def __len__(self) -> int:
         return len(self._docs)
 
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._docs
+
     def assign(self, doc: StoryDoc) -> Assignment:
         """Put ``doc`` in a story of the window (or a new one), index it and return why.
         An id already in the window gets its story back (reason "same_link", via itself)."""
