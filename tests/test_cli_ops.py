@@ -320,3 +320,39 @@ def test_status_reads_an_unreadable_run_once_record_as_none(db, capsys, value) -
     assert run(Ctx(db, MonitorSettings(database=db.url)), "status", "--json") == 3
     data = json.loads(capsys.readouterr().out)
     assert data["daemon"] == "never" and data["last_run_once"] is None
+
+
+def test_status_lists_the_workers_sharing_the_database_and_what_each_holds(ctx, capsys) -> None:
+    """Two daemons on other hosts (one silent for 10 minutes: killed) and a run --once
+    that finished: the heartbeat's pid is another host's, so 'running' comes from the
+    workers, and each worker's line says what it did and holds."""
+    from monitor.store import workers
+
+    now = datetime.now(UTC)
+    there = workers.WorkerIdentity("db-2:999999:aa", "db-2", 999999, "daemon")
+    killed = workers.WorkerIdentity("db-3:888888:bb", "db-3", 888888, "daemon")
+    once = workers.WorkerIdentity("db-1:777777:cc", "db-1", 777777, "once")
+    record_heartbeat(ctx.db.session_factory, now - timedelta(seconds=5), 999999)
+    with session_scope(ctx.db.session_factory) as s:
+        workers.record_cycle(s, there, now - timedelta(seconds=5), feeds=40, new=3, ms=1200)
+        workers.heartbeat(s, killed, now - timedelta(minutes=10))
+        workers.heartbeat(s, once, now - timedelta(minutes=2))
+        workers.stopped(s, once, now - timedelta(minutes=1))
+        workers.take_lease(s, "delivery", there.id, now, 60)
+        workers.claim_feeds(s, there.id, now, 60, 1, due_at=None)
+    assert run(ctx, "status") == 0
+    out = capsys.readouterr().out
+    assert "daemon:    running, pid 999999" in out
+    assert "workers:   1 running, 1 gone, 1 stopped" in out
+    line = next(x for x in out.splitlines() if "db-2:999999 (daemon)" in x)
+    assert "running, heard from 5 s ago" in line and "40 feeds, 3 new in 1.2 s" in line
+    assert line.endswith("holds 1 feeds, delivery")
+    assert "db-3:888888 (daemon): gone, heard from 10 min ago (killed or cut off" in out
+    assert "db-1:777777 (run --once): stopped" in out
+
+    assert run(ctx, "status", "--json") == 0
+    shown = {w["worker"]: w for w in json.loads(capsys.readouterr().out)["workers"]}
+    assert shown["db-2:999999"]["state"] == "running"
+    assert shown["db-2:999999"]["leases"] == ["delivery"]
+    assert shown["db-2:999999"]["feed_leases"] == 1
+    assert shown["db-3:888888"]["state"] == "gone"

@@ -20,7 +20,8 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
@@ -162,6 +163,11 @@ def run_once_summary(report: CycleReport, delivery: DeliveryReport, timezone: st
         f"delivery: {delivery.sent} alerts sent{in_messages}, {delivery.failed} to retry, "
         f"{delivery.dead} dead{held}"
     )
+    if delivery.busy_with:
+        lines.append(
+            f"  another worker ({_worker_name(delivery.busy_with)}) was delivering and still "
+            "is: it sends what this run queued"
+        )
     lines += [_undelivered_line(u, timezone) for u in delivery.undelivered]
     if delivery.failed:
         lines.append(
@@ -174,6 +180,11 @@ def run_once_summary(report: CycleReport, delivery: DeliveryReport, timezone: st
             "once the channel is fixed: 'monitor alerts retry --dead'"
         )
     return lines
+
+
+def _worker_name(worker_id: str) -> str:
+    """``host:pid`` of a worker id (``host:pid:token``)."""
+    return worker_id.rpartition(":")[0] or worker_id
 
 
 def _undelivered_line(u: Undelivered, timezone: str) -> str:
@@ -207,6 +218,29 @@ class Status:
     # another process holds the write lock while the daemon's heartbeat is old: the
     # daemon cannot write (its heartbeat, or why it is failing) until it lets go
     database_locked: bool = False
+    # the workers sharing the database (monitor.store.workers): running ones, and those
+    # that stopped or went silent in the last WORKERS_SHOWN_S
+    workers: list[WorkerStatus] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """One worker as ``status`` shows it (``state``: running | stopped | gone: not heard
+    from within its lease, killed or cut off)."""
+
+    worker: str  # host:pid
+    host: str
+    pid: int
+    mode: str  # daemon | once
+    state: Literal["running", "stopped", "gone"]
+    started_at: datetime
+    seen_at: datetime
+    last_cycle_at: datetime | None
+    last_cycle_feeds: int | None
+    last_cycle_new: int | None
+    last_cycle_ms: int | None
+    feed_leases: int
+    leases: tuple[str, ...]
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -243,6 +277,9 @@ def collect_status(
     db_name, db_bytes, wal_bytes = views.database_size(engine)
     configured = {f.url for f in config.feeds}  # the config, not the last cycle, says
     daemon = daemon_state(beat, now, stale_after_s(settings.tick_s))
+    shown = worker_states(session_factory, now, settings.worker_lease_s)
+    if daemon != "running" and any(w.mode == "daemon" and w.state == "running" for w in shown):
+        daemon = "running"  # the heartbeat's pid is another host's (or an older worker's)
     return Status(
         now=now,
         daemon=daemon,
@@ -269,7 +306,41 @@ def collect_status(
         feeds_removed=views.removed_feed_count(session_factory, configured),
         # a running daemon holds the lock itself, briefly: asked only when it looks stuck
         database_locked=daemon == "stale" and db.is_write_locked(engine),
+        workers=shown,
     )
+
+
+WORKERS_SHOWN_S = 3600.0  # a worker stopped or silent this long ago still shows
+
+
+def worker_states(
+    session_factory: db.SessionFactory, now: datetime, lease_s: float
+) -> list[WorkerStatus]:
+    """The running workers, and those that stopped or went silent within the last hour."""
+    since = now - timedelta(seconds=max(WORKERS_SHOWN_S, lease_s))
+    out = []
+    for w in views.worker_list(session_factory, now, since=since):
+        state: Literal["running", "stopped", "gone"] = (
+            "stopped" if w.stopped_at else "running" if w.alive(now, lease_s) else "gone"
+        )
+        out.append(
+            WorkerStatus(
+                worker=f"{w.host}:{w.pid}",
+                host=w.host,
+                pid=w.pid,
+                mode=w.mode,
+                state=state,
+                started_at=w.started_at,
+                seen_at=w.seen_at,
+                last_cycle_at=w.last_cycle_at,
+                last_cycle_feeds=w.last_cycle_feeds,
+                last_cycle_new=w.last_cycle_new,
+                last_cycle_ms=w.last_cycle_ms,
+                feed_leases=w.feed_leases if state == "running" else 0,
+                leases=w.leases if state == "running" else (),
+            )
+        )
+    return out
 
 
 def daemon_state(beat: state.Heartbeat, now: datetime, stale_after_s: float) -> DaemonState:
@@ -331,7 +402,37 @@ def render_status(s: Status, config: Config) -> str:
     size = human_size(s.database_bytes) if s.database_bytes is not None else "size unknown"
     wal = f" + {human_size(s.wal_bytes)} WAL" if s.wal_bytes else ""
     lines.append(f"database:  {s.database}, {size}{wal}")
+    lines.extend(_worker_lines(s, tz))
     return "\n".join(lines)
+
+
+def _worker_lines(s: Status, tz: ZoneInfo) -> list[str]:
+    """``workers:`` and one line each, when more than one process shares the database
+    (one daemon alone is the ``daemon:`` line already)."""
+    daemons = [w for w in s.workers if w.mode == "daemon"]
+    if len(s.workers) < 2 and not any(w.state == "gone" for w in daemons):
+        return []
+    counts = Counter(w.state for w in s.workers)
+    head = ", ".join(f"{counts[k]} {k}" for k in ("running", "gone", "stopped") if counts[k])
+    lines = [f"workers:   {head}"]
+    for w in s.workers:
+        age = _age(max(0, int((s.now - w.seen_at).total_seconds())))
+        what = "run --once" if w.mode == "once" else "daemon"
+        line = f"           {w.worker} ({what}): {w.state}, heard from {age} ago"
+        if w.last_cycle_at is not None:
+            took = f" in {w.last_cycle_ms / 1000:.1f} s" if w.last_cycle_ms is not None else ""
+            line += (
+                f"; last cycle {_when(w.last_cycle_at, tz)}: {w.last_cycle_feeds or 0} feeds, "
+                f"{w.last_cycle_new or 0} new{took}"
+            )
+        held = [f"{w.feed_leases} feeds"] if w.feed_leases else []
+        held += list(w.leases)
+        if held:
+            line += f"; holds {', '.join(held)}"
+        if w.state == "gone":
+            line += " (killed or cut off: its feeds go to the others once its lease lapses)"
+        lines.append(line)
+    return lines
 
 
 def _daemon_lines(s: Status, tz: ZoneInfo) -> list[str]:
@@ -382,6 +483,10 @@ def _jsonable(s: Status) -> dict[str, Any]:
     out = asdict(s)
     for key in ("now", "heartbeat"):
         out[key] = out[key].isoformat() if out[key] else None
+    for w in out["workers"]:
+        for key in ("started_at", "seen_at", "last_cycle_at"):
+            w[key] = w[key].isoformat() if w[key] else None
+        w["leases"] = list(w["leases"])
     if s.last_run_once is not None:
         out["last_run_once"]["at"] = s.last_run_once.at.isoformat()
     out["failing"] = [

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -34,6 +35,7 @@ from monitor.log import event
 from monitor.records import AlertStatus
 from monitor.schedule import FEED_STATES, FeedStatus
 from monitor.secrets import mask_text, mask_url
+from monitor.store.workers import WorkerInfo
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,24 @@ class Metrics:
             "Unix time the last poll cycle finished.",
             registry=r,
         )
+        self.workers = Gauge(
+            "press_monitor_workers",
+            "Workers sharing the database, by state (running: heard from within a lease).",
+            ["state"],
+            registry=r,
+        )
+        self.worker_last_cycle = Gauge(
+            "press_monitor_worker_last_cycle_timestamp_seconds",
+            "Unix time each running worker last finished a poll cycle.",
+            ["worker", "host"],
+            registry=r,
+        )
+        self.worker_leases = Gauge(
+            "press_monitor_worker_feed_leases",
+            "Feeds each running worker holds right now (polling them).",
+            ["worker", "host"],
+            registry=r,
+        )
         self._alerts = _AlertCollector(alert_source)
         r.register(self._alerts)
         for status in FEED_STATES:  # one vocabulary with `monitor feeds` and `monitor status`
@@ -118,6 +138,21 @@ class Metrics:
         self.cycles.inc()
         self.cycle_duration.set(duration_s)
         self.last_cycle.set(finished_at_unix)
+
+    def set_workers(self, workers: Sequence[WorkerInfo], now: datetime, lease_s: float) -> None:
+        """Replace the worker gauges (a worker gone since the last cycle drops out)."""
+        running = [w for w in workers if w.alive(now, lease_s)]
+        self.workers.labels("running").set(len(running))
+        self.workers.labels("gone").set(
+            sum(1 for w in workers if w.stopped_at is None and not w.alive(now, lease_s))
+        )
+        self.worker_last_cycle.clear()
+        self.worker_leases.clear()
+        for w in running:
+            worker = f"{w.host}:{w.pid}"
+            if w.last_cycle_at is not None:
+                self.worker_last_cycle.labels(worker, w.host).set(w.last_cycle_at.timestamp())
+            self.worker_leases.labels(worker, w.host).set(w.feed_leases)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -239,6 +239,12 @@ class Daemon:
             self.session_factory, now, broken_after_s=self.config.monitor.feed_broken_after_s
         )
         self.metrics.set_feed_status_counts(feeds)
+        lease_s = self.config.monitor.worker_lease_s
+        self.metrics.set_workers(
+            views.worker_list(self.session_factory, now, since=now - timedelta(days=1)),
+            now,
+            lease_s,
+        )
         pending = sum(
             n
             for (status, _), n in views.alert_counts(self.session_factory).items()

@@ -20,9 +20,10 @@ from monitor.errors import FetchErrorKind
 from monitor.records import ALERT_STATUSES, AlertStatus, FeedConfig
 from monitor.schedule import FEED_STATES, FeedStatus, classify_feed
 from monitor.secrets import mask_url
-from monitor.store import vocab
+from monitor.store import vocab, workers
 from monitor.store.db import SessionFactory
 from monitor.store.schema import AlertRow, ArticleRow, FeedRow
+from monitor.store.workers import WorkerInfo
 
 
 def feed_status_counts(
@@ -323,3 +324,12 @@ def _file_size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:
         return None
+
+
+def worker_list(
+    session_factory: SessionFactory, now: datetime, *, since: datetime
+) -> list[WorkerInfo]:
+    """The workers sharing the database heard from since ``since`` (newest first), with
+    the feeds and jobs each holds (:mod:`monitor.store.workers`)."""
+    with session_factory() as session:
+        return workers.workers(session, now, since=since)
