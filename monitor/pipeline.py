@@ -280,8 +280,15 @@ async def poll_cycle(
             async with FeedClient(rt.config.fetch) as client:
                 cycle = _Cycle(rt, client, store, now, _Abort(), shared)
                 outcomes = await _poll_all(cycle, claims, first)
-    finally:
-        _end_cycle(rt, claims, outcomes, started)
+    except DatabaseError:
+        # No bookkeeping write after the database failed: it would wait the busy timeout
+        # (or the connection) again. The leases lapse, or this worker's next cycle takes
+        # them back first.
+        raise
+    except BaseException:
+        _end_cycle(rt, claims, outcomes, started)  # cancelled: give the feeds back now
+        raise
+    _end_cycle(rt, claims, outcomes, started)
     due = [s.next_check_at for s in claims.states if s.next_check_at is not None]
     lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
     order = {s.url: i for i, s in enumerate(claims.states)}

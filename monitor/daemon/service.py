@@ -120,9 +120,13 @@ class Daemon:
                     self.session_factory, config, utcnow(), worker=me, wait_s=wait_s
                 )
             self.last_delivery = delivery
-            return report
-        finally:
+        except DatabaseError:
+            raise  # no goodbye written to a database that failed: its row goes quiet instead
+        except BaseException:
             self._worker_stopped()
+            raise
+        self._worker_stopped()
+        return report
 
     def _worker_stopped(self) -> None:
         """Tell the other workers this one is gone (its leases lapse now, not later)."""
