@@ -116,6 +116,11 @@ _EXPLAINERS = (
     r"^op-ed",
     r"^editorial",
     r"^comment:",
+    # a listicle, a service piece: "10 Fun Facts About Milan", "The Five Ways Europe
+    # Could Respond", "See the Olympics schedule"
+    r"^(?:the )?(?:\d+|three|four|five|six|seven|eight|nine|ten|\d+ of the) (?:\w+ ){0,2}"
+    r"(?:ways|things|reasons|facts|questions|lessons|charts|maps|myths|most)",
+    r"^see (?:the|how|what|where|which|who)",
     r"що відомо",
     r"что известно",
     r"що (?:потрібно|треба|варто) знати",
