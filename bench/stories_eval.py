@@ -47,7 +47,7 @@ from monitor.parse.feed import parse_feed  # noqa: E402
 from monitor.records import FeedConfig  # noqa: E402
 from monitor.stories.cluster import StoryClusterer, StoryParams  # noqa: E402
 from monitor.stories.doc import Assignment, StoryDoc  # noqa: E402
-from monitor.stories.roundup import is_roundup  # noqa: E402
+from monitor.stories.roundup import is_explainer, is_roundup  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 DATA = ROOT / "bench" / "stories"
@@ -492,6 +492,11 @@ def main() -> int:
     print(f"round-ups (never joined through): {len(roundups)}")
     if args.misses:
         for title in roundups:
+            print("   ", title[:100])
+    explainers = [i.doc.title for i in items if is_explainer(i.doc.title)]
+    print(f"explainers (joined across outlets only on stronger evidence): {len(explainers)}")
+    if args.misses:
+        for title in explainers:
             print("   ", title[:100])
     print(f"{'kind':6} {'part':9} {'TP':>4} {'FP':>4} {'FN':>4} {'P':>6} {'R':>6}  target P/R")
     for s in score(items, assigned):

@@ -384,6 +384,28 @@ def test_an_explainers_syndicated_copy_still_joins_it() -> None:
     assert (got.story_id, got.reason) == (1, "near_duplicate")
 
 
+def test_a_report_labelled_what_you_need_to_know_still_joins_a_report_much_alike() -> None:
+    """The explainer's bar is higher, not closed: another outlet's report of the same
+    result, worded alike, joins it."""
+    report = (
+        "Japan's Takaichi wins snap election by a landslide",
+        "Prime Minister Sanae Takaichi's Liberal Democratic Party won a landslide in Sunday's "
+        "snap election, taking a two-thirds majority in the lower house, official results "
+        "showed, a mandate she said she would use to raise defence spending.",
+    )
+    labelled = (
+        "Takaichi Wins Japan's Snap Election by Landslide: What You Need to Know",
+        "Sanae Takaichi's Liberal Democratic Party won a landslide in Japan's snap election on "
+        "Sunday, taking a two-thirds majority in the lower house, results showed; the prime "
+        "minister said she would use the mandate to raise defence spending.",
+    )
+    assert is_explainer(labelled[0])
+    clusterer = StoryClusterer()
+    clusterer.assign(StoryDoc(1, "A", "en", *report, None, T0))
+    got = clusterer.assign(StoryDoc(2, "B", "en", *labelled, None, T0 + timedelta(hours=2)))
+    assert (got.story_id, got.reason) == (1, "same_story")
+
+
 @pytest.mark.parametrize(
     ("title", "explainer"),
     [
