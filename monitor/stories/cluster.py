@@ -12,7 +12,10 @@ An article joins a story through the strongest of these, in order:
    are in the window; headlines alike; numbers shared; published close together.
 
 Otherwise it starts a story of its own. Precision first: a later article never merges
-two stories, and fewer than ``min_shared`` shared names never join one.
+two stories, fewer than ``min_shared`` shared names never join one, a round-up is never
+joined through, and an explainer (a question, a guide, an analysis:
+:func:`monitor.stories.roundup.is_explainer`) joins another outlet's article, or is
+joined by one, only at ``min_score + explainer_extra``.
 """
 
 from __future__ import annotations
