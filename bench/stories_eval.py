@@ -47,7 +47,7 @@ from monitor.parse.feed import parse_feed  # noqa: E402
 from monitor.records import FeedConfig  # noqa: E402
 from monitor.stories.cluster import StoryClusterer, StoryParams  # noqa: E402
 from monitor.stories.doc import Assignment, StoryDoc  # noqa: E402
-from monitor.stories.roundup import is_roundup  # noqa: E402
+from monitor.stories.roundup import is_explainer, is_roundup  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 DATA = ROOT / "bench" / "stories"
@@ -416,6 +416,7 @@ class Judged:
     different_together: int  # two events in one story: a wrong join
     different_apart: int
     unjudged: tuple[str, ...]
+    wrong: tuple[str, ...] = ()  # "X": judged different, together; "-": judged same, apart
 
     @property
     def precision(self) -> float:
@@ -436,6 +437,7 @@ def judged(
     out = []
     for part in ("tuned", "held-out"):
         counts = {(v, t): 0 for v in (True, False) for t in (True, False)}
+        wrong = []
         for pair, verdict in judgements.items():
             a, b = sorted(pair)
             if (
@@ -447,6 +449,9 @@ def judged(
                 continue
             together = story[by_key[a].doc.id] == story[by_key[b].doc.id]
             counts[(verdict, together)] += 1
+            if verdict != together:
+                ta, tb = by_key[a].doc.title[:60], by_key[b].doc.title[:60]
+                wrong.append(f"{'-' if verdict else 'X'}  {a}\t{b}\t# {ta} | {tb}")
         unjudged = []
         for x in assigned:
             if x.reason != "same_story" or x.via is None:
@@ -465,6 +470,7 @@ def judged(
                 counts[(False, True)],
                 counts[(False, False)],
                 tuple(unjudged),
+                tuple(sorted(wrong)),
             )
         )
     return out
@@ -486,6 +492,11 @@ def main() -> int:
     print(f"round-ups (never joined through): {len(roundups)}")
     if args.misses:
         for title in roundups:
+            print("   ", title[:100])
+    explainers = [i.doc.title for i in items if is_explainer(i.doc.title)]
+    print(f"explainers (joined across outlets only on stronger evidence): {len(explainers)}")
+    if args.misses:
+        for title in explainers:
             print("   ", title[:100])
     print(f"{'kind':6} {'part':9} {'TP':>4} {'FP':>4} {'FN':>4} {'P':>6} {'R':>6}  target P/R")
     for s in score(items, assigned):
@@ -511,7 +522,7 @@ def main() -> int:
             f"{j.different_together:>17}/{j.different_apart:<8} {j.precision:6.3f}  {len(j.unjudged)}"
         )
         if args.misses and j.part == "tuned":
-            for m in j.unjudged:
+            for m in (*j.wrong, *j.unjudged):
                 print("   ", m)
     return 0
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.stories.cluster import StoryClusterer
+from monitor.stories.cluster import StoryClusterer, StoryParams
 from monitor.stories.doc import StoryDoc
 from monitor.stories.entities import entities, word_stems
 from monitor.stories.features import cross_likeness, features, heads_keys
 from monitor.stories.fingerprint import signature, similarity
 from monitor.stories.near import NearIndex
-from monitor.stories.roundup import is_roundup
+from monitor.stories.roundup import is_explainer, is_roundup
 
 T0 = datetime(2026, 2, 17, 8, 0, tzinfo=UTC)
 EN = (
@@ -342,3 +342,93 @@ def test_two_bare_headlines_sharing_one_name_stay_apart() -> None:
     clusterer.assign(doc(1, "Witkoff meets the coalition", "Witkoff and the coalition"))
     got = clusterer.assign(doc(2, "Witkoff and the coalition", "Witkoff and the coalition", 1))
     assert got.reason == "new"
+
+
+HORMUZ_REPORT = (
+    "Iran's Revolutionary Guards hold naval drills in the Strait of Hormuz",
+    "Iran's Revolutionary Guards began naval drills in the Strait of Hormuz on Monday, "
+    "state media said, as tanker traffic through the narrow waterway slowed and Washington "
+    "warned Tehran against closing the route that carries a fifth of the world's oil.",
+)
+HORMUZ_EXPLAINER = (
+    "Why is the Strait of Hormuz so crucial?",
+    "The Strait of Hormuz, the narrow waterway between Iran and Oman, carries a fifth of the "
+    "world's oil. Iran's Revolutionary Guards have threatened to close it before; tanker "
+    "traffic and oil prices react to every naval drill there.",
+)
+
+
+@pytest.mark.parametrize("explainer_first", [False, True])
+def test_an_explainer_of_the_topic_is_not_joined_to_the_days_report(
+    explainer_first: bool,
+) -> None:
+    """The topic's explainer in another outlet shares the report's rare words (Hormuz,
+    Revolutionary Guards, tanker, drills): without the explainer's higher bar they join
+    (one alert for the drills and a background piece), in either order."""
+    first, second = (
+        (HORMUZ_EXPLAINER, HORMUZ_REPORT) if explainer_first else (HORMUZ_REPORT, HORMUZ_EXPLAINER)
+    )
+    for params, joined in ((StoryParams(explainer_extra=0.0), True), (StoryParams(), False)):
+        clusterer = StoryClusterer(params)
+        clusterer.assign(StoryDoc(1, "A", "en", *first, None, T0))
+        got = clusterer.assign(StoryDoc(2, "B", "en", *second, None, T0 + timedelta(hours=3)))
+        assert (got.reason == "same_story") is joined, params
+
+
+def test_an_explainers_syndicated_copy_still_joins_it() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(StoryDoc(1, "A", "en", *HORMUZ_EXPLAINER, None, T0))
+    title, text = HORMUZ_EXPLAINER
+    copy = StoryDoc(2, "B", "en", title, f"{text}\n\n{FOOTER}", None, T0 + timedelta(hours=1))
+    got = clusterer.assign(copy)
+    assert (got.story_id, got.reason) == (1, "near_duplicate")
+
+
+def test_a_report_labelled_what_you_need_to_know_still_joins_a_report_much_alike() -> None:
+    """The explainer's bar is higher, not closed: another outlet's report of the same
+    result, worded alike, joins it."""
+    report = (
+        "Japan's Takaichi wins snap election by a landslide",
+        "Prime Minister Sanae Takaichi's Liberal Democratic Party won a landslide in Sunday's "
+        "snap election, taking a two-thirds majority in the lower house, official results "
+        "showed, a mandate she said she would use to raise defence spending.",
+    )
+    labelled = (
+        "Takaichi Wins Japan's Snap Election by Landslide: What You Need to Know",
+        "Sanae Takaichi's Liberal Democratic Party won a landslide in Japan's snap election on "
+        "Sunday, taking a two-thirds majority in the lower house, results showed; the prime "
+        "minister said she would use the mandate to raise defence spending.",
+    )
+    assert is_explainer(labelled[0])
+    clusterer = StoryClusterer()
+    clusterer.assign(StoryDoc(1, "A", "en", *report, None, T0))
+    got = clusterer.assign(StoryDoc(2, "B", "en", *labelled, None, T0 + timedelta(hours=2)))
+    assert (got.story_id, got.reason) == (1, "same_story")
+
+
+@pytest.mark.parametrize(
+    ("title", "explainer"),
+    [
+        ("Why is the Strait of Hormuz off Iran so crucial?", True),
+        ("2026 Winter Olympics: What you need to know", True),
+        ("Your Guide to the Milan 2026 Olympics Opening Ceremony", True),
+        ("10 Fun Facts About Milan and Cortina, the Host Cities of the 2026 Olympics", True),
+        ("How Are Russian and Belarusian Athletes Competing in the 2026 Winter Olympics?", True),
+        ("Analysis-US envoys juggle two crisis talks, raising questions", True),
+        ("From Wind Farms to Stolen Elections: Fact-Checking Donald Trump's Speech", True),
+        ("The Five Ways Europe Could Respond to Trump's Greenland Threat", True),
+        ("Вибухи на Хмельниччині 22 грудня: що відомо", True),
+        ("Блумберг вступил в гонку. Как это меняет расклад сил?", True),
+        ("Чому Україна переходить на зимовий час", True),
+        # reports: a quoted question, the agency WHO, an event's gallery, a plain report
+        ("«Как доказать, что я не брала взятки?» Начальник управления выступила в суде", False),
+        ("'Where is the aid?' asks Zelensky as winter nears", False),
+        ("WHO declares end of the Ebola outbreak in Congo", False),
+        ("Jesse Jackson: A life in pictures", False),
+        ("Iran Holds Exercises in Strait of Hormuz After Trump Threatens Military Action", False),
+        ("U.S. and Iran wrap up second round of nuclear talks", False),
+        ("However the vote goes, Orban's party keeps its majority", False),
+    ],
+)
+def test_explainers_are_told_by_their_headlines(title: str, explainer: bool) -> None:
+    assert is_explainer(title) is explainer

@@ -12,7 +12,10 @@ An article joins a story through the strongest of these, in order:
    are in the window; headlines alike; numbers shared; published close together.
 
 Otherwise it starts a story of its own. Precision first: a later article never merges
-two stories, and fewer than ``min_shared`` shared names never join one.
+two stories, fewer than ``min_shared`` shared names never join one, a round-up is never
+joined through, and an explainer (a question, a guide, an analysis:
+:func:`monitor.stories.roundup.is_explainer`) joins another outlet's article, or is
+joined by one, only at ``min_score + explainer_extra``.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class StoryParams:
     min_words: int = 8  # and leads of this many word stems
     cross_heads: bool = True  # headlines also compared by their words' keys
     own_copy_heads: float = 0.8  # one outlet's copy of its own article: headlines this alike
+    explainer_extra: float = 0.2  # what a pair with an explainer needs beyond min_score
 
 
 _MAX_OUTLET = 2_048  # an outlet is a feed's URL: the window keeps one string of each
@@ -88,6 +92,7 @@ class _Entry:
         "story_id",
         "outlet",
         "roundup",
+        "explainer",
         "language",
         "wnorm",
         "nnorm",
@@ -109,6 +114,7 @@ class _Entry:
         self.outlet = outlet  # its outlet's name (one string per outlet: interned)
         self.language = language
         self.roundup = f.roundup
+        self.explainer = f.explainer
         self.wnorm = 0.0  # its lead words' squared idf weight when added
         self.nnorm = 0.0  # its lead names' squared idf weight when added
         self.xnorm = 0.0  # and its lead's lexicon concepts'
@@ -249,7 +255,11 @@ class StoryClusterer:
                 cross = cross_likeness(f.heads, frozenset(entry.heads), entry.n_heads)
                 heads = max(heads, cross)
             score = self.score(doc, f, heads, entry)
-            if score >= p.min_score and (best is None or score > best[1]):
+            # An explainer ("Why is the Strait of Hormuz so crucial?", "Winter Olympics:
+            # what you need to know") is about a topic: it shares the rare words of the
+            # topic's news that day, not an event.
+            bar = p.min_score + (p.explainer_extra if f.explainer or entry.explainer else 0.0)
+            if score >= bar and (best is None or score > best[1]):
                 best = ("same_story", score, cand)
         return best
 

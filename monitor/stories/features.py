@@ -18,7 +18,7 @@ from monitor.stories.entities import (
     word_stems,
 )
 from monitor.stories.fingerprint import MAX_FINGERPRINT_CHARS, signature
-from monitor.stories.roundup import is_roundup
+from monitor.stories.roundup import is_explainer, is_roundup
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class Features:
     lead_names: tuple[frozenset[int], ...]  # the names of the headline and the lead
     concepts: frozenset[int]  # those of ``words`` that are lexicon concepts (any language)
     roundup: bool  # a round-up of several events (:mod:`monitor.stories.roundup`)
+    explainer: bool  # a question, guide, analysis or opinion: about a topic, not an event
     nums: frozenset[int]  # numbers stated
     title: str  # folded, transliterated headline
     heads: tuple[frozenset[int], ...]  # each headline word as its cross-language keys
@@ -64,6 +65,7 @@ def features(doc: StoryDoc) -> Features:
         words=frozenset(map(key_hash, stems)),
         concepts=frozenset(key_hash(w) for w in stems if w.startswith("@")),
         roundup=is_roundup(doc.title),
+        explainer=is_explainer(doc.title),
         lead_names=tuple(n for n, (_, at) in zip(names, located, strict=True) if at < end),
         nums=frozenset(map(key_hash, numbers(doc.title, doc.text))),
         title=folded_title(doc.title),
