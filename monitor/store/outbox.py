@@ -29,6 +29,7 @@ from monitor.store.schema import (
     FeedRow,
     MatchRow,
     OperatorNoticeRow,
+    insert_ignoring,
 )
 
 SENDING_LEASE_S = 300.0
@@ -285,12 +286,11 @@ def mark_failed(
 def enqueue_operator_notice(
     session: Session, key: str, title: str, body: str, channel: str, now: datetime
 ) -> bool:
-    """Queue a notice for the operator unless one with ``key`` exists; True when queued."""
-    exists = session.scalar(select(OperatorNoticeRow.id).where(OperatorNoticeRow.key == key))
-    if exists is not None:
-        return False
-    session.add(
-        OperatorNoticeRow(
+    """Queue a notice for the operator unless one with ``key`` exists; True when queued.
+    ``INSERT … ON CONFLICT DO NOTHING``: of two workers queueing one notice, one does."""
+    queued = session.execute(
+        insert_ignoring(session, OperatorNoticeRow)
+        .values(
             key=key,
             channel=channel,
             title=title,
@@ -300,9 +300,9 @@ def enqueue_operator_notice(
             next_attempt_at=now,
             created_at=now,
         )
-    )
-    session.flush()
-    return True
+        .returning(OperatorNoticeRow.id)
+    ).first()
+    return queued is not None
 
 
 def claim_notices(session: Session, now: datetime, limit: int = 20) -> list[Notice]:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from monitor.store.db import SessionFactory
@@ -31,12 +32,19 @@ def get_state(session: Session, key: str) -> str | None:
 
 
 def set_state(session: Session, key: str, value: str, now: datetime) -> None:
-    """Set a value of the key/value state table."""
-    row = session.get(StateRow, key)
-    if row is None:
-        session.add(StateRow(key=key, value=value, updated_at=now))
-    else:
-        row.value, row.updated_at = value, now
+    """Set a value of the key/value state table: one ``INSERT … ON CONFLICT DO UPDATE``
+    (workers writing one key for the first time at the same moment both succeed; a
+    read-then-insert made the second fail on the primary key)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(StateRow).values(key=key, value=value, updated_at=now)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[StateRow.key],
+            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+    session.expire_all()  # a StateRow loaded before reads the new value
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +65,14 @@ def record_heartbeat(
     with session_factory.begin() as session:
         values = ((HEARTBEAT_KEY, now.isoformat()), (PID_KEY, str(pid)), (PROBLEM_KEY, problem))
         for key, value in values:
-            session.merge(StateRow(key=key, value=value or "", updated_at=now))
+            set_state(session, key, value or "", now)
 
 
 def record_problem(session_factory: SessionFactory, now: datetime, problem: str) -> None:
     """Write ``daemon.problem`` alone: a cycle raised, so there is no heartbeat to write
     (the heartbeat goes stale, which ``monitor status`` reports)."""
     with session_factory.begin() as session:
-        session.merge(StateRow(key=PROBLEM_KEY, value=problem, updated_at=now))
+        set_state(session, PROBLEM_KEY, problem, now)
 
 
 def read_heartbeat(session_factory: SessionFactory) -> Heartbeat:
@@ -122,7 +130,7 @@ def record_one_shot(session_factory: SessionFactory, run: OneShotRun) -> None:
     """Write ``once.last_run``: :class:`OneShotRun` as a JSON object, replacing the last."""
     value = json.dumps({**asdict(run), "at": run.at.isoformat()})
     with session_factory.begin() as session:
-        session.merge(StateRow(key=ONE_SHOT_KEY, value=value, updated_at=run.at))
+        set_state(session, ONE_SHOT_KEY, value, run.at)
 
 
 def read_one_shot(session_factory: SessionFactory) -> OneShotRun | None:
