@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PAGE = 500  # due alerts looked at per cycle
 PACE_BUDGET_S = 10.0  # longest a cycle keeps sending (and at most tick_s / 2)
-DELIVERY_LEASE = "delivery"
+DELIVERY_LEASE = workers.DELIVERY_LEASE
 # How long the delivery lease outlasts a cycle's sending budget: the message in flight
 # when the budget ran out (channels time out within 30 s) and the bookkeeping after.
 DELIVERY_SLACK_S = 60.0

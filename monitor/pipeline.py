@@ -328,6 +328,12 @@ class _Claims:
         leases (a cycle that ended on a database failure left them)."""
         if self.exhausted:
             return []
+        if first:
+            reaped = workers.reap_dead_here(
+                session, self.rt.worker, utcnow(), jobs=(workers.DELIVERY_LEASE,)
+            )
+            if reaped:  # a killed predecessor on this host: its feeds are free at once
+                event(log, "cycle.reaped", logging.INFO, workers=",".join(reaped)[:400])
         ids = workers.claim_feeds(
             session,
             self.rt.worker.id,

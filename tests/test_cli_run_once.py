@@ -248,6 +248,7 @@ def test_status_after_run_once_says_what_the_one_shot_run_did(tmp_path, hook, ca
         "last_run_once",
         "feeds_removed",
         "database_locked",
+        "workers",  # issue 16
     }
     assert data["daemon"] == "never" and data["heartbeat"] is None  # no daemon ever ran
     once = data["last_run_once"]

@@ -8,6 +8,10 @@ says who is running and what each holds.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -61,6 +65,38 @@ def test_two_workers_never_hold_the_same_feed_and_a_lapsed_lease_comes_back(fact
     assert claim(factory, B, NOW + timedelta(seconds=30), n=30) == []
     later = claim(factory, B, NOW + timedelta(seconds=61), n=30)
     assert set(a) <= set(later)
+
+
+def dead_pid() -> int:
+    """A pid no process has: a child that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_dead_predecessor_on_this_host_frees_its_feeds_at_once_others_wait(factory) -> None:  # type: ignore[no-untyped-def]
+    """systemd restarts a SIGKILLed daemon, or a `run --once` follows one stopped by a
+    full disk: the successor on the same host takes the feeds and the delivery lease of
+    the gone process at once, not after the lease; a live process's and another host's
+    leases stay until they lapse."""
+    here = socket.gethostname()
+    me = workers.identity("daemon")
+    gone = workers.WorkerIdentity(f"{here}:{dead_pid()}:k", here, 0, "daemon")
+    alive = workers.WorkerIdentity(f"{here}:{os.getppid()}:p", here, os.getppid(), "daemon")
+    elsewhere = workers.WorkerIdentity(f"other-host:{dead_pid()}:o", "other-host", 0, "daemon")
+    held = {w.id: claim(factory, w, NOW, n=5) for w in (gone, alive, elsewhere)}
+    with db.session_scope(factory) as s:
+        assert workers.take_lease(s, "delivery", gone.id, NOW, 600)
+        assert workers.take_lease(s, "housekeeping", gone.id, NOW, 600)
+    with db.session_scope(factory, write=True) as s:
+        reaped = workers.reap_dead_here(s, me, NOW, jobs=("delivery",))
+    assert reaped == [gone.id]
+    later = claim(factory, me, NOW + timedelta(seconds=1), n=30)
+    assert set(held[gone.id]) <= set(later)
+    assert not set(later) & set(held[alive.id] + held[elsewhere.id])
+    with db.session_scope(factory) as s:
+        assert workers.take_lease(s, "delivery", me.id, NOW + timedelta(seconds=1), 30)
+        assert workers.lease_holder(s, "housekeeping", NOW) == gone.id  # a period, not a job
 
 
 def test_a_recorded_poll_gives_its_lease_back_and_another_workers_is_left_alone(factory) -> None:  # type: ignore[no-untyped-def]

@@ -38,6 +38,7 @@ from monitor.store.schema import FeedRow, LeaseRow, WorkerRow, insert_ignoring
 
 WorkerMode = Literal["daemon", "once"]
 MAX_ID_CHARS = 160  # workers.id, feeds.lease_owner
+DELIVERY_LEASE = "delivery"  # one deliverer at a time (monitor.delivery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,70 @@ def renew(session: Session, me: WorkerIdentity, now: datetime, lease_s: float) -
         update(FeedRow).where(FeedRow.lease_owner == me.id).values(lease_until=until)
     )
     return int(getattr(held, "rowcount", 0) or 0)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, run by another user
+        return True
+    return True
+
+
+def _dead_here(owner: str, me: WorkerIdentity) -> bool:
+    """``owner`` (``host:pid:token``) ran on this host and its process is gone."""
+    host, sep, rest = owner.rpartition(":")[0].rpartition(":")
+    if owner == me.id or not sep or host != me.host:
+        return False
+    try:
+        pid = int(rest)
+    except ValueError:
+        return False
+    return pid != me.pid and not _pid_alive(pid)
+
+
+def reap_dead_here(
+    session: Session, me: WorkerIdentity, now: datetime, jobs: Sequence[str] = ()
+) -> list[str]:
+    """Give back the feeds (and the named ``jobs``) that workers of this host whose
+    process no longer exists still hold: a daemon SIGKILLed or crashed, a ``run --once``
+    stopped by a full disk. Without this its successor — systemd's restart, the next
+    ``run --once`` — skipped those feeds until the lease lapsed. A worker on another
+    host cannot be checked this way and its leases lapse by themselves. (Workers that
+    share a host name must share a pid namespace: two containers with one host name
+    would see each other's processes as gone.) Return the owners reaped."""
+    like = f"{me.host}:%"
+    owners = set(
+        session.scalars(
+            select(FeedRow.lease_owner)
+            .where(FeedRow.lease_owner.like(like), FeedRow.lease_until >= now)
+            .distinct()
+        )
+    )
+    if jobs:
+        owners |= set(
+            session.scalars(
+                select(LeaseRow.owner).where(
+                    LeaseRow.name.in_(list(jobs)), LeaseRow.owner.like(like), LeaseRow.until >= now
+                )
+            )
+        )
+    dead = sorted(o for o in owners if o is not None and _dead_here(o, me))
+    if dead:
+        session.execute(
+            update(FeedRow)
+            .where(FeedRow.lease_owner.in_(dead))
+            .values(lease_owner=None, lease_until=None)
+        )
+        if jobs:
+            session.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name.in_(list(jobs)), LeaseRow.owner.in_(dead))
+                .values(until=now)
+            )
+    return dead
 
 
 def release_feeds(session: Session, owner: str, ids: Sequence[int] | None = None) -> None:
